@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# test/run.sh — the README's test command (`make test`).
+#
+# Installs missing Debian packages, builds the extension and the test tools, installs
+# them into a private copy of PostgreSQL, runs pg_regress over sql/ and then every
+# integration test in test/integration/ (each in a fresh work folder, with a time
+# limit), sweeps up anything a test left running, and ends with "N passed, N failed".
+#
+#   SE_ONLY=regex     run only the pg_regress and integration tests whose name matches
+#   SE_KEEP=1         keep the work folder (default: removed when everything passed)
+#   SE_TEST_TIMEOUT   seconds per integration test (default 900)
+set -uo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+. "$ROOT/test/lib.sh"
+
+se_install_deps
+se_ensure_user
+se_prepare_work "$(mktemp -d /tmp/streamext-test.XXXXXX)"
+se_log "work folder: $SE_WORK"
+se_build_install "$ROOT"
+
+only=${SE_ONLY:-.}
+passed=0
+failed=0
+failures=()
+
+# --- pg_regress ------------------------------------------------------------
+regress_tests=()
+for f in "$ROOT"/sql/*.sql; do
+	t=$(basename "$f" .sql)
+	[[ $t =~ $only ]] && regress_tests+=("$t")
+done
+if ((${#regress_tests[@]})); then
+	rdir=$SE_WORK/regress
+	mkdir -p "$rdir"
+	cp -r "$SE_WORK/src/sql" "$SE_WORK/src/expected" "$rdir/"
+	cat >"$rdir/regress.conf" <<CONF
+shared_preload_libraries = 'streamext,pg_cron'
+cron.database_name = 'regression'
+max_worker_processes = 32
+CONF
+	[ "$(id -u)" = 0 ] && chown -R "$SE_USER" "$rdir"
+	se_log "pg_regress: ${#regress_tests[@]} test(s)"
+	(cd "$rdir" && se_as_user "$SE_PG_REGRESS" --bindir="$SE_BINDIR" \
+		--temp-instance="$rdir/tmp_check" --temp-config="$rdir/regress.conf" \
+		--inputdir="$rdir" --outputdir="$rdir" --load-extension=streamext \
+		"${regress_tests[@]}") >"$SE_WORK/regress.out" 2>&1
+	cat "$SE_WORK/regress.out"
+	while read -r line; do
+		name=$(sed -E 's/^(test |[[:space:]]*)([^ ]+) +\.\.\. .*/\2/' <<<"$line")
+		if [[ $line =~ \.\.\.\ ok ]]; then
+			((passed++))
+		else
+			((failed++))
+			failures+=("regress:$name")
+		fi
+	done < <(grep -E '\.\.\. (ok|FAILED|failed)' "$SE_WORK/regress.out")
+	if [ -s "$rdir/regression.diffs" ]; then
+		cp "$rdir/regression.diffs" "$ROOT/regression.diffs" 2>/dev/null
+		head -c 20000 "$rdir/regression.diffs"
+	fi
+	if ! grep -qE '\.\.\. (ok|FAILED|failed)' "$SE_WORK/regress.out"; then
+		((failed++))
+		failures+=("regress:did-not-run")
+	fi
+	se_sweep "$rdir"
+fi
+
+# --- integration tests -----------------------------------------------------
+for f in "$SE_WORK"/src/test/integration/*.sh; do
+	[ -e "$f" ] || continue
+	t=$(basename "$f" .sh)
+	[[ $t =~ $only ]] || continue
+	tdir=$SE_WORK/it/$t
+	mkdir -p "$tdir"
+	[ "$(id -u)" = 0 ] && chown "$SE_USER" "$tdir" "$SE_WORK/it"
+	se_log "integration: $t"
+	start=$(date +%s)
+	(cd "$tdir" && se_as_user env SE_WORK="$tdir" SE_INST="$SE_INST" SE_BINDIR="$SE_BINDIR" \
+		SE_TOOLS="$SE_TOOLS" SE_LIB="$SE_WORK/src/test/lib.sh" SE_SRC="$SE_WORK/src" \
+		timeout -k 15 "${SE_TEST_TIMEOUT:-900}" setsid bash "$f") >"$tdir/output.log" 2>&1
+	rc=$?
+	se_sweep "$tdir"
+	secs=$(($(date +%s) - start))
+	if [ $rc = 0 ]; then
+		((passed++))
+		printf 'integration %-40s ... ok   %ds\n' "$t" "$secs"
+	else
+		((failed++))
+		failures+=("integration:$t")
+		printf 'integration %-40s ... FAILED (exit %d) %ds\n' "$t" "$rc" "$secs"
+		tail -n 60 "$tdir/output.log" | sed 's/^/    | /'
+	fi
+done
+
+# --- nothing may survive the tests ---------------------------------------------
+se_sweep "$SE_WORK"
+# Zombies are excluded: they have exited, and only wait for a parent (PID 1 here) to reap them.
+ps -e -o pid=,stat=,user=,args= >"$SE_WORK/ps.txt"
+leftovers=$(awk -v w="$SE_WORK/" -v u="$SE_USER" -v root="$(id -u)" \
+	'$2 !~ /^Z/ && (index($0, w) || (root == 0 && $3 == u))' "$SE_WORK/ps.txt")
+if [ -n "$leftovers" ]; then
+	((failed++))
+	failures+=("leftover-processes")
+	echo "processes left behind by the tests:"
+	echo "$leftovers"
+fi
+
+if ((failed)); then
+	echo "failed: ${failures[*]}"
+	echo "work folder kept: $SE_WORK"
+elif [ -z "${SE_KEEP:-}" ]; then
+	rm -rf "$SE_WORK"
+fi
+echo "$passed passed, $failed failed"
+((failed == 0))
