@@ -1,0 +1,71 @@
+/*
+ * decode.h
+ *		Turning one Kafka message into one row of a source's target table.
+ *
+ * The consumer worker (worker.c, sink.c) builds a SourceDecoder once per target
+ * relation (and again after the target's shape changes), then calls
+ * decoder_decode() for every message of a batch.  The decoder knows the
+ * message format (json, csv, text, bytes), the column_map, and which metadata
+ * columns (_topic, _partition, _offset, _key, _kafka_timestamp, _ingested_at,
+ * _headers, _raw) the target has.
+ */
+#ifndef STREAMEXT_INGEST_DECODE_H
+#define STREAMEXT_INGEST_DECODE_H
+
+#include "access/tupdesc.h"
+#include "nodes/pg_list.h"
+#include "utils/jsonb.h"
+#include "utils/timestamp.h"
+
+/* One message as the decoder sees it; pointers stay valid during the call. */
+typedef struct IngestMessage
+{
+	const char *topic;
+	int32		partition;
+	int64		offset;
+	const char *key;			/* NULL: the message has no key */
+	size_t		key_len;
+	const char *payload;		/* NULL: tombstone (null payload) */
+	size_t		payload_len;
+	bool		has_timestamp;
+	TimestampTz timestamp;		/* Kafka message timestamp */
+	int			nheaders;
+	const char **header_names;
+	const char **header_values; /* an entry may be NULL */
+	const size_t *header_lens;
+} IngestMessage;
+
+typedef struct SourceDecoder SourceDecoder;
+
+/*
+ * Build a decoder for rows of tupdesc.  format is json, csv, text or bytes;
+ * options is the source's options jsonb (column_map, delimiter, quote, header,
+ * merge_schema).  Raises ERROR (ERRCODE_INVALID_PARAMETER_VALUE) for a format
+ * or options that cannot work with this target, e.g. text into a table with
+ * no text column.  Everything it allocates lives in the current memory context.
+ */
+extern SourceDecoder *decoder_create(TupleDesc tupdesc, const char *format, Jsonb *options);
+
+/*
+ * Decode msg into values/isnull (tupdesc->natts entries).  Returns false and
+ * sets *error (palloc'd, human-readable: what and where, e.g.
+ * "invalid JSON at byte 17: expected ':'") for a message that cannot become
+ * a row.  Values a column's input function rejects raise the usual ERROR;
+ * the caller isolates such messages (subtransaction) and dead-letters them.
+ * With merge_schema, top-level JSON keys that match no column are appended
+ * to *unknown_keys (a List of palloc'd key names) if unknown_keys != NULL,
+ * and the message still decodes (the caller adds the columns and retries).
+ */
+extern bool decoder_decode(SourceDecoder *dec, const IngestMessage *msg,
+						   Datum *values, bool *isnull, char **error,
+						   List **unknown_keys);
+
+/*
+ * For merge_schema: the SQL type to give a new column, inferred from the
+ * JSON value of key in msg's payload (bigint, double precision, boolean,
+ * timestamptz for ISO-8601 strings, text, jsonb for objects and arrays).
+ */
+extern const char *decoder_infer_type(SourceDecoder *dec, const IngestMessage *msg,
+									  const char *key);
+
+#endif							/* STREAMEXT_INGEST_DECODE_H */
