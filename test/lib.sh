@@ -168,15 +168,16 @@ se_broker_start() {
 # that need a clean shutdown do it themselves).
 se_cleanup() {
 	local p d
+	# Runs as an EXIT trap under set -e: a kill of an already-gone process must not fail it.
 	for p in "${SE_PIDS[@]}"; do
-		kill -TERM "$p" 2>/dev/null
+		kill -TERM "$p" 2>/dev/null || true
 	done
 	for d in "${SE_CLUSTERS[@]}"; do
-		[ -f "$d/postmaster.pid" ] && "$SE_BINDIR/pg_ctl" -D "$d" -m immediate -w -t 30 stop >/dev/null 2>&1
+		[ -f "$d/postmaster.pid" ] && "$SE_BINDIR/pg_ctl" -D "$d" -m immediate -w -t 30 stop >/dev/null 2>&1 || true
 	done
 	for p in "${SE_PIDS[@]}"; do
 		for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-		kill -KILL "$p" 2>/dev/null
+		kill -KILL "$p" 2>/dev/null || true
 	done
 	return 0
 }
