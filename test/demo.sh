@@ -81,6 +81,12 @@ show() {
 	"$SE_BINDIR/psql" -X -q -v ON_ERROR_STOP=1 -P pager=off -P footer=on -h "$SE_WORK/pg" \
 		-p "$(se_pg_port demo)" -U postgres -d postgres -c "$sql" | sed 's/^/    /'
 }
+# run SQL: like show, for statements without a useful result.
+run() {
+	printf '%s\n' "$1" | sed 's/^/    sql> /'
+	se_psql demo -c "$1" >/dev/null
+	echo "    (done)"
+}
 q() { se_psql demo -c "$1"; }
 has() { [ "$(q "$1")" = t ]; }
 
@@ -154,7 +160,7 @@ wait_ingested() {
 }
 
 if $HAVE_SOURCES; then
-	show "SELECT streamext.create_source('demo_trucks', '$BROKERS', '$TOPIC', 'bronze_trucks', 'json',
+	run "SELECT streamext.create_source('demo_trucks', '$BROKERS', '$TOPIC', 'bronze_trucks', 'json',
 	                              '{\"start_from\": \"earliest\"}');"
 	say "Background workers (a librdkafka consumer group) now stream the topic into bronze_trucks;" \
 		"rows and Kafka offsets commit in one transaction (exactly once)."
@@ -189,7 +195,7 @@ fi
 show "SELECT device_id, event_time, seq, temperature, speed, fuel, engine_on, _partition, _offset
 FROM bronze_trucks ORDER BY id LIMIT 5;"
 if $HAVE_SOURCES; then
-	show "SELECT error, count(*), min(convert_from(payload, 'UTF8')) AS example
+	show "SELECT error, count(*), left(min(convert_from(payload, 'UTF8')), 50) AS example
 FROM streamext.dead_letters WHERE source = 'demo_trucks' GROUP BY error ORDER BY count(*) DESC;"
 	say "Malformed messages are not lost: each is a row in streamext.dead_letters with the error."
 fi
@@ -235,28 +241,37 @@ fi
 # runs per partition in offset order (a device's messages always share a partition).
 late_produced=$(sed -E 's/.*late ([0-9]+).*/\1/' <(head -n1 "$SE_WORK/produce.1.log"))
 dup_produced=$(sed -E 's/.*duplicates ([0-9]+).*/\1/' <(head -n1 "$SE_WORK/produce.1.log"))
-if $HAVE_LATE; then
-	show "SELECT count(*) FILTER (WHERE late) AS late_rows, count(*) AS rows,
-       min(lag) FILTER (WHERE late) AS smallest_lag_of_a_late_row
+if $HAVE_LATE && $HAVE_DUP; then
+	show "SELECT count(*) AS rows, count(*) FILTER (WHERE late) AS late,
+       count(*) FILTER (WHERE dup) AS duplicates,
+       count(*) FILTER (WHERE late AND NOT dup) AS late_first_copies
+FROM (SELECT streamext.is_late(event_time, '30 seconds') OVER w AS late,
+             streamext.is_duplicate(device_id || '/' || seq, event_time, '10 minutes') OVER w AS dup
+      FROM bronze_trucks WINDOW w AS (PARTITION BY _partition ORDER BY _offset)) x;"
+	say "is_late: a row is late when its event time <= the watermark (max event time so far - 30 s)" \
+		"of the rows that arrived before it. is_duplicate: the first (device_id, seq) is kept, repeats" \
+		"within the watermark are flagged. The producer made $late_produced events 60 s late and re-sent" \
+		"$dup_produced earlier messages byte for byte; a re-sent message keeps its original's event time" \
+		"(up to 100 s back), so many duplicates are late as well."
+elif $HAVE_LATE; then
+	show "SELECT count(*) AS rows, count(*) FILTER (WHERE late) AS late
 FROM (SELECT streamext.is_late(event_time, '30 seconds')
-               OVER (PARTITION BY _partition ORDER BY _offset) AS late,
-             max(event_time) OVER (PARTITION BY _partition ORDER BY _offset) - event_time AS lag
+               OVER (PARTITION BY _partition ORDER BY _offset) AS late
       FROM bronze_trucks) x;"
-	say "is_late: a row is late when its event time <= the watermark (delay 30 s) of the rows before it." \
-		"The producer made $late_produced events 60 s late (and re-sent some messages, which repeat" \
-		"their original's event time, so a re-sent late event counts again)."
-else
+	say "is_late: a row is late when its event time <= the watermark (max event time so far - 30 s)" \
+		"of the rows that arrived before it. The producer made $late_produced events 60 s late" \
+		"and re-sent $dup_produced earlier messages (which keep their original's event time)."
+	say "NOT BUILT YET: streamext.is_duplicate (deduplication)."
+elif $HAVE_DUP; then
 	say "NOT BUILT YET: streamext.is_late (late rows)."
-fi
-if $HAVE_DUP; then
-	show "SELECT count(*) FILTER (WHERE dup) AS duplicates, count(*) AS rows
+	show "SELECT count(*) AS rows, count(*) FILTER (WHERE dup) AS duplicates
 FROM (SELECT streamext.is_duplicate(device_id || '/' || seq, event_time, '10 minutes')
                OVER (PARTITION BY _partition ORDER BY _offset) AS dup
       FROM bronze_trucks) x;"
-	say "is_duplicate: the first (device_id, seq) within the watermark is kept, repeats are flagged." \
+	say "is_duplicate: the first (device_id, seq) is kept, repeats within the watermark are flagged." \
 		"The producer re-sent $dup_produced messages byte for byte."
 else
-	say "NOT BUILT YET: streamext.is_duplicate (deduplication)."
+	say "NOT BUILT YET: streamext.is_late (late rows) and streamext.is_duplicate (deduplication)."
 fi
 
 # --- gold -----------------------------------------------------------------------------
