@@ -96,9 +96,19 @@ done
 # --- nothing may survive the tests ---------------------------------------------
 se_sweep "$SE_WORK"
 # Zombies are excluded: they have exited, and only wait for a parent (PID 1 here) to reap them.
-ps -e -o pid=,stat=,user=,args= >"$SE_WORK/ps.txt"
-leftovers=$(awk -v w="$SE_WORK/" -v u="$SE_USER" -v root="$(id -u)" \
-	'$2 !~ /^Z/ && (index($0, w) || (root == 0 && $3 == u))' "$SE_WORK/ps.txt")
+# user:32 — plain "user" truncates long names ("streame+"), which never matched SE_USER.  A
+# process of the test role counts only when its working directory is in this run's work
+# folder (servers chdir to their data folder), so parallel runs in other folders do not.
+ps -e -o pid=,stat=,user:32=,args= >"$SE_WORK/ps.txt"
+leftovers=$(awk -v w="$SE_WORK/" -v u="$SE_USER" -v root="$(id -u)" '
+	$2 ~ /^Z/ { next }
+	index($0, w) { print; next }
+	root == 0 && $3 == u {
+		cwd = ""
+		("readlink /proc/" $1 "/cwd 2>/dev/null") | getline cwd
+		close("readlink /proc/" $1 "/cwd 2>/dev/null")
+		if (index(cwd "/", w) == 1) print
+	}' "$SE_WORK/ps.txt")
 if [ -n "$leftovers" ]; then
 	((failed++))
 	failures+=("leftover-processes")
