@@ -12,7 +12,8 @@
 #                             (KAFKA_TOPIC, default a fresh streamext-demo-<time> name) must
 #                             exist or be auto-created by the cluster
 #   DEMO_MESSAGES=N           messages per wave (two waves; default 10000)
-#   SE_KEEP=1                 keep the work folder (it is kept anyway when the demo fails)
+#   SE_KEEP=1                 keep the work folder (it is kept anyway when the demo fails,
+#                             for its logs; after success or Ctrl-C it is removed)
 #
 # The script runs twice: as the caller (install, build, cleanup), then, with --inner, as
 # the unprivileged test role for the part that runs PostgreSQL (which refuses root).
@@ -31,26 +32,27 @@ if [ "${1:-}" != --inner ]; then
 	demo_rc=1
 	finish() {
 		se_sweep "$SE_WORK"
-		if [ "$demo_rc" = 0 ] && [ -z "${SE_KEEP:-}" ]; then
+		# Kept after a failure, for its logs; removed after success or Ctrl-C.
+		if { [ "$demo_rc" = 0 ] || [ "$demo_rc" = 130 ]; } && [ -z "${SE_KEEP:-}" ]; then
 			rm -rf "$SE_WORK"
 		else
 			se_log "work folder kept: $SE_WORK (server log: $SE_WORK/demo/pg/demo.log)"
 		fi
 	}
 	trap finish EXIT
-	trap 'exit 130' INT TERM
+	trap 'demo_rc=130; exit 130' INT TERM
 	se_log "work folder: $SE_WORK"
 	se_log "building and installing into a private copy of PostgreSQL (a minute or two)"
 	se_build_install "$ROOT"
 	mkdir -p "$SE_WORK/demo"
 	[ "$(id -u)" = 0 ] && chown "$SE_USER" "$SE_WORK/demo"
-	# setsid: the inner part and everything it starts form one session, so that nothing
-	# can survive as an orphan of the terminal; se_sweep catches anything left anyway.
+	# The inner part stays in our process group, so Ctrl-C reaches it and its EXIT trap
+	# stops the cluster and the broker; se_sweep in finish() catches anything left.
 	(cd "$SE_WORK/demo" && se_as_user env SE_WORK="$SE_WORK/demo" SE_INST="$SE_INST" \
 		SE_BINDIR="$SE_BINDIR" SE_TOOLS="$SE_TOOLS" SE_LIB="$SE_WORK/src/test/lib.sh" \
 		KAFKA_BROKERS="${KAFKA_BROKERS:-}" KAFKA_TOPIC="${KAFKA_TOPIC:-}" \
 		DEMO_MESSAGES="${DEMO_MESSAGES:-10000}" \
-		setsid bash "$SE_WORK/src/test/demo.sh" --inner)
+		bash "$SE_WORK/src/test/demo.sh" --inner)
 	demo_rc=$?
 	if [ "$demo_rc" = 0 ]; then
 		se_log "demo finished; everything it started has been stopped"
@@ -89,6 +91,8 @@ run() {
 }
 q() { se_psql demo -c "$1"; }
 has() { [ "$(q "$1")" = t ]; }
+# has_fn NAME: the extension has a function streamext.NAME (to_regproc fails on overloads).
+has_fn() { has "SELECT EXISTS (SELECT FROM pg_proc WHERE proname = '$1' AND pronamespace = 'streamext'::regnamespace)"; }
 
 heading "streamext demo: delivery-truck telemetry from Kafka into PostgreSQL"
 say "A throwaway PostgreSQL 15 cluster (shared_preload_libraries = 'streamext,pg_cron') runs in $SE_WORK;" \
@@ -144,7 +148,7 @@ kcat -C -b "$BROKERS" -t "$TOPIC" -e -q -f '%p\n' 2>/dev/null | sort -n | uniq -
 	awk '{printf "    partition %s: %s messages\n", $2, $1}'
 
 HAVE_SOURCES=false
-if has "SELECT to_regproc('streamext.create_source') IS NOT NULL" && has "SELECT streamext.workers_enabled()"; then
+if has_fn create_source && has "SELECT streamext.workers_enabled()"; then
 	HAVE_SOURCES=true
 fi
 
@@ -207,11 +211,11 @@ HAVE_HOP=false
 HAVE_WM=false
 HAVE_LATE=false
 HAVE_DUP=false
-has "SELECT to_regproc('streamext.tumble') IS NOT NULL" && HAVE_TUMBLE=true
-has "SELECT to_regproc('streamext.hop') IS NOT NULL" && HAVE_HOP=true
-has "SELECT to_regproc('streamext.watermark') IS NOT NULL" && HAVE_WM=true
-has "SELECT to_regproc('streamext.is_late') IS NOT NULL" && HAVE_LATE=true
-has "SELECT to_regproc('streamext.is_duplicate') IS NOT NULL" && HAVE_DUP=true
+has_fn tumble && HAVE_TUMBLE=true
+has_fn hop && HAVE_HOP=true
+has_fn watermark && HAVE_WM=true
+has_fn is_late && HAVE_LATE=true
+has_fn is_duplicate && HAVE_DUP=true
 
 if $HAVE_TUMBLE; then
 	show "SELECT streamext.tumble(event_time, '5 minutes') AS window, count(*) AS readings,
@@ -278,7 +282,7 @@ fi
 heading "3. Gold: a versioned_columnar table with time travel"
 HAVE_GOLD=false
 has "SELECT EXISTS (SELECT FROM pg_am WHERE amname = 'versioned_columnar')" &&
-	has "SELECT to_regproc('streamext.history') IS NOT NULL" && HAVE_GOLD=true
+	has_fn history && has_fn as_of && HAVE_GOLD=true
 # The silver step: clean rows (no late ones, no duplicates) when the functions exist.
 if $HAVE_LATE && $HAVE_DUP; then
 	SILVER="SELECT * FROM (SELECT b.*,
@@ -291,7 +295,7 @@ else
 	SILVER="SELECT * FROM bronze_trucks"
 	SILVER_SAYS="bronze as is (late/duplicate detection not built yet)"
 fi
-if $HAVE_TUMBLE; then WIN="streamext.tumble_start(event_time, '5 minutes')"; else WIN="date_bin('5 minutes', event_time, 'epoch')"; fi
+if has_fn tumble_start; then WIN="streamext.tumble_start(event_time, '5 minutes')"; else WIN="date_bin('5 minutes', event_time, 'epoch')"; fi
 GOLD_INSERT="INSERT INTO gold_trucks_5min
 SELECT $WIN AS window_start, device_id, count(*), round(avg(temperature)::numeric, 2), max(speed)
 FROM ($SILVER) s GROUP BY 1, 2"
@@ -329,7 +333,7 @@ if $HAVE_GOLD; then
 UNION ALL
 SELECT 'version $v1', count(*), max(window_start) FROM streamext.as_of(NULL::gold_trucks_5min, $v1::bigint);"
 	say "Time travel: streamext.as_of(NULL::gold_trucks_5min, $v1) returns the table as it was after wave 1."
-	if has "SELECT to_regproc('streamext.columnar_size') IS NOT NULL"; then
+	if has_fn columnar_size; then
 		q "CREATE TABLE heap_copy AS SELECT * FROM bronze_trucks; CREATE TABLE columnar_copy (LIKE bronze_trucks) USING versioned_columnar;
 		   INSERT INTO columnar_copy SELECT * FROM bronze_trucks"
 		show "SELECT pg_size_pretty(pg_total_relation_size('heap_copy')) AS heap,
@@ -347,7 +351,7 @@ status "tumbling / sliding windows (tumble, hop)" "$($HAVE_TUMBLE && $HAVE_HOP &
 status "watermark, is_late, is_duplicate" "$($HAVE_WM && $HAVE_LATE && $HAVE_DUP && echo true || echo false)"
 status "gold tables (versioned_columnar, history, as_of)" $HAVE_GOLD
 for f in create_pipeline optimize vacuum metrics; do
-	if has "SELECT to_regproc('streamext.$f') IS NOT NULL"; then
+	if has_fn $f; then
 		printf '    %-58s exists, not part of this demo yet\n' "streamext.$f"
 	else
 		printf '    %-58s not built yet\n' "streamext.$f"
