@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Proves the broker's outage control: SIGUSR1 takes the brokers down (produce and metadata
 # requests fail), SIGUSR2 brings them back (produce succeeds, nothing from before is lost);
-# the same through stdin commands; and se-broker exits 0 within 2 s of SIGTERM, also after
-# stdin reached EOF.
+# the same through stdin commands, also for one of two brokers and moving partition leadership;
+# and se-broker exits 0 within 2 s of SIGTERM, also after stdin reached EOF.
 . "$SE_LIB"; se_test_begin
 
 produce() { "$SE_TOOLS/se-produce" --brokers "$1" --topic trucks "${@:2}" 2>>"$SE_WORK/produce.err"; }
@@ -71,11 +71,28 @@ command "up all" ok
 produce "$bs" --count 100 --timeout-ms 20000
 se_assert_eq "messages after 'up all'" 100 "$(count "$bs")"
 
+# One broker down: partitions it leads fail, until their leadership moves to broker 1.
+# (Messages for broker 1's partitions are delivered; se-produce reports the others.)
+# The mock picks leaders at random: fix them first.
+for p in 0 1; do command "leader trucks $p 1" ok; done
+for p in 2 3; do command "leader trucks $p 2" ok; done
+command "down 2" ok
+: >"$SE_WORK/produce.err"
+if produce "$bs" --count 40 --timeout-ms 1500; then se_die "produce succeeded with broker 2 down"; fi
+failed=$(sed -nE 's/^se-produce: ([0-9]+) of 40 messages failed.*/\1/p' "$SE_WORK/produce.err")
+((failed > 0 && failed < 40)) || se_die "expected some of 40 messages to fail, got '$failed'"
+se_log "ok: $failed of 40 messages failed with broker 2 down"
+for p in 0 1 2 3; do command "leader trucks $p 1" ok; done
+command "leader trucks 0 7" "error no broker 7"
+produce "$bs" --count 100 --timeout-ms 20000
+se_assert_eq "messages after moving leadership to broker 1" $((200 + 40 - failed)) "$(count "$bs")"
+command "up 2" ok
+
 # EOF on stdin: the broker keeps serving until signalled.
 exec 3>&-
 sleep 0.5
 kill -0 "$pid" || se_die "se-broker exited at EOF on stdin"
-se_assert_eq "messages after stdin EOF" 100 "$(count "$bs")"
+se_assert_eq "messages after stdin EOF" $((200 + 40 - failed)) "$(count "$bs")"
 t0=$(now_ms)
 kill -TERM "$pid"
 rc=0

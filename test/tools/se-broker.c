@@ -45,8 +45,9 @@ usage(FILE *out)
 			"Runs librdkafka's mock Kafka cluster with N brokers (ids 1..N, default 1) on\n"
 			"127.0.0.1 and prints its bootstrap list (host:port,...) as the first line on\n"
 			"stdout.  Topics given with --topic are created at start (replication default 1,\n"
-			"at most N); other topics are auto-created with 4 partitions when a client first\n"
-			"asks for them.  Runs until SIGTERM or SIGINT, then exits 0.\n"
+			"at most N, though the mock lists every broker as a replica); other topics are\n"
+			"auto-created with 4 partitions when a client first asks for them.  Runs until\n"
+			"SIGTERM or SIGINT, then exits 0.\n"
 			"\n"
 			"Outages:  SIGUSR1  take all brokers down (connections closed, new ones refused)\n"
 			"          SIGUSR2  bring all brokers up again\n"
@@ -54,6 +55,8 @@ usage(FILE *out)
 			"          down all|ID       take all brokers or broker ID down\n"
 			"          up all|ID         bring them up again\n"
 			"          topic NAME PARTITIONS [REPLICATION]   create a topic\n"
+			"          leader TOPIC PARTITION ID|-1   move a partition's leadership (-1: no leader);\n"
+			"                            creates the topic if it does not exist\n"
 			"\n"
 			"Limits of the mock: each partition keeps only about 5 MiB or 100,000 message\n"
 			"sets (older ones are evicted); data lives in memory and is lost on exit; there\n"
@@ -155,6 +158,7 @@ run_command(char *line)
 	char	   *words[4] = {0};
 	int			n = 0;
 	int			rc = -1;
+	int			rc_ok = 0;
 	char	   *tok;
 	char	   *save = NULL;
 
@@ -180,8 +184,29 @@ run_command(char *line)
 
 		rc = create_topic(words[1], parts, repl, err, sizeof(err));
 	}
+	else if (strcmp(words[0], "leader") == 0 && n == 4)
+	{
+		int			part = strcmp(words[2], "0") == 0 ? 0 : parse_int(words[2]);
+		int			id = strcmp(words[3], "-1") == 0 ? -1 : parse_int(words[3]);
+
+		if (part < 0)
+			snprintf(err, sizeof(err), "invalid partition \"%s\"", words[2]);
+		else if (id == 0 || id > broker_count || (id < 0 && strcmp(words[3], "-1") != 0))
+			snprintf(err, sizeof(err), "no broker %s (ids are 1..%d, or -1)", words[3], broker_count);
+		else
+		{
+			/* Note: the mock creates the topic if it does not exist. */
+			rd_kafka_resp_err_t lrc = rd_kafka_mock_partition_set_leader(mcluster, words[1], part, id);
+
+			if (lrc)
+				snprintf(err, sizeof(err), "%s", rd_kafka_err2str(lrc));
+			else
+				rc_ok = 1;
+		}
+		rc = rc_ok ? 0 : -1;
+	}
 	else
-		snprintf(err, sizeof(err), "unknown command (use: down all|ID, up all|ID, topic NAME PARTITIONS [REPLICATION])");
+		snprintf(err, sizeof(err), "unknown command (use: down all|ID, up all|ID, topic NAME PARTITIONS [REPLICATION], leader TOPIC PARTITION ID)");
 
 	if (rc == 0)
 		printf("ok\n");
@@ -285,15 +310,15 @@ main(int argc, char **argv)
 
 	for (i = 0; i < ntopics; i++)
 	{
-		char	   *spec = topics[i];
-		char	   *p1 = strchr(spec, ':');
+		char	   *spec = strdup(topics[i]);	/* not argv itself: ps shows argv */
+		char	   *p1 = spec ? strchr(spec, ':') : NULL;
 		char	   *p2 = p1 ? strchr(p1 + 1, ':') : NULL;
 		int			parts,
 					repl = 1;
 
 		if (!p1)
 		{
-			fprintf(stderr, "se-broker: --topic needs NAME:PARTITIONS[:REPLICATION], got \"%s\"\n", spec);
+			fprintf(stderr, "se-broker: --topic needs NAME:PARTITIONS[:REPLICATION], got \"%s\"\n", topics[i]);
 			return 2;
 		}
 		*p1 = '\0';
@@ -305,9 +330,10 @@ main(int argc, char **argv)
 		parts = parse_int(p1 + 1);
 		if (create_topic(spec, parts, repl, errstr, sizeof(errstr)) != 0)
 		{
-			fprintf(stderr, "se-broker: --topic %s: %s\n", spec, errstr);
+			fprintf(stderr, "se-broker: --topic %s: %s\n", topics[i], errstr);
 			return 2;
 		}
+		free(spec);
 	}
 
 	/* No SA_RESTART: a signal must interrupt poll() so the loop reacts at once. */

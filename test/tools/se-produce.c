@@ -49,7 +49,12 @@ typedef struct Stored
 	char		data[MSG_MAX];
 } Stored;
 
+#define MAX_HEADERS 16
+
 static uint64_t rng_state;
+static char *header_names[MAX_HEADERS];
+static char *header_values[MAX_HEADERS];
+static int	nheaders;
 static int64_t delivered_ok;
 static int64_t delivered_failed;
 static char first_error[256];
@@ -104,7 +109,9 @@ usage(FILE *out)
 			"  --partition P            produce to partition P (default: by key)\n"
 			"  --timeout-ms T           message.timeout.ms: give up on a message after T ms (default 30000)\n"
 			"  -X PROP=VALUE            any librdkafka producer property (repeatable)\n"
+			"  -H, --header NAME=VALUE  add this Kafka header to every message (repeatable, at most 16)\n"
 			"  --stdin                  produce each stdin line as one message (no key), no generation\n"
+			"  --key-delimiter C        with --stdin: the text before the first C is the key\n"
 			"  --print                  write the messages to stdout, one per line, instead of producing\n"
 			"\n"
 			"Waits for every delivery report; exits 1 if any message failed.  Prints on stderr:\n"
@@ -307,14 +314,34 @@ now_seconds(void)
 
 /* Queue one message, waiting while librdkafka's queue is full. */
 static void
-produce_one(rd_kafka_t *rk, rd_kafka_topic_t *rkt, int32_t partition,
+produce_one(rd_kafka_t *rk, const char *topic, int32_t partition,
 			const char *data, size_t len, const char *key, size_t keylen)
 {
-	while (rd_kafka_produce(rkt, partition, RD_KAFKA_MSG_F_COPY, (void *) data, len,
-							key, keylen, NULL) == -1)
+	for (;;)
 	{
-		rd_kafka_resp_err_t err = rd_kafka_last_error();
+		rd_kafka_resp_err_t err;
+		rd_kafka_headers_t *hdrs = NULL;
+		int			i;
 
+		if (nheaders > 0)
+		{
+			/* librdkafka takes ownership of the headers only when produce succeeds. */
+			hdrs = rd_kafka_headers_new((size_t) nheaders);
+			for (i = 0; i < nheaders; i++)
+				rd_kafka_header_add(hdrs, header_names[i], -1, header_values[i], -1);
+		}
+		err = rd_kafka_producev(rk,
+								RD_KAFKA_V_TOPIC(topic),
+								RD_KAFKA_V_PARTITION(partition),
+								RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+								RD_KAFKA_V_VALUE((void *) data, len),
+								RD_KAFKA_V_KEY(key, keylen),
+								RD_KAFKA_V_HEADERS(hdrs),
+								RD_KAFKA_V_END);
+		if (!err)
+			break;
+		if (hdrs)
+			rd_kafka_headers_destroy(hdrs);
 		if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL)
 		{
 			fprintf(stderr, "se-produce: cannot produce: %s\n", rd_kafka_err2str(err));
@@ -331,7 +358,7 @@ main(int argc, char **argv)
 	enum
 	{
 		O_SEED = 256, O_DEVICES, O_START, O_INTERVAL, O_DISORDER, O_LATEF, O_LATEMS,
-		O_DUPF, O_MALF, O_RATE, O_PARTITION, O_TIMEOUT, O_STDIN, O_PRINT
+		O_DUPF, O_MALF, O_RATE, O_PARTITION, O_TIMEOUT, O_STDIN, O_PRINT, O_KEYDELIM
 	};
 	static const struct option opts[] = {
 		{"brokers", required_argument, NULL, 'b'},
@@ -351,6 +378,8 @@ main(int argc, char **argv)
 		{"timeout-ms", required_argument, NULL, O_TIMEOUT},
 		{"stdin", no_argument, NULL, O_STDIN},
 		{"print", no_argument, NULL, O_PRINT},
+		{"header", required_argument, NULL, 'H'},
+		{"key-delimiter", required_argument, NULL, O_KEYDELIM},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0}
 	};
@@ -371,12 +400,12 @@ main(int argc, char **argv)
 	const char *timeout_ms = "30000";
 	int			from_stdin = 0,
 				print = 0;
+	int			key_delim = -1;
 	char	   *props[64];
 	int			nprops = 0;
 	int			c,
 				i;
 	rd_kafka_t *rk = NULL;
-	rd_kafka_topic_t *rkt = NULL;
 	Device	   *devices = NULL;
 	Stored	   *ring = NULL;
 	int64_t		nring = 0;
@@ -390,7 +419,7 @@ main(int argc, char **argv)
 	char		msg[MSG_MAX];
 	char		key[32];
 
-	while ((c = getopt_long(argc, argv, "b:t:n:X:h", opts, NULL)) != -1)
+	while ((c = getopt_long(argc, argv, "b:t:n:X:H:h", opts, NULL)) != -1)
 	{
 		switch (c)
 		{
@@ -446,6 +475,22 @@ main(int argc, char **argv)
 			case O_PRINT:
 				print = 1;
 				break;
+			case 'H':
+				{
+					char	   *eq = strchr(optarg, '=');
+
+					if (nheaders == MAX_HEADERS || !eq || eq == optarg)
+						die("--header needs NAME=VALUE (at most 16 of them)");
+					*eq = '\0';
+					header_names[nheaders] = optarg;
+					header_values[nheaders++] = eq + 1;
+				}
+				break;
+			case O_KEYDELIM:
+				if (strlen(optarg) != 1)
+					die("--key-delimiter needs exactly one character");
+				key_delim = (unsigned char) optarg[0];
+				break;
 			case 'X':
 				if (nprops == 64 || !strchr(optarg, '='))
 					die("-X needs PROP=VALUE (at most 64 of them)");
@@ -465,6 +510,8 @@ main(int argc, char **argv)
 		die("--brokers and --topic are required (or --print)");
 	if (from_stdin && print)
 		die("--stdin and --print exclude each other");
+	if (key_delim >= 0 && !from_stdin)
+		die("--key-delimiter needs --stdin");
 	if (!from_stdin && count < 0)
 		die("--count is required");
 	if (dup_fraction + mal_fraction > 1)
@@ -496,7 +543,6 @@ main(int argc, char **argv)
 			fprintf(stderr, "se-produce: %s\n", errstr);
 			return 2;
 		}
-		rkt = rd_kafka_topic_new(rk, topic, NULL);
 	}
 
 	t0 = now_seconds();
@@ -506,12 +552,23 @@ main(int argc, char **argv)
 		size_t		cap = 0;
 		ssize_t		len;
 
-		/* Raw lines, no key: what a test wants is exactly these bytes in Kafka. */
+		/* Raw lines: what a test wants is exactly these bytes in Kafka. */
 		while ((len = getline(&line, &cap, stdin)) >= 0)
 		{
+			char	   *value = line;
+			char	   *delim;
+			size_t		keylen = 0;
+
 			if (len > 0 && line[len - 1] == '\n')
 				len--;
-			produce_one(rk, rkt, partition, line, (size_t) len, NULL, 0);
+			if (key_delim >= 0 && (delim = memchr(line, key_delim, (size_t) len)) != NULL)
+			{
+				keylen = (size_t) (delim - line);
+				value = delim + 1;
+				len -= (ssize_t) keylen + 1;
+			}
+			produce_one(rk, topic, partition, value, (size_t) len,
+						keylen > 0 || value != line ? line : NULL, keylen);
 			n_good++;
 			if (rate > 0)
 			{
@@ -587,7 +644,7 @@ main(int argc, char **argv)
 			{
 				int			keylen = snprintf(key, sizeof(key), "truck-%04d", key_dev);
 
-				produce_one(rk, rkt, partition, msg, (size_t) len, key, (size_t) keylen);
+				produce_one(rk, topic, partition, msg, (size_t) len, key, (size_t) keylen);
 			}
 			if (rate > 0)
 			{
@@ -608,7 +665,6 @@ main(int argc, char **argv)
 		/* Wait for every delivery report; message.timeout.ms bounds the wait. */
 		while (rd_kafka_outq_len(rk) > 0)
 			rd_kafka_poll(rk, 100);
-		rd_kafka_topic_destroy(rkt);
 		rd_kafka_destroy(rk);
 	}
 	else if (fflush(stdout) != 0)
