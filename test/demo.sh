@@ -116,13 +116,13 @@ else
 		"topic $TOPIC with 8 partitions."
 fi
 
-# Produce one wave: messages of wave W continue where wave W-1 ended in event time.
+# produce_wave W [se-produce options]: messages of wave W continue where wave W-1 ended in event time.
 KNOBS=(--count "$N" --devices 20 --interval-ms 100 --disorder-ms 2000 --late-fraction 0.02
 	--late-ms 60000 --duplicate-fraction 0.02 --malformed-fraction 0.01)
 produce_wave() {
 	local wave=$1 start
 	start=$(date -u -d "2026-01-01T00:00:00Z + $(((wave - 1) * N / 10)) seconds" +%Y-%m-%dT%H:%M:%SZ)
-	"$SE_TOOLS/se-produce" --brokers "$BROKERS" --topic "$TOPIC" --seed "$wave" --start "$start" "${KNOBS[@]}" \
+	"$SE_TOOLS/se-produce" --brokers "$BROKERS" --topic "$TOPIC" --seed "$wave" --start "$start" "${KNOBS[@]}" "${@:2}" \
 		2>"$SE_WORK/produce.$wave.log" || { cat "$SE_WORK/produce.$wave.log" >&2; se_die "producing failed"; }
 	se_log "wave $wave: $(head -n1 "$SE_WORK/produce.$wave.log") to $TOPIC"
 }
@@ -312,12 +312,25 @@ fi
 
 # --- wave 2: streaming continues ------------------------------------------------------
 heading "4. More data streams in"
-produce_wave 2
 if $HAVE_SOURCES; then
+	# Wave 2 at a steady rate (over about 3 s), watching the rows arrive while it streams.
+	rate=$(((N + 2) / 3))
+	say "Wave 2: $N more messages at $rate messages/s while the source keeps running; bronze row counts as they arrive:"
+	produce_wave 2 --rate "$rate" &
+	producer=$!
+	SE_PIDS+=("$producer")
+	t0=$(date +%s%N)
+	while kill -0 "$producer" 2>/dev/null; do
+		printf '    after %4d ms: %6d rows\n' $((($(date +%s%N) - t0) / 1000000)) "$(q "SELECT count(*) FROM bronze_trucks")"
+		sleep 0.5
+	done
+	wait "$producer" || se_die "producing wave 2 failed"
 	wait_ingested "$((2 * N))"
-	say "Wave 2 arrived while the source kept running: no restart, offsets continued."
+	printf '    after %4d ms: %6d rows (all of wave 2 in)\n' $((($(date +%s%N) - t0) / 1000000)) "$(q "SELECT count(*) FROM bronze_trucks")"
+	say "Wave 2 arrived while it was produced: no restart, offsets continued."
 	show "SELECT source, state, messages, rows, dead_letters FROM streamext.source_status;"
 else
+	produce_wave 2
 	load_wave 2
 	say "Wave 2 loaded with COPY (Kafka sources not built yet)."
 fi
