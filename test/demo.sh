@@ -71,6 +71,7 @@ trap se_cleanup EXIT
 trap 'exit 130' INT TERM
 
 N=${DEMO_MESSAGES:-10000}
+MISMATCH=0
 [[ $N =~ ^[0-9]+$ ]] && ((N > 0)) || se_die "DEMO_MESSAGES must be a positive number"
 
 # Readable output: a heading, the SQL, and psql's aligned table.
@@ -329,6 +330,20 @@ if $HAVE_SOURCES; then
 	printf '    after %4d ms: %6d rows (all of wave 2 in)\n' $((($(date +%s%N) - t0) / 1000000)) "$(q "SELECT count(*) FROM bronze_trucks")"
 	say "Wave 2 arrived while it was produced: no restart, offsets continued."
 	show "SELECT source, state, messages, rows, dead_letters FROM streamext.source_status;"
+	show "SELECT $((2 * N)) AS messages_produced,
+       (SELECT count(*) FROM bronze_trucks) AS bronze_rows,
+       (SELECT count(*) FROM streamext.dead_letters WHERE source = 'demo_trucks') AS dead_letters,
+       (SELECT count(*) - count(DISTINCT (_partition, _offset)) FROM bronze_trucks) AS messages_stored_twice;"
+	if has "SELECT (SELECT count(*) FROM bronze_trucks)
+	               + (SELECT count(*) FROM streamext.dead_letters WHERE source = 'demo_trucks') = $((2 * N))
+	           AND (SELECT count(*) = count(DISTINCT (_partition, _offset)) FROM bronze_trucks)"; then
+		say "Every message became exactly one bronze row or one dead letter."
+	elif [ -n "${KAFKA_TOPIC:-}" ]; then
+		say "The counts differ from what this run produced: the topic $TOPIC held earlier messages."
+	else
+		say "MISMATCH: the messages did not become exactly one row or dead letter each."
+		MISMATCH=1
+	fi
 else
 	produce_wave 2
 	load_wave 2
@@ -370,3 +385,4 @@ for f in create_pipeline optimize vacuum metrics; do
 		printf '    %-58s not built yet\n' "streamext.$f"
 	fi
 done
+((MISMATCH == 0)) || se_die "ingested rows did not match the produced messages (see above)"
