@@ -87,10 +87,13 @@ print("knob counts verified")
 PY
 
 # --stdin: each line is one message, exactly these bytes; --key-delimiter splits off a key;
-# --header adds Kafka headers to every message.
+# --header adds Kafka headers to every message.  Topic "raw" does not exist yet: the broker
+# creates it (4 partitions) when the producer first asks for it.
 printf 'k1|{"a":1}\nno key here\n|empty key\n' |
 	"$SE_TOOLS/se-produce" --brokers "$SE_BOOTSTRAP" --topic raw --partition 0 --stdin --key-delimiter '|' \
 		-H source=rig -H n=2 2>/dev/null
 se_assert_eq "stdin messages (key length, key, headers, value)" \
 	"2 k1 source=rig,n=2 {\"a\":1};-1  source=rig,n=2 no key here;0  source=rig,n=2 empty key;" \
 	"$(kcat -C -b "$SE_BOOTSTRAP" -t raw -e -q -f '%K %k %h %s;' )"
+se_assert_eq "partitions of the auto-created topic" 4 \
+	"$(kcat -L -b "$SE_BOOTSTRAP" -t raw -m 5 | grep -c 'partition [0-9]')"
