@@ -84,9 +84,9 @@ show() {
 	"$SE_BINDIR/psql" -X -q -v ON_ERROR_STOP=1 -P pager=off -P footer=on -h "$SE_WORK/pg" \
 		-p "$(se_pg_port demo)" -U postgres -d postgres -c "$sql" | sed 's/^/    /'
 }
-# run SQL: like show, for statements without a useful result.
+# run SQL [TEXT]: like show, for statements without a useful result; prints TEXT instead of SQL if given.
 run() {
-	printf '%s\n' "$1" | sed 's/^/    sql> /'
+	printf '%s\n' "${2:-$1}" | sed 's/^/    sql> /'
 	se_psql demo -c "$1" >/dev/null
 	echo "    (done)"
 }
@@ -135,7 +135,7 @@ print_wave() {
 }
 
 heading "1. Kafka -> bronze"
-q "CREATE TABLE bronze_trucks (
+run "CREATE TABLE bronze_trucks (
 	id bigserial,                       -- arrival order in PostgreSQL
 	device_id text NOT NULL, event_time timestamptz NOT NULL, seq bigint,
 	temperature double precision, speed double precision, lat double precision, lon double precision,
@@ -291,7 +291,7 @@ if $HAVE_LATE && $HAVE_DUP; then
 	         streamext.is_duplicate(device_id || '/' || seq, event_time, '10 minutes') OVER w AS dup
 	    FROM bronze_trucks b WINDOW w AS (PARTITION BY _partition ORDER BY _offset)) s
 	  WHERE NOT late AND NOT dup"
-	SILVER_SAYS="late rows and duplicates removed with is_late/is_duplicate"
+	SILVER_SAYS="bronze without late rows and duplicates (is_late, is_duplicate)"
 else
 	SILVER="SELECT * FROM bronze_trucks"
 	SILVER_SAYS="bronze as is (late/duplicate detection not built yet)"
@@ -301,10 +301,10 @@ GOLD_INSERT="INSERT INTO gold_trucks_5min
 SELECT $WIN AS window_start, device_id, count(*), round(avg(temperature)::numeric, 2), max(speed)
 FROM ($SILVER) s GROUP BY 1, 2"
 if $HAVE_GOLD; then
-	q "CREATE TABLE gold_trucks_5min (window_start timestamptz, device_id text, readings bigint,
+	run "CREATE TABLE gold_trucks_5min (window_start timestamptz, device_id text, readings bigint,
 		avg_temp numeric, max_speed double precision) USING versioned_columnar"
 	say "gold_trucks_5min (USING versioned_columnar): per truck and 5-minute window, from $SILVER_SAYS."
-	q "$GOLD_INSERT"
+	run "$GOLD_INSERT"
 	show "SELECT window_start, count(*) AS trucks, sum(readings) AS readings, max(max_speed) AS max_speed
 FROM gold_trucks_5min GROUP BY 1 ORDER BY 1;"
 else
@@ -353,7 +353,8 @@ show "SELECT count(*) AS bronze_rows, min(event_time), max(event_time) FROM bron
 
 if $HAVE_GOLD; then
 	# Recompute gold in one transaction: delete and insert = one new version.
-	q "BEGIN; DELETE FROM gold_trucks_5min; $GOLD_INSERT; COMMIT;"
+	run "BEGIN; DELETE FROM gold_trucks_5min; $GOLD_INSERT; COMMIT;" \
+		"BEGIN; DELETE FROM gold_trucks_5min; INSERT INTO gold_trucks_5min SELECT ... (as above); COMMIT;"
 	say "Gold recomputed in one transaction (delete + insert): one new version."
 	show "SELECT version, operation, rows_added, rows_removed FROM streamext.history('gold_trucks_5min') ORDER BY version;"
 	v1=$(q "SELECT min(version) FROM streamext.history('gold_trucks_5min') WHERE rows_added > 0")
