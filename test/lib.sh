@@ -149,9 +149,13 @@ se_psql() {
 
 # se_broker_start ARGS...: start the embedded Kafka broker (test/tools/se-broker) and
 # export SE_BOOTSTRAP (its bootstrap list) and SE_BROKER_PID.  ARGS are se-broker's.
+# Its stdin is a FIFO held open by this shell, for se_broker_cmd.
 se_broker_start() {
 	local out=$SE_WORK/broker.$$.$RANDOM.out i
-	"$SE_TOOLS/se-broker" "$@" >"$out" 2>"$out.err" </dev/null &
+	mkfifo "$out.ctl" || return 1
+	exec {SE_BROKER_CTL}<>"$out.ctl"   # read-write: never blocks, whoever opens first
+	SE_BROKER_OUT=$out
+	"$SE_TOOLS/se-broker" "$@" >"$out" 2>"$out.err" <"$out.ctl" {SE_BROKER_CTL}>&- &
 	SE_BROKER_PID=$!
 	SE_PIDS+=("$SE_BROKER_PID")
 	for i in $(seq 1 100); do
@@ -162,6 +166,22 @@ se_broker_start() {
 	done
 	[ -n "$SE_BOOTSTRAP" ] || { se_log "broker printed no bootstrap list"; return 1; }
 	export SE_BOOTSTRAP SE_BROKER_PID
+}
+
+# se_broker_cmd COMMAND...: send a command (down all|ID, up all|ID, topic NAME PARTITIONS,
+# leader TOPIC PARTITION ID) to the broker se_broker_start started last; print its answer
+# and succeed if it is "ok".
+se_broker_cmd() {
+	local want answer i
+	want=$(($(wc -l <"$SE_BROKER_OUT") + 1))
+	echo "$*" >&"$SE_BROKER_CTL"
+	for ((i = 0; i < 100; i++)); do
+		answer=$(sed -n "${want}p" "$SE_BROKER_OUT")
+		[ -n "$answer" ] && break
+		sleep 0.05
+	done
+	echo "${answer:-no answer}"
+	[ "$answer" = ok ]
 }
 
 # Stop everything this script started: brokers, then clusters (immediately; tests

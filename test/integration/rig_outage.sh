@@ -40,23 +40,15 @@ se_assert_eq "se-broker exit status on SIGTERM" 0 "$rc"
 ((took < 2000)) || se_die "se-broker took ${took} ms to exit on SIGTERM"
 se_log "ok: exited in ${took} ms"
 
-# --- stdin commands --------------------------------------------------------------------
-mkfifo "$SE_WORK/cmd"
-"$SE_TOOLS/se-broker" --brokers 2 --topic trucks:4 <"$SE_WORK/cmd" >"$SE_WORK/broker2.out" 2>"$SE_WORK/broker2.err" &
-pid=$!
-SE_PIDS+=("$pid")
-exec 3>"$SE_WORK/cmd"
-for _ in $(seq 50); do [ -s "$SE_WORK/broker2.out" ] && break; sleep 0.1; done
-bs=$(head -n1 "$SE_WORK/broker2.out")
+# --- stdin commands (through se_broker_cmd) ----------------------------------------------
+se_broker_start --brokers 2 --topic trucks:4
+bs=$SE_BOOTSTRAP
+pid=$SE_BROKER_PID
 [[ $bs =~ ^127\.0\.0\.1:[0-9]+,127\.0\.0\.1:[0-9]+$ ]] || se_die "bad bootstrap list '$bs'"
 
-# command LINE EXPECTED: send one command and check its one-line answer.
-answers=1
+# command LINE EXPECTED: send one command and check (the start of) its one-line answer.
 command() {
-	echo "$1" >&3
-	answers=$((answers + 1))
-	for _ in $(seq 50); do (($(wc -l <"$SE_WORK/broker2.out") >= answers)) && break; sleep 0.1; done
-	se_assert_eq "answer to '$1'" "$2" "$(sed -n "${answers}p" "$SE_WORK/broker2.out" | cut -c1-${#2})"
+	se_assert_eq "answer to '$1'" "$2" "$(se_broker_cmd "$1" | cut -c1-${#2})"
 }
 command "topic extra 3" ok
 command "topic extra2 3 3" "error replication 3 exceeds"
@@ -89,9 +81,10 @@ se_assert_eq "messages after moving leadership to broker 1" $((200 + 40 - failed
 command "up 2" ok
 
 # EOF on stdin: the broker keeps serving until signalled.
-exec 3>&-
+exec {SE_BROKER_CTL}>&-
 sleep 0.5
 kill -0 "$pid" || se_die "se-broker exited at EOF on stdin"
+grep -q "end of commands on stdin" "$SE_BROKER_OUT.err" || se_die "se-broker did not see EOF on stdin"
 se_assert_eq "messages after stdin EOF" $((200 + 40 - failed)) "$(count "$bs")"
 t0=$(now_ms)
 kill -TERM "$pid"

@@ -381,7 +381,10 @@ main(int argc, char **argv)
 			if (n <= 0)
 			{
 				if (n == 0 || (errno != EINTR && errno != EAGAIN))
+				{
 					stdin_open = 0;
+					fprintf(stderr, "se-broker: end of commands on stdin; running until SIGTERM\n");
+				}
 				continue;
 			}
 			buflen += (size_t)n;
