@@ -9,13 +9,14 @@
 #   SE_ONLY=regex     run only the pg_regress and integration tests whose name matches
 #   SE_KEEP=1         keep the work folder (default: removed when everything passed)
 #   SE_TEST_TIMEOUT   seconds per integration test (default 900)
+#   SE_TMPDIR         where the work folder is made (default /tmp)
 set -uo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 . "$ROOT/test/lib.sh"
 
 se_install_deps
 se_ensure_user
-se_prepare_work "$(mktemp -d /tmp/streamext-test.XXXXXX)"
+se_prepare_work "$(mktemp -d "${SE_TMPDIR:-/tmp}/streamext-test.XXXXXX")"
 se_log "work folder: $SE_WORK"
 se_build_install "$ROOT"
 
