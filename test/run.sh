@@ -102,8 +102,8 @@ se_sweep "$SE_WORK"
 strict=0
 [ "$(id -u)" = 0 ] && { [ -n "${CI:-}" ] || [ -n "${SE_STRICT:-}" ]; } && strict=1
 ps -e -o pid=,stat=,user=,args= >"$SE_WORK/ps.txt"
-leftovers=$(awk -v w="$SE_WORK/" -v u="$SE_USER" -v root="$strict" \
-	'$2 !~ /^Z/ && (index($0, w) || (root == 0 && $3 == u))' "$SE_WORK/ps.txt")
+leftovers=$(awk -v w="$SE_WORK/" -v u="$SE_USER" -v strict="$strict" \
+	'$2 !~ /^Z/ && (index($0, w) || (strict == 1 && $3 == u))' "$SE_WORK/ps.txt")
 if [ -n "$leftovers" ]; then
 	((failed++))
 	failures+=("leftover-processes")
