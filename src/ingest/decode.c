@@ -24,6 +24,7 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/timestamp.h"
 #include "utils/typcache.h"
 
 #include "ingest/decode_internal.h"
@@ -378,6 +379,20 @@ decoder_create(TupleDesc tupdesc, const char *format, Jsonb *options)
 		col->kind = column_kind(col->typid, col->typmod);
 		getTypeInputInfo(col->typid, &infunc, &col->ioparam);
 		fmgr_info(infunc, &col->infunc);
+		if (col->kind == CK_GENERIC && OidIsValid(get_element_type(col->typid)))
+		{
+			DecodeColumn *elem = palloc0(sizeof(DecodeColumn));
+
+			elem->name = col->name;
+			elem->typid = get_element_type(col->typid);
+			elem->typmod = col->typmod;
+			elem->is_data = true;
+			elem->kind = column_kind(elem->typid, elem->typmod);
+			getTypeInputInfo(elem->typid, &infunc, &elem->ioparam);
+			fmgr_info(infunc, &elem->infunc);
+			get_typlenbyvalalign(elem->typid, &col->elemlen, &col->elembyval, &col->elemalign);
+			col->elem = elem;
+		}
 
 		if (rel != NULL && att->attnum <= RelationGetDescr(rel)->natts)
 		{
@@ -598,6 +613,57 @@ check_decode_message_options(Jsonb *options)
 	}
 }
 
+/* headers given as {"name": "value" or null, ...} */
+static void
+message_headers(Jsonb *headers, IngestMessage *msg)
+{
+	JsonbIterator *it;
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+	int			n = 0;
+	int			count;
+	const char **names;
+	const char **values;
+	size_t	   *lens;
+
+	if (!JB_ROOT_IS_OBJECT(headers))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("headers must be a JSON object of header names and string values")));
+	count = JB_ROOT_COUNT(headers);
+	names = palloc(sizeof(char *) * Max(count, 1));
+	values = palloc(sizeof(char *) * Max(count, 1));
+	lens = palloc(sizeof(size_t) * Max(count, 1));
+	it = JsonbIteratorInit(&headers->root);
+	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		if (tok == WJB_KEY)
+			names[n] = pnstrdup(v.val.string.val, v.val.string.len);
+		else if (tok == WJB_VALUE)
+		{
+			if (v.type == jbvNull)
+			{
+				values[n] = NULL;
+				lens[n] = 0;
+			}
+			else if (v.type == jbvString)
+			{
+				values[n] = pg_server_to_any(v.val.string.val, v.val.string.len, PG_UTF8);
+				lens[n] = values[n] == v.val.string.val ? v.val.string.len : strlen(values[n]);
+			}
+			else
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("header \"%s\" must have a string or null value", names[n])));
+			n++;
+		}
+	}
+	msg->nheaders = n;
+	msg->header_names = names;
+	msg->header_values = values;
+	msg->header_lens = lens;
+}
+
 PG_FUNCTION_INFO_V1(streamext_decode_message);
 
 Datum
@@ -677,6 +743,28 @@ streamext_decode_message(PG_FUNCTION_ARGS)
 	{
 		msg.payload = VARDATA_ANY(payload);
 		msg.payload_len = VARSIZE_ANY_EXHDR(payload);
+	}
+
+	/* the long form: the message's Kafka position, timestamp and headers */
+	if (PG_NARGS() >= 10)
+	{
+		if (!PG_ARGISNULL(5))
+			msg.topic = text_to_cstring(PG_GETARG_TEXT_PP(5));
+		if (msg.topic != NULL && (PG_ARGISNULL(6) || PG_ARGISNULL(7)))
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("a message with a topic needs a partition and an offset")));
+		if (!PG_ARGISNULL(6))
+			msg.partition = PG_GETARG_INT32(6);
+		if (!PG_ARGISNULL(7))
+			msg.offset = PG_GETARG_INT64(7);
+		if (!PG_ARGISNULL(8))
+		{
+			msg.has_timestamp = true;
+			msg.timestamp = PG_GETARG_TIMESTAMPTZ(8);
+		}
+		if (!PG_ARGISNULL(9))
+			message_headers(PG_GETARG_JSONB_P(9), &msg);
 	}
 
 	values = palloc(sizeof(Datum) * Max(cache->tupdesc->natts, 1));

@@ -208,7 +208,8 @@ csv_decode(SourceDecoder *dec, const IngestMessage *msg,
 	{
 		if (n != nnames)
 		{
-			*error = psprintf("csv record has %d fields, but its header line names %d", n, nnames);
+			*error = psprintf("csv record has %d field%s, but its header line names %d",
+							  n, n == 1 ? "" : "s", nnames);
 			return false;
 		}
 		for (i = 0; i < n; i++)

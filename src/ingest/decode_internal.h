@@ -75,6 +75,11 @@ typedef struct DecodeColumn
 	FmgrInfo	infunc;
 	Oid			ioparam;
 	ExprState  *defexpr;		/* column DEFAULT (or identity), NULL if none */
+	/* array columns: JSON arrays become arrays of elem */
+	struct DecodeColumn *elem;
+	int16		elemlen;
+	bool		elembyval;
+	char		elemalign;
 	/* column_map (json): path from the top-level object */
 	bool		mapped;
 	int			root;			/* slot of the path's first key, -1 for "$" */

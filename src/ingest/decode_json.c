@@ -26,7 +26,9 @@
 #include "utils/builtins.h"
 #include "utils/datetime.h"
 #include "utils/float.h"
+#include "utils/array.h"
 #include "utils/jsonb.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/numeric.h"
 
@@ -515,6 +517,55 @@ value_text(SourceDecoder *dec, const char *v, const char *vend, JType t,
 	return true;
 }
 
+static bool convert_value(SourceDecoder *dec, DecodeColumn *col, const char *v,
+						  const char *vend, Datum *value, bool *isnull, char **error);
+static const char *nav_ws(const char *p, const char *end);
+static const char *nav_skip(const char *p, const char *end);
+
+/* A JSON array into a one-dimensional array column, element by element. */
+static bool
+convert_array(SourceDecoder *dec, DecodeColumn *col, const char *v, const char *vend,
+			  Datum *value, char **error)
+{
+	int			cap = 16;
+	int			n = 0;
+	Datum	   *elems = palloc(sizeof(Datum) * cap);
+	bool	   *nulls = palloc(sizeof(bool) * cap);
+	const char *p = nav_ws(v + 1, vend);
+	int			dims[1];
+	int			lbs[1] = {1};
+
+	while (*p != ']')
+	{
+		const char *e = nav_skip(p, vend);
+
+		CHECK_FOR_INTERRUPTS();
+		if (*p == '[' && col->elem->kind != CK_JSON && col->elem->kind != CK_JSONB)
+		{
+			*error = psprintf("nested JSON arrays cannot go into array column of type %s",
+							  format_type_be(col->typid));
+			return false;
+		}
+		if (n == cap)
+		{
+			cap *= 2;
+			elems = repalloc(elems, sizeof(Datum) * cap);
+			nulls = repalloc(nulls, sizeof(bool) * cap);
+		}
+		if (!convert_value(dec, col->elem, p, e, &elems[n], &nulls[n], error))
+			return false;
+		n++;
+		p = nav_ws(e, vend);
+		if (*p == ',')
+			p = nav_ws(p + 1, vend);
+	}
+	dims[0] = n;
+	*value = PointerGetDatum(construct_md_array(elems, nulls, n > 0 ? 1 : 0, dims, lbs,
+												col->elem->typid, col->elemlen,
+												col->elembyval, col->elemalign));
+	return true;
+}
+
 /* Convert one validated JSON value (v .. vend) into column col. */
 static bool
 convert_value(SourceDecoder *dec, DecodeColumn *col, const char *v, const char *vend,
@@ -603,7 +654,10 @@ convert_value(SourceDecoder *dec, DecodeColumn *col, const char *v, const char *
 			}
 			break;
 		case CK_BYTEA:
+			break;
 		case CK_GENERIC:
+			if (t == JT_ARRAY && col->elem != NULL)
+				return convert_array(dec, col, v, vend, value, error);
 			break;
 	}
 	/* everything else: the type's input function on the value's text */
@@ -1065,8 +1119,10 @@ scan_top_level(SourceDecoder *dec, const IngestMessage *msg, char **error,
 					 ke > ks && ke - ks < NAMEDATALEN)
 			{
 				ListCell   *lc;
-				bool		seen = false;
 				char	   *name = pnstrdup(ks, ke - ks);
+
+				/* a new column with a metadata name would turn into metadata */
+				bool		seen = metadata_kind(name) != META_NONE;
 
 				foreach(lc, *unknown_keys)
 				{
