@@ -37,6 +37,15 @@ SELECT big, amount, speed, temp, name FROM dj('{"big": -9223372036854775808, "am
 SELECT amount, speed FROM dj('{"amount": -0, "speed": 1e308}');
 SELECT amount FROM dj('{"amount": 1e-20}');
 SELECT id, small FROM dj('{"id": "42", "small": "7"}');
+-- timestamps: the ISO-8601 fast path agrees with timestamptz input; other forms use it
+SET timezone = 'America/New_York';
+SELECT s, (dj(json_build_object('seen', s)::text)).seen = s::timestamptz AS same
+  FROM (VALUES ('2024-05-01T12:30:00Z'), ('2024-02-29 23:59:59.999999+05:30'), ('1999-12-31T00:00:00.5-0330'),
+               ('2024-05-01T12:30:00.1234567Z'), ('2024-05-01T12:30:00'), ('2024-03-10 02:30:00'),
+               ('0001-01-01T00:00:00+14'), ('May 1, 2024 12:30 PST'), ('2024-05-01T12:30:00+15:00'),
+               ('infinity'), ('2024-05-01T24:00:00Z')) AS v(s);
+SELECT seen FROM dj('{"seen": "2023-02-29T00:00:00Z"}');
+SET timezone = 'UTC';
 -- booleans into bool and text; strings into bool use boolean input
 SELECT ok, name FROM dj('{"ok": false, "name": true}');
 SELECT ok FROM dj('{"ok": "yes"}');

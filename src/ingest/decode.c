@@ -20,6 +20,7 @@
 #include "optimizer/optimizer.h"
 #include "rewrite/rewriteHandler.h"
 #include "utils/builtins.h"
+#include "utils/datetime.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -175,6 +176,8 @@ column_kind(Oid typid, int32 typmod)
 			return CK_JSONB;
 		case BYTEAOID:
 			return CK_BYTEA;
+		case TIMESTAMPTZOID:
+			return typmod < 0 ? CK_TIMESTAMPTZ : CK_GENERIC;
 		default:
 			return CK_GENERIC;
 	}
@@ -531,6 +534,105 @@ decoder_fill_default(SourceDecoder *dec, int attno, Datum *values, bool *isnull)
 		return;
 	}
 	values[attno] = ExecEvalExpr(col->defexpr, dec->econtext, &isnull[attno]);
+}
+
+/*
+ * The common case of timestamptz input without the general parser: an
+ * ISO-8601 date and time with an explicit zone, like 2024-05-01T12:30:00Z,
+ * 2024-05-01 12:30:00.123+02 or 2024-05-01T12:30:00.5-03:30.  Returns false
+ * for anything else (including values out of range), and the caller then
+ * uses timestamptz_in, which gives the same result or the usual error.
+ */
+bool
+fast_timestamptz(const char *s, int len, TimestampTz *result)
+{
+	const char *p = s;
+	const char *end = s + len;
+	struct pg_tm tm;
+	fsec_t		fsec = 0;
+	int			tz;
+	int			i;
+
+#define NUM(n, out) \
+	do { \
+		(out) = 0; \
+		for (i = 0; i < (n); i++, p++) \
+		{ \
+			if (p >= end || *p < '0' || *p > '9') \
+				return false; \
+			(out) = (out) * 10 + (*p - '0'); \
+		} \
+	} while (0)
+#define SEP(c) do { if (p >= end || *p != (c)) return false; p++; } while (0)
+
+	memset(&tm, 0, sizeof(tm));
+	NUM(4, tm.tm_year);
+	SEP('-');
+	NUM(2, tm.tm_mon);
+	SEP('-');
+	NUM(2, tm.tm_mday);
+	if (p >= end || (*p != 'T' && *p != ' '))
+		return false;
+	p++;
+	NUM(2, tm.tm_hour);
+	SEP(':');
+	NUM(2, tm.tm_min);
+	SEP(':');
+	NUM(2, tm.tm_sec);
+	if (p < end && *p == '.')
+	{
+		int			scale = 100000;
+
+		p++;
+		if (p >= end || *p < '0' || *p > '9')
+			return false;
+		while (p < end && *p >= '0' && *p <= '9')
+		{
+			if (scale == 0)
+				return false;	/* more than microseconds: let the parser round */
+			fsec += (*p++ - '0') * scale;
+			scale /= 10;
+		}
+	}
+	if (p < end && *p == 'Z')
+	{
+		p++;
+		tz = 0;
+	}
+	else if (p < end && (*p == '+' || *p == '-'))
+	{
+		int			sign = (*p == '-') ? -1 : 1;
+		int			hh,
+					mm = 0;
+
+		p++;
+		NUM(2, hh);
+		if (p < end && *p == ':')
+		{
+			p++;
+			NUM(2, mm);
+		}
+		else if (p < end)
+			NUM(2, mm);
+		if (hh > 15 || mm > 59)
+			return false;
+		/* PostgreSQL counts zone offsets west of Greenwich as positive */
+		tz = -sign * (hh * SECS_PER_HOUR + mm * SECS_PER_MINUTE);
+	}
+	else
+		return false;			/* no zone: the session's time zone applies */
+	if (p != end)
+		return false;
+#undef NUM
+#undef SEP
+
+	if (tm.tm_year < 1 || tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 ||
+		tm.tm_mday > day_tab[isleap(tm.tm_year)][tm.tm_mon - 1] ||
+		tm.tm_hour > 23 || tm.tm_min > 59 || tm.tm_sec > 59)
+		return false;
+	if (tm2timestamp(&tm, fsec, &tz, result) != 0 || !IS_VALID_TIMESTAMP(*result))
+		return false;
+	return true;
 }
 
 /*

@@ -39,7 +39,8 @@ typedef enum ColumnKind
 	CK_BOOL,
 	CK_JSON,
 	CK_JSONB,
-	CK_BYTEA
+	CK_BYTEA,
+	CK_TIMESTAMPTZ
 } ColumnKind;
 
 typedef enum MetaKind
@@ -135,6 +136,7 @@ extern Datum decoder_text_datum(SourceDecoder *dec, const char *s, int len);
 extern Datum decoder_input(SourceDecoder *dec, DecodeColumn *col, const char *s, int len);
 extern void decoder_fill_default(SourceDecoder *dec, int attno, Datum *values, bool *isnull);
 extern int	utf8_invalid_at(const char *s, size_t len);
+extern bool fast_timestamptz(const char *s, int len, TimestampTz *result);
 
 /* decode_json.c */
 extern void json_decoder_prepare(SourceDecoder *dec, Jsonb *column_map);

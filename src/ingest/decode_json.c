@@ -653,6 +653,18 @@ convert_value(SourceDecoder *dec, DecodeColumn *col, const char *v, const char *
 				return true;
 			}
 			break;
+		case CK_TIMESTAMPTZ:
+			if (t == JT_STRING && memchr(v, '\\', vend - v) == NULL)
+			{
+				TimestampTz ts;
+
+				if (fast_timestamptz(v + 1, (int) (vend - v) - 2, &ts))
+				{
+					*value = TimestampTzGetDatum(ts);
+					return true;
+				}
+			}
+			break;
 		case CK_BYTEA:
 			break;
 		case CK_GENERIC:
