@@ -231,6 +231,16 @@ SELECT streamext.decode_message(1, '{}');
 SELECT id FROM streamext.decode_message(NULL::trucks, '{"id": 1}', 'json',
   '{"group_id": "g", "parallelism": 2, "start_from": "earliest", "merge_schema": true, "kafka": {}}');
 
+-- merge_schema: keys that match no column, with the type a source would give
+-- the new column (a NOTICE here; the consumer adds the columns)
+SELECT id FROM streamext.decode_message(NULL::trucks, convert_to('{"id": 1, "n": 5, "huge": 123456789012345678901234, "x": 1.5, "e": 1e3,
+  "b": false, "at": "2024-05-01T12:00:00+02:00", "at2": "2024-05-01 12:00", "day": "2024-05-01", "bad_at": "2024-02-30T00:00:00Z",
+  "s": "hello", "o": {"a": 1}, "a": [1], "nul": null, "Mixed Case": 1, "n": "dup: last wins",
+  "_offset": 1, "": 1, "name": "known", "seq": 1}', 'UTF8'), 'json', '{"merge_schema": true}');
+SELECT id FROM streamext.decode_message(NULL::trucks, '{"id": 2, "t": {"x": 1}}', 'json',
+  '{"merge_schema": true, "column_map": {"name": "$.t.x"}}');
+SELECT id FROM streamext.decode_message(NULL::trucks, '{"id": 3, "zz": 1}', 'json', '{"merge_schema": false}');
+
 -- a dropped column is skipped; defaults that are volatile are evaluated per message
 ALTER TABLE trucks DROP COLUMN temp;
 CREATE SEQUENCE s;

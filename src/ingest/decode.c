@@ -779,6 +779,7 @@ streamext_decode_message(PG_FUNCTION_ARGS)
 	Datum	   *values;
 	bool	   *isnull;
 	char	   *error;
+	List	   *unknown = NIL;
 	bytea	   *payload = NULL;
 	bytea	   *key = NULL;
 	HeapTuple	tuple;
@@ -871,10 +872,31 @@ streamext_decode_message(PG_FUNCTION_ARGS)
 
 	values = palloc(sizeof(Datum) * Max(cache->tupdesc->natts, 1));
 	isnull = palloc(sizeof(bool) * Max(cache->tupdesc->natts, 1));
-	if (!decoder_decode(cache->dec, &msg, values, isnull, &error, NULL))
+	if (!decoder_decode(cache->dec, &msg, values, isnull, &error,
+						cache->dec->merge_schema ? &unknown : NULL))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
 				 errmsg("%s", error)));
+
+	/* show what a source with merge_schema would do with this message */
+	if (unknown != NIL)
+	{
+		StringInfoData cols;
+		ListCell   *lc;
+
+		initStringInfo(&cols);
+		foreach(lc, unknown)
+		{
+			const char *name = lfirst(lc);
+			const char *type = decoder_infer_type(cache->dec, &msg, name);
+
+			appendStringInfo(&cols, "%s%s %s", cols.len > 0 ? ", " : "",
+							 quote_identifier(name), type ? type : "text");
+		}
+		ereport(NOTICE,
+				(errmsg("merge_schema would add column%s %s",
+						list_length(unknown) > 1 ? "s" : "", cols.data)));
+	}
 
 	tuple = heap_form_tuple(cache->tupdesc, values, isnull);
 	PG_RETURN_DATUM(HeapTupleGetDatum(tuple));
