@@ -353,6 +353,7 @@ decoder_create(TupleDesc tupdesc, const char *format, Jsonb *options)
 				 errmsg("source options must be a JSON object")));
 	check_format_options(dec->format, format ? format : "json", options);
 
+	dec->mcxt = CurrentMemoryContext;
 	dec->need_conversion = GetDatabaseEncoding() != PG_UTF8;
 	initStringInfo(&dec->scratch);
 	dec->natts = tupdesc->natts;
@@ -464,6 +465,15 @@ decoder_decode(SourceDecoder *dec, const IngestMessage *msg,
 		default:
 			ok = text_decode(dec, msg, values, isnull, error);
 			break;
+	}
+	/* one huge message must not pin its scratch space for the decoder's life */
+	if (dec->scratch.maxlen > 1024 * 1024)
+	{
+		MemoryContext old = MemoryContextSwitchTo(dec->mcxt);
+
+		pfree(dec->scratch.data);
+		initStringInfo(&dec->scratch);
+		MemoryContextSwitchTo(old);
 	}
 	if (!ok)
 		return false;

@@ -105,6 +105,7 @@ struct SourceDecoder
 	DecodeFormat format;
 	int			natts;
 	DecodeColumn *cols;
+	MemoryContext mcxt;			/* where the decoder lives */
 	bool		need_conversion;	/* server encoding is not UTF-8 */
 	ExprContext *econtext;		/* evaluates column defaults */
 	StringInfoData scratch;
