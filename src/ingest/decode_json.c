@@ -1008,6 +1008,27 @@ json_decoder_prepare(SourceDecoder *dec, Jsonb *column_map)
 	}
 }
 
+/* merge_schema: remember a key that matches no column, once, if it can be one */
+static void
+note_unknown_key(const char *key, int len, List **unknown_keys)
+{
+	ListCell   *lc;
+	char	   *name;
+
+	if (len == 0 || len >= NAMEDATALEN)
+		return;
+	name = pnstrdup(key, len);
+	/* a new column with a metadata name would turn into metadata */
+	if (metadata_kind(name) != META_NONE)
+		return;
+	foreach(lc, *unknown_keys)
+	{
+		if (strcmp((char *) lfirst(lc), name) == 0)
+			return;
+	}
+	*unknown_keys = lappend(*unknown_keys, name);
+}
+
 static bool
 payload_problem(const IngestMessage *msg, char **error)
 {
@@ -1116,37 +1137,15 @@ scan_top_level(SourceDecoder *dec, const IngestMessage *msg, char **error,
 			jp.p++;
 			skip_ws(&jp);
 
-			/* decide about the key before skip_value reuses the scratch buffer */
+			/* an escaped key lives in the scratch buffer: use it now */
 			if (want_key != NULL)
 				e = NULL;
 			else
 				e = lookup_key(dec, ks, (int) (ke - ks));
 			wanted = want_key != NULL && ke - ks == want_len &&
 				memcmp(ks, want_key, want_len) == 0;
-			if (want_key != NULL)
-			{
-				/* only the wanted key matters */
-			}
-			else if (e == NULL && dec->merge_schema && unknown_keys != NULL &&
-					 ke > ks && ke - ks < NAMEDATALEN)
-			{
-				ListCell   *lc;
-				char	   *name = pnstrdup(ks, ke - ks);
-
-				/* a new column with a metadata name would turn into metadata */
-				bool		seen = metadata_kind(name) != META_NONE;
-
-				foreach(lc, *unknown_keys)
-				{
-					if (strcmp((char *) lfirst(lc), name) == 0)
-					{
-						seen = true;
-						break;
-					}
-				}
-				if (!seen)
-					*unknown_keys = lappend(*unknown_keys, name);
-			}
+			if (e == NULL && want_key == NULL && dec->merge_schema && unknown_keys != NULL)
+				note_unknown_key(ks, (int) (ke - ks), unknown_keys);
 
 			vs = jp.p;
 			if (!skip_value(&jp, &t))
