@@ -36,6 +36,9 @@
 
 #define JSON_MAX_DEPTH 1000
 
+/* isdigit() without the locale table lookup */
+#define IS_DIGIT(c) ((unsigned char) ((c) - '0') < 10)
+
 typedef enum JType
 {
 	JT_OBJECT,
@@ -234,23 +237,23 @@ scan_number(JsonParser *jp)
 
 	if (*p == '-')
 		p++;
-	if (p >= end || !isdigit((unsigned char) *p))
+	if (p >= end || !IS_DIGIT(*p))
 		return jp_fail(jp, p, "expected a digit");
 	if (*p == '0')
 	{
 		p++;
-		if (p < end && isdigit((unsigned char) *p))
+		if (p < end && IS_DIGIT(*p))
 			return jp_fail(jp, p, "leading zeros are not allowed in numbers");
 	}
 	else
-		while (p < end && isdigit((unsigned char) *p))
+		while (p < end && IS_DIGIT(*p))
 			p++;
 	if (p < end && *p == '.')
 	{
 		p++;
-		if (p >= end || !isdigit((unsigned char) *p))
+		if (p >= end || !IS_DIGIT(*p))
 			return jp_fail(jp, p, "expected a digit after the decimal point");
-		while (p < end && isdigit((unsigned char) *p))
+		while (p < end && IS_DIGIT(*p))
 			p++;
 	}
 	if (p < end && (*p == 'e' || *p == 'E'))
@@ -258,9 +261,9 @@ scan_number(JsonParser *jp)
 		p++;
 		if (p < end && (*p == '+' || *p == '-'))
 			p++;
-		if (p >= end || !isdigit((unsigned char) *p))
+		if (p >= end || !IS_DIGIT(*p))
 			return jp_fail(jp, p, "expected a digit in the exponent");
-		while (p < end && isdigit((unsigned char) *p))
+		while (p < end && IS_DIGIT(*p))
 			p++;
 	}
 	jp->p = p;
@@ -363,7 +366,7 @@ skip_value(JsonParser *jp, JType *type)
 			return scan_literal(jp, "null", 4);
 		default:
 			*type = JT_NUMBER;
-			if (*jp->p == '-' || isdigit((unsigned char) *jp->p))
+			if (*jp->p == '-' || IS_DIGIT(*jp->p))
 				return scan_number(jp);
 			if (IS_HIGHBIT_SET(*jp->p))
 			{
@@ -484,7 +487,7 @@ small_integer(const char *s, int len, int64 *out)
 		return false;
 	for (; p < end; p++)
 	{
-		if (!isdigit((unsigned char) *p))
+		if (!IS_DIGIT(*p))
 			return false;
 		v = v * 10 + (*p - '0');
 	}
@@ -911,9 +914,9 @@ parse_path(DecodeColumn *col, const char *path)
 			long		idx = 0;
 
 			p++;
-			if (!isdigit((unsigned char) *p))
+			if (!IS_DIGIT(*p))
 				path_error(col->name, path, "expected an array index (a number from 0) or a quoted name after '['");
-			while (isdigit((unsigned char) *p))
+			while (IS_DIGIT(*p))
 			{
 				idx = idx * 10 + (*p++ - '0');
 				if (idx > PG_INT32_MAX)
@@ -1277,7 +1280,7 @@ is_iso_timestamp(const char *s, int len)
 	char	   *copy;
 	int			i;
 
-#define DIGITS(n) do { for (i = 0; i < (n); i++, p++) if (p >= end || !isdigit((unsigned char) *p)) return false; } while (0)
+#define DIGITS(n) do { for (i = 0; i < (n); i++, p++) if (p >= end || !IS_DIGIT(*p)) return false; } while (0)
 #define CHAR(c) do { if (p >= end || *p != (c)) return false; p++; } while (0)
 
 	if (len > MAXDATELEN)
@@ -1300,9 +1303,9 @@ is_iso_timestamp(const char *s, int len)
 		if (p < end && (*p == '.' || *p == ','))
 		{
 			p++;
-			if (p >= end || !isdigit((unsigned char) *p))
+			if (p >= end || !IS_DIGIT(*p))
 				return false;
-			while (p < end && isdigit((unsigned char) *p))
+			while (p < end && IS_DIGIT(*p))
 				p++;
 		}
 	}
