@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # decode_bench.sh — how fast the json decoder turns messages into typed rows.
 #
-# Decodes the same N truck telemetry messages (default 1,000,000; SE_BENCH_MESSAGES)
+# Decodes the same N truck telemetry messages (12 fields, the shape se-produce writes) (default 1,000,000; SE_BENCH_MESSAGES)
 # with streamext.decode_message() and with the usual SQL route, payload::jsonb into
 # jsonb_populate_record(), in one server, and prints both rates and their ratio
 # (also excluding the shared cost of scanning the messages).  The last column
@@ -32,21 +32,22 @@ se_pg_start bench "shared_buffers = 512MB" "max_parallel_workers_per_gather = 0"
 se_psql bench -c "CREATE EXTENSION streamext" 2>/dev/null
 se_log "generating $N messages"
 se_psql bench <<SQL
-CREATE TABLE bronze (truck_id int, ts timestamptz, lat float8, lon float8, speed float8,
-	fuel numeric, status text, engine_on boolean, odometer bigint, _raw jsonb);
+CREATE TABLE bronze (device_id text, event_time timestamptz, seq bigint, temperature float8,
+	speed float8, lat float8, lon float8, fuel float8, odometer float8, engine_on boolean,
+	driver_id text, route_id text, _raw jsonb);
 CREATE TABLE bronze_nometa (LIKE bronze);
 ALTER TABLE bronze_nometa DROP COLUMN _raw;
+-- the shape of test/tools/se-produce's truck events
 CREATE TABLE msgs AS
-SELECT convert_to(json_build_object(
-		'truck_id', i % 1000,
-		'ts', '2024-05-01T00:00:00Z'::timestamptz + i * interval '1 ms',
-		'lat', round((52.0 + (i % 100000) / 100000.0)::numeric, 5)::float8,
-		'lon', round((13.0 + (i % 77777) / 77777.0)::numeric, 5)::float8,
-		'speed', ((i % 1200) / 10.0)::float8,
-		'fuel', round((i % 5000) / 7.0, 2),
-		'status', CASE WHEN i % 3 = 0 THEN 'idle' ELSE 'moving' END,
-		'engine_on', i % 5 <> 0,
-		'odometer', 100000 + i)::text, 'UTF8') AS payload
+SELECT convert_to(format('{"device_id":"truck-%s","event_time":"%s","seq":%s,"temperature":%s,'
+		'"speed":%s,"lat":%s,"lon":%s,"fuel":%s,"odometer":%s,"engine_on":%s,"driver_id":"driver-%s","route_id":"route-%s"}',
+		lpad((i % 1000)::text, 4, '0'),
+		to_char(('2026-01-01 00:00:00+00'::timestamptz + i * interval '1 ms') AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+		i / 1000, round((4 + (i % 100) / 10.0)::numeric, 1), round(((i % 1200) / 10.0)::numeric, 1),
+		round((52 + (i % 100000) / 100000.0)::numeric, 6), round((13 + (i % 77777) / 77777.0)::numeric, 6),
+		round(((i % 1000) / 10.0)::numeric, 1), round((100000 + i / 10.0)::numeric, 1),
+		CASE WHEN i % 5 <> 0 THEN 'true' ELSE 'false' END,
+		lpad((i % 200)::text, 3, '0'), lpad((i % 40)::text, 2, '0')), 'UTF8') AS payload
   FROM generate_series(1, $N) AS i;
 VACUUM ANALYZE msgs;
 CREATE FUNCTION bench_ms(q text) RETURNS float8 LANGUAGE plpgsql AS \$\$

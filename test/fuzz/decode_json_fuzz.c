@@ -301,6 +301,12 @@ format_type_be(Oid type_oid)
 	return pstrdup("some_type[]");
 }
 
+double
+float8in_internal(char *num, char **endptr_p, const char *type_name, const char *orig_string)
+{
+	return strtod(num, NULL);
+}
+
 bool
 fast_timestamptz(const char *s, int len, TimestampTz *result)
 {
@@ -348,8 +354,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	SourceDecoder *dec;
 	IngestMessage msg;
-	Datum		values[9];
-	bool		isnull[9];
+	Datum		values[10];
+	bool		isnull[10];
 	char	   *error = NULL;
 	List	   *unknown = NIL;
 	int			i;
@@ -359,7 +365,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	dec = palloc0(sizeof(SourceDecoder));
 	dec->format = DECODE_JSON;
-	dec->natts = 9;
+	dec->natts = 10;
 	dec->cols = palloc0(sizeof(DecodeColumn) * dec->natts);
 	dec->merge_schema = data[0] & 1;
 	initStringInfo(&dec->scratch);
@@ -376,6 +382,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	add_column(dec, 8, "_offset", CK_INT8, NULL);
 	dec->cols[8].is_data = false;
 	dec->cols[8].meta = META_OFFSET;
+	add_column(dec, 9, "n", CK_FLOAT8, NULL);
 
 	/* what json_decoder_prepare does with a column_map */
 	dec->nbuckets = 32;
@@ -415,6 +422,20 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	{
 		if (error != NULL)
 			abort();
+		/* the float fast path must agree with strtod to the bit */
+		if (dec->cols[9].vstart != NULL && value_type(dec->cols[9].vstart) == JT_NUMBER)
+		{
+			char	   *num = pnstrdup(dec->cols[9].vstart, dec->cols[9].vend - dec->cols[9].vstart);
+			double		fast;
+
+			if (fast_float8(num, strlen(num), &fast))
+			{
+				double		slow = strtod(num, NULL);
+
+				if (memcmp(&fast, &slow, sizeof(double)) != 0)
+					abort();
+			}
+		}
 		(void) json_infer_type(dec, &msg, "a");
 		(void) json_infer_type(dec, &msg, "zz");
 	}
