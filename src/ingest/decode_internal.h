@@ -91,6 +91,15 @@ typedef struct DecodeColumn
 	const char *vend;
 } DecodeColumn;
 
+/* merge_schema: a top-level key of the last message that matched no column */
+typedef struct UnknownKey
+{
+	const char *name;			/* NULL: empty slot */
+	int			len;
+	const char *vstart;			/* its (last) value in the payload */
+	const char *vend;
+} UnknownKey;
+
 /* Entry of the decoder's name lookup for top-level JSON keys. */
 typedef struct KeyEntry
 {
@@ -117,6 +126,14 @@ struct SourceDecoder
 	int			nroots;			/* distinct first keys of column_map paths */
 	const char **root_start;	/* per message: value of each root key */
 	const char **root_end;
+	/* merge_schema: unknown keys of the last decoded message, for inference */
+	MemoryContext unknown_cxt;
+	UnknownKey *unknown;		/* UNKNOWN_SLOTS entries */
+	int			nunknown;
+	const char *unknown_payload;	/* the message they belong to */
+	size_t		unknown_len;
+	int64		unknown_offset;
+	int32		unknown_partition;
 
 	/* csv */
 	char		delimiter;
@@ -129,6 +146,9 @@ struct SourceDecoder
 	/* text, bytes */
 	int			payload_col;
 };
+
+/* slots of SourceDecoder.unknown: room for a table's worth of new columns */
+#define UNKNOWN_SLOTS 4096
 
 /* decode.c */
 extern int	decoder_lookup_column(SourceDecoder *dec, const char *name, int len);

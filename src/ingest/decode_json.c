@@ -20,6 +20,7 @@
  */
 #include "postgres.h"
 
+#include "access/htup_details.h"
 #include "catalog/pg_type.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
@@ -1074,6 +1075,13 @@ json_decoder_prepare(SourceDecoder *dec, Jsonb *column_map)
 	}
 	dec->root_start = palloc0(sizeof(char *) * Max(dec->nroots, 1));
 	dec->root_end = palloc0(sizeof(char *) * Max(dec->nroots, 1));
+	if (dec->merge_schema)
+	{
+		dec->unknown_cxt = AllocSetContextCreate(CurrentMemoryContext,
+												 "streamext unknown keys",
+												 ALLOCSET_SMALL_SIZES);
+		dec->unknown = palloc0(sizeof(UnknownKey) * UNKNOWN_SLOTS);
+	}
 
 	/* columns by name; metadata and generated columns are known but not filled */
 	for (i = 0; i < dec->natts; i++)
@@ -1089,25 +1097,37 @@ json_decoder_prepare(SourceDecoder *dec, Jsonb *column_map)
 	}
 }
 
-/* merge_schema: remember a key that matches no column, once, if it can be one */
-static void
-note_unknown_key(const char *key, int len, List **unknown_keys)
+/*
+ * merge_schema: remember a key that matches no column, once, if it can be
+ * one, and return its slot so the caller can record where its value is (the
+ * last one wins, as for columns).  A table has at most
+ * MaxHeapAttributeNumber columns, so no more keys than that are collected.
+ */
+static UnknownKey *
+note_unknown_key(SourceDecoder *dec, const char *key, int len, List **unknown_keys)
 {
-	ListCell   *lc;
-	char	   *name;
+	UnknownKey *slot;
+	uint32		i;
 
 	if (len == 0 || len >= NAMEDATALEN)
-		return;
-	name = pnstrdup(key, len);
-	/* a new column with a metadata name would turn into metadata */
-	if (metadata_kind(name) != META_NONE)
-		return;
-	foreach(lc, *unknown_keys)
+		return NULL;
+	for (i = hash_key(key, len) & (UNKNOWN_SLOTS - 1);
+		 dec->unknown[i].name != NULL;
+		 i = (i + 1) & (UNKNOWN_SLOTS - 1))
 	{
-		if (strcmp((char *) lfirst(lc), name) == 0)
-			return;
+		if (dec->unknown[i].len == len && memcmp(dec->unknown[i].name, key, len) == 0)
+			return &dec->unknown[i];
 	}
-	*unknown_keys = lappend(*unknown_keys, name);
+	if (dec->nunknown >= MaxHeapAttributeNumber)
+		return NULL;
+	slot = &dec->unknown[i];
+	slot->name = MemoryContextStrdup(dec->unknown_cxt, pnstrdup(key, len));
+	slot->len = len;
+	dec->nunknown++;
+	/* a new column with a metadata name would turn into metadata */
+	if (metadata_kind(slot->name) == META_NONE)
+		*unknown_keys = lappend(*unknown_keys, pstrdup(slot->name));
+	return slot;
 }
 
 static bool
@@ -1182,6 +1202,7 @@ scan_top_level(SourceDecoder *dec, const IngestMessage *msg, char **error,
 			bool		esc;
 			bool		wanted;
 			KeyEntry   *e;
+			UnknownKey *unknown;
 
 			CHECK_FOR_INTERRUPTS();
 			if (jp.p >= jp.end || *jp.p != '"')
@@ -1225,8 +1246,9 @@ scan_top_level(SourceDecoder *dec, const IngestMessage *msg, char **error,
 				e = lookup_key(dec, ks, (int) (ke - ks));
 			wanted = want_key != NULL && ke - ks == want_len &&
 				memcmp(ks, want_key, want_len) == 0;
+			unknown = NULL;
 			if (e == NULL && want_key == NULL && dec->merge_schema && unknown_keys != NULL)
-				note_unknown_key(ks, (int) (ke - ks), unknown_keys);
+				unknown = note_unknown_key(dec, ks, (int) (ke - ks), unknown_keys);
 
 			vs = jp.p;
 			if (!skip_value(&jp, &t))
@@ -1238,6 +1260,11 @@ scan_top_level(SourceDecoder *dec, const IngestMessage *msg, char **error,
 			{
 				*want_start = vs;
 				*want_end = jp.p;
+			}
+			if (unknown != NULL)
+			{
+				unknown->vstart = vs;
+				unknown->vend = jp.p;
 			}
 			if (e != NULL)
 			{
@@ -1293,8 +1320,21 @@ json_decode(SourceDecoder *dec, const IngestMessage *msg,
 	for (i = 0; i < dec->nroots; i++)
 		dec->root_start[i] = NULL;
 
+	if (dec->merge_schema && unknown_keys != NULL)
+	{
+		MemoryContextReset(dec->unknown_cxt);
+		memset(dec->unknown, 0, sizeof(UnknownKey) * UNKNOWN_SLOTS);
+		dec->nunknown = 0;
+		dec->unknown_payload = msg->payload;
+		dec->unknown_len = msg->payload_len;
+		dec->unknown_offset = msg->offset;
+		dec->unknown_partition = msg->partition;
+	}
 	if (!scan_top_level(dec, msg, error, unknown_keys, NULL, NULL, NULL))
+	{
+		dec->unknown_payload = NULL;
 		return false;
+	}
 
 	for (i = 0; i < dec->natts; i++)
 	{
@@ -1422,7 +1462,28 @@ json_infer_type(SourceDecoder *dec, const IngestMessage *msg, const char *key)
 
 	if (payload_problem(msg, &error))
 		return NULL;
-	if (!scan_top_level(dec, msg, &error, NULL, key, &v, &vend) || v == NULL)
+	if (dec->unknown_payload != NULL && dec->unknown_payload == msg->payload &&
+		dec->unknown_len == msg->payload_len && dec->unknown_offset == msg->offset &&
+		dec->unknown_partition == msg->partition)
+	{
+		/* the message decoded last: its unknown keys' values are known */
+		int			len = strlen(key);
+		uint32		i;
+
+		for (i = hash_key(key, len) & (UNKNOWN_SLOTS - 1);
+			 dec->unknown[i].name != NULL;
+			 i = (i + 1) & (UNKNOWN_SLOTS - 1))
+		{
+			if (dec->unknown[i].len == len && memcmp(dec->unknown[i].name, key, len) == 0)
+			{
+				v = dec->unknown[i].vstart;
+				vend = dec->unknown[i].vend;
+				break;
+			}
+		}
+	}
+	if (v == NULL &&
+		(!scan_top_level(dec, msg, &error, NULL, key, &v, &vend) || v == NULL))
 		return NULL;
 	switch (value_type(v))
 	{

@@ -226,6 +226,20 @@ unicode_to_utf8(pg_wchar c, unsigned char *utf8string)
 
 /* ---- the rest of the backend the fuzzed paths touch ---- */
 
+MemoryContext CurrentMemoryContext = NULL;
+
+void
+MemoryContextReset(MemoryContext context)
+{
+	/* the arena goes away after each input anyway */
+}
+
+char *
+MemoryContextStrdup(MemoryContext context, const char *string)
+{
+	return pstrdup(string);
+}
+
 volatile sig_atomic_t InterruptPending = false;
 
 void
@@ -368,6 +382,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	dec->natts = 10;
 	dec->cols = palloc0(sizeof(DecodeColumn) * dec->natts);
 	dec->merge_schema = data[0] & 1;
+	dec->unknown = palloc0(sizeof(UnknownKey) * UNKNOWN_SLOTS);
 	initStringInfo(&dec->scratch);
 	add_column(dec, 0, "a", CK_TEXT, NULL);
 	add_column(dec, 1, "b", CK_INT8, NULL);

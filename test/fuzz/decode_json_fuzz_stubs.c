@@ -11,6 +11,7 @@
 #define UNREACHABLE(f) void f(void); void f(void) { abort(); }
 
 UNREACHABLE(DecodeDateTime)
+UNREACHABLE(AllocSetContextCreateInternal)
 UNREACHABLE(DirectFunctionCall1Coll)
 UNREACHABLE(DirectFunctionCall3Coll)
 UNREACHABLE(JsonbIteratorInit)
