@@ -78,7 +78,10 @@ extern bool decoder_decode(SourceDecoder *dec, const IngestMessage *msg,
  * JSON value of key in msg's payload (bigint, double precision, boolean,
  * timestamptz for ISO-8601 strings, text, jsonb for objects and arrays;
  * numeric for integers beyond bigint, text for null).  NULL if the message is
- * not a JSON object, has no such key, or the format is not json.
+ * not a JSON object, has no such key, or the format is not json.  For the
+ * message decoder_decode() saw last (same payload pointer, length, partition
+ * and offset) with unknown_keys, this costs no parsing; otherwise it parses
+ * the message again.
  */
 extern const char *decoder_infer_type(SourceDecoder *dec, const IngestMessage *msg,
 									  const char *key);
