@@ -127,6 +127,18 @@ SELECT * FROM streamext.decode_message(NULL::readings, convert_to('NA;''x;y'';7'
   $${"delimiter": ";", "quote": "'", "null": "NA", "columns": ["speed", "name", "id"]}$$);
 -- header: the first line of each message names the fields
 SELECT * FROM streamext.decode_message(NULL::readings, convert_to(E'name,id\nheaded,8\n', 'UTF8'), 'csv', '{"header": true}');
+-- csv numbers and booleans: fast paths where exact, the input functions for every other form
+CREATE TABLE nums (i int, b bigint, f float8, ok boolean);
+SELECT * FROM streamext.decode_message(NULL::nums, '-2147483648,-9223372036854775808,1e-5,t', 'csv');
+SELECT * FROM streamext.decode_message(NULL::nums, convert_to('007,+5,  1.5,TRUE', 'UTF8'), 'csv');
+SELECT * FROM streamext.decode_message(NULL::nums, '1,2,-Infinity,no', 'csv');
+SELECT * FROM streamext.decode_message(NULL::nums, '2147483648,1,1,f', 'csv');
+SELECT * FROM streamext.decode_message(NULL::nums, '1,1,1e,f', 'csv');
+SELECT count(*) AS numbers, count(*) FILTER (WHERE d.f::text <> s::float8::text) AS different
+  FROM (SELECT CASE g % 4 WHEN 0 THEN '.' || (g % 1000)::text WHEN 1 THEN (g % 1000)::text || '.'
+	WHEN 2 THEN '00' || (g % 1000)::text || '.25e-0' ELSE '-' || (g * 7919 % 100003)::text || '.' || (g % 97)::text END AS s
+	FROM generate_series(1, 4000) AS g) AS v,
+  LATERAL streamext.decode_message(NULL::nums, convert_to(',,' || s || ',', 'UTF8'), 'csv') AS d;
 -- csv problems
 SELECT * FROM streamext.decode_message(NULL::readings, '1,2', 'csv');
 SELECT * FROM streamext.decode_message(NULL::readings, convert_to(E'1,a,1,t,x\n2,b,2,f,y', 'UTF8'), 'csv');
