@@ -48,6 +48,15 @@ SELECT count(*) AS numbers, count(*) FILTER (WHERE (dj('{"speed": ' || s || '}')
 	ELSE (9007199254740990 + g % 7)::text || '.5' END AS s
 	FROM generate_series(1, 12000) AS g) AS v;
 SELECT speed::text FROM dj('{"speed": -0.0}');
+-- and so does the one for numeric: same value and same display scale as numeric input
+SELECT count(*) AS numbers, count(*) FILTER (WHERE (dj('{"amount": ' || s || '}')).amount::text <> s::numeric::text) AS different
+  FROM (SELECT CASE g % 5
+	WHEN 0 THEN round(((g * 7919) % 100000 / 97.0 - 500)::numeric, g % 12)::text
+	WHEN 1 THEN '-0.' || repeat('0', g % 17) || (g % 10)::text
+	WHEN 2 THEN (g % 100)::text || '.' || repeat('0', g % 15 + 1)
+	WHEN 3 THEN ((g::bigint * 2654435761) % 999999999999999999)::text
+	ELSE '-0.0' END AS s
+	FROM generate_series(1, 5000) AS g) AS v;
 -- timestamps: the ISO-8601 fast path agrees with timestamptz input; other forms use it
 SET timezone = 'America/New_York';
 SELECT s, (dj(json_build_object('seen', s)::text)).seen = s::timestamptz AS same

@@ -468,6 +468,44 @@ value_type(const char *v)
 	}
 }
 
+/*
+ * A validated number without exponent and with at most 18 digits, like
+ * -12.50, as an integer and the number of digits after the point.
+ */
+static bool
+small_decimal(const char *s, int len, int64 *mantissa, int *scale)
+{
+	const char *p = s;
+	const char *end = s + len;
+	bool		neg = false;
+	int64		m = 0;
+	int			digits = 0;
+	int			sc = 0;
+	bool		frac = false;
+
+	if (*p == '-')
+	{
+		neg = true;
+		p++;
+	}
+	for (; p < end; p++)
+	{
+		if (*p == '.')
+		{
+			frac = true;
+			continue;
+		}
+		if (!IS_DIGIT(*p) || ++digits > 18)
+			return false;		/* an exponent, or too long */
+		m = m * 10 + (*p - '0');
+		if (frac)
+			sc++;
+	}
+	*mantissa = neg ? -m : m;
+	*scale = sc;
+	return true;
+}
+
 /* Text of a validated value, for string values unescaped. */
 static bool
 value_text(SourceDecoder *dec, const char *v, const char *vend, JType t,
@@ -551,6 +589,7 @@ convert_value(SourceDecoder *dec, DecodeColumn *col, const char *v, const char *
 	const char *s;
 	int			len;
 	int64		i64;
+	int			scale;
 	char		nbuf[64];
 
 	*isnull = false;
@@ -606,6 +645,13 @@ convert_value(SourceDecoder *dec, DecodeColumn *col, const char *v, const char *
 					*value = NumericGetDatum(int64_to_numeric(i64));
 					return true;
 				}
+			}
+			if (t == JT_NUMBER && col->kind == CK_NUMERIC &&
+				small_decimal(v, (int) (vend - v), &i64, &scale))
+			{
+				/* the same value and display scale numeric_in would give */
+				*value = NumericGetDatum(int64_div_fast_to_numeric(i64, scale));
+				return true;
 			}
 			if (t == JT_NUMBER && col->kind == CK_NUMERIC)
 			{
