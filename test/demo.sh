@@ -28,7 +28,7 @@ if [ "${1:-}" != --inner ]; then
 
 	se_install_deps
 	se_ensure_user
-	se_prepare_work "$(mktemp -d /tmp/streamext-demo.XXXXXX)"
+	se_prepare_work "$(mktemp -d "${SE_TMPDIR:-/tmp}/streamext-demo.XXXXXX")"
 	demo_rc=1
 	finish() {
 		se_sweep "$SE_WORK"
