@@ -148,6 +148,17 @@ say "Messages per partition in Kafka (read back with kcat):"
 kcat -C -b "$BROKERS" -t "$TOPIC" -e -q -f '%p\n' 2>/dev/null | sort -n | uniq -c |
 	awk '{printf "    partition %s: %s messages\n", $2, $1}'
 
+if has_fn decode_message; then
+	# (--count 1 after the wave's options: the same first message, without a broken pipe.)
+	sample=$("$SE_TOOLS/se-produce" --print --seed 1 --start 2026-01-01T00:00:00Z "${KNOBS[@]}" --count 1 2>/dev/null)
+	show "SELECT device_id, event_time, seq, temperature, speed, engine_on, _topic, _partition
+FROM streamext.decode_message(NULL::bronze_trucks, convert_to('$sample', 'UTF8'));"
+	say "decode_message decodes one message exactly as a source would (here the first message of wave 1;" \
+		"metadata columns stay NULL without a Kafka position)."
+else
+	say "NOT BUILT YET: streamext.decode_message (trying a source's format on one message)."
+fi
+
 HAVE_SOURCES=false
 if has_fn create_source && has "SELECT streamext.workers_enabled()"; then
 	HAVE_SOURCES=true
@@ -375,6 +386,7 @@ fi
 # --- what else ------------------------------------------------------------------------
 heading "Summary"
 status() { if $2; then printf '    %-58s shown above\n' "$1"; else printf '    %-58s not built yet\n' "$1"; fi; }
+status "decode_message" "$(has_fn decode_message && echo true || echo false)"
 status "Kafka sources (create_source, dead letters, offsets)" $HAVE_SOURCES
 status "tumbling / sliding windows (tumble, hop)" "$($HAVE_TUMBLE && $HAVE_HOP && echo true || echo false)"
 status "watermark, is_late, is_duplicate" "$($HAVE_WM && $HAVE_LATE && $HAVE_DUP && echo true || echo false)"
