@@ -363,6 +363,7 @@ fi
 show "SELECT count(*) AS bronze_rows, min(event_time), max(event_time) FROM bronze_trucks;"
 
 if $HAVE_GOLD; then
+	heading "5. Gold after wave 2: versions and time travel"
 	# Recompute gold in one transaction: delete and insert = one new version.
 	run "BEGIN; DELETE FROM gold_trucks_5min; $GOLD_INSERT; COMMIT;" \
 		"BEGIN; DELETE FROM gold_trucks_5min; INSERT INTO gold_trucks_5min SELECT ... (as above); COMMIT;"
@@ -374,8 +375,9 @@ UNION ALL
 SELECT 'version $v1', count(*), max(window_start) FROM streamext.as_of(NULL::gold_trucks_5min, $v1::bigint);"
 	say "Time travel: streamext.as_of(NULL::gold_trucks_5min, $v1) returns the table as it was after wave 1."
 	if has_fn columnar_size; then
-		q "CREATE TABLE heap_copy AS SELECT * FROM bronze_trucks; CREATE TABLE columnar_copy (LIKE bronze_trucks) USING versioned_columnar;
-		   INSERT INTO columnar_copy SELECT * FROM bronze_trucks"
+		run "CREATE TABLE heap_copy AS SELECT * FROM bronze_trucks;
+CREATE TABLE columnar_copy (LIKE bronze_trucks) USING versioned_columnar;
+INSERT INTO columnar_copy SELECT * FROM bronze_trucks;"
 		show "SELECT pg_size_pretty(pg_total_relation_size('heap_copy')) AS heap,
        pg_size_pretty(streamext.columnar_size('columnar_copy')) AS versioned_columnar,
        round(streamext.columnar_size('columnar_copy')::numeric / pg_total_relation_size('heap_copy'), 2) AS ratio;"
