@@ -1,0 +1,304 @@
+/*
+ * dedup.c
+ *		Deduplication within the watermark: the key store behind
+ *		streamext.is_duplicate() and pipelines' dedup keys.
+ *
+ * Spark's dropDuplicatesWithinWatermark: the first row of a key is kept and
+ * remembered until the watermark passes its event time + delay; any row of
+ * the same key arriving before that is a duplicate.  Keys are evicted in
+ * expiry order from a binary heap, so memory is bounded by the keys inside
+ * the watermark horizon, not by the data.  Keys are compared with their
+ * type's hash opclass (records included); NULL keys equal each other, as in
+ * DISTINCT.
+ */
+#include "postgres.h"
+
+#include "common/int.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "nodes/nodeFuncs.h"
+#include "utils/builtins.h"
+#include "utils/datum.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/typcache.h"
+
+#include "stream/stream.h"
+#include "stream/stream_window.h"
+
+PG_FUNCTION_INFO_V1(se_is_duplicate);
+
+typedef struct DedupEntry
+{
+	struct DedupEntry *next;	/* hash chain, or free list */
+	uint32		hash;
+	bool		isnull;
+	Datum		key;
+	TimestampTz expiry;			/* first_event_time + delay */
+} DedupEntry;
+
+struct StreamDedup
+{
+	MemoryContext cxt;
+	int16		typlen;
+	bool		typbyval;
+	Oid			collation;
+	FmgrInfo	hashfn;
+	FmgrInfo	eqfn;
+	DedupEntry **buckets;
+	uint64		nbuckets;		/* a power of two */
+	int64		count;
+	DedupEntry **heap;			/* min-heap on expiry, one slot per key */
+	int64		heapcap;
+	DedupEntry *freelist;
+};
+
+#define DEDUP_INITIAL_BUCKETS 1024
+#define NULL_KEY_HASH 0x9e3779b9U
+
+StreamDedup *
+stream_dedup_create(MemoryContext parent, Oid keytype, Oid collation)
+{
+	MemoryContext cxt;
+	StreamDedup *dd;
+	TypeCacheEntry *typentry;
+
+	typentry = lookup_type_cache(keytype,
+								 TYPECACHE_HASH_PROC_FINFO | TYPECACHE_EQ_OPR_FINFO);
+	if (!OidIsValid(typentry->hash_proc_finfo.fn_oid) ||
+		!OidIsValid(typentry->eq_opr_finfo.fn_oid))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_FUNCTION),
+				 errmsg("could not identify a hash function for type %s",
+						format_type_be(keytype)),
+				 errhint("Deduplication keys need a type with a hash operator class; cast the key to text, or combine hashable columns with ROW(a, b).")));
+
+	cxt = AllocSetContextCreate(parent, "streamext dedup keys",
+								ALLOCSET_DEFAULT_SIZES);
+	dd = MemoryContextAllocZero(cxt, sizeof(StreamDedup));
+	dd->cxt = cxt;
+	get_typlenbyval(keytype, &dd->typlen, &dd->typbyval);
+	dd->collation = collation;
+	fmgr_info_copy(&dd->hashfn, &typentry->hash_proc_finfo, cxt);
+	fmgr_info_copy(&dd->eqfn, &typentry->eq_opr_finfo, cxt);
+	dd->nbuckets = DEDUP_INITIAL_BUCKETS;
+	dd->buckets = MemoryContextAllocZero(cxt, sizeof(DedupEntry *) * dd->nbuckets);
+	dd->heapcap = DEDUP_INITIAL_BUCKETS;
+	dd->heap = MemoryContextAlloc(cxt, sizeof(DedupEntry *) * dd->heapcap);
+	return dd;
+}
+
+int64
+stream_dedup_count(StreamDedup *dd)
+{
+	return dd->count;
+}
+
+static void
+heap_push(StreamDedup *dd, DedupEntry *e)
+{
+	int64		i;
+
+	if (dd->count >= dd->heapcap)
+	{
+		dd->heapcap *= 2;
+		dd->heap = repalloc_huge(dd->heap, sizeof(DedupEntry *) * dd->heapcap);
+	}
+	i = dd->count;
+	while (i > 0)
+	{
+		int64		parent = (i - 1) / 2;
+
+		if (dd->heap[parent]->expiry <= e->expiry)
+			break;
+		dd->heap[i] = dd->heap[parent];
+		i = parent;
+	}
+	dd->heap[i] = e;
+}
+
+/* remove the heap's top; count is already decremented */
+static void
+heap_pop(StreamDedup *dd)
+{
+	DedupEntry *last = dd->heap[dd->count];
+	int64		i = 0;
+
+	for (;;)
+	{
+		int64		child = 2 * i + 1;
+
+		if (child >= dd->count)
+			break;
+		if (child + 1 < dd->count &&
+			dd->heap[child + 1]->expiry < dd->heap[child]->expiry)
+			child++;
+		if (last->expiry <= dd->heap[child]->expiry)
+			break;
+		dd->heap[i] = dd->heap[child];
+		i = child;
+	}
+	dd->heap[i] = last;
+}
+
+void
+stream_dedup_evict(StreamDedup *dd, TimestampTz watermark)
+{
+	while (dd->count > 0 && dd->heap[0]->expiry <= watermark)
+	{
+		DedupEntry *e = dd->heap[0];
+		DedupEntry **link = &dd->buckets[e->hash & (dd->nbuckets - 1)];
+
+		CHECK_FOR_INTERRUPTS();
+		while (*link != e)
+			link = &(*link)->next;
+		*link = e->next;
+		dd->count--;
+		heap_pop(dd);
+		if (!e->isnull && !dd->typbyval)
+			pfree(DatumGetPointer(e->key));
+		e->next = dd->freelist;
+		dd->freelist = e;
+	}
+}
+
+static void
+grow_buckets(StreamDedup *dd)
+{
+	uint64		newn = dd->nbuckets * 2;
+	DedupEntry **nb;
+	uint64		i;
+
+	nb = MemoryContextAllocHuge(dd->cxt, sizeof(DedupEntry *) * newn);
+	memset(nb, 0, sizeof(DedupEntry *) * newn);
+	for (i = 0; i < dd->nbuckets; i++)
+	{
+		DedupEntry *e = dd->buckets[i];
+
+		while (e != NULL)
+		{
+			DedupEntry *next = e->next;
+			DedupEntry **slot = &nb[e->hash & (newn - 1)];
+
+			e->next = *slot;
+			*slot = e;
+			e = next;
+		}
+	}
+	pfree(dd->buckets);
+	dd->buckets = nb;
+	dd->nbuckets = newn;
+}
+
+bool
+stream_dedup_check(StreamDedup *dd, Datum key, bool isnull,
+				   TimestampTz event_time, int64 delay)
+{
+	uint32		hash;
+	DedupEntry *e;
+	DedupEntry **slot;
+	MemoryContext old;
+
+	if (!isnull && dd->typlen == -1)
+		key = PointerGetDatum(PG_DETOAST_DATUM_PACKED(key));
+	hash = isnull ? NULL_KEY_HASH :
+		DatumGetUInt32(FunctionCall1Coll(&dd->hashfn, dd->collation, key));
+	slot = &dd->buckets[hash & (dd->nbuckets - 1)];
+	for (e = *slot; e != NULL; e = e->next)
+	{
+		if (e->hash != hash || e->isnull != isnull)
+			continue;
+		if (isnull ||
+			DatumGetBool(FunctionCall2Coll(&dd->eqfn, dd->collation, e->key, key)))
+			return true;
+	}
+
+	/* a new key: remember it until the watermark passes its expiry */
+	if (dd->freelist != NULL)
+	{
+		e = dd->freelist;
+		dd->freelist = e->next;
+	}
+	else
+		e = MemoryContextAlloc(dd->cxt, sizeof(DedupEntry));
+	e->hash = hash;
+	e->isnull = isnull;
+	old = MemoryContextSwitchTo(dd->cxt);
+	e->key = isnull ? (Datum) 0 : datumCopy(key, dd->typbyval, dd->typlen);
+	MemoryContextSwitchTo(old);
+	/* an expiry beyond the timestamp range never comes: saturate */
+	if (TIMESTAMP_NOT_FINITE(event_time))
+		e->expiry = event_time;
+	else if (pg_add_s64_overflow(event_time, delay, &e->expiry) ||
+			 !IS_VALID_TIMESTAMP(e->expiry))
+		TIMESTAMP_NOEND(e->expiry);
+	heap_push(dd, e);
+	e->next = *slot;
+	*slot = e;
+	dd->count++;
+	if ((uint64) dd->count > dd->nbuckets)
+		grow_buckets(dd);
+	return false;
+}
+
+typedef struct DupState
+{
+	int64		nextpos;
+	StreamClock clock;
+	StreamDedup *dedup;
+} DupState;
+
+/*
+ * is_duplicate(key, event_time, delay) OVER (ORDER BY arrival): true when
+ * a row with the same key was kept earlier and the watermark (of the rows
+ * before this one) is still below its event time + delay.  A late row is
+ * not a duplicate by itself; compose with is_late().  NULL event_time or
+ * delay gives NULL and the row is not remembered.
+ */
+Datum
+se_is_duplicate(PG_FUNCTION_ARGS)
+{
+	WindowObject winobj = PG_WINDOW_OBJECT();
+	DupState   *st;
+	Datum		key;
+	Datum		et;
+	Datum		delay;
+	bool		keynull;
+	bool		etnull;
+	bool		delaynull;
+	int64		delay_us;
+	TimestampTz wm;
+	bool		dup;
+
+	st = (DupState *) WinGetPartitionLocalMemory(winobj, sizeof(DupState));
+	if (st->dedup == NULL)
+	{
+		Oid			keytype = get_fn_expr_argtype(fcinfo->flinfo, 0);
+
+		if (!OidIsValid(keytype))
+			ereport(ERROR,
+					(errcode(ERRCODE_INDETERMINATE_DATATYPE),
+					 errmsg("could not determine the type of the is_duplicate() key")));
+		/* the key store goes away with the partition's memory */
+		st->dedup = stream_dedup_create(GetMemoryChunkContext(st), keytype,
+										PG_GET_COLLATION());
+	}
+	stream_window_clock_step(winobj, &st->clock, &st->nextpos, "is_duplicate()");
+
+	key = WinGetFuncArgCurrent(winobj, 0, &keynull);
+	et = WinGetFuncArgCurrent(winobj, 1, &etnull);
+	delay = WinGetFuncArgCurrent(winobj, 2, &delaynull);
+	if (etnull)
+		PG_RETURN_NULL();
+	if (delaynull)
+	{
+		stream_clock_observe(&st->clock, DatumGetTimestampTz(et));
+		PG_RETURN_NULL();
+	}
+	delay_us = stream_interval_usecs(DatumGetIntervalP(delay), "watermark delay", true);
+	if (stream_clock_watermark(&st->clock, delay_us, &wm))
+		stream_dedup_evict(st->dedup, wm);
+	dup = stream_dedup_check(st->dedup, key, keynull, DatumGetTimestampTz(et), delay_us);
+	stream_clock_observe(&st->clock, DatumGetTimestampTz(et));
+	PG_RETURN_BOOL(dup);
+}
