@@ -19,6 +19,7 @@
 #include "nodes/nodeFuncs.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
+#include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/typcache.h"
@@ -62,11 +63,19 @@ stream_dedup_create(MemoryContext parent, Oid keytype, Oid collation)
 	MemoryContext cxt;
 	StreamDedup *dd;
 	TypeCacheEntry *typentry;
+	Oid			hashproc;
 
 	typentry = lookup_type_cache(keytype,
 								 TYPECACHE_HASH_PROC_FINFO | TYPECACHE_EQ_OPR_FINFO);
-	if (!OidIsValid(typentry->hash_proc_finfo.fn_oid) ||
-		!OidIsValid(typentry->eq_opr_finfo.fn_oid))
+	hashproc = typentry->hash_proc_finfo.fn_oid;
+
+	/*
+	 * The type cache does not promise hashing for anonymous records, since
+	 * it cannot see their columns; hash_record() checks them as it goes.
+	 */
+	if (!OidIsValid(hashproc) && type_is_rowtype(keytype))
+		hashproc = F_HASH_RECORD;
+	if (!OidIsValid(hashproc) || !OidIsValid(typentry->eq_opr_finfo.fn_oid))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_FUNCTION),
 				 errmsg("could not identify a hash function for type %s",
@@ -79,7 +88,7 @@ stream_dedup_create(MemoryContext parent, Oid keytype, Oid collation)
 	dd->cxt = cxt;
 	get_typlenbyval(keytype, &dd->typlen, &dd->typbyval);
 	dd->collation = collation;
-	fmgr_info_copy(&dd->hashfn, &typentry->hash_proc_finfo, cxt);
+	fmgr_info_cxt(hashproc, &dd->hashfn, cxt);
 	fmgr_info_copy(&dd->eqfn, &typentry->eq_opr_finfo, cxt);
 	dd->nbuckets = DEDUP_INITIAL_BUCKETS;
 	dd->buckets = MemoryContextAllocZero(cxt, sizeof(DedupEntry *) * dd->nbuckets);
