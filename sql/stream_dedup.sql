@@ -3,6 +3,8 @@
 -- is a duplicate while watermark < first_event_time + delay; then the key is
 -- forgotten (evicted) and the next row of the key is kept again.
 SET timezone = 'UTC';
+SET datestyle = 'ISO, YMD';
+SET intervalstyle = 'postgres';
 
 CREATE TEMP TABLE se_dd (arrival int, device int, event_time timestamptz, note text);
 INSERT INTO se_dd VALUES
@@ -87,3 +89,5 @@ SELECT proname, prokind, provolatile, proisstrict, proparallel, proargtypes::reg
   FROM pg_proc WHERE oid = 'streamext.is_duplicate'::regproc;
 DROP TABLE se_dd;
 RESET timezone;
+RESET datestyle;
+RESET intervalstyle;

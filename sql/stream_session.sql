@@ -2,6 +2,8 @@
 -- Each row opens [ts, ts + gap); rows merge while the next ts <= the current end
 -- (inclusive); every row gets its whole session's range; NULL rows get NULL.
 SET timezone = 'UTC';
+SET datestyle = 'ISO, YMD';
+SET intervalstyle = 'postgres';
 
 CREATE TEMP TABLE se_sess (k int, ts timestamptz, note text);
 INSERT INTO se_sess VALUES
@@ -59,3 +61,5 @@ SELECT proname, prokind, provolatile, proisstrict, proparallel
   FROM pg_proc WHERE oid = 'streamext.session_window'::regproc;
 DROP TABLE se_sess;
 RESET timezone;
+RESET datestyle;
+RESET intervalstyle;

@@ -3,6 +3,8 @@
 -- watermark = max event time - delay, never decreasing; a row is late when
 -- event_time <= the watermark of the rows before it (inclusive, microseconds).
 SET timezone = 'UTC';
+SET datestyle = 'ISO, YMD';
+SET intervalstyle = 'postgres';
 
 CREATE TEMP TABLE se_wm (arrival int, event_time timestamptz, note text);
 INSERT INTO se_wm VALUES
@@ -75,3 +77,5 @@ SELECT p.proname, p.prokind, p.provolatile, p.proisstrict, p.proparallel,
  ORDER BY 1;
 DROP TABLE se_wm;
 RESET timezone;
+RESET datestyle;
+RESET intervalstyle;

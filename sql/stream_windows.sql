@@ -2,6 +2,8 @@
 -- Windows are half-open [start, end), aligned to the epoch (or origin), floor for
 -- timestamps before the origin, microsecond-exact; durations are fixed lengths.
 SET timezone = 'UTC';
+SET datestyle = 'ISO, YMD';
+SET intervalstyle = 'postgres';
 
 -- tumble: the window containing ts; ts on a boundary starts a window
 SELECT ts, streamext.tumble(ts, '15 minutes') AS win
@@ -87,3 +89,5 @@ SELECT proname, provolatile, proisstrict, proparallel, proretset
   FROM pg_proc WHERE pronamespace = 'streamext'::regnamespace
    AND proname IN ('tumble', 'tumble_start', 'hop') ORDER BY proname;
 RESET timezone;
+RESET datestyle;
+RESET intervalstyle;
