@@ -19,11 +19,17 @@ CREATE FUNCTION streamext.tumble_start(ts timestamptz, width interval,
 COMMENT ON FUNCTION streamext.tumble_start(timestamptz, interval, timestamptz) IS
 	'start of the tumbling window containing ts: ts - ((ts - origin) mod width)';
 
+CREATE FUNCTION streamext.hop_support(internal) RETURNS internal
+	AS 'MODULE_PATHNAME', 'se_hop_support'
+	LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION streamext.hop_support(internal) IS
+	'planner support for streamext.hop(): width / slide rows per call';
+
 CREATE FUNCTION streamext.hop(ts timestamptz, width interval, slide interval,
                               origin timestamptz DEFAULT 'epoch')
 	RETURNS SETOF tstzrange
 	AS 'MODULE_PATHNAME', 'se_hop'
-	LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE ROWS 2;
+	LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE ROWS 2 SUPPORT streamext.hop_support;
 COMMENT ON FUNCTION streamext.hop(timestamptz, interval, interval, timestamptz) IS
 	'sliding event-time windows [s, s + width) containing ts, s = origin + k * slide, ascending';
 

@@ -6,7 +6,7 @@
  * function, so any hashable type works, records included; NULLs are not
  * counted, as in count(DISTINCT).  The precision follows Spark's rule for
  * a relative standard deviation rsd: p = ceil(2 * log2(1.106 / rsd)), i.e.
- * 2^p one-byte registers (p = 14, 16 KiB, for the default 0.01).  The
+ * 2^p one-byte registers (p = 14, at most 16 KiB, for the default 0.01).  The
  * estimate is Ertl's improved raw estimator ("New cardinality estimation
  * algorithms for HyperLogLog sketches", 2017), which needs no empirical
  * bias tables and is unbiased from zero to 2^64 distinct values.
@@ -21,6 +21,7 @@
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
 #include "utils/typcache.h"
 
 #include "stream/sketch.h"
@@ -33,23 +34,142 @@ PG_FUNCTION_INFO_V1(se_hll_result);
 #define HLL_MAX_P 18
 #define HLL_DEFAULT_RSD 0.01
 
+/*
+ * Small sets keep only their non-zero registers, in an open-addressing table
+ * of (index + 1) << 8 | value entries: a group with a few distinct values
+ * costs a few bytes instead of 2^p (GROUP BY device with thousands of groups).
+ * Past 2^p / 16 entries the sketch turns dense.  Both forms give the same
+ * registers, hence the same estimate.
+ */
 struct HllSketch
 {
 	Sketch		hdr;
 	int			p;
-	uint8		regs[FLEXIBLE_ARRAY_MEMBER];	/* 2^p registers */
+	int			nsparse;		/* entries in sparse (when regs == NULL) */
+	int			sparsecap;		/* a power of two */
+	uint32	   *sparse;
+	uint8	   *regs;			/* 2^p registers once dense */
 };
 
-#define HLL_SIZE(p) (offsetof(HllSketch, regs) + ((Size) 1 << (p)))
+#define HLL_M(h) ((uint32) 1 << (h)->p)
+#define HLL_SPARSE_MAX(h) (HLL_M(h) / 16)
 
 static HllSketch *
 hll_create(int p, MemoryContext cxt)
 {
-	HllSketch  *h = MemoryContextAllocZero(cxt, HLL_SIZE(p));
+	HllSketch  *h = MemoryContextAllocZero(cxt, sizeof(HllSketch));
 
 	h->hdr.kind = SKETCH_HLL;
 	h->p = p;
+	h->sparsecap = 16;
+	h->sparse = MemoryContextAllocZero(cxt, sizeof(uint32) * h->sparsecap);
 	return h;
+}
+
+static void
+hll_densify(HllSketch *h)
+{
+	int			i;
+
+	h->regs = MemoryContextAllocZero(GetMemoryChunkContext(h), HLL_M(h));
+	for (i = 0; i < h->sparsecap; i++)
+		if (h->sparse[i] != 0)
+			h->regs[(h->sparse[i] >> 8) - 1] = (uint8) (h->sparse[i] & 0xff);
+	pfree(h->sparse);
+	h->sparse = NULL;
+	h->nsparse = 0;
+}
+
+static void hll_set(HllSketch *h, uint32 idx, uint8 rho);
+
+static void
+hll_grow_sparse(HllSketch *h)
+{
+	uint32	   *old = h->sparse;
+	int			oldcap = h->sparsecap;
+	int			i;
+
+	h->sparsecap *= 2;
+	h->sparse = MemoryContextAllocZero(GetMemoryChunkContext(h),
+									   sizeof(uint32) * h->sparsecap);
+	h->nsparse = 0;
+	for (i = 0; i < oldcap; i++)
+		if (old[i] != 0)
+			hll_set(h, (old[i] >> 8) - 1, (uint8) (old[i] & 0xff));
+	pfree(old);
+}
+
+/* register idx = max(register idx, rho) */
+static void
+hll_set(HllSketch *h, uint32 idx, uint8 rho)
+{
+	uint32		mask;
+	uint32		slot;
+
+	if (h->regs != NULL)
+	{
+		if (rho > h->regs[idx])
+			h->regs[idx] = rho;
+		return;
+	}
+	mask = (uint32) h->sparsecap - 1;
+	for (slot = (idx * 2654435761U) & mask;; slot = (slot + 1) & mask)
+	{
+		uint32		e = h->sparse[slot];
+
+		if (e == 0)
+			break;
+		if ((e >> 8) - 1 == idx)
+		{
+			if (rho > (e & 0xff))
+				h->sparse[slot] = ((idx + 1) << 8) | rho;
+			return;
+		}
+	}
+	h->sparse[slot] = ((idx + 1) << 8) | rho;
+	h->nsparse++;
+	if (h->nsparse > HLL_SPARSE_MAX(h))
+		hll_densify(h);
+	else if (h->nsparse * 2 > h->sparsecap)
+		hll_grow_sparse(h);
+}
+
+/* the non-zero registers, by index: returns their number */
+static int
+hll_entries(const HllSketch *h, uint32 **idx, uint8 **val)
+{
+	uint32		m = HLL_M(h);
+	int			n = 0;
+	uint32		i;
+
+	if (h->regs == NULL)
+	{
+		uint8	   *dense = palloc0(m);
+
+		/* via a scratch array, so the entries come out in index order */
+		for (i = 0; i < (uint32) h->sparsecap; i++)
+			if (h->sparse[i] != 0)
+				dense[(h->sparse[i] >> 8) - 1] = (uint8) (h->sparse[i] & 0xff);
+		*idx = palloc(sizeof(uint32) * Max(h->nsparse, 1));
+		*val = palloc(Max(h->nsparse, 1));
+		for (i = 0; i < m; i++)
+			if (dense[i] != 0)
+			{
+				(*idx)[n] = i;
+				(*val)[n++] = dense[i];
+			}
+		pfree(dense);
+		return n;
+	}
+	*idx = palloc(sizeof(uint32) * m);
+	*val = palloc(m);
+	for (i = 0; i < m; i++)
+		if (h->regs[i] != 0)
+		{
+			(*idx)[n] = i;
+			(*val)[n++] = h->regs[i];
+		}
+	return n;
 }
 
 static int
@@ -59,7 +179,7 @@ hll_precision(double rsd)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("rel_error must be between 0.0025 and 0.25, got %g", rsd),
-				 errhint("rel_error is the relative standard error of the estimate; 0.01 uses 16 KiB per group.")));
+				 errhint("rel_error is the relative standard error of the estimate; 0.01 uses at most 16 KiB per group.")));
 	return Max(HLL_MIN_P, (int) ceil(2.0 * log2(1.106 / rsd)));
 }
 
@@ -80,20 +200,36 @@ hll_add_hash(HllSketch *h, uint64 hash)
 {
 	int			p = h->p;
 	uint32		idx = (uint32) (hash >> (64 - p));
+
 	/* a guard bit caps the count of leading zeros at 64 - p */
 	uint64		w = (hash << p) | ((uint64) 1 << (p - 1));
 	uint8		rho = (uint8) (64 - pg_leftmost_one_pos64(w));
 
-	if (rho > h->regs[idx])
-		h->regs[idx] = rho;
+	if (h->regs != NULL)
+	{
+		if (rho > h->regs[idx])
+			h->regs[idx] = rho;
+	}
+	else
+		hll_set(h, idx, rho);
 }
 
 HllSketch *
 hll_copy(const HllSketch *src, MemoryContext cxt)
 {
-	HllSketch  *h = MemoryContextAlloc(cxt, HLL_SIZE(src->p));
+	HllSketch  *h = MemoryContextAlloc(cxt, sizeof(HllSketch));
 
-	memcpy(h, src, HLL_SIZE(src->p));
+	memcpy(h, src, sizeof(HllSketch));
+	if (src->regs != NULL)
+	{
+		h->regs = MemoryContextAlloc(cxt, HLL_M(src));
+		memcpy(h->regs, src->regs, HLL_M(src));
+	}
+	else
+	{
+		h->sparse = MemoryContextAlloc(cxt, sizeof(uint32) * src->sparsecap);
+		memcpy(h->sparse, src->sparse, sizeof(uint32) * src->sparsecap);
+	}
 	return h;
 }
 
@@ -107,23 +243,21 @@ hll_reduce(const HllSketch *src, int p, MemoryContext cxt)
 {
 	HllSketch  *h = hll_create(p, cxt);
 	int			shift = src->p - p;
-	uint32		m = (uint32) 1 << src->p;
-	uint32		i;
+	uint32	   *idx;
+	uint8	   *val;
+	int			n = hll_entries(src, &idx, &val);
+	int			i;
 
-	for (i = 0; i < m; i++)
+	for (i = 0; i < n; i++)
 	{
-		uint8		r = src->regs[i];
-		uint32		low = i & (((uint32) 1 << shift) - 1);
+		uint32		low = idx[i] & (((uint32) 1 << shift) - 1);
 		uint8		rho;
 
-		if (r == 0)
-			continue;
 		if (low != 0)
 			rho = (uint8) (shift - pg_leftmost_one_pos32(low));
 		else
-			rho = (uint8) (shift + r);
-		if (rho > h->regs[i >> shift])
-			h->regs[i >> shift] = rho;
+			rho = (uint8) (shift + val[i]);
+		hll_set(h, idx[i] >> shift, rho);
 	}
 	return h;
 }
@@ -131,17 +265,30 @@ hll_reduce(const HllSketch *src, int p, MemoryContext cxt)
 HllSketch *
 hll_merge(HllSketch *dst, const HllSketch *src, MemoryContext cxt)
 {
-	uint32		m;
-	uint32		i;
+	uint32	   *idx;
+	uint8	   *val;
+	int			n;
+	int			i;
 
 	if (src->p < dst->p)
 		dst = hll_reduce(dst, src->p, cxt);
 	else if (src->p > dst->p)
 		src = hll_reduce(src, dst->p, CurrentMemoryContext);
-	m = (uint32) 1 << dst->p;
-	for (i = 0; i < m; i++)
-		if (src->regs[i] > dst->regs[i])
-			dst->regs[i] = src->regs[i];
+	if (src->regs != NULL)
+	{
+		uint32		m = HLL_M(dst);
+		uint32		j;
+
+		if (dst->regs == NULL)
+			hll_densify(dst);
+		for (j = 0; j < m; j++)
+			if (src->regs[j] > dst->regs[j])
+				dst->regs[j] = src->regs[j];
+		return dst;
+	}
+	n = hll_entries(src, &idx, &val);
+	for (i = 0; i < n; i++)
+		hll_set(dst, idx[i], val[i]);
 	return dst;
 }
 
@@ -188,14 +335,24 @@ double
 hll_estimate(const HllSketch *h)
 {
 	int			q = 64 - h->p;
-	double		m = (double) ((uint32) 1 << h->p);
+	double		m = (double) HLL_M(h);
 	int			counts[66] = {0};
 	uint32		i;
 	double		z;
 	int			k;
 
-	for (i = 0; i < (uint32) m; i++)
-		counts[h->regs[i]]++;
+	if (h->regs != NULL)
+	{
+		for (i = 0; i < (uint32) m; i++)
+			counts[h->regs[i]]++;
+	}
+	else
+	{
+		counts[0] = (int) m - h->nsparse;
+		for (i = 0; i < (uint32) h->sparsecap; i++)
+			if (h->sparse[i] != 0)
+				counts[h->sparse[i] & 0xff]++;
+	}
 	if (counts[0] == (int) m)
 		return 0.0;
 	z = m * hll_tau((m - counts[q + 1]) / m);
@@ -213,29 +370,30 @@ hll_estimate(const HllSketch *h)
 void
 hll_serialize(const HllSketch *h, StringInfo buf)
 {
-	uint32		m = (uint32) 1 << h->p;
-	uint32		nonzero = 0;
+	uint32		m = HLL_M(h);
+	uint32	   *idx;
+	uint8	   *val;
+	uint32		n = (uint32) hll_entries(h, &idx, &val);
 	uint32		i;
 	uint8		p = (uint8) h->p;
-	uint8		enc;
+	uint8		enc = ((Size) n * 5 + 4 < m) ? 1 : 0;
 
-	for (i = 0; i < m; i++)
-		nonzero += (h->regs[i] != 0);
-	enc = ((Size) nonzero * 5 + 4 < m) ? 1 : 0;
 	sketch_put(buf, &p, 1);
 	sketch_put(buf, &enc, 1);
 	if (enc == 0)
 	{
-		sketch_put(buf, h->regs, m);
+		uint8	   *dense = palloc0(m);
+
+		for (i = 0; i < n; i++)
+			dense[idx[i]] = val[i];
+		sketch_put(buf, dense, m);
 		return;
 	}
-	sketch_put(buf, &nonzero, sizeof(nonzero));
-	for (i = 0; i < m; i++)
+	sketch_put(buf, &n, sizeof(n));
+	for (i = 0; i < n; i++)
 	{
-		if (h->regs[i] == 0)
-			continue;
-		sketch_put(buf, &i, sizeof(i));
-		sketch_put(buf, &h->regs[i], 1);
+		sketch_put(buf, &idx[i], sizeof(uint32));
+		sketch_put(buf, &val[i], 1);
 	}
 }
 
@@ -255,7 +413,18 @@ hll_deserialize(SketchReader *r, MemoryContext cxt)
 	h = hll_create(p, cxt);
 	m = (uint32) 1 << p;
 	if (enc == 0)
-		sketch_read(r, h->regs, m);
+	{
+		uint8	   *dense = palloc(m);
+
+		sketch_read(r, dense, m);
+		for (i = 0; i < m; i++)
+		{
+			if (dense[i] > 64 - p + 1)
+				sketch_corrupt("HyperLogLog register value out of range.");
+			if (dense[i] != 0)
+				hll_set(h, i, dense[i]);
+		}
+	}
 	else
 	{
 		uint32		n;
@@ -272,12 +441,12 @@ hll_deserialize(SketchReader *r, MemoryContext cxt)
 			sketch_read(r, &v, 1);
 			if (idx >= m)
 				sketch_corrupt("HyperLogLog register index out of range.");
-			h->regs[idx] = v;
+			if (v > 64 - p + 1)
+				sketch_corrupt("HyperLogLog register value out of range.");
+			if (v != 0)
+				hll_set(h, idx, v);
 		}
 	}
-	for (i = 0; i < m; i++)
-		if (h->regs[i] > 64 - p + 1)
-			sketch_corrupt("HyperLogLog register value out of range.");
 	return h;
 }
 

@@ -13,6 +13,9 @@
 #include "common/int.h"
 #include "fmgr.h"
 #include "funcapi.h"
+#include "nodes/nodeFuncs.h"
+#include "nodes/supportnodes.h"
+#include "optimizer/optimizer.h"
 #include "utils/timestamp.h"
 
 #include "stream/stream.h"
@@ -20,6 +23,7 @@
 PG_FUNCTION_INFO_V1(se_tumble);
 PG_FUNCTION_INFO_V1(se_tumble_start);
 PG_FUNCTION_INFO_V1(se_hop);
+PG_FUNCTION_INFO_V1(se_hop_support);
 
 static TimestampTz
 tumble_start_args(FunctionCallInfo fcinfo, int64 *width)
@@ -124,4 +128,46 @@ se_hop(PG_FUNCTION_ARGS)
 		SRF_RETURN_NEXT(funcctx, result);
 	}
 	SRF_RETURN_DONE(funcctx);
+}
+
+/*
+ * Planner support for hop(): each row yields width / slide windows on
+ * average, so with constant durations the planner sees the real row count
+ * (and plans joins, aggregation and parallelism as for generate_series()).
+ */
+Datum
+se_hop_support(PG_FUNCTION_ARGS)
+{
+	Node	   *rawreq = (Node *) PG_GETARG_POINTER(0);
+	SupportRequestRows *req;
+	List	   *args;
+	Node	   *width;
+	Node	   *slide;
+	Interval   *w;
+	Interval   *s;
+	double		wus;
+	double		sus;
+
+	if (!IsA(rawreq, SupportRequestRows))
+		PG_RETURN_POINTER(NULL);
+	req = (SupportRequestRows *) rawreq;
+	if (!is_funcclause(req->node))
+		PG_RETURN_POINTER(NULL);
+	args = ((FuncExpr *) req->node)->args;
+	if (list_length(args) < 3)
+		PG_RETURN_POINTER(NULL);
+	width = estimate_expression_value(req->root, (Node *) lsecond(args));
+	slide = estimate_expression_value(req->root, (Node *) lthird(args));
+	if (!IsA(width, Const) || !IsA(slide, Const) ||
+		((Const *) width)->constisnull || ((Const *) slide)->constisnull)
+		PG_RETURN_POINTER(NULL);
+	w = DatumGetIntervalP(((Const *) width)->constvalue);
+	s = DatumGetIntervalP(((Const *) slide)->constvalue);
+	wus = (double) w->day * USECS_PER_DAY + w->time;
+	sus = (double) s->day * USECS_PER_DAY + s->time;
+	/* invalid durations fail at run time; only estimate sensible ones */
+	if (w->month != 0 || s->month != 0 || wus <= 0 || sus <= 0 || sus > wus)
+		PG_RETURN_POINTER(NULL);
+	req->rows = wus / sus;
+	PG_RETURN_POINTER(req);
 }
