@@ -69,6 +69,18 @@ SELECT bool_and(w = streamext.tumble(ts, '7 minutes')) AS hop_equals_tumble
   FROM generate_series('2024-01-01'::timestamptz, '2024-01-02', '13 seconds') ts,
        LATERAL streamext.hop(ts, '7 minutes', '7 minutes') w;
 
+-- the ranges are ordinary tstzranges: equal, same text, same hash, [) bounds
+SELECT bool_and(w = tstzrange(lower(w), upper(w), '[)')) AS equal,
+       bool_and(w::text = tstzrange(lower(w), upper(w))::text) AS same_text,
+       bool_and(hash_range(w) = hash_range(tstzrange(lower(w), upper(w)))) AS same_hash,
+       bool_and(lower_inc(w) AND NOT upper_inc(w) AND NOT isempty(w)) AS half_open
+  FROM generate_series('2024-01-01'::timestamptz, '2024-01-01 06:00', '7 minutes 3 seconds') ts,
+       LATERAL streamext.hop(ts, '1 hour', '25 minutes') w;
+SELECT streamext.tumble('2024-01-01 10:17:00+00', '1 hour') = tstzrange('2024-01-01 10:00:00+00', '2024-01-01 11:00:00+00') AS tumble_equal;
+
+-- the planner expects width / slide rows per hop() call
+EXPLAIN (COSTS ON) SELECT * FROM streamext.hop('2024-01-01', '1 hour', '15 minutes');
+
 -- errors: non-positive durations, slide > width, months, infinity
 \set VERBOSITY default
 SELECT streamext.tumble('2024-01-01', '0 seconds');
