@@ -32,14 +32,19 @@ DROP TABLE raw;
 VACUUM ANALYZE readings;
 SQL
 
-# run SQL twice (the first warms the cache), print "<milliseconds> <result>" of the second
+# run SQL three times (the first warms the cache); print "<milliseconds> <result>",
+# the faster of the last two, as the machine is shared and timings are noisy
 timed() {
-	local t0 t1 out
+	local t0 t1 out ms best=
 	se_psql pg1 -c "$1" >/dev/null
-	t0=$(date +%s%N)
-	out=$(se_psql pg1 -c "$1")
-	t1=$(date +%s%N)
-	echo "$(((t1 - t0) / 1000000)) $out"
+	for _ in 1 2; do
+		t0=$(date +%s%N)
+		out=$(se_psql pg1 -c "$1")
+		t1=$(date +%s%N)
+		ms=$(((t1 - t0) / 1000000))
+		if [ -z "$best" ] || [ "$ms" -lt "$best" ]; then best=$ms; fi
+	done
+	echo "$best $out"
 }
 ratio() { python3 -c "print('%.2f' % ($1 / max($2, 1)))"; }
 
@@ -62,21 +67,25 @@ se_log "dedup+late: streamext $t_ext ms -> $r_ext; plain SQL $t_sql ms -> $r_sql
 se_assert_eq "dedup+late results equal" "$r_sql" "$r_ext"
 echo "dedup+late filtering, $N rows: streamext ${t_ext} ms, plain SQL ${t_sql} ms, speedup $(ratio "$t_sql" "$t_ext")x (bar >= 2x)"
 
-# 2. sliding windows, 1 hour every 15 minutes, average per window
+# 2. sliding windows, 1 hour every 15 minutes, average per (window range), both serial:
+#    the planner's row estimates differ (hop's support function says 4 rows per call,
+#    generate_series 1000), which would otherwise decide who gets parallel workers
 read -r t_ext r_ext <<<"$(timed "
+SET max_parallel_workers_per_gather = 0;
 SELECT count(*) || '/' || round(sum(a)::numeric, 6) FROM (
-  SELECT lower(w) AS ws, avg(temperature) AS a
+  SELECT w, avg(temperature) AS a
     FROM readings, LATERAL streamext.hop(event_time, '1 hour', '15 minutes') w GROUP BY 1) s")"
 read -r t_sql r_sql <<<"$(timed "
+SET max_parallel_workers_per_gather = 0;
 SELECT count(*) || '/' || round(sum(a)::numeric, 6) FROM (
-  SELECT ws, avg(temperature) AS a
+  SELECT tstzrange(ws, ws + interval '1 hour') AS w, avg(temperature) AS a
     FROM readings,
          LATERAL generate_series(date_bin('15 minutes', event_time, 'epoch') - interval '45 minutes',
                                  date_bin('15 minutes', event_time, 'epoch'), interval '15 minutes') ws
    GROUP BY 1) s")"
 se_log "hop: streamext $t_ext ms -> $r_ext; generate_series $t_sql ms -> $r_sql"
 se_assert_eq "hop results equal" "$r_sql" "$r_ext"
-echo "hop 1h/15min windows + avg, $N rows: streamext ${t_ext} ms, generate_series SQL ${t_sql} ms, speedup $(ratio "$t_sql" "$t_ext")x"
+echo "hop 1h/15min windows + avg per window, $N rows (serial): streamext ${t_ext} ms, generate_series + date_bin SQL ${t_sql} ms, speedup $(ratio "$t_sql" "$t_ext")x"
 
 # 3. distinct counts
 read -r t_ext r_ext <<<"$(timed "SELECT streamext.approx_count_distinct(event_time) FROM readings")"
