@@ -199,30 +199,35 @@ grow_buckets(StreamDedup *dd)
 	dd->nbuckets = newn;
 }
 
-bool
-stream_dedup_check(StreamDedup *dd, Datum key, bool isnull,
-				   TimestampTz event_time, int64 delay)
+/* the entry of key, or NULL; *hashp gets its hash */
+static DedupEntry *
+dedup_lookup(StreamDedup *dd, Datum key, bool isnull, uint32 *hashp)
 {
 	uint32		hash;
 	DedupEntry *e;
-	DedupEntry **slot;
-	MemoryContext old;
 
-	if (!isnull && dd->typlen == -1)
-		key = PointerGetDatum(PG_DETOAST_DATUM_PACKED(key));
 	hash = isnull ? NULL_KEY_HASH :
 		DatumGetUInt32(FunctionCall1Coll(&dd->hashfn, dd->collation, key));
-	slot = &dd->buckets[hash & (dd->nbuckets - 1)];
-	for (e = *slot; e != NULL; e = e->next)
+	*hashp = hash;
+	for (e = dd->buckets[hash & (dd->nbuckets - 1)]; e != NULL; e = e->next)
 	{
 		if (e->hash != hash || e->isnull != isnull)
 			continue;
 		if (isnull ||
 			DatumGetBool(FunctionCall2Coll(&dd->eqfn, dd->collation, e->key, key)))
-			return true;
+			return e;
 	}
+	return NULL;
+}
 
-	/* a new key: remember it until the watermark passes its expiry */
+static void
+dedup_insert(StreamDedup *dd, Datum key, bool isnull, uint32 hash,
+			 TimestampTz expiry)
+{
+	DedupEntry *e;
+	DedupEntry **slot;
+	MemoryContext old;
+
 	if (dd->freelist != NULL)
 	{
 		e = dd->freelist;
@@ -235,19 +240,61 @@ stream_dedup_check(StreamDedup *dd, Datum key, bool isnull,
 	old = MemoryContextSwitchTo(dd->cxt);
 	e->key = isnull ? (Datum) 0 : datumCopy(key, dd->typbyval, dd->typlen);
 	MemoryContextSwitchTo(old);
-	/* an expiry beyond the timestamp range never comes: saturate */
-	if (TIMESTAMP_NOT_FINITE(event_time))
-		e->expiry = event_time;
-	else if (pg_add_s64_overflow(event_time, delay, &e->expiry) ||
-			 !IS_VALID_TIMESTAMP(e->expiry))
-		TIMESTAMP_NOEND(e->expiry);
+	e->expiry = expiry;
 	heap_push(dd, e);
+	slot = &dd->buckets[hash & (dd->nbuckets - 1)];
 	e->next = *slot;
 	*slot = e;
 	dd->count++;
 	if ((uint64) dd->count > dd->nbuckets)
 		grow_buckets(dd);
+}
+
+bool
+stream_dedup_check(StreamDedup *dd, Datum key, bool isnull,
+				   TimestampTz event_time, int64 delay)
+{
+	uint32		hash;
+	TimestampTz expiry;
+
+	if (!isnull && dd->typlen == -1)
+		key = PointerGetDatum(PG_DETOAST_DATUM_PACKED(key));
+	if (dedup_lookup(dd, key, isnull, &hash) != NULL)
+		return true;
+
+	/* a new key: remember it until the watermark passes its expiry */
+	/* an expiry beyond the timestamp range never comes: saturate */
+	if (TIMESTAMP_NOT_FINITE(event_time))
+		expiry = event_time;
+	else if (pg_add_s64_overflow(event_time, delay, &expiry) ||
+			 !IS_VALID_TIMESTAMP(expiry))
+		TIMESTAMP_NOEND(expiry);
+	dedup_insert(dd, key, isnull, hash, expiry);
 	return false;
+}
+
+void
+stream_dedup_foreach(StreamDedup *dd, StreamDedupVisitor visit, void *arg)
+{
+	int64		i;
+
+	for (i = 0; i < dd->count; i++)
+	{
+		CHECK_FOR_INTERRUPTS();
+		visit(dd->heap[i]->key, dd->heap[i]->isnull, dd->heap[i]->expiry, arg);
+	}
+}
+
+void
+stream_dedup_restore(StreamDedup *dd, Datum key, bool isnull, TimestampTz expiry)
+{
+	uint32		hash;
+
+	if (!isnull && dd->typlen == -1)
+		key = PointerGetDatum(PG_DETOAST_DATUM_PACKED(key));
+	/* a key held already keeps its expiry: the first occurrence counts */
+	if (dedup_lookup(dd, key, isnull, &hash) == NULL)
+		dedup_insert(dd, key, isnull, hash, expiry);
 }
 
 typedef struct DupState

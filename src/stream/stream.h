@@ -75,6 +75,18 @@ extern bool stream_dedup_check(StreamDedup *dd, Datum key, bool isnull,
 extern int64 stream_dedup_count(StreamDedup *dd);
 
 /*
+ * Persisting the key store between micro-batches: visit every key held (in
+ * no particular order) with its expiry, and put a key back with the expiry
+ * it had, e.g. when a pipeline loads its state at the start of a batch.
+ */
+typedef void (*StreamDedupVisitor) (Datum key, bool isnull, TimestampTz expiry,
+									void *arg);
+extern void stream_dedup_foreach(StreamDedup *dd, StreamDedupVisitor visit,
+								 void *arg);
+extern void stream_dedup_restore(StreamDedup *dd, Datum key, bool isnull,
+								 TimestampTz expiry);
+
+/*
  * Arrival clock: the watermark as the rows of a stream arrive in batches.
  * A row's watermark is the largest event time of the batches before its
  * own minus the delay, so rows of one batch (peers in ORDER BY arrival, or

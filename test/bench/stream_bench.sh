@@ -32,31 +32,36 @@ DROP TABLE raw;
 VACUUM ANALYZE readings;
 SQL
 
-# run SQL three times (the first warms the cache); print "<milliseconds> <result>",
-# the faster of the last two, as the machine is shared and timings are noisy
-timed() {
-	local t0 t1 out ms best=
-	se_psql pg1 -c "$1" >/dev/null
-	for _ in 1 2; do
-		t0=$(date +%s%N)
-		out=$(se_psql pg1 -c "$1")
-		t1=$(date +%s%N)
-		ms=$(((t1 - t0) / 1000000))
-		if [ -z "$best" ] || [ "$ms" -lt "$best" ]; then best=$ms; fi
-	done
-	echo "$best $out"
+# pair EXT BASE [SETTINGS]: in one session (no connection time), run both once to warm
+# the cache, then alternately three times each; print "<ext ms> <ext result> <base ms>
+# <base result>" with the fastest time of each, as the machine is shared and noisy
+pair() {
+	{
+		echo "${3:-}"
+		echo '\timing on'
+		for _ in 1 2 3 4; do printf '%s;\n%s;\n' "$1" "$2"; done
+	} | se_psql pg1 | awk '
+		/^Time: / { t[nt++] = $2; next }
+		NF { r[nr++] = $0 }
+		END {
+			be = -1; bb = -1
+			for (i = 2; i < nt; i++) {
+				if (i % 2 == 0) { if (be < 0 || t[i] < be) be = t[i] }
+				else { if (bb < 0 || t[i] < bb) bb = t[i] }
+			}
+			printf "%d %s %d %s\n", be, r[nr - 2], bb, r[nr - 1]
+		}'
 }
 ratio() { python3 -c "print('%.2f' % ($1 / max($2, 1)))"; }
 
 # 1. dedup within watermark + late rows, as the seed's withWatermark + dropDuplicates
-read -r t_ext r_ext <<<"$(timed "
+read -r t_ext r_ext t_sql r_sql <<<"$(pair "
 SELECT count(*) || '/' || round(sum(temperature)::numeric, 6) FROM (
   SELECT temperature,
          streamext.is_duplicate(ROW(device_id, event_time), event_time, '10 minutes') OVER w AS dup,
          streamext.is_late(event_time, '10 minutes') OVER w AS late
     FROM readings WINDOW w AS (ORDER BY arrival)) s
- WHERE NOT dup AND NOT late")"
-read -r t_sql r_sql <<<"$(timed "
+ WHERE NOT dup AND NOT late" "
 SELECT count(*) || '/' || round(sum(temperature)::numeric, 6) FROM (
   SELECT temperature, event_time,
          row_number() OVER (PARTITION BY device_id, event_time ORDER BY arrival) AS rn,
@@ -70,30 +75,27 @@ echo "dedup+late filtering, $N rows: streamext ${t_ext} ms, plain SQL ${t_sql} m
 # 2. sliding windows, 1 hour every 15 minutes, average per (window range), both serial:
 #    the planner's row estimates differ (hop's support function says 4 rows per call,
 #    generate_series 1000), which would otherwise decide who gets parallel workers
-read -r t_ext r_ext <<<"$(timed "
-SET max_parallel_workers_per_gather = 0;
+read -r t_ext r_ext t_sql r_sql <<<"$(pair "
 SELECT count(*) || '/' || round(sum(a)::numeric, 6) FROM (
   SELECT w, avg(temperature) AS a
-    FROM readings, LATERAL streamext.hop(event_time, '1 hour', '15 minutes') w GROUP BY 1) s")"
-read -r t_sql r_sql <<<"$(timed "
-SET max_parallel_workers_per_gather = 0;
+    FROM readings, LATERAL streamext.hop(event_time, '1 hour', '15 minutes') w GROUP BY 1) s" "
 SELECT count(*) || '/' || round(sum(a)::numeric, 6) FROM (
   SELECT tstzrange(ws, ws + interval '1 hour') AS w, avg(temperature) AS a
     FROM readings,
          LATERAL generate_series(date_bin('15 minutes', event_time, 'epoch') - interval '45 minutes',
                                  date_bin('15 minutes', event_time, 'epoch'), interval '15 minutes') ws
-   GROUP BY 1) s")"
+   GROUP BY 1) s" "SET max_parallel_workers_per_gather = 0;")"
 se_log "hop: streamext $t_ext ms -> $r_ext; generate_series $t_sql ms -> $r_sql"
 se_assert_eq "hop results equal" "$r_sql" "$r_ext"
 echo "hop 1h/15min windows + avg per window, $N rows (serial): streamext ${t_ext} ms, generate_series + date_bin SQL ${t_sql} ms, speedup $(ratio "$t_sql" "$t_ext")x"
 
 # 3. distinct counts
-read -r t_ext r_ext <<<"$(timed "SELECT streamext.approx_count_distinct(event_time) FROM readings")"
-read -r t_sql r_sql <<<"$(timed "SELECT count(DISTINCT event_time) FROM readings")"
+read -r t_ext r_ext t_sql r_sql <<<"$(pair "SELECT streamext.approx_count_distinct(event_time) FROM readings" \
+	"SELECT count(DISTINCT event_time) FROM readings")"
 err=$(python3 -c "print('%.3f' % (100.0 * abs($r_ext - $r_sql) / $r_sql))")
 se_log "approx_count_distinct: $t_ext ms -> $r_ext; count(DISTINCT) $t_sql ms -> $r_sql (error $err%)"
 python3 -c "import sys; sys.exit(0 if abs($r_ext - $r_sql) <= 0.03 * $r_sql else 1)" || se_die "approx_count_distinct outside 3 x 1%"
 echo "approx_count_distinct, $N rows: ${t_ext} ms vs count(DISTINCT) ${t_sql} ms, speedup $(ratio "$t_sql" "$t_ext")x, error ${err}%"
-read -r t_ext r_ext <<<"$(timed "SELECT sum(c) FROM (SELECT streamext.approx_count_distinct(event_time) c FROM readings GROUP BY device_id) s")"
-read -r t_sql r_sql <<<"$(timed "SELECT sum(c) FROM (SELECT count(DISTINCT event_time) c FROM readings GROUP BY device_id) s")"
+read -r t_ext r_ext t_sql r_sql <<<"$(pair "SELECT sum(c) FROM (SELECT streamext.approx_count_distinct(event_time) c FROM readings GROUP BY device_id) s" \
+	"SELECT sum(c) FROM (SELECT count(DISTINCT event_time) c FROM readings GROUP BY device_id) s")"
 echo "approx_count_distinct per device (5,000 groups): ${t_ext} ms vs count(DISTINCT) ${t_sql} ms, speedup $(ratio "$t_sql" "$t_ext")x (sums $r_ext vs $r_sql)"
