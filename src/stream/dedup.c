@@ -18,6 +18,8 @@
 #include "miscadmin.h"
 #include "nodes/nodeFuncs.h"
 #include "utils/builtins.h"
+#include "access/htup_details.h"
+#include "funcapi.h"
 #include "utils/datum.h"
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
@@ -38,9 +40,34 @@ typedef struct DedupEntry
 	TimestampTz expiry;			/* first_event_time + delay */
 } DedupEntry;
 
+/* the expiry is repeated here so that sifting does not chase pointers */
+typedef struct DedupHeapItem
+{
+	TimestampTz expiry;
+	DedupEntry *entry;
+} DedupHeapItem;
+
+/*
+ * Record keys (ROW(device_id, event_time), the usual dedup key) are kept
+ * deformed: each entry's key points to its column values and null flags, so
+ * a probe is deformed once and compared column by column, instead of paying
+ * hash_record()'s and record_eq()'s deforming and type lookups on every row.
+ */
+typedef struct RecordKeys
+{
+	Oid			typid;
+	int32		typmod;
+	TupleDesc	tupdesc;
+	FmgrInfo   *hash;			/* per column */
+	FmgrInfo   *eq;
+	Datum	   *values;			/* the probe, deformed */
+	bool	   *nulls;
+} RecordKeys;
+
 struct StreamDedup
 {
 	MemoryContext cxt;
+	RecordKeys *rec;			/* record keys, or NULL */
 	int16		typlen;
 	bool		typbyval;
 	Oid			collation;
@@ -49,10 +76,12 @@ struct StreamDedup
 	DedupEntry **buckets;
 	uint64		nbuckets;		/* a power of two */
 	int64		count;
-	DedupEntry **heap;			/* min-heap on expiry, one slot per key */
+	DedupHeapItem *heap;		/* min-heap on expiry, one slot per key */
 	int64		heapcap;
 	DedupEntry *freelist;
 };
+
+static void key_free(StreamDedup *dd, DedupEntry *e);
 
 #define DEDUP_INITIAL_BUCKETS 1024
 #define NULL_KEY_HASH 0x9e3779b9U
@@ -89,11 +118,13 @@ stream_dedup_create(MemoryContext parent, Oid keytype, Oid collation)
 	get_typlenbyval(keytype, &dd->typlen, &dd->typbyval);
 	dd->collation = collation;
 	fmgr_info_cxt(hashproc, &dd->hashfn, cxt);
+	if (type_is_rowtype(keytype))
+		dd->rec = MemoryContextAllocZero(cxt, sizeof(RecordKeys));
 	fmgr_info_copy(&dd->eqfn, &typentry->eq_opr_finfo, cxt);
 	dd->nbuckets = DEDUP_INITIAL_BUCKETS;
 	dd->buckets = MemoryContextAllocZero(cxt, sizeof(DedupEntry *) * dd->nbuckets);
 	dd->heapcap = DEDUP_INITIAL_BUCKETS;
-	dd->heap = MemoryContextAlloc(cxt, sizeof(DedupEntry *) * dd->heapcap);
+	dd->heap = MemoryContextAlloc(cxt, sizeof(DedupHeapItem) * dd->heapcap);
 	return dd;
 }
 
@@ -111,26 +142,27 @@ heap_push(StreamDedup *dd, DedupEntry *e)
 	if (dd->count >= dd->heapcap)
 	{
 		dd->heapcap *= 2;
-		dd->heap = repalloc_huge(dd->heap, sizeof(DedupEntry *) * dd->heapcap);
+		dd->heap = repalloc_huge(dd->heap, sizeof(DedupHeapItem) * dd->heapcap);
 	}
 	i = dd->count;
 	while (i > 0)
 	{
 		int64		parent = (i - 1) / 2;
 
-		if (dd->heap[parent]->expiry <= e->expiry)
+		if (dd->heap[parent].expiry <= e->expiry)
 			break;
 		dd->heap[i] = dd->heap[parent];
 		i = parent;
 	}
-	dd->heap[i] = e;
+	dd->heap[i].expiry = e->expiry;
+	dd->heap[i].entry = e;
 }
 
 /* remove the heap's top; count is already decremented */
 static void
 heap_pop(StreamDedup *dd)
 {
-	DedupEntry *last = dd->heap[dd->count];
+	DedupHeapItem last = dd->heap[dd->count];
 	int64		i = 0;
 
 	for (;;)
@@ -140,9 +172,9 @@ heap_pop(StreamDedup *dd)
 		if (child >= dd->count)
 			break;
 		if (child + 1 < dd->count &&
-			dd->heap[child + 1]->expiry < dd->heap[child]->expiry)
+			dd->heap[child + 1].expiry < dd->heap[child].expiry)
 			child++;
-		if (last->expiry <= dd->heap[child]->expiry)
+		if (last.expiry <= dd->heap[child].expiry)
 			break;
 		dd->heap[i] = dd->heap[child];
 		i = child;
@@ -153,9 +185,9 @@ heap_pop(StreamDedup *dd)
 void
 stream_dedup_evict(StreamDedup *dd, TimestampTz watermark)
 {
-	while (dd->count > 0 && dd->heap[0]->expiry <= watermark)
+	while (dd->count > 0 && dd->heap[0].expiry <= watermark)
 	{
-		DedupEntry *e = dd->heap[0];
+		DedupEntry *e = dd->heap[0].entry;
 		DedupEntry **link = &dd->buckets[e->hash & (dd->nbuckets - 1)];
 
 		CHECK_FOR_INTERRUPTS();
@@ -164,8 +196,7 @@ stream_dedup_evict(StreamDedup *dd, TimestampTz watermark)
 		*link = e->next;
 		dd->count--;
 		heap_pop(dd);
-		if (!e->isnull && !dd->typbyval)
-			pfree(DatumGetPointer(e->key));
+		key_free(dd, e);
 		e->next = dd->freelist;
 		dd->freelist = e;
 	}
@@ -199,6 +230,159 @@ grow_buckets(StreamDedup *dd)
 	dd->nbuckets = newn;
 }
 
+/* set up the column functions for the row type of the first record key */
+static void
+record_keys_init(StreamDedup *dd, HeapTupleHeader th)
+{
+	RecordKeys *rk = dd->rec;
+	TupleDesc	tupdesc;
+	int			i;
+
+	rk->typid = HeapTupleHeaderGetTypeId(th);
+	rk->typmod = HeapTupleHeaderGetTypMod(th);
+	tupdesc = lookup_rowtype_tupdesc(rk->typid, rk->typmod);
+	rk->tupdesc = CreateTupleDescCopy(tupdesc);
+	ReleaseTupleDesc(tupdesc);
+	rk->hash = palloc0(sizeof(FmgrInfo) * Max(rk->tupdesc->natts, 1));
+	rk->eq = palloc0(sizeof(FmgrInfo) * Max(rk->tupdesc->natts, 1));
+	rk->values = palloc0(sizeof(Datum) * Max(rk->tupdesc->natts, 1));
+	rk->nulls = palloc0(sizeof(bool) * Max(rk->tupdesc->natts, 1));
+	for (i = 0; i < rk->tupdesc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(rk->tupdesc, i);
+		TypeCacheEntry *te;
+		Oid			hashproc;
+
+		if (att->attisdropped)
+			continue;
+		te = lookup_type_cache(att->atttypid,
+							   TYPECACHE_HASH_PROC_FINFO | TYPECACHE_EQ_OPR_FINFO);
+		hashproc = te->hash_proc_finfo.fn_oid;
+		if (!OidIsValid(hashproc) && type_is_rowtype(att->atttypid))
+			hashproc = F_HASH_RECORD;
+		if (!OidIsValid(hashproc) || !OidIsValid(te->eq_opr_finfo.fn_oid))
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_FUNCTION),
+					 errmsg("could not identify a hash function for type %s",
+							format_type_be(att->atttypid)),
+					 errhint("Deduplication keys need a type with a hash operator class; cast the key to text, or combine hashable columns with ROW(a, b).")));
+		fmgr_info_cxt(hashproc, &rk->hash[i], dd->cxt);
+		fmgr_info_copy(&rk->eq[i], &te->eq_opr_finfo, dd->cxt);
+	}
+}
+
+/* deform a record key into rk->values/nulls and hash it like hash_record() */
+static uint32
+record_key_hash(StreamDedup *dd, Datum key)
+{
+	RecordKeys *rk = dd->rec;
+	HeapTupleHeader th = DatumGetHeapTupleHeader(key);
+	HeapTupleData tuple;
+	MemoryContext old;
+	uint32		hash = 0;
+	int			i;
+
+	if (rk->tupdesc == NULL)
+	{
+		old = MemoryContextSwitchTo(dd->cxt);
+		record_keys_init(dd, th);
+		MemoryContextSwitchTo(old);
+	}
+	else if (HeapTupleHeaderGetTypeId(th) != rk->typid ||
+			 HeapTupleHeaderGetTypMod(th) != rk->typmod)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("deduplication keys must all have the same row type")));
+	tuple.t_len = HeapTupleHeaderGetDatumLength(th);
+	ItemPointerSetInvalid(&(tuple.t_self));
+	tuple.t_tableOid = InvalidOid;
+	tuple.t_data = th;
+	heap_deform_tuple(&tuple, rk->tupdesc, rk->values, rk->nulls);
+	for (i = 0; i < rk->tupdesc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(rk->tupdesc, i);
+		uint32		colhash = 0;
+
+		if (att->attisdropped)
+			continue;
+		if (!rk->nulls[i])
+			colhash = DatumGetUInt32(FunctionCall1Coll(&rk->hash[i], att->attcollation,
+													   rk->values[i]));
+		hash = (hash << 5) - hash + colhash;
+	}
+	return hash;
+}
+
+/* does the deformed probe equal a stored record key (NULL columns equal)? */
+static bool
+record_key_equal(StreamDedup *dd, Datum stored)
+{
+	RecordKeys *rk = dd->rec;
+	int			natts = rk->tupdesc->natts;
+	Datum	   *values = (Datum *) DatumGetPointer(stored);
+	bool	   *nulls = (bool *) (values + natts);
+	int			i;
+
+	for (i = 0; i < natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(rk->tupdesc, i);
+
+		if (att->attisdropped)
+			continue;
+		if (nulls[i] != rk->nulls[i])
+			return false;
+		if (!nulls[i] &&
+			!DatumGetBool(FunctionCall2Coll(&rk->eq[i], att->attcollation,
+											values[i], rk->values[i])))
+			return false;
+	}
+	return true;
+}
+
+/* copy the deformed probe into the key store: values, then null flags */
+static Datum
+record_key_copy(StreamDedup *dd)
+{
+	RecordKeys *rk = dd->rec;
+	int			natts = rk->tupdesc->natts;
+	Datum	   *values;
+	bool	   *nulls;
+	int			i;
+
+	values = MemoryContextAlloc(dd->cxt, (sizeof(Datum) + sizeof(bool)) * Max(natts, 1));
+	nulls = (bool *) (values + natts);
+	for (i = 0; i < natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(rk->tupdesc, i);
+
+		nulls[i] = rk->nulls[i] || att->attisdropped;
+		values[i] = nulls[i] ? (Datum) 0 :
+			datumCopy(rk->values[i], att->attbyval, att->attlen);
+	}
+	return PointerGetDatum(values);
+}
+
+static void
+key_free(StreamDedup *dd, DedupEntry *e)
+{
+	if (e->isnull)
+		return;
+	if (dd->rec != NULL)
+	{
+		int			natts = dd->rec->tupdesc->natts;
+		Datum	   *values = (Datum *) DatumGetPointer(e->key);
+		bool	   *nulls = (bool *) (values + natts);
+		int			i;
+
+		for (i = 0; i < natts; i++)
+			if (!nulls[i] && !TupleDescAttr(dd->rec->tupdesc, i)->attbyval)
+				pfree(DatumGetPointer(values[i]));
+		pfree(values);
+	}
+	else if (!dd->typbyval)
+		pfree(DatumGetPointer(e->key));
+}
+
 /* the entry of key, or NULL; *hashp gets its hash */
 static DedupEntry *
 dedup_lookup(StreamDedup *dd, Datum key, bool isnull, uint32 *hashp)
@@ -206,20 +390,27 @@ dedup_lookup(StreamDedup *dd, Datum key, bool isnull, uint32 *hashp)
 	uint32		hash;
 	DedupEntry *e;
 
-	hash = isnull ? NULL_KEY_HASH :
-		DatumGetUInt32(FunctionCall1Coll(&dd->hashfn, dd->collation, key));
+	if (isnull)
+		hash = NULL_KEY_HASH;
+	else if (dd->rec != NULL)
+		hash = record_key_hash(dd, key);
+	else
+		hash = DatumGetUInt32(FunctionCall1Coll(&dd->hashfn, dd->collation, key));
 	*hashp = hash;
 	for (e = dd->buckets[hash & (dd->nbuckets - 1)]; e != NULL; e = e->next)
 	{
 		if (e->hash != hash || e->isnull != isnull)
 			continue;
-		if (isnull ||
+		if (isnull)
+			return e;
+		if (dd->rec != NULL ? record_key_equal(dd, e->key) :
 			DatumGetBool(FunctionCall2Coll(&dd->eqfn, dd->collation, e->key, key)))
 			return e;
 	}
 	return NULL;
 }
 
+/* insert key, just looked up (for records: deformed) by dedup_lookup() */
 static void
 dedup_insert(StreamDedup *dd, Datum key, bool isnull, uint32 hash,
 			 TimestampTz expiry)
@@ -237,9 +428,16 @@ dedup_insert(StreamDedup *dd, Datum key, bool isnull, uint32 hash,
 		e = MemoryContextAlloc(dd->cxt, sizeof(DedupEntry));
 	e->hash = hash;
 	e->isnull = isnull;
-	old = MemoryContextSwitchTo(dd->cxt);
-	e->key = isnull ? (Datum) 0 : datumCopy(key, dd->typbyval, dd->typlen);
-	MemoryContextSwitchTo(old);
+	if (isnull)
+		e->key = (Datum) 0;
+	else if (dd->rec != NULL)
+		e->key = record_key_copy(dd);
+	else
+	{
+		old = MemoryContextSwitchTo(dd->cxt);
+		e->key = datumCopy(key, dd->typbyval, dd->typlen);
+		MemoryContextSwitchTo(old);
+	}
 	e->expiry = expiry;
 	heap_push(dd, e);
 	slot = &dd->buckets[hash & (dd->nbuckets - 1)];
@@ -280,8 +478,18 @@ stream_dedup_foreach(StreamDedup *dd, StreamDedupVisitor visit, void *arg)
 
 	for (i = 0; i < dd->count; i++)
 	{
+		DedupEntry *e = dd->heap[i].entry;
+		Datum		key = e->key;
+
 		CHECK_FOR_INTERRUPTS();
-		visit(dd->heap[i]->key, dd->heap[i]->isnull, dd->heap[i]->expiry, arg);
+		if (dd->rec != NULL && !e->isnull)
+		{
+			Datum	   *values = (Datum *) DatumGetPointer(e->key);
+
+			key = HeapTupleGetDatum(heap_form_tuple(dd->rec->tupdesc, values,
+													(bool *) (values + dd->rec->tupdesc->natts)));
+		}
+		visit(key, e->isnull, dd->heap[i].expiry, arg);
 	}
 }
 
