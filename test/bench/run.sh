@@ -12,7 +12,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 
 se_install_deps
 se_ensure_user
-se_prepare_work "$(mktemp -d /tmp/streamext-bench.XXXXXX)"
+se_prepare_work "$(mktemp -d "${SE_TMPDIR:-/tmp}/streamext-bench.XXXXXX")"
 se_log "work folder: $SE_WORK"
 se_build_install "$ROOT"
 
