@@ -8,9 +8,9 @@
  * compression delta = pi * accuracy, no centroid spans more than
  * pi * sqrt(q (1 - q)) / delta <= 1 / accuracy of the ranks at quantile q,
  * and a result is interpolated inside one centroid, so its rank is off by
- * at most 1/accuracy of the rows; the tails are much more precise.  While
- * fewer rows than about accuracy/2 have been seen, every centroid is a
- * single value and the result is exact.  A result is the value at rank
+ * at most 1/accuracy of the rows; the tails are much more precise.  Two
+ * single values only merge when 2/n <= 1/accuracy, so below 2 * accuracy
+ * rows every centroid is a single value and the result is exact.  A result is the value at rank
  * ceil(fraction * n), like percentile_disc() and Spark's percentile_approx().
  */
 #include "postgres.h"
@@ -80,7 +80,7 @@ td_create(int32 accuracy, MemoryContext cxt)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("accuracy must be between 1 and %d, got %d", TD_MAX_ACCURACY, accuracy),
-				 errhint("1/accuracy is the rank error allowed; memory grows with accuracy (about 16 bytes per unit at most).")));
+				 errhint("1/accuracy is the rank error allowed; memory per group grows with accuracy, up to about 100 bytes per unit.")));
 	t = MemoryContextAllocZero(cxt, sizeof(TDigest));
 	t->hdr.kind = SKETCH_TDIGEST;
 	t->accuracy = accuracy;
