@@ -83,7 +83,7 @@ struct StreamDedup
 
 static void key_free(StreamDedup *dd, DedupEntry *e);
 
-#define DEDUP_INITIAL_BUCKETS 1024
+#define DEDUP_INITIAL_BUCKETS 64	/* small: one store per window partition */
 #define NULL_KEY_HASH 0x9e3779b9U
 
 StreamDedup *
