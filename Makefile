@@ -46,6 +46,9 @@ else
 include $(PGXS)
 endif
 
+# PGXS tracks no header dependencies; rebuild everything when any header changes.
+$(OBJS): $(wildcard src/*.h src/*/*.h)
+
 $(EXT_SCRIPT): $(SQL_SRCS) $(EXTENSION).control Makefile
 	cat $(SQL_SRCS) > $@
 
