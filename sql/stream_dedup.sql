@@ -83,6 +83,10 @@ SELECT count(*) FILTER (WHERE dup) AS dups, count(*) AS total
 SELECT streamext.is_duplicate(point(1, 1), now(), '1 minute') OVER (ORDER BY 1);
 SELECT streamext.is_duplicate(ROW(1, point(1, 1)), now(), '1 minute') OVER (ORDER BY 1);
 SELECT streamext.is_duplicate(1, now(), '-1 minute') OVER (ORDER BY 1);
+-- errors: arrival order undefined, or a frame that drops earlier rows
+SELECT streamext.is_duplicate(device, event_time, '1 hour') OVER () FROM se_dd;
+SELECT streamext.is_duplicate(device, event_time, '1 hour') OVER (PARTITION BY device) FROM se_dd;
+SELECT streamext.is_duplicate(device, event_time, '1 hour') OVER (ORDER BY arrival ROWS BETWEEN 2 PRECEDING AND CURRENT ROW) FROM se_dd;
 \set VERBOSITY terse
 
 SELECT proname, prokind, provolatile, proisstrict, proparallel, proargtypes::regtype[]

@@ -534,6 +534,7 @@ se_is_duplicate(PG_FUNCTION_ARGS)
 	TimestampTz wm;
 	bool		dup;
 
+	stream_window_check(fcinfo, "is_duplicate()", false);
 	st = (DupState *) WinGetPartitionLocalMemory(winobj, sizeof(DupState));
 	if (st->dedup == NULL)
 	{

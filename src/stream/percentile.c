@@ -412,7 +412,8 @@ se_tdigest_sfunc(PG_FUNCTION_ARGS)
 		if (PG_ARGISNULL(2))
 			ereport(ERROR,
 					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-					 errmsg("percentile fraction must not be null")));
+					 errmsg(isarray ? "percentile fractions must not be null" :
+							"percentile fraction must not be null")));
 		t = td_create(accuracy_arg(fcinfo, 3), cxt);
 		old = MemoryContextSwitchTo(cxt);
 		t->fracarray = isarray;
