@@ -112,6 +112,7 @@ SELECT streamext.tumble('294276-12-31 23:59:59+00', '1 hour');
 SELECT count(*) FROM streamext.hop('2024-01-01', '36525 days', '1 microsecond');
 SELECT count(*) FROM streamext.hop('2024-01-01', '1000001 microseconds', '1 microsecond');
 SELECT * FROM streamext.hop('294276-12-31 23:59:59+00', '1 hour', '30 minutes');
+SELECT * FROM streamext.hop('4714-11-24 00:10:00+00 BC', '1 hour', '30 minutes');
 SELECT * FROM streamext.hop('2024-01-01', '2147483647 days', '1 day');
 SELECT streamext.tumble('2024-01-01', '2147483647 days');
 \set VERBOSITY terse

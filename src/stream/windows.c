@@ -122,7 +122,9 @@ se_hop(PG_FUNCTION_ARGS)
 			!IS_VALID_TIMESTAMP(st->next))
 			ereport(ERROR,
 					(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
-					 errmsg("timestamp out of range")));
+					 errmsg("timestamp out of range"),
+					 errdetail("A window containing the event time would start before the earliest timestamp, 4714-11-24 00:00:00+00 BC."),
+					 errhint("Use a shorter window for event times this far in the past.")));
 		st->slide = slide;
 		st->width = width;
 		st->remaining = k + 1;
