@@ -130,6 +130,18 @@ SELECT streamext.approx_percentile(x, 0) AS p0, streamext.approx_percentile(x, 0
        streamext.approx_percentile(x, ARRAY[1, 0, 0.5]) AS unsorted_fractions
   FROM (VALUES ('Infinity'::float8), ('-Infinity'), (2), (1e308), (-1e308)) v(x);
 
+-- many infinities: they are never averaged with other values (no NaN), also through a stored state
+SELECT streamext.approx_percentile(x, ARRAY[0, 0.1, 0.1001, 0.5, 0.9, 0.9001, 1]) AS direct,
+       streamext.approx_percentile_result(streamext.approx_percentile_state(x), ARRAY[0, 0.1, 0.5, 0.9001, 1]) AS stored,
+       percentile_disc(ARRAY[0, 0.1, 0.1001, 0.5, 0.9, 0.9001, 1]) WITHIN GROUP (ORDER BY x) AS exact
+  FROM (SELECT CASE g % 10 WHEN 0 THEN 'Infinity'::float8 WHEN 1 THEN '-Infinity' ELSE g END AS x
+          FROM generate_series(1, 100000) g) s;
+-- values near the float8 limits with opposite signs do not overflow to infinity
+SELECT bool_and(isfinite) AS all_finite
+  FROM (SELECT unnest(streamext.approx_percentile(x, ARRAY[0, 0.25, 0.5, 0.75, 1])) NOT IN ('Infinity', '-Infinity', 'NaN') AS isfinite
+          FROM (SELECT CASE WHEN g % 2 = 0 THEN 1e308 ELSE -1e308 END * (1 + g / 1e6) AS x
+                  FROM generate_series(1, 100000) g) s) t;
+
 -- corrupted stored states (random bytes overwritten, truncated) give an error or a
 -- value, never a crash: 4000 tries on both kinds of state
 CREATE TEMP TABLE se_corrupt AS
