@@ -110,7 +110,76 @@ SELECT streamext.approx_count_distinct_result(digest) FROM se_states LIMIT 1;
 SELECT streamext.approx_percentile_result(hll, 0.5) FROM se_states LIMIT 1;
 SELECT streamext.approx_merge(s) FROM (SELECT hll AS s FROM se_states UNION ALL SELECT digest FROM se_states) u;
 SELECT streamext.approx_count_distinct_result(substr(hll, 1, 10)) FROM se_states LIMIT 1;
+SELECT streamext.approx_count_distinct_result('');
+SELECT streamext.approx_percentile_result('\xdeadbeefdeadbeefdeadbeefdeadbeef', 0.5);
+SELECT streamext.approx_percentile(g, 'NaN') FROM generate_series(1, 3) g;
+SELECT streamext.approx_percentile(g, -0.1) FROM generate_series(1, 3) g;
+SELECT streamext.approx_percentile(g, NULL::float8) FROM generate_series(1, 3) g;
+SELECT streamext.approx_percentile(g, NULL::float8[]) FROM generate_series(1, 3) g;
+SELECT streamext.approx_percentile(g, ARRAY[[0.1, 0.2], [0.3, 0.4]]) FROM generate_series(1, 3) g;
+SELECT streamext.approx_percentile(g, 0.5, 2147483647) FROM generate_series(1, 3) g;
+SELECT streamext.approx_count_distinct(g, 'NaN') FROM generate_series(1, 3) g;
+SELECT streamext.approx_count_distinct(g, 'Infinity') FROM generate_series(1, 3) g;
 \set VERBOSITY terse
+
+-- infinities are ranked like other values; an empty fraction array gives an empty array;
+-- huge values do not overflow
+SELECT streamext.approx_percentile(x, 0) AS p0, streamext.approx_percentile(x, 0.5) AS p50,
+       streamext.approx_percentile(x, 1) AS p100,
+       streamext.approx_percentile(x, '{}'::float8[]) AS none,
+       streamext.approx_percentile(x, ARRAY[1, 0, 0.5]) AS unsorted_fractions
+  FROM (VALUES ('Infinity'::float8), ('-Infinity'), (2), (1e308), (-1e308)) v(x);
+
+-- many infinities: they are never averaged with other values (no NaN), also through a stored state
+SELECT streamext.approx_percentile(x, ARRAY[0, 0.1, 0.1001, 0.5, 0.9, 0.9001, 1]) AS direct,
+       streamext.approx_percentile_result(streamext.approx_percentile_state(x), ARRAY[0, 0.1, 0.5, 0.9001, 1]) AS stored,
+       percentile_disc(ARRAY[0, 0.1, 0.1001, 0.5, 0.9, 0.9001, 1]) WITHIN GROUP (ORDER BY x) AS exact
+  FROM (SELECT CASE g % 10 WHEN 0 THEN 'Infinity'::float8 WHEN 1 THEN '-Infinity' ELSE g END AS x
+          FROM generate_series(1, 100000) g) s;
+-- values near the float8 limits with opposite signs do not overflow to infinity
+SELECT bool_and(isfinite) AS all_finite
+  FROM (SELECT unnest(streamext.approx_percentile(x, ARRAY[0, 0.25, 0.5, 0.75, 1])) NOT IN ('Infinity', '-Infinity', 'NaN') AS isfinite
+          FROM (SELECT CASE WHEN g % 2 = 0 THEN 1e308 ELSE -1e308 END * (1 + g / 1e6) AS x
+                  FROM generate_series(1, 100000) g) s) t;
+
+-- corrupted stored states (random bytes overwritten, truncated) give an error or a
+-- value, never a crash: 4000 tries on both kinds of state
+CREATE TEMP TABLE se_corrupt AS
+SELECT streamext.approx_count_distinct_state(g) AS hll,
+       streamext.approx_percentile_state(g::float8) AS digest,
+       streamext.approx_count_distinct_state(g, 0.2) AS hll_small,
+       streamext.approx_percentile_state(g::float8, 10) AS digest_small
+  FROM generate_series(1, 2000) g;
+SELECT setseed(0.42);
+DO $$
+DECLARE
+	src bytea;
+	s bytea;
+	i int;
+BEGIN
+	FOR i IN 1..4000 LOOP
+		SELECT CASE i % 4 WHEN 0 THEN hll WHEN 1 THEN digest WHEN 2 THEN hll_small ELSE digest_small END
+		  INTO src FROM se_corrupt;
+		s := set_byte(src, (random() * CASE WHEN i % 3 = 0 THEN least(length(src) - 1, 40)
+		                                    ELSE length(src) - 1 END)::int,
+		              (random() * 255)::int);
+		IF i % 7 = 0 THEN
+			s := substr(s, 1, (random() * length(s))::int);
+		END IF;
+		BEGIN
+			IF i % 2 = 0 THEN
+				PERFORM streamext.approx_count_distinct_result(s);
+			ELSE
+				PERFORM streamext.approx_percentile_result(s, ARRAY[0, 0.3, 1]);
+			END IF;
+			PERFORM streamext.approx_merge(x) FROM (VALUES (s), (src), (s)) v(x);
+		EXCEPTION WHEN data_corrupted OR invalid_parameter_value OR data_exception THEN
+			NULL;
+		END;
+	END LOOP;
+END
+$$;
+DROP TABLE se_corrupt;
 
 SELECT p.proname, count(*) AS variants, bool_and(a.aggcombinefn <> 0 AND a.aggserialfn <> 0 AND a.aggdeserialfn <> 0) AS parallel_ready,
        bool_and(p.proparallel = 's') AS parallel_safe

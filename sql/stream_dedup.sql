@@ -78,11 +78,23 @@ SELECT count(*) FILTER (WHERE dup) AS dups, count(*) AS total
           FROM (SELECT i, '2024-01-01'::timestamptz + i * interval '1 second' AS t
                   FROM generate_series(1, 200000) i) g) s;
 
+-- record keys with text and nested record fields, checked against row_number() over
+-- 3000 rows (1050 distinct keys): the stored fields must outlive the row they came from
+SELECT count(*) FILTER (WHERE dup) AS dups, count(*) FILTER (WHERE dup IS DISTINCT FROM (rn > 1)) AS mismatches
+  FROM (SELECT streamext.is_duplicate(ROW(x % 50, 'device-' || (x % 50), ROW(x % 3, NULL::text, repeat('p', x % 7))),
+                                      '2024-01-01'::timestamptz, '1 hour') OVER (ORDER BY x) AS dup,
+               row_number() OVER (PARTITION BY x % 50, x % 3, x % 7 ORDER BY x) AS rn
+          FROM generate_series(1, 3000) x) s;
+
 -- errors: keys without a hash opclass, negative delay
 \set VERBOSITY default
 SELECT streamext.is_duplicate(point(1, 1), now(), '1 minute') OVER (ORDER BY 1);
 SELECT streamext.is_duplicate(ROW(1, point(1, 1)), now(), '1 minute') OVER (ORDER BY 1);
 SELECT streamext.is_duplicate(1, now(), '-1 minute') OVER (ORDER BY 1);
+-- errors: arrival order undefined, or a frame that drops earlier rows
+SELECT streamext.is_duplicate(device, event_time, '1 hour') OVER () FROM se_dd;
+SELECT streamext.is_duplicate(device, event_time, '1 hour') OVER (PARTITION BY device) FROM se_dd;
+SELECT streamext.is_duplicate(device, event_time, '1 hour') OVER (ORDER BY arrival ROWS BETWEEN 2 PRECEDING AND CURRENT ROW) FROM se_dd;
 \set VERBOSITY terse
 
 SELECT proname, prokind, provolatile, proisstrict, proparallel, proargtypes::regtype[]

@@ -39,10 +39,24 @@ SELECT ts, gap, streamext.session_window(ts, gap) OVER (ORDER BY ts) AS session
                ('2024-01-01 10:29:00+00', '1 minute'),
                ('2024-01-01 10:31:00+00', '1 minute')) v(ts, gap);
 
--- ORDER BY ts plus a tie-breaker is fine; the frame clause is not used
+-- ORDER BY ts plus a tie-breaker is fine, so are frames starting at UNBOUNDED PRECEDING
 SELECT k, ts, streamext.session_window(ts, '10 minutes')
-         OVER (PARTITION BY k ORDER BY ts, note ROWS BETWEEN CURRENT ROW AND CURRENT ROW) AS session
+         OVER (PARTITION BY k ORDER BY ts, note ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) AS session
   FROM se_sess WHERE k = 2 ORDER BY ts, note;
+-- an expression as ts, ordered by the same expression; a timestamp column (implicit cast)
+SELECT ts, streamext.session_window(ts + interval '1 hour', '10 minutes') OVER (ORDER BY ts + interval '1 hour') AS shifted
+  FROM se_sess WHERE k = 1 AND ts < '2024-01-01 10:20:00+00' ORDER BY ts;
+SELECT lts, streamext.session_window(lts, '10 minutes') OVER (ORDER BY lts) AS session
+  FROM (VALUES ('2024-01-01 10:00:00'::timestamp), ('2024-01-01 10:10:00'), ('2024-01-01 10:20:01')) v(lts)
+ ORDER BY lts;
+
+-- sessions spanning a long run of rows, and a gap reaching the end of the timestamp range
+SELECT count(DISTINCT s) AS sessions, min(lower(s)) AS first_start, max(upper(s)) AS last_end
+  FROM (SELECT streamext.session_window(ts, '1 minute') OVER (ORDER BY ts) AS s
+          FROM generate_series('2024-01-01 00:00:00+00'::timestamptz, '2024-01-01 10:00:00+00', '1 minute') ts) x;
+SELECT streamext.session_window(ts, '1 microsecond') OVER (ORDER BY ts) AS usec
+  FROM (VALUES ('2024-01-01 00:00:00+00'::timestamptz), ('2024-01-01 00:00:00.000001+00'),
+               ('2024-01-01 00:00:00.000003+00')) v(ts);
 
 -- a partition of one row, and an empty input
 SELECT streamext.session_window(ts, '1 second') OVER (ORDER BY ts) FROM (VALUES ('2024-01-01 00:00:00+00'::timestamptz)) v(ts);
@@ -55,6 +69,15 @@ SELECT streamext.session_window(ts, '10 minutes') OVER (PARTITION BY k ORDER BY 
 SELECT streamext.session_window(ts, '10 minutes') OVER (PARTITION BY k ORDER BY note) FROM se_sess;
 SELECT streamext.session_window(ts, '0 minutes') OVER (PARTITION BY k ORDER BY ts) FROM se_sess;
 SELECT streamext.session_window(ts, '1 month') OVER (PARTITION BY k ORDER BY ts) FROM se_sess;
+SELECT streamext.session_window(ts, '10 minutes') OVER () FROM se_sess;
+SELECT streamext.session_window(ts, '10 minutes') OVER (PARTITION BY k ORDER BY k, ts) FROM se_sess;
+SELECT streamext.session_window(ts + interval '1 hour', '10 minutes') OVER (ORDER BY ts) FROM se_sess;
+SELECT streamext.session_window(ts, '10 minutes') OVER (PARTITION BY k ORDER BY ts ROWS BETWEEN CURRENT ROW AND CURRENT ROW) FROM se_sess;
+SELECT streamext.session_window(ts, '10 minutes') OVER (PARTITION BY k ORDER BY ts ROWS BETWEEN 1 PRECEDING AND 1 FOLLOWING) FROM se_sess;
+SELECT streamext.session_window(ts, '10 minutes') OVER (PARTITION BY k ORDER BY ts RANGE BETWEEN UNBOUNDED PRECEDING AND '1 hour' FOLLOWING) FROM se_sess;
+SELECT streamext.session_window(ts, '10 minutes') OVER (PARTITION BY k ORDER BY ts ROWS UNBOUNDED PRECEDING EXCLUDE TIES) FROM se_sess;
+SELECT streamext.session_window(ts, '1 day') OVER (ORDER BY ts) FROM (VALUES ('294276-12-31 12:00:00+00'::timestamptz)) v(ts);
+SELECT streamext.session_window(ts, '1 day') OVER (ORDER BY ts) FROM (VALUES ('infinity'::timestamptz)) v(ts);
 \set VERBOSITY terse
 
 SELECT proname, prokind, provolatile, proisstrict, proparallel

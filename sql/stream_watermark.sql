@@ -49,9 +49,23 @@ SELECT batch, et, streamext.is_late(et, '10 minutes') OVER (ORDER BY batch) AS l
                (3, '2024-01-01 10:19:00+00'), (3, '2024-01-01 10:21:00+00')) v(batch, et)
  ORDER BY batch, et;
 
--- without ORDER BY all rows arrive together: nothing is late
-SELECT count(*) FILTER (WHERE l) AS late_without_order
-  FROM (SELECT streamext.is_late(event_time, '1 second') OVER () AS l FROM se_wm) s;
+-- the watermark aggregate over a whole partition (no ORDER BY) is the final watermark;
+-- a frame ending before the current row gives the watermark of the rows before it,
+-- which is what is_late() compares with
+SELECT arrival, streamext.watermark(event_time, '10 minutes') OVER () AS final,
+       streamext.watermark(event_time, '10 minutes')
+         OVER (ORDER BY arrival ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS before_row,
+       streamext.is_late(event_time, '10 minutes') OVER (ORDER BY arrival) AS late
+  FROM se_wm WHERE arrival <= 4 ORDER BY arrival;
+
+-- infinite event times: +infinity makes every later row late, -infinity is always late after the first row
+SELECT x, et, streamext.is_late(et, '1 minute') OVER (ORDER BY x) AS late,
+       streamext.watermark(et, '1 minute') OVER (ORDER BY x) AS wm
+  FROM (VALUES (1, '2024-01-01 00:00:00+00'::timestamptz), (2, '-infinity'), (3, 'infinity'),
+               (4, '2025-01-01 00:00:00+00')) v(x, et) ORDER BY x;
+-- a delay reaching before the first timestamp saturates at -infinity; the largest delay
+SELECT streamext.watermark('4000-01-01 BC'::timestamptz, '100000 days') AS wm_near_min,
+       streamext.watermark('2024-01-01'::timestamptz, '106751991 days') AS saturated;
 
 -- a NULL delay gives NULL but the row's event time still counts
 SELECT arrival, streamext.is_late(event_time, CASE WHEN arrival = 2 THEN NULL ELSE interval '10 minutes' END)
@@ -68,6 +82,21 @@ SELECT arrival, event_time FROM (
 SELECT streamext.watermark(event_time, '-1 minute') FROM se_wm;
 SELECT streamext.is_late(event_time, '-1 second') OVER (ORDER BY arrival) FROM se_wm;
 SELECT streamext.is_late(event_time, '1 month') OVER (ORDER BY arrival) FROM se_wm;
+SELECT streamext.is_late(event_time, '2147483647 days') OVER (ORDER BY arrival) FROM se_wm;
+-- errors: arrival order undefined (no ORDER BY), or a frame that drops earlier rows
+SELECT streamext.is_late(event_time, '1 second') OVER () FROM se_wm;
+SELECT streamext.is_late(event_time, '1 second') OVER (PARTITION BY note) FROM se_wm;
+SELECT streamext.is_late(event_time, '1 second') OVER (ORDER BY arrival ROWS BETWEEN 1 PRECEDING AND CURRENT ROW) FROM se_wm;
+SELECT streamext.is_late(event_time, '1 second') OVER (ORDER BY arrival ROWS BETWEEN CURRENT ROW AND UNBOUNDED FOLLOWING) FROM se_wm;
+SELECT streamext.is_late(event_time, '1 second') OVER (ORDER BY arrival RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW EXCLUDE CURRENT ROW) FROM se_wm;
+SELECT streamext.watermark(event_time, '1 second') OVER (ORDER BY arrival ROWS BETWEEN 1 PRECEDING AND CURRENT ROW) FROM se_wm;
+-- accepted frames: the default, and any that starts at UNBOUNDED PRECEDING (results as above)
+SELECT count(*) FILTER (WHERE l1) AS late1, count(*) FILTER (WHERE l2) AS late2, count(*) FILTER (WHERE l3) AS late3
+  FROM (SELECT streamext.is_late(event_time, '10 minutes') OVER (ORDER BY arrival) AS l1,
+               streamext.is_late(event_time, '10 minutes') OVER (ORDER BY arrival ROWS UNBOUNDED PRECEDING) AS l2,
+               streamext.is_late(event_time, '10 minutes')
+                 OVER (ORDER BY arrival GROUPS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) AS l3
+          FROM se_wm) s;
 \set VERBOSITY terse
 
 SELECT p.proname, p.prokind, p.provolatile, p.proisstrict, p.proparallel,

@@ -64,6 +64,19 @@ SELECT e.id, w.win
   CROSS JOIN LATERAL streamext.hop(e.ts, '1 hour', '30 minutes') w(win)
  ORDER BY e.id, w.win;
 
+-- the limit itself: 1,000,000 windows of 1 second width 1,000,000 microseconds
+SELECT count(*), min(lower(w)), max(upper(w))
+  FROM streamext.hop('2024-01-01 00:00:00+00', '1000000 microseconds', '1 microsecond') w;
+-- an origin many slides away (before or after ts) is normalised: |origin offset| >= slide is fine
+SELECT * FROM streamext.hop('2024-01-01 10:07:00+00', '10 minutes', '3 minutes', '2030-01-01 00:01:00+00');
+SELECT * FROM streamext.hop('2024-01-01 10:07:00+00', '10 minutes', '3 minutes', '1930-01-01 00:02:00+00');
+SELECT streamext.tumble('2024-01-01 10:00:30+00', '5 minutes', '2030-01-01 00:01:00+00') AS future_origin,
+       streamext.tumble('2024-01-01 10:00:30+00', '5 minutes', '1900-01-01 00:01:00+00') AS past_origin;
+-- timestamps near both ends of the range, intervals that mix days and (negative) time
+SELECT streamext.tumble('4713-11-24 00:00:00+00 BC', '1 hour') AS near_min,
+       streamext.tumble('2024-01-01 10:00:00+00', '1 day -1 hour') AS twenty_three_hours,
+       streamext.tumble('2024-01-01 10:00:00+00', '-1 day 25 hours') AS one_hour;
+
 -- hop and tumble agree when slide = width
 SELECT bool_and(w = streamext.tumble(ts, '7 minutes')) AS hop_equals_tumble
   FROM generate_series('2024-01-01'::timestamptz, '2024-01-02', '13 seconds') ts,
@@ -94,6 +107,14 @@ SELECT * FROM streamext.hop('2024-01-01', '10 minutes', '-1 minutes');
 SELECT * FROM streamext.hop('2024-01-01', '10 minutes', '11 minutes');
 SELECT * FROM streamext.hop('2024-01-01', '1 mon', '1 day');
 SELECT streamext.tumble('294276-12-31 23:59:59+00', '1 hour');
+-- hop() returns at most 1,000,000 windows per row: a 1-microsecond slide over
+-- 100 years is refused at once instead of running for days
+SELECT count(*) FROM streamext.hop('2024-01-01', '36525 days', '1 microsecond');
+SELECT count(*) FROM streamext.hop('2024-01-01', '1000001 microseconds', '1 microsecond');
+SELECT * FROM streamext.hop('294276-12-31 23:59:59+00', '1 hour', '30 minutes');
+SELECT * FROM streamext.hop('4714-11-24 00:10:00+00 BC', '1 hour', '30 minutes');
+SELECT * FROM streamext.hop('2024-01-01', '2147483647 days', '1 day');
+SELECT streamext.tumble('2024-01-01', '2147483647 days');
 \set VERBOSITY terse
 
 -- volatility, strictness and parallel safety as declared

@@ -29,7 +29,8 @@ stream_interval_usecs(const Interval *iv, const char *what, bool allow_zero)
 		pg_add_s64_overflow(usecs, iv->time, &usecs))
 		ereport(ERROR,
 				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
-				 errmsg("%s is out of range", what)));
+				 errmsg("%s is out of range", what),
+				 errhint("Event-time durations must be shorter than about 292,000 years.")));
 	if (usecs < 0 || (usecs == 0 && !allow_zero))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -61,7 +62,9 @@ stream_ts_add(TimestampTz ts, int64 delta)
 	if (pg_add_s64_overflow(ts, delta, &result) || !IS_VALID_TIMESTAMP(result))
 		ereport(ERROR,
 				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
-				 errmsg("timestamp out of range")));
+				 errmsg("timestamp out of range"),
+				 errdetail("A window or session would end after the largest timestamp, 294276-12-31 23:59:59.999999+00."),
+				 errhint("Use a shorter window or gap for event times this far in the future.")));
 	return result;
 }
 

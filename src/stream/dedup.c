@@ -348,8 +348,11 @@ record_key_copy(StreamDedup *dd)
 	Datum	   *values;
 	bool	   *nulls;
 	int			i;
+	MemoryContext old;
 
-	values = MemoryContextAlloc(dd->cxt, (sizeof(Datum) + sizeof(bool)) * Max(natts, 1));
+	/* the copies must live as long as the key store, not the current row */
+	old = MemoryContextSwitchTo(dd->cxt);
+	values = palloc((sizeof(Datum) + sizeof(bool)) * Max(natts, 1));
 	nulls = (bool *) (values + natts);
 	for (i = 0; i < natts; i++)
 	{
@@ -359,6 +362,7 @@ record_key_copy(StreamDedup *dd)
 		values[i] = nulls[i] ? (Datum) 0 :
 			datumCopy(rk->values[i], att->attbyval, att->attlen);
 	}
+	MemoryContextSwitchTo(old);
 	return PointerGetDatum(values);
 }
 
@@ -534,6 +538,7 @@ se_is_duplicate(PG_FUNCTION_ARGS)
 	TimestampTz wm;
 	bool		dup;
 
+	stream_window_check(fcinfo, "is_duplicate()", false);
 	st = (DupState *) WinGetPartitionLocalMemory(winobj, sizeof(DupState));
 	if (st->dedup == NULL)
 	{

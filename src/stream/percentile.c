@@ -117,6 +117,48 @@ td_q(const TDigest *t, double k)
 }
 
 /*
+ * Mean of two centroids.  Infinite values are ranked like any other, but
+ * they must never be averaged with a different value (inf - inf is NaN), so
+ * td_compress_items() keeps them in centroids of their own; huge finite
+ * values of opposite signs would overflow the difference, so then the
+ * weighted sum is used.
+ */
+static double
+centroid_mean(double m1, double w1, double m2, double w2)
+{
+	double		w = w1 + w2;
+	double		m;
+
+	if (m1 == m2)
+		return m1;
+	m = m1 + (m2 - m1) * w2 / w;
+	if (!isfinite(m))
+		m = m1 * (w1 / w) + m2 * (w2 / w);
+	return m;
+}
+
+/*
+ * Between two neighbouring centroids (or the minimum/maximum) the rank
+ * target is interpolated; when either is infinite there is nothing to
+ * interpolate: ranks up to boundary (the rows of the lower one) get the
+ * lower value, the others the upper one.
+ */
+static double
+td_interpolate(double lo, double hi, double frac, double target, double boundary)
+{
+	double		v;
+
+	if (lo == hi)
+		return lo;
+	if (isinf(lo) || isinf(hi))
+		return target < boundary ? lo : hi;
+	v = lo + frac * (hi - lo);
+	if (!isfinite(v))			/* huge values of opposite signs */
+		v = lo * (1.0 - frac) + hi * frac;
+	return v;
+}
+
+/*
  * Merge the sorted items into new centroids, each as large as the scale
  * function allows at its quantile.
  */
@@ -152,10 +194,13 @@ td_compress_items(TDigest *t, Centroid *items, int n)
 	{
 		double		q = q0 + (cur.weight + items[i].weight) / total;
 
-		if (q <= qlimit)
+		if (q <= qlimit &&
+			(cur.mean == items[i].mean ||
+			 (!isinf(cur.mean) && !isinf(items[i].mean))))
 		{
+			cur.mean = centroid_mean(cur.mean, cur.weight,
+									 items[i].mean, items[i].weight);
 			cur.weight += items[i].weight;
-			cur.mean += (items[i].mean - cur.mean) * items[i].weight / cur.weight;
 		}
 		else
 		{
@@ -330,16 +375,18 @@ td_quantile(TDigest *t, double fraction)
 		{
 			if (target == center)
 				return t->cent[i].mean;
-			return prevmean + (target - prevcenter) / (center - prevcenter) *
-				(t->cent[i].mean - prevmean);
+			return td_interpolate(prevmean, t->cent[i].mean,
+								  (target - prevcenter) / (center - prevcenter),
+								  target, cum);
 		}
 		prevcenter = center;
 		prevmean = t->cent[i].mean;
 		cum += t->cent[i].weight;
 	}
 	/* between the last centroid and the maximum, in the last slot */
-	return prevmean + (target - prevcenter) / (n - 0.5 - prevcenter) *
-		(t->max - prevmean);
+	return td_interpolate(prevmean, t->max,
+						  (target - prevcenter) / (n - 0.5 - prevcenter),
+						  target, n - 0.5);
 }
 
 static void
@@ -412,7 +459,8 @@ se_tdigest_sfunc(PG_FUNCTION_ARGS)
 		if (PG_ARGISNULL(2))
 			ereport(ERROR,
 					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-					 errmsg("percentile fraction must not be null")));
+					 errmsg(isarray ? "percentile fractions must not be null" :
+							"percentile fraction must not be null")));
 		t = td_create(accuracy_arg(fcinfo, 3), cxt);
 		old = MemoryContextSwitchTo(cxt);
 		t->fracarray = isarray;
@@ -578,7 +626,7 @@ tdigest_deserialize(SketchReader *r, MemoryContext cxt)
 	{
 		Centroid   *c = &t->cent[i];
 
-		if (!isfinite(c->mean) || !isfinite(c->weight) || c->weight < 1 ||
+		if (isnan(c->mean) || !isfinite(c->weight) || c->weight < 1 ||
 			(i > 0 && c->mean < t->cent[i - 1].mean) ||
 			c->mean < t->min || c->mean > t->max)
 			sketch_corrupt("Bad centroid.");

@@ -75,6 +75,7 @@ se_session_window(PG_FUNCTION_ARGS)
 	int64		prevrel;
 	TimestampTz prevts;
 
+	stream_window_check(fcinfo, "session_window()", true);
 	st = (SessionState *) WinGetPartitionLocalMemory(winobj, sizeof(SessionState));
 	if (cur != st->nextpos)
 		elog(ERROR, "session_window() visited row " INT64_FORMAT " of its partition, expected " INT64_FORMAT,

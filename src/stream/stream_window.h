@@ -6,6 +6,7 @@
 #ifndef STREAM_WINDOW_H
 #define STREAM_WINDOW_H
 
+#include "fmgr.h"
 #include "windowapi.h"
 
 #include "stream/stream.h"
@@ -18,5 +19,20 @@
  */
 extern void stream_window_clock_step(WindowObject winobj, StreamClock *clock,
 									 int64 *nextpos, const char *fname);
+
+/*
+ * Check (once per call site) the window clause the window function fcinfo
+ * runs in: ORDER BY required (on the first argument when order_by_arg0) and
+ * a frame that covers every earlier row; clear errors otherwise.
+ */
+extern void stream_window_check(FunctionCallInfo fcinfo, const char *fname,
+								bool order_by_arg0);
+
+/*
+ * For an aggregate's transition function: when it runs as a window
+ * function, check that the frame starts at UNBOUNDED PRECEDING.
+ */
+extern void stream_window_check_running_aggregate(FunctionCallInfo fcinfo,
+												  const char *fname);
 
 #endif							/* STREAM_WINDOW_H */

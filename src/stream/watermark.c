@@ -81,6 +81,7 @@ se_watermark_sfunc(PG_FUNCTION_ARGS)
 {
 	TimestampTz candidate;
 
+	stream_window_check_running_aggregate(fcinfo, "watermark()");
 	if (PG_ARGISNULL(1) || PG_ARGISNULL(2))
 	{
 		if (PG_ARGISNULL(0))
@@ -118,6 +119,7 @@ se_is_late(PG_FUNCTION_ARGS)
 	TimestampTz wm;
 	bool		late;
 
+	stream_window_check(fcinfo, "is_late()", false);
 	st = (LateState *) WinGetPartitionLocalMemory(winobj, sizeof(LateState));
 	stream_window_clock_step(winobj, &st->clock, &st->nextpos, "is_late()");
 

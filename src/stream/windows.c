@@ -13,6 +13,7 @@
 #include "common/int.h"
 #include "fmgr.h"
 #include "funcapi.h"
+#include "miscadmin.h"
 #include "nodes/nodeFuncs.h"
 #include "nodes/supportnodes.h"
 #include "optimizer/optimizer.h"
@@ -56,6 +57,13 @@ se_tumble_start(PG_FUNCTION_ARGS)
 	PG_RETURN_TIMESTAMPTZ(tumble_start_args(fcinfo, &width));
 }
 
+/*
+ * Windows per row that hop() returns at most: width / slide is the number of
+ * rows each input row turns into, so a 100-year width with a 1-microsecond
+ * slide is a mistake, not a query to run for days.
+ */
+#define HOP_MAX_WINDOWS 1000000
+
 typedef struct HopState
 {
 	TimestampTz next;			/* start of the next window to return */
@@ -97,6 +105,13 @@ se_hop(PG_FUNCTION_ARGS)
 					 errhint("A sliding window covers [start, start + width) every slide; with slide > width some rows would fall in no window. Use tumble() for slide = width.")));
 		stream_check_finite(ts, "event time");
 		stream_check_finite(origin, "window origin");
+		if (width / slide > HOP_MAX_WINDOWS ||
+			(width / slide == HOP_MAX_WINDOWS && width % slide != 0))
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("window width / slide must be at most %d", HOP_MAX_WINDOWS),
+					 errdetail("hop() returns up to width / slide windows for every row."),
+					 errhint("Use a larger slide, or aggregate over tumble() windows of the slide and combine them.")));
 
 		funcctx = SRF_FIRSTCALL_INIT();
 		st = MemoryContextAlloc(funcctx->multi_call_memory_ctx, sizeof(HopState));
@@ -107,13 +122,16 @@ se_hop(PG_FUNCTION_ARGS)
 			!IS_VALID_TIMESTAMP(st->next))
 			ereport(ERROR,
 					(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
-					 errmsg("timestamp out of range")));
+					 errmsg("timestamp out of range"),
+					 errdetail("A window containing the event time would start before the earliest timestamp, 4714-11-24 00:00:00+00 BC."),
+					 errhint("Use a shorter window for event times this far in the past.")));
 		st->slide = slide;
 		st->width = width;
 		st->remaining = k + 1;
 		funcctx->user_fctx = st;
 	}
 
+	CHECK_FOR_INTERRUPTS();
 	funcctx = SRF_PERCALL_SETUP();
 	st = (HopState *) funcctx->user_fctx;
 	if (st->remaining > 0)
