@@ -1,0 +1,500 @@
+/*
+ * columnar_scan.c
+ *		The VersionedColumnarScan custom scan: reads only the columns a query
+ *		references and skips segments whose min/max/null-count statistics
+ *		refute the WHERE clause; EXPLAIN ANALYZE shows segments read and
+ *		skipped.  The planner hook also keeps versioned_columnar tables out
+ *		of parallel plans (a worker cannot see the leader's buffered rows).
+ */
+#include "postgres.h"
+
+#define COLUMNAR_INTERNAL
+#include "columnar/columnar.h"
+
+#include "access/htup_details.h"
+#include "access/nbtree.h"
+#include "access/table.h"
+#include "catalog/pg_am.h"
+#include "catalog/pg_class.h"
+#include "commands/explain.h"
+#include "executor/executor.h"
+#include "nodes/extensible.h"
+#include "nodes/makefuncs.h"
+#include "nodes/nodeFuncs.h"
+#include "optimizer/clauses.h"
+#include "optimizer/cost.h"
+#include "optimizer/optimizer.h"
+#include "optimizer/pathnode.h"
+#include "optimizer/paths.h"
+#include "optimizer/restrictinfo.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/syscache.h"
+#include "utils/typcache.h"
+#include "parser/parsetree.h"
+
+typedef struct ColumnarScanState
+{
+	CustomScanState css;
+	ColumnarReader *reader;
+	Bitmapset  *attrs;
+	List	   *key_info;		/* flattened attnum, strategy, cmp proc, collation */
+	List	   *key_exprs;		/* ExprState per key */
+	int64		segs_read;
+	int64		segs_skipped;
+} ColumnarScanState;
+
+static set_rel_pathlist_hook_type prev_set_rel_pathlist_hook = NULL;
+
+static Plan *columnar_plan_path(PlannerInfo *root, RelOptInfo *rel, CustomPath *best_path,
+								List *tlist, List *clauses, List *custom_plans);
+static Node *columnar_create_state(CustomScan *cscan);
+static void columnar_begin(CustomScanState *node, EState *estate, int eflags);
+static TupleTableSlot *columnar_exec(CustomScanState *node);
+static void columnar_end(CustomScanState *node);
+static void columnar_rescan(CustomScanState *node);
+static void columnar_explain(CustomScanState *node, List *ancestors, ExplainState *es);
+
+static const CustomPathMethods path_methods = {
+	.CustomName = "VersionedColumnarScan",
+	.PlanCustomPath = columnar_plan_path,
+};
+
+static const CustomScanMethods plan_methods = {
+	.CustomName = "VersionedColumnarScan",
+	.CreateCustomScanState = columnar_create_state,
+};
+
+static const CustomExecMethods exec_methods = {
+	.CustomName = "VersionedColumnarScan",
+	.BeginCustomScan = columnar_begin,
+	.ExecCustomScan = columnar_exec,
+	.EndCustomScan = columnar_end,
+	.ReScanCustomScan = columnar_rescan,
+	.ExplainCustomScan = columnar_explain,
+};
+
+static bool
+rel_is_columnar(Oid relid)
+{
+	HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	bool		result = false;
+
+	if (HeapTupleIsValid(tup))
+	{
+		Form_pg_class cls = (Form_pg_class) GETSTRUCT(tup);
+		Oid			am = columnar_am_oid();
+
+		result = OidIsValid(am) && cls->relam == am && cls->relkind == RELKIND_RELATION;
+		ReleaseSysCache(tup);
+	}
+	return result;
+}
+
+static void
+columnar_set_rel_pathlist(PlannerInfo *root, RelOptInfo *rel, Index rti, RangeTblEntry *rte)
+{
+	ListCell   *lc;
+	Path	   *seq = NULL;
+	CustomPath *cpath;
+	int			natts;
+	int			nneeded;
+	Bitmapset  *attrs = NULL;
+	double		fraction;
+
+	if (prev_set_rel_pathlist_hook)
+		prev_set_rel_pathlist_hook(root, rel, rti, rte);
+
+	if (rte->rtekind != RTE_RELATION || rte->relkind != RELKIND_RELATION ||
+		(rel->reloptkind != RELOPT_BASEREL && rel->reloptkind != RELOPT_OTHER_MEMBER_REL))
+		return;
+	if (!rel_is_columnar(rte->relid))
+		return;
+
+	/* no parallel plans: workers would not see this backend's buffered rows */
+	rel->partial_pathlist = NIL;
+	rel->consider_parallel = false;
+	foreach(lc, rel->pathlist)
+	{
+		Path	   *p = lfirst(lc);
+
+		p->parallel_safe = false;
+		if (p->pathtype == T_SeqScan && p->param_info == NULL)
+			seq = p;
+	}
+	if (seq == NULL)
+		return;
+
+	/* cost: the seq scan's, scaled by the share of columns read */
+	natts = rel->max_attr;
+	pull_varattnos((Node *) rel->reltarget->exprs, rel->relid, &attrs);
+	foreach(lc, rel->baserestrictinfo)
+		pull_varattnos((Node *) ((RestrictInfo *) lfirst(lc))->clause, rel->relid, &attrs);
+	nneeded = 0;
+	{
+		int			x = -1;
+
+		while ((x = bms_next_member(attrs, x)) >= 0)
+			if (x + FirstLowInvalidHeapAttributeNumber > 0)
+				nneeded++;
+			else if (x + FirstLowInvalidHeapAttributeNumber == 0)
+				nneeded = natts;
+	}
+	fraction = natts > 0 ? (double) Max(nneeded, 1) / natts : 1.0;
+
+	cpath = makeNode(CustomPath);
+	cpath->path.pathtype = T_CustomScan;
+	cpath->path.parent = rel;
+	cpath->path.pathtarget = rel->reltarget;
+	cpath->path.param_info = NULL;
+	cpath->path.parallel_aware = false;
+	cpath->path.parallel_safe = false;
+	cpath->path.rows = seq->rows;
+	cpath->path.startup_cost = seq->startup_cost;
+	cpath->path.total_cost = seq->startup_cost +
+		(seq->total_cost - seq->startup_cost) * (0.2 + 0.6 * fraction);
+	cpath->path.pathkeys = NIL;
+	cpath->flags = 0;
+	cpath->methods = &path_methods;
+	add_path(rel, &cpath->path);
+}
+
+/* If expr is a Var of this relation (maybe under a binary-compatible cast), its attnum. */
+static AttrNumber
+var_attnum(Node *expr, Index relid)
+{
+	while (expr && IsA(expr, RelabelType))
+		expr = (Node *) ((RelabelType *) expr)->arg;
+	if (expr && IsA(expr, Var) && ((Var *) expr)->varno == relid &&
+		((Var *) expr)->varattno > 0 && ((Var *) expr)->varlevelsup == 0)
+		return ((Var *) expr)->varattno;
+	return InvalidAttrNumber;
+}
+
+static bool
+usable_value(Node *expr)
+{
+	return !contain_var_clause(expr) && !contain_volatile_functions(expr) &&
+		!contain_subplans(expr);
+}
+
+/* Turn the restriction clauses that statistics can refute into skip keys. */
+static void
+extract_keys(RelOptInfo *rel, Relation relation, List *clauses, List **info, List **exprs)
+{
+	ListCell   *lc;
+	TupleDesc	tupdesc = RelationGetDescr(relation);
+
+	foreach(lc, clauses)
+	{
+		Node	   *clause = (Node *) lfirst(lc);
+
+		if (IsA(clause, RestrictInfo))
+			clause = (Node *) ((RestrictInfo *) clause)->clause;
+
+		if (IsA(clause, NullTest))
+		{
+			NullTest   *nt = (NullTest *) clause;
+			AttrNumber	attnum = var_attnum((Node *) nt->arg, rel->relid);
+
+			if (attnum == InvalidAttrNumber || nt->argisrow)
+				continue;
+			*info = lappend_int(*info, attnum);
+			*info = lappend_int(*info, nt->nulltesttype == IS_NULL ? 0 : -1);
+			*info = lappend_int(*info, InvalidOid);
+			*info = lappend_int(*info, InvalidOid);
+			*exprs = lappend(*exprs, makeNullConst(INT4OID, -1, InvalidOid));
+		}
+		else if (IsA(clause, OpExpr) && list_length(((OpExpr *) clause)->args) == 2)
+		{
+			OpExpr	   *op = (OpExpr *) clause;
+			Node	   *left = linitial(op->args);
+			Node	   *right = lsecond(op->args);
+			AttrNumber	attnum;
+			Node	   *value;
+			bool		commuted = false;
+			Form_pg_attribute att;
+			TypeCacheEntry *tc;
+			int			strategy;
+			Oid			lefttype;
+			Oid			righttype;
+			Oid			cmp;
+
+			if ((attnum = var_attnum(left, rel->relid)) != InvalidAttrNumber && usable_value(right))
+				value = right;
+			else if ((attnum = var_attnum(right, rel->relid)) != InvalidAttrNumber && usable_value(left))
+			{
+				value = left;
+				commuted = true;
+			}
+			else
+				continue;
+			if (attnum > tupdesc->natts)
+				continue;
+			att = TupleDescAttr(tupdesc, attnum - 1);
+			tc = lookup_type_cache(att->atttypid, TYPECACHE_BTREE_OPFAMILY);
+			if (!OidIsValid(tc->btree_opf) || op->inputcollid != att->attcollation)
+				continue;
+			if (!op_in_opfamily(op->opno, tc->btree_opf))
+				continue;
+			get_op_opfamily_properties(op->opno, tc->btree_opf, false, &strategy,
+									   &lefttype, &righttype);
+			/* the column must be the operator's (commuted) left input type */
+			if (commuted)
+			{
+				if (righttype != att->atttypid)
+					continue;
+				strategy = BTCommuteStrategyNumber(strategy);
+				cmp = get_opfamily_proc(tc->btree_opf, righttype, lefttype, BTORDER_PROC);
+			}
+			else
+			{
+				if (lefttype != att->atttypid)
+					continue;
+				cmp = get_opfamily_proc(tc->btree_opf, lefttype, righttype, BTORDER_PROC);
+			}
+			if (!OidIsValid(cmp))
+				continue;
+			*info = lappend_int(*info, attnum);
+			*info = lappend_int(*info, strategy);
+			*info = lappend_int(*info, cmp);
+			*info = lappend_int(*info, op->inputcollid);
+			*exprs = lappend(*exprs, copyObject(value));
+		}
+	}
+}
+
+static Plan *
+columnar_plan_path(PlannerInfo *root, RelOptInfo *rel, CustomPath *best_path,
+				   List *tlist, List *clauses, List *custom_plans)
+{
+	CustomScan *cscan = makeNode(CustomScan);
+	Bitmapset  *attrs = NULL;
+	List	   *attr_list = NIL;
+	List	   *info = NIL;
+	List	   *exprs = NIL;
+	ListCell   *lc;
+	RangeTblEntry *rte = planner_rt_fetch(rel->relid, root);
+	Relation	relation = table_open(rte->relid, NoLock);
+	int			x = -1;
+	bool		all = false;
+
+	pull_varattnos((Node *) rel->reltarget->exprs, rel->relid, &attrs);
+	pull_varattnos((Node *) tlist, rel->relid, &attrs);
+	foreach(lc, clauses)
+		pull_varattnos((Node *) ((RestrictInfo *) lfirst(lc))->clause, rel->relid, &attrs);
+	while ((x = bms_next_member(attrs, x)) >= 0)
+	{
+		int			attnum = x + FirstLowInvalidHeapAttributeNumber;
+
+		if (attnum == 0)
+			all = true;
+		else if (attnum > 0)
+			attr_list = lappend_int(attr_list, attnum);
+	}
+	if (all)
+		attr_list = list_make1_int(0);	/* whole-row reference: every column */
+
+	extract_keys(rel, relation, clauses, &info, &exprs);
+	table_close(relation, NoLock);
+
+	cscan->scan.plan.targetlist = tlist;
+	cscan->scan.plan.qual = extract_actual_clauses(clauses, false);
+	cscan->scan.scanrelid = rel->relid;
+	cscan->flags = best_path->flags;
+	cscan->custom_private = list_make2(attr_list, info);
+	cscan->custom_exprs = exprs;
+	cscan->custom_scan_tlist = NIL;
+	cscan->methods = &plan_methods;
+	return &cscan->scan.plan;
+}
+
+static Node *
+columnar_create_state(CustomScan *cscan)
+{
+	ColumnarScanState *state = (ColumnarScanState *) newNode(sizeof(ColumnarScanState),
+															 T_CustomScanState);
+
+	state->css.methods = &exec_methods;
+	return (Node *) state;
+}
+
+static void
+start_reader(ColumnarScanState *state)
+{
+	ExprContext *econtext = state->css.ss.ps.ps_ExprContext;
+	List	   *keys = NIL;
+	ListCell   *lc;
+	int			i = 0;
+
+	foreach(lc, state->key_exprs)
+	{
+		ExprState  *es = lfirst(lc);
+		ColumnarSkipKey *key = palloc0(sizeof(ColumnarSkipKey));
+		bool		isnull;
+
+		key->attnum = list_nth_int(state->key_info, i * 4);
+		key->strategy = list_nth_int(state->key_info, i * 4 + 1);
+		key->cmp_proc = list_nth_int(state->key_info, i * 4 + 2);
+		key->collation = list_nth_int(state->key_info, i * 4 + 3);
+		i++;
+		if (key->strategy > 0)
+		{
+			key->value = ExecEvalExpr(es, econtext, &isnull);
+			if (isnull)
+				continue;		/* the qual itself rejects every row */
+		}
+		keys = lappend(keys, key);
+	}
+	state->reader = columnar_reader_begin(state->css.ss.ss_currentRelation,
+										  state->css.ss.ps.state->es_snapshot, 0,
+										  state->attrs, keys);
+}
+
+static void
+columnar_begin(CustomScanState *node, EState *estate, int eflags)
+{
+	ColumnarScanState *state = (ColumnarScanState *) node;
+	CustomScan *cscan = (CustomScan *) node->ss.ps.plan;
+	List	   *attr_list = linitial(cscan->custom_private);
+	ListCell   *lc;
+
+	state->attrs = NULL;
+	foreach(lc, attr_list)
+	{
+		int			attnum = lfirst_int(lc);
+
+		if (attnum == 0)
+		{
+			state->attrs = NULL;
+			break;
+		}
+		state->attrs = bms_add_member(state->attrs, attnum);
+	}
+	/* nothing referenced (count(*)): read one column to count rows */
+	if (attr_list == NIL)
+	{
+		TupleDesc	tupdesc = RelationGetDescr(node->ss.ss_currentRelation);
+		int			a;
+
+		for (a = 0; a < tupdesc->natts; a++)
+			if (!TupleDescAttr(tupdesc, a)->attisdropped)
+			{
+				state->attrs = bms_make_singleton(a + 1);
+				break;
+			}
+	}
+	state->key_info = lsecond(cscan->custom_private);
+	state->key_exprs = NIL;
+	foreach(lc, cscan->custom_exprs)
+		state->key_exprs = lappend(state->key_exprs,
+								   ExecInitExpr((Expr *) lfirst(lc), &node->ss.ps));
+	if (eflags & EXEC_FLAG_EXPLAIN_ONLY)
+		return;
+	start_reader(state);
+}
+
+static TupleTableSlot *
+columnar_next(ScanState *ss)
+{
+	ColumnarScanState *state = (ColumnarScanState *) ss;
+	TupleTableSlot *slot = ss->ss_ScanTupleSlot;
+	int64		rownum;
+
+	ExecClearTuple(slot);
+	if (!columnar_reader_next(state->reader, slot->tts_values, slot->tts_isnull, &rownum))
+		return slot;
+	columnar_row_to_tid(rownum, &slot->tts_tid);
+	slot->tts_tableOid = RelationGetRelid(ss->ss_currentRelation);
+	ExecStoreVirtualTuple(slot);
+	return slot;
+}
+
+static bool
+columnar_recheck(ScanState *ss, TupleTableSlot *slot)
+{
+	return true;
+}
+
+static TupleTableSlot *
+columnar_exec(CustomScanState *node)
+{
+	return ExecScan(&node->ss, columnar_next, columnar_recheck);
+}
+
+static void
+stop_reader(ColumnarScanState *state)
+{
+	if (state->reader)
+	{
+		int64		r,
+					s;
+
+		columnar_reader_counts(state->reader, &r, &s);
+		state->segs_read += r;
+		state->segs_skipped += s;
+		columnar_reader_end(state->reader);
+		state->reader = NULL;
+	}
+}
+
+static void
+columnar_end(CustomScanState *node)
+{
+	stop_reader((ColumnarScanState *) node);
+}
+
+static void
+columnar_rescan(CustomScanState *node)
+{
+	ColumnarScanState *state = (ColumnarScanState *) node;
+
+	stop_reader(state);
+	start_reader(state);
+	ExecScanReScan(&node->ss);
+}
+
+static void
+columnar_explain(CustomScanState *node, List *ancestors, ExplainState *es)
+{
+	ColumnarScanState *state = (ColumnarScanState *) node;
+	CustomScan *cscan = (CustomScan *) node->ss.ps.plan;
+	TupleDesc	tupdesc = RelationGetDescr(node->ss.ss_currentRelation);
+	List	   *attr_list = linitial(cscan->custom_private);
+	int			nlive = 0;
+	int			a;
+
+	for (a = 0; a < tupdesc->natts; a++)
+		if (!TupleDescAttr(tupdesc, a)->attisdropped)
+			nlive++;
+	ExplainPropertyText("Columns Read",
+						psprintf("%d of %d",
+								 (attr_list != NIL && linitial_int(attr_list) == 0) ? nlive :
+								 Max(list_length(attr_list), 1), nlive), es);
+	ExplainPropertyInteger("Skip Keys", NULL, list_length(cscan->custom_exprs), es);
+	if (es->analyze)
+	{
+		int64		r = state->segs_read;
+		int64		s = state->segs_skipped;
+
+		if (state->reader)
+		{
+			int64		r2,
+						s2;
+
+			columnar_reader_counts(state->reader, &r2, &s2);
+			r += r2;
+			s += s2;
+		}
+		ExplainPropertyInteger("Segments Read", NULL, r, es);
+		ExplainPropertyInteger("Segments Skipped", NULL, s, es);
+	}
+}
+
+void
+columnar_scan_init(void)
+{
+	RegisterCustomScanMethods(&plan_methods);
+	prev_set_rel_pathlist_hook = set_rel_pathlist_hook;
+	set_rel_pathlist_hook = columnar_set_rel_pathlist;
+}
