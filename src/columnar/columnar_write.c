@@ -479,6 +479,8 @@ insert_version(ColumnarWriteState *ws, int64 rows_removed)
 	bool		nulls[8] = {false, false, false, false, false, false, false, false};
 	const char *op;
 	const char *params;
+	int64		added;
+	int64		removed;
 
 	/* commit timestamps strictly increase, even if the clock steps back */
 	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(ws->storage_id));
@@ -499,15 +501,17 @@ insert_version(ColumnarWriteState *ws, int64 rows_removed)
 	systable_endscan_ordered(scan);
 	index_close(idx, AccessShareLock);
 
+	added = ws->rows_flushed - ws->rows_aborted;
+	removed = rows_removed - ws->rows_aborted + ws->rows_truncated;
 	if (ws->operation)
 		op = ws->operation;
 	else if (ws->truncated)
 		op = "TRUNCATE";
-	else if (ws->updated)
+	else if (ws->updated && removed > 0)
 		op = "UPDATE";
-	else if (ws->inserted && ws->deleted)
+	else if (added > 0 && removed > 0)
 		op = "MERGE";
-	else if (ws->deleted)
+	else if (removed > 0)
 		op = "DELETE";
 	else
 		op = "WRITE";
@@ -518,8 +522,8 @@ insert_version(ColumnarWriteState *ws, int64 rows_removed)
 	values[2] = TimestampTzGetDatum(now);
 	values[3] = CStringGetTextDatum(op);
 	values[4] = DirectFunctionCall1(jsonb_in, CStringGetDatum(params));
-	values[5] = Int64GetDatum(ws->rows_flushed - ws->rows_aborted);
-	values[6] = Int64GetDatum(rows_removed - ws->rows_aborted + ws->rows_truncated);
+	values[5] = Int64GetDatum(added);
+	values[6] = Int64GetDatum(removed);
 	values[7] = ObjectIdGetDatum(ws->user_id);
 	tup = heap_form_tuple(RelationGetDescr(rel), values, nulls);
 	CatalogTupleInsert(rel, tup);

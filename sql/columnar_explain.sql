@@ -1,0 +1,42 @@
+-- versioned_columnar: the custom scan reads only referenced columns and skips segments whose
+-- min/max/null statistics refute the WHERE clause; EXPLAIN ANALYZE shows the counts
+SET streamext.columnar_segment_rows = 1000;
+CREATE TABLE col_exp (ts timestamptz, device text, qty int, maybe int) USING versioned_columnar;
+INSERT INTO col_exp
+SELECT '2024-01-01 00:00:00+00'::timestamptz + g * interval '1 minute', 'dev-' || (g % 50), g,
+	   CASE WHEN g > 9000 THEN g END
+FROM generate_series(0, 9999) g;
+
+EXPLAIN (COSTS OFF) SELECT sum(qty) FROM col_exp WHERE ts >= '2024-01-07 00:00:00+00';
+EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF)
+SELECT sum(qty) FROM col_exp WHERE ts >= '2024-01-07 00:00:00+00';
+SELECT sum(qty) FROM col_exp WHERE ts >= '2024-01-07 00:00:00+00';
+EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF)
+SELECT count(*) FROM col_exp WHERE qty BETWEEN 2500 AND 2600;
+EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF)
+SELECT count(*) FROM col_exp WHERE 100 > qty;
+EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF)
+SELECT count(*) FROM col_exp WHERE qty = 5000::bigint;
+EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF)
+SELECT count(*) FROM col_exp WHERE maybe IS NOT NULL;
+EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF)
+SELECT count(*) FROM col_exp WHERE device = 'dev-7';
+EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF)
+SELECT * FROM col_exp WHERE ts < '2024-01-01 00:05:00+00';
+-- a parameter (generic plan) is evaluated at execution
+PREPARE col_q(int) AS SELECT count(*) FROM col_exp WHERE qty >= $1;
+SET plan_cache_mode = force_generic_plan;
+EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) EXECUTE col_q(9500);
+EXECUTE col_q(9500);
+RESET plan_cache_mode;
+DEALLOCATE col_q;
+-- results agree with a heap copy
+CREATE TABLE col_exp_heap AS SELECT * FROM col_exp;
+SELECT (SELECT sum(qty) FROM col_exp WHERE ts BETWEEN '2024-01-03' AND '2024-01-04' AND device <> 'dev-1')
+	 = (SELECT sum(qty) FROM col_exp_heap WHERE ts BETWEEN '2024-01-03' AND '2024-01-04' AND device <> 'dev-1') AS same;
+-- no parallel plans for these tables
+SET parallel_setup_cost = 0; SET parallel_tuple_cost = 0; SET min_parallel_table_scan_size = 0;
+EXPLAIN (COSTS OFF) SELECT count(*) FROM col_exp;
+RESET parallel_setup_cost; RESET parallel_tuple_cost; RESET min_parallel_table_scan_size;
+DROP TABLE col_exp, col_exp_heap;
+RESET streamext.columnar_segment_rows;
