@@ -87,6 +87,7 @@ extern int64 columnar_storage_id(Relation rel, bool missing_ok);
 extern void columnar_storage_create(const RelFileNode *node, int64 storage_id);
 extern void columnar_storage_rekey(Relation rel, const RelFileNode *newnode);
 extern void columnar_storage_drop_node(Oid spcnode, Oid relnode);
+extern void columnar_storage_clear(int64 storage_id);
 extern int64 columnar_next_row(int64 storage_id);
 extern int64 columnar_latest_version(int64 storage_id, Snapshot snapshot);
 extern int64 columnar_live_rows_estimate(Relation rel);
@@ -168,6 +169,7 @@ typedef struct ColumnarWriteState
 	int64		rows_flushed;
 	int64		rows_truncated;
 	int64		rows_aborted;	/* buffered by rolled-back subtransactions */
+	int64		rows_updated;	/* rows inserted by UPDATE */
 	bool		inserted;
 	bool		deleted;
 	bool		updated;

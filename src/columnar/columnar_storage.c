@@ -190,6 +190,16 @@ delete_storage_rows(const char *table, const char *index, int64 storage_id)
 	table_close(rel, RowExclusiveLock);
 }
 
+/* Remove all rows of a storage (a table truncated in the transaction that created it). */
+void
+columnar_storage_clear(int64 storage_id)
+{
+	delete_storage_rows("columnar_chunk", "columnar_chunk_pkey", storage_id);
+	delete_storage_rows("columnar_segment", "columnar_segment_pkey", storage_id);
+	delete_storage_rows("columnar_deletion", "columnar_deletion_pkey", storage_id);
+	CommandCounterIncrement();
+}
+
 /*
  * Forget a relfilenode (its relation is dropped, or it was replaced).  When
  * no relfilenode maps to the storage any more, all its data goes too.

@@ -71,6 +71,7 @@ static const TableAmRoutine columnar_am_methods;
 /* One fetcher per transaction for tuple_fetch_row_version (UPDATE/DELETE). */
 static ColumnarFetcher *row_fetcher = NULL;
 static Oid	row_fetcher_relid = InvalidOid;
+static Oid	row_fetcher_relnode = InvalidOid;
 static MemoryContext row_fetcher_cxt = NULL;
 
 static void
@@ -256,7 +257,9 @@ columnar_index_fetch_tuple(IndexFetchTableData *sscan, ItemPointer tid, Snapshot
 static ColumnarFetcher *
 get_row_fetcher(Relation rel)
 {
-	if (row_fetcher == NULL || row_fetcher_relid != RelationGetRelid(rel))
+	/* a rewrite in this transaction gives the table a new relfilenode and storage */
+	if (row_fetcher == NULL || row_fetcher_relid != RelationGetRelid(rel) ||
+		row_fetcher_relnode != rel->rd_node.relNode)
 	{
 		MemoryContext old;
 
@@ -268,6 +271,7 @@ get_row_fetcher(Relation rel)
 		old = MemoryContextSwitchTo(row_fetcher_cxt);
 		row_fetcher = columnar_fetcher_begin(rel);
 		row_fetcher_relid = RelationGetRelid(rel);
+		row_fetcher_relnode = rel->rd_node.relNode;
 		MemoryContextSwitchTo(old);
 	}
 	return row_fetcher;

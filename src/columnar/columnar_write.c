@@ -363,7 +363,10 @@ columnar_delete_row(Relation rel, int64 rownum, CommandId cid, CommandId *cmax)
 void
 columnar_note_update(Relation rel)
 {
-	get_write_state(rel)->updated = true;
+	ColumnarWriteState *ws = get_write_state(rel);
+
+	ws->updated = true;
+	ws->rows_updated++;
 }
 
 int64
@@ -405,6 +408,7 @@ columnar_truncate(Relation rel, bool transactional)
 	int64		removed = 0;
 
 	ws->nbuf = 0;
+	ws->buf_first_row = ws->next_row;
 	MemoryContextReset(ws->bufcxt);
 	hash_destroy(ws->dels);
 	{
@@ -416,6 +420,15 @@ columnar_truncate(Relation rel, bool transactional)
 		ctl.hcxt = ws->cxt;
 		ws->dels = hash_create("columnar pending deletions", 16, &ctl,
 							   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	}
+	if (!transactional)
+	{
+		/* the table was created in this transaction: nothing to keep */
+		columnar_storage_clear(ws->storage_id);
+		ws->rows_flushed = 0;
+		ws->rows_aborted = 0;
+		ws->rows_updated = 0;
+		return;
 	}
 	ws->truncated = true;
 
@@ -431,6 +444,7 @@ columnar_truncate(Relation rel, bool transactional)
 		bool		repl[6] = {false, false, false, false, false, true};
 		HeapTuple	newtup;
 		int			nd;
+		uint8	   *bits;
 
 		CHECK_FOR_INTERRUPTS();
 		heap_deform_tuple(tup, RelationGetDescr(segrel), values, nulls);
@@ -438,19 +452,11 @@ columnar_truncate(Relation rel, bool transactional)
 			continue;
 		seg.segno = DatumGetInt64(values[1]);
 		seg.row_count = DatumGetInt32(values[3]);
-		{
-			uint8	   *bits = columnar_deleted_bitmap(ws->storage_id, seg.segno,
-													   seg.row_count, SnapshotSelf, 0, &nd);
-
-			if (bits)
-				pfree(bits);
-		}
+		bits = columnar_deleted_bitmap(ws->storage_id, seg.segno, seg.row_count,
+									   SnapshotSelf, 0, &nd);
+		if (bits)
+			pfree(bits);
 		removed += seg.row_count - nd;
-		if (!transactional)
-		{
-			CatalogTupleDelete(segrel, &tup->t_self);
-			continue;
-		}
 		values[5] = Int64GetDatum(ws->version);
 		nulls[5] = false;
 		newtup = heap_modify_tuple(tup, RelationGetDescr(segrel), values, nulls, repl);
@@ -507,7 +513,7 @@ insert_version(ColumnarWriteState *ws, int64 rows_removed)
 		op = ws->operation;
 	else if (ws->truncated)
 		op = "TRUNCATE";
-	else if (ws->updated && removed > 0)
+	else if (ws->updated && removed > 0 && added <= ws->rows_updated)
 		op = "UPDATE";
 	else if (added > 0 && removed > 0)
 		op = "MERGE";
