@@ -26,6 +26,7 @@
 #include "optimizer/optimizer.h"
 #include "optimizer/pathnode.h"
 #include "optimizer/paths.h"
+#include "optimizer/plancat.h"
 #include "optimizer/restrictinfo.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
@@ -45,6 +46,7 @@ typedef struct ColumnarScanState
 } ColumnarScanState;
 
 static set_rel_pathlist_hook_type prev_set_rel_pathlist_hook = NULL;
+static get_relation_info_hook_type prev_get_relation_info_hook = NULL;
 
 static Plan *columnar_plan_path(PlannerInfo *root, RelOptInfo *rel, CustomPath *best_path,
 								List *tlist, List *clauses, List *custom_plans);
@@ -491,9 +493,25 @@ columnar_explain(CustomScanState *node, List *ancestors, ExplainState *es)
 	}
 }
 
+/*
+ * No parallel workers for these tables, neither for queries nor for index
+ * builds (plan_create_index_workers honours rel_parallel_workers).
+ */
+static void
+columnar_get_relation_info(PlannerInfo *root, Oid relationObjectId, bool inhparent,
+						   RelOptInfo *rel)
+{
+	if (prev_get_relation_info_hook)
+		prev_get_relation_info_hook(root, relationObjectId, inhparent, rel);
+	if (rel_is_columnar(relationObjectId))
+		rel->rel_parallel_workers = 0;
+}
+
 void
 columnar_scan_init(void)
 {
+	prev_get_relation_info_hook = get_relation_info_hook;
+	get_relation_info_hook = columnar_get_relation_info;
 	RegisterCustomScanMethods(&plan_methods);
 	prev_set_rel_pathlist_hook = set_rel_pathlist_hook;
 	set_rel_pathlist_hook = columnar_set_rel_pathlist;
