@@ -40,3 +40,16 @@ EXPLAIN (COSTS OFF) SELECT count(*) FROM col_exp;
 RESET parallel_setup_cost; RESET parallel_tuple_cost; RESET min_parallel_table_scan_size;
 DROP TABLE col_exp, col_exp_heap;
 RESET streamext.columnar_segment_rows;
+-- as_of() is planned as the same scan, reading one version with projection and skipping
+CREATE TABLE col_exp2 (id int, v text, ts timestamptz) USING versioned_columnar;
+SET streamext.columnar_segment_rows = 1000;
+INSERT INTO col_exp2 SELECT g, 'v' || g, '2024-01-01 00:00:00+00'::timestamptz + g * interval '1 minute'
+FROM generate_series(1, 5000) g;
+DELETE FROM col_exp2 WHERE id % 2 = 0;
+EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF)
+SELECT count(*) FROM streamext.as_of(NULL::col_exp2, 1) WHERE id > 4500;
+SELECT count(*) FROM streamext.as_of(NULL::col_exp2, 1) WHERE id > 4500;
+SELECT count(*) FROM streamext.as_of(NULL::col_exp2, version => 2) WHERE id > 4500;
+SELECT a FROM streamext.as_of(NULL::col_exp2, 2) a WHERE id BETWEEN 3 AND 5;
+RESET streamext.columnar_segment_rows;
+DROP TABLE col_exp2;

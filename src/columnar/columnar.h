@@ -118,6 +118,8 @@ columnar_tid_to_row(ItemPointer tid)
 		ItemPointerGetOffsetNumber(tid) - 1;
 }
 
+extern int64 columnar_resolve_version(Relation rel, bool is_time, Datum arg, bool isnull);
+
 /* Module setup: hooks, callbacks, GUCs; called from _PG_init. */
 extern void columnar_init(void);
 extern void columnar_scan_init(void);

@@ -139,49 +139,33 @@ emit_rows(FunctionCallInfo fcinfo, Relation rel, int64 version, bool only_not_cu
 	columnar_reader_end(reader);
 }
 
-PG_FUNCTION_INFO_V1(columnar_as_of_version);
-
-/* streamext.as_of(NULL::tbl, version): the rows of a committed version */
-Datum
-columnar_as_of_version(PG_FUNCTION_ARGS)
+/*
+ * The version an as_of() call reads: arg is the version (bigint) or, with
+ * is_time, a timestamptz.  Checks the caller's right and that it exists.
+ */
+int64
+columnar_resolve_version(Relation rel, bool is_time, Datum arg, bool isnull)
 {
-	Relation	rel;
-	int64		storage_id;
-	int64		version;
-
-	if (PG_ARGISNULL(1))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("version must not be NULL")));
-	rel = open_row_type(fcinfo);
-	version = PG_GETARG_INT64(1);
-	storage_id = columnar_storage_id(rel, false);
-	check_version(rel, storage_id, version);
-	emit_rows(fcinfo, rel, version, false);
-	table_close(rel, AccessShareLock);
-	return (Datum) 0;
-}
-
-PG_FUNCTION_INFO_V1(columnar_as_of_time);
-
-/* streamext.as_of(NULL::tbl, at): the latest version committed at or before at */
-Datum
-columnar_as_of_time(PG_FUNCTION_ARGS)
-{
-	Relation	rel;
-	int64		storage_id;
-	TimestampTz at;
+	int64		storage_id = columnar_storage_id(rel, false);
+	AclResult	acl = pg_class_aclcheck(RelationGetRelid(rel), GetUserId(), ACL_SELECT);
 	List	   *versions;
 	ListCell   *lc;
 	int64		version = 0;
+	TimestampTz at;
 
-	if (PG_ARGISNULL(1))
+	if (acl != ACLCHECK_OK)
+		aclcheck_error(acl, OBJECT_TABLE, RelationGetRelationName(rel));
+	if (isnull)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("timestamp must not be NULL")));
-	rel = open_row_type(fcinfo);
-	at = PG_GETARG_TIMESTAMPTZ(1);
-	storage_id = columnar_storage_id(rel, false);
+				 errmsg("%s must not be NULL", is_time ? "timestamp" : "version")));
+	if (!is_time)
+	{
+		version = DatumGetInt64(arg);
+		check_version(rel, storage_id, version);
+		return version;
+	}
+	at = DatumGetTimestampTz(arg);
 	versions = list_versions(storage_id);
 	if (versions == NIL)
 		ereport(ERROR,
@@ -204,6 +188,32 @@ columnar_as_of_time(PG_FUNCTION_ARGS)
 				 errdetail("Version %lld was committed at %s.",
 						   (long long) ((VersionRow *) linitial(versions))->version,
 						   timestamptz_to_str(((VersionRow *) linitial(versions))->committed_at))));
+	return version;
+}
+
+PG_FUNCTION_INFO_V1(columnar_as_of_version);
+
+/* streamext.as_of(NULL::tbl, version): the rows of a committed version */
+Datum
+columnar_as_of_version(PG_FUNCTION_ARGS)
+{
+	Relation	rel = open_row_type(fcinfo);
+	int64		version = columnar_resolve_version(rel, false, PG_GETARG_DATUM(1), PG_ARGISNULL(1));
+
+	emit_rows(fcinfo, rel, version, false);
+	table_close(rel, AccessShareLock);
+	return (Datum) 0;
+}
+
+PG_FUNCTION_INFO_V1(columnar_as_of_time);
+
+/* streamext.as_of(NULL::tbl, at): the latest version committed at or before at */
+Datum
+columnar_as_of_time(PG_FUNCTION_ARGS)
+{
+	Relation	rel = open_row_type(fcinfo);
+	int64		version = columnar_resolve_version(rel, true, PG_GETARG_DATUM(1), PG_ARGISNULL(1));
+
 	emit_rows(fcinfo, rel, version, false);
 	table_close(rel, AccessShareLock);
 	return (Datum) 0;

@@ -21,6 +21,8 @@
 #include "nodes/extensible.h"
 #include "nodes/makefuncs.h"
 #include "nodes/nodeFuncs.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_type.h"
 #include "optimizer/clauses.h"
 #include "optimizer/cost.h"
 #include "optimizer/optimizer.h"
@@ -43,6 +45,15 @@ typedef struct ColumnarScanState
 	List	   *key_exprs;		/* ExprState per key */
 	int64		segs_read;
 	int64		segs_skipped;
+	/* as_of(): the scan of a function RTE */
+	bool		as_of;
+	bool		is_time;
+	Relation	rel;
+	List	   *scan_attnums;	/* table attnum of each scan tuple column */
+	ExprState  *version_expr;
+	int64		version;
+	Datum	   *tvalues;
+	bool	   *tnulls;
 } ColumnarScanState;
 
 static set_rel_pathlist_hook_type prev_set_rel_pathlist_hook = NULL;
@@ -93,6 +104,93 @@ rel_is_columnar(Oid relid)
 	return result;
 }
 
+/* If rte is a call of streamext.as_of() on a versioned_columnar table, that table. */
+static Oid
+as_of_table(RangeTblEntry *rte, Node **arg, bool *is_time)
+{
+	RangeTblFunction *rtf;
+	FuncExpr   *fe;
+	char	   *name;
+	Oid			nsp = get_namespace_oid("streamext", true);
+	Oid			relid;
+
+	if (rte->rtekind != RTE_FUNCTION || list_length(rte->functions) != 1 ||
+		rte->funcordinality || !OidIsValid(nsp))
+		return InvalidOid;
+	rtf = linitial(rte->functions);
+	if (!IsA(rtf->funcexpr, FuncExpr))
+		return InvalidOid;
+	fe = (FuncExpr *) rtf->funcexpr;
+	if (list_length(fe->args) != 2 || get_func_namespace(fe->funcid) != nsp)
+		return InvalidOid;
+	name = get_func_name(fe->funcid);
+	if (name == NULL || strcmp(name, "as_of") != 0)
+		return InvalidOid;
+	relid = get_typ_typrelid(exprType(linitial(fe->args)));
+	if (!OidIsValid(relid) || !rel_is_columnar(relid))
+		return InvalidOid;
+	*arg = lsecond(fe->args);
+	*is_time = exprType(*arg) == TIMESTAMPTZOID;
+	if (!*is_time && exprType(*arg) != INT8OID)
+		return InvalidOid;
+	if (contain_var_clause(*arg) || contain_volatile_functions(*arg) ||
+		contain_subplans(*arg))
+		return InvalidOid;
+	return relid;
+}
+
+/*
+ * as_of() on a versioned_columnar table becomes a VersionedColumnarScan of
+ * that version: same projection and skipping as a current read, and no
+ * materialization of the function's result.
+ */
+static void
+add_as_of_path(PlannerInfo *root, RelOptInfo *rel, RangeTblEntry *rte)
+{
+	Node	   *arg;
+	bool		is_time;
+	Oid			relid = as_of_table(rte, &arg, &is_time);
+	Bitmapset  *attrs = NULL;
+	ListCell   *lc;
+	CustomPath *cpath;
+	int			x = -1;
+	Cost		cost = 0;
+
+	if (!OidIsValid(relid) || !bms_is_empty(rel->lateral_relids))
+		return;
+	pull_varattnos((Node *) rel->reltarget->exprs, rel->relid, &attrs);
+	foreach(lc, rel->baserestrictinfo)
+		pull_varattnos((Node *) ((RestrictInfo *) lfirst(lc))->clause, rel->relid, &attrs);
+	while ((x = bms_next_member(attrs, x)) >= 0)
+		if (x + FirstLowInvalidHeapAttributeNumber <= 0)
+			return;				/* whole-row or system column: leave it to the function */
+	foreach(lc, rel->pathlist)
+	{
+		Path	   *p = lfirst(lc);
+
+		if (cost == 0 || p->total_cost < cost)
+			cost = p->total_cost;
+		p->parallel_safe = false;
+	}
+	rel->partial_pathlist = NIL;
+	rel->consider_parallel = false;
+
+	cpath = makeNode(CustomPath);
+	cpath->path.pathtype = T_CustomScan;
+	cpath->path.parent = rel;
+	cpath->path.pathtarget = rel->reltarget;
+	cpath->path.param_info = NULL;
+	cpath->path.parallel_aware = false;
+	cpath->path.parallel_safe = false;
+	cpath->path.rows = rel->rows;
+	cpath->path.startup_cost = 0;
+	cpath->path.total_cost = cost / 2;
+	cpath->path.pathkeys = NIL;
+	cpath->flags = 0;
+	cpath->methods = &path_methods;
+	add_path(rel, &cpath->path);
+}
+
 static void
 columnar_set_rel_pathlist(PlannerInfo *root, RelOptInfo *rel, Index rti, RangeTblEntry *rte)
 {
@@ -107,6 +205,11 @@ columnar_set_rel_pathlist(PlannerInfo *root, RelOptInfo *rel, Index rti, RangeTb
 	if (prev_set_rel_pathlist_hook)
 		prev_set_rel_pathlist_hook(root, rel, rti, rte);
 
+	if (rte->rtekind == RTE_FUNCTION)
+	{
+		add_as_of_path(root, rel, rte);
+		return;
+	}
 	if (rte->rtekind != RTE_RELATION || rte->relkind != RELKIND_RELATION ||
 		(rel->reloptkind != RELOPT_BASEREL && rel->reloptkind != RELOPT_OTHER_MEMBER_REL))
 		return;
@@ -267,6 +370,68 @@ extract_keys(RelOptInfo *rel, Relation relation, List *clauses, List **info, Lis
 }
 
 static Plan *
+plan_as_of(PlannerInfo *root, RelOptInfo *rel, CustomPath *best_path, List *tlist,
+		   List *clauses, RangeTblEntry *rte)
+{
+	CustomScan *cscan = makeNode(CustomScan);
+	Node	   *arg;
+	bool		is_time;
+	Oid			relid = as_of_table(rte, &arg, &is_time);
+	Relation	relation = table_open(relid, AccessShareLock);
+	TupleDesc	tupdesc = RelationGetDescr(relation);
+	Bitmapset  *attrs = NULL;
+	List	   *scan_tlist = NIL;
+	List	   *attnums = NIL;
+	List	   *info = NIL;
+	List	   *exprs = NIL;
+	List	   *vars;
+	ListCell   *lc;
+	int			x = -1;
+
+	/* every column the scan returns, as Vars of the function RTE */
+	pull_varattnos((Node *) rel->reltarget->exprs, rel->relid, &attrs);
+	vars = pull_var_clause((Node *) tlist, PVC_RECURSE_AGGREGATES | PVC_RECURSE_WINDOWFUNCS |
+						   PVC_RECURSE_PLACEHOLDERS);
+	foreach(lc, vars)
+	{
+		Var		   *v = lfirst(lc);
+
+		if (v->varno == rel->relid && v->varattno > 0)
+			attrs = bms_add_member(attrs, v->varattno - FirstLowInvalidHeapAttributeNumber);
+	}
+	foreach(lc, clauses)
+		pull_varattnos((Node *) ((RestrictInfo *) lfirst(lc))->clause, rel->relid, &attrs);
+	while ((x = bms_next_member(attrs, x)) >= 0)
+	{
+		int			attnum = x + FirstLowInvalidHeapAttributeNumber;
+		Form_pg_attribute att;
+
+		if (attnum <= 0 || attnum > tupdesc->natts)
+			elog(ERROR, "as_of scan of \"%s\" cannot return column %d",
+				 RelationGetRelationName(relation), attnum);
+		att = TupleDescAttr(tupdesc, attnum - 1);
+		scan_tlist = lappend(scan_tlist,
+							 makeTargetEntry((Expr *) makeVar(rel->relid, attnum, att->atttypid,
+															  att->atttypmod, att->attcollation, 0),
+											 list_length(scan_tlist) + 1, NULL, false));
+		attnums = lappend_int(attnums, attnum);
+	}
+	extract_keys(rel, relation, clauses, &info, &exprs);
+	table_close(relation, NoLock);
+
+	cscan->scan.plan.targetlist = tlist;
+	cscan->scan.plan.qual = extract_actual_clauses(clauses, false);
+	cscan->scan.scanrelid = 0;
+	cscan->flags = best_path->flags;
+	cscan->custom_scan_tlist = scan_tlist;
+	/* attnums, keys, then (relid, is_time); the version argument leads the exprs */
+	cscan->custom_private = list_make3(attnums, info, list_make2_oid(relid, is_time ? 1 : 0));
+	cscan->custom_exprs = lcons(copyObject(arg), exprs);
+	cscan->methods = &plan_methods;
+	return &cscan->scan.plan;
+}
+
+static Plan *
 columnar_plan_path(PlannerInfo *root, RelOptInfo *rel, CustomPath *best_path,
 				   List *tlist, List *clauses, List *custom_plans)
 {
@@ -277,9 +442,13 @@ columnar_plan_path(PlannerInfo *root, RelOptInfo *rel, CustomPath *best_path,
 	List	   *exprs = NIL;
 	ListCell   *lc;
 	RangeTblEntry *rte = planner_rt_fetch(rel->relid, root);
-	Relation	relation = table_open(rte->relid, NoLock);
+	Relation	relation;
 	int			x = -1;
 	bool		all = false;
+
+	if (rte->rtekind == RTE_FUNCTION)
+		return plan_as_of(root, rel, best_path, tlist, clauses, rte);
+	relation = table_open(rte->relid, NoLock);
 
 	pull_varattnos((Node *) rel->reltarget->exprs, rel->relid, &attrs);
 	pull_varattnos((Node *) tlist, rel->relid, &attrs);
@@ -348,6 +517,16 @@ start_reader(ColumnarScanState *state)
 		}
 		keys = lappend(keys, key);
 	}
+	if (state->as_of)
+	{
+		bool		isnull;
+		Datum		arg = ExecEvalExpr(state->version_expr, econtext, &isnull);
+
+		state->version = columnar_resolve_version(state->rel, state->is_time, arg, isnull);
+		state->reader = columnar_reader_begin(state->rel, state->css.ss.ps.state->es_snapshot,
+											  state->version, state->attrs, keys);
+		return;
+	}
 	state->reader = columnar_reader_begin(state->css.ss.ss_currentRelation,
 										  state->css.ss.ps.state->es_snapshot, 0,
 										  state->attrs, keys);
@@ -360,8 +539,22 @@ columnar_begin(CustomScanState *node, EState *estate, int eflags)
 	CustomScan *cscan = (CustomScan *) node->ss.ps.plan;
 	List	   *attr_list = linitial(cscan->custom_private);
 	ListCell   *lc;
+	List	   *exprs = cscan->custom_exprs;
 
 	state->attrs = NULL;
+	if (list_length(cscan->custom_private) == 3)
+	{
+		List	   *mode = lthird(cscan->custom_private);
+
+		state->as_of = true;
+		state->is_time = linitial_oid(mode) && lsecond_oid(mode) == 1;
+		state->rel = table_open(linitial_oid(mode), AccessShareLock);
+		state->scan_attnums = attr_list;
+		state->version_expr = ExecInitExpr((Expr *) linitial(exprs), &node->ss.ps);
+		exprs = list_delete_first(list_copy(exprs));
+		state->tvalues = palloc(sizeof(Datum) * RelationGetDescr(state->rel)->natts);
+		state->tnulls = palloc(sizeof(bool) * RelationGetDescr(state->rel)->natts);
+	}
 	foreach(lc, attr_list)
 	{
 		int			attnum = lfirst_int(lc);
@@ -376,7 +569,7 @@ columnar_begin(CustomScanState *node, EState *estate, int eflags)
 	/* nothing referenced (count(*)): read one column to count rows */
 	if (attr_list == NIL)
 	{
-		TupleDesc	tupdesc = RelationGetDescr(node->ss.ss_currentRelation);
+		TupleDesc	tupdesc = RelationGetDescr(state->as_of ? state->rel : node->ss.ss_currentRelation);
 		int			a;
 
 		for (a = 0; a < tupdesc->natts; a++)
@@ -388,7 +581,7 @@ columnar_begin(CustomScanState *node, EState *estate, int eflags)
 	}
 	state->key_info = lsecond(cscan->custom_private);
 	state->key_exprs = NIL;
-	foreach(lc, cscan->custom_exprs)
+	foreach(lc, exprs)
 		state->key_exprs = lappend(state->key_exprs,
 								   ExecInitExpr((Expr *) lfirst(lc), &node->ss.ps));
 	if (eflags & EXEC_FLAG_EXPLAIN_ONLY)
@@ -404,6 +597,22 @@ columnar_next(ScanState *ss)
 	int64		rownum;
 
 	ExecClearTuple(slot);
+	if (state->as_of)
+	{
+		ListCell   *lc;
+		int			i = 0;
+
+		if (!columnar_reader_next(state->reader, state->tvalues, state->tnulls, &rownum))
+			return slot;
+		foreach(lc, state->scan_attnums)
+		{
+			slot->tts_values[i] = state->tvalues[lfirst_int(lc) - 1];
+			slot->tts_isnull[i] = state->tnulls[lfirst_int(lc) - 1];
+			i++;
+		}
+		ExecStoreVirtualTuple(slot);
+		return slot;
+	}
 	if (!columnar_reader_next(state->reader, slot->tts_values, slot->tts_isnull, &rownum))
 		return slot;
 	columnar_row_to_tid(rownum, &slot->tts_tid);
@@ -443,7 +652,12 @@ stop_reader(ColumnarScanState *state)
 static void
 columnar_end(CustomScanState *node)
 {
-	stop_reader((ColumnarScanState *) node);
+	ColumnarScanState *state = (ColumnarScanState *) node;
+
+	stop_reader(state);
+	if (state->rel)
+		table_close(state->rel, AccessShareLock);
+	state->rel = NULL;
 }
 
 static void
@@ -461,10 +675,20 @@ columnar_explain(CustomScanState *node, List *ancestors, ExplainState *es)
 {
 	ColumnarScanState *state = (ColumnarScanState *) node;
 	CustomScan *cscan = (CustomScan *) node->ss.ps.plan;
-	TupleDesc	tupdesc = RelationGetDescr(node->ss.ss_currentRelation);
+	TupleDesc	tupdesc;
 	List	   *attr_list = linitial(cscan->custom_private);
 	int			nlive = 0;
 	int			a;
+
+	if (state->as_of)
+	{
+		tupdesc = RelationGetDescr(state->rel);
+		ExplainPropertyText("As Of Table", RelationGetRelationName(state->rel), es);
+		if (es->analyze)
+			ExplainPropertyInteger("Version", NULL, state->version, es);
+	}
+	else
+		tupdesc = RelationGetDescr(node->ss.ss_currentRelation);
 
 	for (a = 0; a < tupdesc->natts; a++)
 		if (!TupleDescAttr(tupdesc, a)->attisdropped)
@@ -473,7 +697,7 @@ columnar_explain(CustomScanState *node, List *ancestors, ExplainState *es)
 						psprintf("%d of %d",
 								 (attr_list != NIL && linitial_int(attr_list) == 0) ? nlive :
 								 Max(list_length(attr_list), 1), nlive), es);
-	ExplainPropertyInteger("Skip Keys", NULL, list_length(cscan->custom_exprs), es);
+	ExplainPropertyInteger("Skip Keys", NULL, list_length(state->key_exprs), es);
 	if (es->analyze)
 	{
 		int64		r = state->segs_read;
