@@ -88,6 +88,7 @@ extern void columnar_storage_create(const RelFileNode *node, int64 storage_id);
 extern void columnar_storage_rekey(Relation rel, const RelFileNode *newnode);
 extern void columnar_storage_drop_node(Oid spcnode, Oid relnode);
 extern void columnar_storage_clear(int64 storage_id);
+extern void columnar_storage_cache_reset(void);
 extern int64 columnar_next_row(int64 storage_id);
 extern int64 columnar_latest_version(int64 storage_id, Snapshot snapshot);
 extern int64 columnar_live_rows_estimate(Relation rel);

@@ -102,14 +102,70 @@ columnar_is_columnar(Relation rel)
 /* storage map                                                       */
 /* ---------------------------------------------------------------- */
 
+/*
+ * relfilenode -> storage, cached for the transaction (a mapping changes only
+ * through this backend's own DDL, which updates the cache, or through DDL of
+ * others, which waits for our locks on the table).
+ */
+typedef struct StorageCacheEntry
+{
+	Oid			key[2];
+	int64		storage_id;
+} StorageCacheEntry;
+
+static HTAB *storage_cache = NULL;
+
+static void
+storage_cache_set(Oid spcnode, Oid relnode, int64 storage_id)
+{
+	Oid			key[2] = {spcnode, relnode};
+	StorageCacheEntry *e;
+
+	if (storage_cache == NULL)
+	{
+		HASHCTL		ctl;
+
+		memset(&ctl, 0, sizeof(ctl));
+		ctl.keysize = sizeof(key);
+		ctl.entrysize = sizeof(StorageCacheEntry);
+		ctl.hcxt = TopTransactionContext;
+		storage_cache = hash_create("columnar storage cache", 16, &ctl,
+									HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	}
+	if (storage_id == 0)
+		hash_search(storage_cache, key, HASH_REMOVE, NULL);
+	else
+	{
+		e = hash_search(storage_cache, key, HASH_ENTER, NULL);
+		e->storage_id = storage_id;
+	}
+}
+
+/* Called at transaction end: the cache lived in TopTransactionContext. */
+void
+columnar_storage_cache_reset(void)
+{
+	storage_cache = NULL;
+}
+
 static int64
 storage_lookup(Oid spcnode, Oid relnode, bool missing_ok)
 {
-	Relation	rel = columnar_meta_open("columnar_storage", AccessShareLock);
+	Relation	rel;
 	ScanKeyData key[2];
 	SysScanDesc scan;
 	HeapTuple	tup;
 	int64		result = 0;
+
+	if (storage_cache != NULL && IsTransactionState())
+	{
+		Oid			k[2] = {spcnode, relnode};
+		StorageCacheEntry *e = hash_search(storage_cache, k, HASH_FIND, NULL);
+
+		if (e)
+			return e->storage_id;
+	}
+	rel = columnar_meta_open("columnar_storage", AccessShareLock);
 
 	ScanKeyInit(&key[0], 1, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(spcnode));
 	ScanKeyInit(&key[1], 2, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(relnode));
@@ -124,6 +180,8 @@ storage_lookup(Oid spcnode, Oid relnode, bool missing_ok)
 	}
 	systable_endscan(scan);
 	table_close(rel, AccessShareLock);
+	if (result != 0 && IsTransactionState())
+		storage_cache_set(spcnode, relnode, result);
 	if (result == 0 && !missing_ok)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),
@@ -157,6 +215,7 @@ columnar_storage_create(const RelFileNode *node, int64 storage_id)
 	tup = heap_form_tuple(RelationGetDescr(rel), values, nulls);
 	CatalogTupleInsert(rel, tup);
 	table_close(rel, RowExclusiveLock);
+	storage_cache_set(node->spcNode, node->relNode, storage_id);
 
 	if (new_storage)
 	{
@@ -217,6 +276,7 @@ columnar_storage_drop_node(Oid spcnode, Oid relnode)
 	if (!OidIsValid(get_namespace_oid("streamext", true)) ||
 		!OidIsValid(get_relname_relid("columnar_storage", get_namespace_oid("streamext", true))))
 		return;					/* the extension is being dropped too */
+	storage_cache_set(spcnode, relnode, 0);
 
 	rel = columnar_meta_open("columnar_storage", RowExclusiveLock);
 	ScanKeyInit(&key[0], 1, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(spcnode));
@@ -840,7 +900,7 @@ columnar_encode_chunk(Datum *values, bool *isnull, int nrows,
 			{
 				if (DatumGetInt32(FunctionCall2Coll(cmp, att->attcollation, values[i], minv)) < 0)
 					minv = values[i];
-				if (DatumGetInt32(FunctionCall2Coll(cmp, att->attcollation, values[i], maxv)) > 0)
+				else if (DatumGetInt32(FunctionCall2Coll(cmp, att->attcollation, values[i], maxv)) > 0)
 					maxv = values[i];
 			}
 		}

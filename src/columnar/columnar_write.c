@@ -590,6 +590,7 @@ columnar_forget_write_state(int64 storage_id)
 static void
 reset_state(void)
 {
+	columnar_storage_cache_reset();
 	write_states = NULL;
 	write_cxt = NULL;			/* freed with TopTransactionContext */
 }
