@@ -32,12 +32,26 @@ RESET plan_cache_mode;
 DEALLOCATE col_q;
 -- results agree with a heap copy
 CREATE TABLE col_exp_heap AS SELECT * FROM col_exp;
+-- a key from an init plan is evaluated when the scan starts, after the init plan ran
+EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF)
+SELECT count(*) FROM col_exp WHERE ts >= (SELECT max(ts) FROM col_exp_heap) - interval '10 minutes';
+SELECT count(*) FROM col_exp WHERE ts >= (SELECT max(ts) FROM col_exp_heap) - interval '10 minutes';
 SELECT (SELECT sum(qty) FROM col_exp WHERE ts BETWEEN '2024-01-03' AND '2024-01-04' AND device <> 'dev-1')
 	 = (SELECT sum(qty) FROM col_exp_heap WHERE ts BETWEEN '2024-01-03' AND '2024-01-04' AND device <> 'dev-1') AS same;
--- no parallel plans for these tables
+-- parallel plans use the parallel-aware scan: workers share the segments; while the
+-- transaction has unwritten changes of the table, the leader scans alone
 SET parallel_setup_cost = 0; SET parallel_tuple_cost = 0; SET min_parallel_table_scan_size = 0;
-EXPLAIN (COSTS OFF) SELECT count(*) FROM col_exp;
+SET max_parallel_workers_per_gather = 2;
+EXPLAIN (COSTS OFF) SELECT count(*), sum(qty) FROM col_exp;
+SELECT count(*), sum(qty) FROM col_exp;
+BEGIN;
+INSERT INTO col_exp (qty) VALUES (1000000);
+DELETE FROM col_exp WHERE qty < 10;
+SELECT count(*), sum(qty) FROM col_exp;
+ROLLBACK;
+SELECT count(*), sum(qty) FROM col_exp;
 RESET parallel_setup_cost; RESET parallel_tuple_cost; RESET min_parallel_table_scan_size;
+RESET max_parallel_workers_per_gather;
 DROP TABLE col_exp, col_exp_heap;
 RESET streamext.columnar_segment_rows;
 -- as_of() is planned as the same scan, reading one version with projection and skipping

@@ -62,6 +62,10 @@ extern void columnar_reader_counts(ColumnarReader *reader, int64 *read,
 								   int64 *skipped);
 extern void columnar_reader_set_exclude(ColumnarReader *reader,
 										Snapshot now_snapshot);
+extern int64 columnar_reader_storage(ColumnarReader *reader);
+struct pg_atomic_uint32;
+extern void columnar_reader_set_shared(ColumnarReader *reader,
+									   struct pg_atomic_uint32 *next, bool nothing);
 
 /* Row fetch by row number (index scans, UPDATE/DELETE re-fetch). */
 typedef struct ColumnarFetcher ColumnarFetcher;

@@ -16,6 +16,7 @@
 #include "columnar/columnar.h"
 
 #include "access/htup_details.h"
+#include "port/atomics.h"
 #include "miscadmin.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
@@ -46,6 +47,8 @@ struct ColumnarReader
 	bool		registered;
 	int64		nread;
 	int64		nskipped;
+	pg_atomic_uint32 *shared_next;	/* parallel scan: next segment to claim */
+	bool		nothing;		/* parallel worker of a leader-only scan */
 };
 
 static inline bool
@@ -113,6 +116,24 @@ columnar_reader_begin(Relation rel, Snapshot snapshot, int64 as_of_version,
 	r->segidx = 0;
 	r->rowidx = r->nrows = 0;
 	return r;
+}
+
+/*
+ * Parallel scans: participants claim segments from a shared counter; a
+ * worker of a scan the leader must run alone (it has unwritten rows or
+ * deletions of this table) returns nothing.
+ */
+void
+columnar_reader_set_shared(ColumnarReader *reader, pg_atomic_uint32 *next, bool nothing)
+{
+	reader->shared_next = next;
+	reader->nothing = nothing;
+}
+
+int64
+columnar_reader_storage(ColumnarReader *reader)
+{
+	return reader->storage_id;
 }
 
 void
@@ -197,12 +218,27 @@ pending_deleted(int64 storage_id, int64 segno, int r, Snapshot snapshot)
 static bool
 next_segment(ColumnarReader *r)
 {
-	while (r->segidx < r->nsegs)
+	if (r->nothing)
+		return false;
+	for (;;)
 	{
-		ColumnarSegment *seg = &r->segs[r->segidx++];
+		ColumnarSegment *seg;
 		MemoryContext old;
 		int			a;
 		int			nd;
+
+		if (r->shared_next)
+		{
+			uint32		idx = pg_atomic_fetch_add_u32(r->shared_next, 1);
+
+			if (idx >= (uint32) r->nsegs)
+				return false;
+			seg = &r->segs[idx];
+		}
+		else if (r->segidx < r->nsegs)
+			seg = &r->segs[r->segidx++];
+		else
+			return false;
 
 		CHECK_FOR_INTERRUPTS();
 		if (columnar_segment_refuted(r->storage_id, seg->segno, seg->row_count,
@@ -263,7 +299,6 @@ next_segment(ColumnarReader *r)
 		r->nread++;
 		return true;
 	}
-	return false;
 }
 
 bool
@@ -303,8 +338,8 @@ columnar_reader_next(ColumnarReader *r, Datum *values, bool *isnull, int64 *rown
 		}
 	}
 
-	/* our own buffered rows (current reads only) */
-	if (r->as_of == 0 && r->exclude_now == NULL)
+	/* our own buffered rows (current reads only; a parallel scan has none) */
+	if (r->as_of == 0 && r->exclude_now == NULL && !r->nothing)
 	{
 		ColumnarWriteState *ws = columnar_write_state_find(r->storage_id);
 

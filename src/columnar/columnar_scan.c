@@ -21,6 +21,8 @@
 #include "nodes/extensible.h"
 #include "nodes/makefuncs.h"
 #include "nodes/nodeFuncs.h"
+#include "access/parallel.h"
+#include "port/atomics.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "optimizer/clauses.h"
@@ -54,7 +56,15 @@ typedef struct ColumnarScanState
 	int64		version;
 	Datum	   *tvalues;
 	bool	   *tnulls;
+	struct ColumnarParallelState *pstate;
 } ColumnarScanState;
+
+/* Shared by the participants of a parallel scan. */
+typedef struct ColumnarParallelState
+{
+	bool		leader_only;	/* the leader has unwritten changes: it scans alone */
+	pg_atomic_uint32 next_seg;
+} ColumnarParallelState;
 
 static set_rel_pathlist_hook_type prev_set_rel_pathlist_hook = NULL;
 static get_relation_info_hook_type prev_get_relation_info_hook = NULL;
@@ -67,6 +77,10 @@ static TupleTableSlot *columnar_exec(CustomScanState *node);
 static void columnar_end(CustomScanState *node);
 static void columnar_rescan(CustomScanState *node);
 static void columnar_explain(CustomScanState *node, List *ancestors, ExplainState *es);
+static Size columnar_estimate_dsm(CustomScanState *node, ParallelContext *pcxt);
+static void columnar_init_dsm(CustomScanState *node, ParallelContext *pcxt, void *coordinate);
+static void columnar_reinit_dsm(CustomScanState *node, ParallelContext *pcxt, void *coordinate);
+static void columnar_init_worker(CustomScanState *node, shm_toc *toc, void *coordinate);
 
 static const CustomPathMethods path_methods = {
 	.CustomName = "VersionedColumnarScan",
@@ -85,6 +99,10 @@ static const CustomExecMethods exec_methods = {
 	.EndCustomScan = columnar_end,
 	.ReScanCustomScan = columnar_rescan,
 	.ExplainCustomScan = columnar_explain,
+	.EstimateDSMCustomScan = columnar_estimate_dsm,
+	.InitializeDSMCustomScan = columnar_init_dsm,
+	.ReInitializeDSMCustomScan = columnar_reinit_dsm,
+	.InitializeWorkerCustomScan = columnar_init_worker,
 };
 
 static bool
@@ -216,9 +234,12 @@ columnar_set_rel_pathlist(PlannerInfo *root, RelOptInfo *rel, Index rti, RangeTb
 	if (!rel_is_columnar(rte->relid))
 		return;
 
-	/* no parallel plans: workers would not see this backend's buffered rows */
+	/*
+	 * The core's parallel paths would scan through the table AM in workers,
+	 * which cannot see this backend's buffered rows: only our own
+	 * parallel-aware scan (below) may run in workers.
+	 */
 	rel->partial_pathlist = NIL;
-	rel->consider_parallel = false;
 	foreach(lc, rel->pathlist)
 	{
 		Path	   *p = lfirst(lc);
@@ -262,6 +283,32 @@ columnar_set_rel_pathlist(PlannerInfo *root, RelOptInfo *rel, Index rti, RangeTb
 	cpath->flags = 0;
 	cpath->methods = &path_methods;
 	add_path(rel, &cpath->path);
+
+	if (rel->consider_parallel && max_parallel_workers_per_gather > 0 &&
+		rel->pages >= (BlockNumber) min_parallel_table_scan_size)
+	{
+		CustomPath *ppath = makeNode(CustomPath);
+		int			workers = 1;
+		double		threshold = (double) min_parallel_table_scan_size * 3;
+		double		divisor;
+		double		leader;
+
+		while (rel->pages >= threshold && workers < max_parallel_workers_per_gather)
+		{
+			workers++;
+			threshold *= 3;
+		}
+		leader = 1.0 - 0.3 * workers;
+		divisor = workers + (parallel_leader_participation && leader > 0 ? leader : 0);
+		*ppath = *cpath;
+		ppath->path.parallel_aware = true;
+		ppath->path.parallel_safe = true;
+		ppath->path.parallel_workers = workers;
+		ppath->path.rows = clamp_row_est(cpath->path.rows / divisor);
+		ppath->path.total_cost = cpath->path.startup_cost +
+			(cpath->path.total_cost - cpath->path.startup_cost) / divisor;
+		add_partial_path(rel, &ppath->path);
+	}
 }
 
 /* If expr is a Var of this relation (maybe under a binary-compatible cast), its attnum. */
@@ -491,6 +538,19 @@ columnar_create_state(CustomScan *cscan)
 }
 
 static void
+attach_parallel(ColumnarScanState *state)
+{
+	ColumnarParallelState *ps = state->pstate;
+
+	if (ps == NULL || state->reader == NULL)
+		return;
+	if (ps->leader_only)
+		columnar_reader_set_shared(state->reader, NULL, IsParallelWorker());
+	else
+		columnar_reader_set_shared(state->reader, &ps->next_seg, false);
+}
+
+static void
 start_reader(ColumnarScanState *state)
 {
 	ExprContext *econtext = state->css.ss.ps.ps_ExprContext;
@@ -530,6 +590,7 @@ start_reader(ColumnarScanState *state)
 	state->reader = columnar_reader_begin(state->css.ss.ss_currentRelation,
 										  state->css.ss.ps.state->es_snapshot, 0,
 										  state->attrs, keys);
+	attach_parallel(state);
 }
 
 static void
@@ -584,9 +645,11 @@ columnar_begin(CustomScanState *node, EState *estate, int eflags)
 	foreach(lc, exprs)
 		state->key_exprs = lappend(state->key_exprs,
 								   ExecInitExpr((Expr *) lfirst(lc), &node->ss.ps));
-	if (eflags & EXEC_FLAG_EXPLAIN_ONLY)
-		return;
-	start_reader(state);
+	/*
+	 * The reader starts at the first row fetched: parameters of the skip
+	 * keys and the version may come from init plans, which are not ready
+	 * while the plan tree is being initialized.
+	 */
 }
 
 static TupleTableSlot *
@@ -630,6 +693,10 @@ columnar_recheck(ScanState *ss, TupleTableSlot *slot)
 static TupleTableSlot *
 columnar_exec(CustomScanState *node)
 {
+	ColumnarScanState *state = (ColumnarScanState *) node;
+
+	if (state->reader == NULL)
+		start_reader(state);
 	return ExecScan(&node->ss, columnar_next, columnar_recheck);
 }
 
@@ -666,7 +733,6 @@ columnar_rescan(CustomScanState *node)
 	ColumnarScanState *state = (ColumnarScanState *) node;
 
 	stop_reader(state);
-	start_reader(state);
 	ExecScanReScan(&node->ss);
 }
 
@@ -729,6 +795,42 @@ columnar_get_relation_info(PlannerInfo *root, Oid relationObjectId, bool inhpare
 		prev_get_relation_info_hook(root, relationObjectId, inhparent, rel);
 	if (rel_is_columnar(relationObjectId))
 		rel->rel_parallel_workers = 0;
+}
+
+static Size
+columnar_estimate_dsm(CustomScanState *node, ParallelContext *pcxt)
+{
+	return sizeof(ColumnarParallelState);
+}
+
+static void
+columnar_init_dsm(CustomScanState *node, ParallelContext *pcxt, void *coordinate)
+{
+	ColumnarScanState *state = (ColumnarScanState *) node;
+	ColumnarParallelState *ps = coordinate;
+	int64		storage_id = columnar_storage_id(node->ss.ss_currentRelation, true);
+
+	ps->leader_only = storage_id != 0 && columnar_write_state_find(storage_id) != NULL;
+	pg_atomic_init_u32(&ps->next_seg, 0);
+	state->pstate = ps;
+	attach_parallel(state);
+}
+
+static void
+columnar_reinit_dsm(CustomScanState *node, ParallelContext *pcxt, void *coordinate)
+{
+	ColumnarParallelState *ps = coordinate;
+
+	pg_atomic_write_u32(&ps->next_seg, 0);
+}
+
+static void
+columnar_init_worker(CustomScanState *node, shm_toc *toc, void *coordinate)
+{
+	ColumnarScanState *state = (ColumnarScanState *) node;
+
+	state->pstate = coordinate;
+	attach_parallel(state);
 }
 
 void
