@@ -177,6 +177,7 @@ typedef struct ColumnarWriteState
 	int64		rows_truncated;
 	int64		rows_aborted;	/* buffered by rolled-back subtransactions */
 	int64		rows_updated;	/* rows inserted by UPDATE */
+	ColumnarSegment last_seg;	/* segment of the last deleted row */
 	bool		inserted;
 	bool		deleted;
 	bool		updated;

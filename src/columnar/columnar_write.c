@@ -39,7 +39,8 @@
 /* field4 of the advisory lock tag that serializes a storage's writers */
 #define COLUMNAR_LOCK_FIELD4 0x5343
 
-#define ROW_RESERVE_CHUNK 4096
+/* row numbers reserved at a time: one counter update per segment */
+#define ROW_RESERVE_CHUNK Max(4096, columnar_segment_rows)
 
 static HTAB *write_states = NULL;
 static MemoryContext write_cxt = NULL;
@@ -342,8 +343,14 @@ columnar_delete_row(Relation rel, int64 rownum, CommandId cid, CommandId *cmax)
 		ws->del_subids[i] = GetCurrentSubTransactionId();
 		return TM_Ok;
 	}
-	if (!columnar_find_segment(ws->storage_id, rownum, SnapshotSelf, &seg))
+	/* consecutive deletions mostly hit the same segment: remember it */
+	if (ws->last_seg.row_count > 0 && rownum >= ws->last_seg.segno &&
+		rownum < ws->last_seg.segno + ws->last_seg.row_count)
+		seg = ws->last_seg;
+	else if (!columnar_find_segment(ws->storage_id, rownum, SnapshotSelf, &seg))
 		return TM_Deleted;
+	else
+		ws->last_seg = seg;
 	pd = pending_del_for(ws, &seg);
 	r = rownum - seg.segno;
 	if (seg.removed_version != 0 || pd->removed ||
@@ -409,6 +416,7 @@ columnar_truncate(Relation rel, bool transactional)
 
 	ws->nbuf = 0;
 	ws->buf_first_row = ws->next_row;
+	ws->last_seg.row_count = 0;
 	MemoryContextReset(ws->bufcxt);
 	hash_destroy(ws->dels);
 	{
