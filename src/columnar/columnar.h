@@ -101,9 +101,20 @@ extern bool columnar_is_columnar(Relation rel);
 extern Oid	columnar_am_oid(void);
 extern Oid	columnar_meta_relid(const char *name);
 
+/* Decode buffers a reader reuses from segment to segment, one per column. */
+typedef struct ColumnarScratch
+{
+	MemoryContext cxt;
+	char	  **buf;
+	Size	   *cap;
+} ColumnarScratch;
+
 /* Decoding of stored column chunks, used by verify(). */
 extern void columnar_decode_chunk(bytea *data, Form_pg_attribute att, int nrows,
 								  int null_count, Datum *values, bool *isnull);
+extern void columnar_decode_chunk_scratch(bytea *data, Form_pg_attribute att, int nrows,
+										  int null_count, Datum *values, bool *isnull,
+										  ColumnarScratch *scratch);
 extern Datum columnar_decode_value(bytea *data, Form_pg_attribute att);
 extern uint8 *columnar_deleted_bitmap(int64 storage_id, int64 segno, int32 nrows,
 									  Snapshot snapshot, int64 as_of_version,
@@ -203,7 +214,8 @@ extern bool columnar_find_segment(int64 storage_id, int64 rownum, Snapshot snaps
 								  ColumnarSegment *seg);
 extern void columnar_read_chunks(int64 storage_id, int64 segno, int32 nrows,
 								 TupleDesc tupdesc, Bitmapset *attrs,
-								 Datum **values, bool **isnull);
+								 Datum **values, bool **isnull,
+								 ColumnarScratch *scratch);
 extern bool columnar_segment_refuted(int64 storage_id, int64 segno, int32 nrows,
 									 TupleDesc tupdesc, List *skip_keys,
 									 Snapshot snapshot);

@@ -48,6 +48,8 @@ struct ColumnarReader
 	int64		nread;
 	int64		nskipped;
 	pg_atomic_uint32 *shared_next;	/* parallel scan: next segment to claim */
+	ColumnarScratch scratch;	/* decompression buffers, reused */
+	int			capacity;		/* rows the vals/nulls arrays hold */
 	bool		nothing;		/* parallel worker of a leader-only scan */
 };
 
@@ -105,6 +107,10 @@ columnar_reader_begin(Relation rel, Snapshot snapshot, int64 as_of_version,
 									  ALLOCSET_DEFAULT_SIZES);
 	r->vals = palloc0(sizeof(Datum *) * r->tupdesc->natts);
 	r->nulls = palloc0(sizeof(bool *) * r->tupdesc->natts);
+	r->scratch.cxt = CurrentMemoryContext;
+	r->scratch.buf = palloc0(sizeof(char *) * r->tupdesc->natts);
+	r->scratch.cap = palloc0(sizeof(Size) * r->tupdesc->natts);
+	r->capacity = 0;
 	(void) a;
 	load_segments(r);
 	ws = columnar_write_state_find(r->storage_id);
@@ -280,18 +286,31 @@ next_segment(ColumnarReader *r)
 			r->nread++;
 			continue;
 		}
-		for (a = 0; a < r->tupdesc->natts; a++)
+		/* value arrays live as long as the reader; grow them when needed */
+		if (seg->row_count > r->capacity)
 		{
-			if (r->attrs == NULL || bms_is_member(a + 1, r->attrs))
+			MemoryContext o = MemoryContextSwitchTo(r->scratch.cxt);
+
+			for (a = 0; a < r->tupdesc->natts; a++)
 			{
-				r->vals[a] = palloc(sizeof(Datum) * seg->row_count);
-				r->nulls[a] = palloc(sizeof(bool) * seg->row_count);
-			}
-			else
+				if (r->vals[a])
+				{
+					pfree(r->vals[a]);
+					pfree(r->nulls[a]);
+				}
 				r->vals[a] = NULL;
+			}
+			r->capacity = seg->row_count;
+			for (a = 0; a < r->tupdesc->natts; a++)
+				if (r->attrs == NULL || bms_is_member(a + 1, r->attrs))
+				{
+					r->vals[a] = palloc(sizeof(Datum) * r->capacity);
+					r->nulls[a] = palloc(sizeof(bool) * r->capacity);
+				}
+			MemoryContextSwitchTo(o);
 		}
 		columnar_read_chunks(r->storage_id, seg->segno, seg->row_count, r->tupdesc,
-							 r->attrs, r->vals, r->nulls);
+							 r->attrs, r->vals, r->nulls, &r->scratch);
 		MemoryContextSwitchTo(old);
 		r->segno = seg->segno;
 		r->nrows = seg->row_count;
@@ -519,7 +538,7 @@ columnar_fetch_row(ColumnarFetcher *f, int64 rownum, Snapshot snapshot,
 			f->nulls[a] = palloc(sizeof(bool) * f->vis_seg.row_count);
 		}
 		columnar_read_chunks(f->storage_id, f->vis_seg.segno, f->vis_seg.row_count, tupdesc,
-							 NULL, f->vals, f->nulls);
+							 NULL, f->vals, f->nulls, NULL);
 		MemoryContextSwitchTo(old);
 		f->segno = f->vis_seg.segno;
 		f->nrows = f->vis_seg.row_count;

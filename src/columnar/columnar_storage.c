@@ -778,9 +778,12 @@ make_chunk(StringInfo raw)
 	return out;
 }
 
-/* The raw payload of a chunk, in a fresh MAXALIGNed buffer. */
+/*
+ * The raw payload of a chunk, in a MAXALIGNed buffer: scratch's buffer for
+ * this column when given (reused from segment to segment), else a new one.
+ */
 static char *
-chunk_payload(bytea *data, Size *len)
+chunk_payload(bytea *data, Size *len, ColumnarScratch *scratch, int col)
 {
 	char	   *src = VARDATA_ANY(data);
 	Size		srclen = VARSIZE_ANY_EXHDR(data);
@@ -791,7 +794,19 @@ chunk_payload(bytea *data, Size *len)
 		ereport(ERROR, (errcode(ERRCODE_DATA_CORRUPTED),
 						errmsg("versioned_columnar chunk is truncated")));
 	memcpy(&rawlen, src + 1, 4);
-	raw = palloc(rawlen + 1);
+	if (scratch != NULL)
+	{
+		if (scratch->cap[col] < (Size) rawlen + 1)
+		{
+			if (scratch->buf[col])
+				pfree(scratch->buf[col]);
+			scratch->cap[col] = Max((Size) rawlen + 1, scratch->cap[col] * 2);
+			scratch->buf[col] = MemoryContextAllocHuge(scratch->cxt, scratch->cap[col]);
+		}
+		raw = scratch->buf[col];
+	}
+	else
+		raw = palloc(rawlen + 1);
 	if (src[0] == CHUNK_RAW)
 	{
 		if (srclen - CHUNK_HDR != rawlen)
@@ -924,8 +939,16 @@ void
 columnar_decode_chunk(bytea *data, Form_pg_attribute att, int nrows,
 					  int null_count, Datum *values, bool *isnull)
 {
+	columnar_decode_chunk_scratch(data, att, nrows, null_count, values, isnull, NULL);
+}
+
+void
+columnar_decode_chunk_scratch(bytea *data, Form_pg_attribute att, int nrows,
+							  int null_count, Datum *values, bool *isnull,
+							  ColumnarScratch *scratch)
+{
 	Size		len;
-	char	   *raw = chunk_payload(data, &len);
+	char	   *raw = chunk_payload(data, &len, scratch, att->attnum - 1);
 	Size		pos = 0;
 	const uint8 *bitmap = NULL;
 	int			i;
@@ -1072,7 +1095,8 @@ columnar_write_segment(ColumnarWriteState *ws, int start, int nrows)
 /* Read the chunks of the columns in attrs (NULL: all) of one segment. */
 void
 columnar_read_chunks(int64 storage_id, int64 segno, int32 nrows, TupleDesc tupdesc,
-					 Bitmapset *attrs, Datum **values, bool **isnull)
+					 Bitmapset *attrs, Datum **values, bool **isnull,
+					 ColumnarScratch *scratch)
 {
 	Relation	rel = columnar_meta_open("columnar_chunk", AccessShareLock);
 	ScanKeyData key[2];
@@ -1103,8 +1127,10 @@ columnar_read_chunks(int64 storage_id, int64 segno, int32 nrows, TupleDesc tupde
 			continue;
 		null_count = DatumGetInt32(heap_getattr(tup, 4, RelationGetDescr(rel), &n));
 		data = DatumGetByteaPP(heap_getattr(tup, 7, RelationGetDescr(rel), &n));
-		columnar_decode_chunk(data, att, nrows, null_count, values[attnum - 1],
-							  isnull[attnum - 1]);
+		columnar_decode_chunk_scratch(data, att, nrows, null_count, values[attnum - 1],
+									  isnull[attnum - 1], scratch);
+		if ((Pointer) data != DatumGetPointer(heap_getattr(tup, 7, RelationGetDescr(rel), &n)))
+			pfree(data);		/* the detoasted copy */
 		seen[attnum - 1] = true;
 	}
 	systable_endscan(scan);
