@@ -675,9 +675,23 @@ static void
 columnar_relation_estimate_size(Relation rel, int32 *attr_widths, BlockNumber *pages,
 								double *tuples, double *allvisfrac)
 {
-	double		ntuples = (double) columnar_live_rows_estimate(rel);
 	int32		width = get_rel_data_width(rel, attr_widths);
+	int64		storage_id = columnar_storage_id(rel, true);
+	double		ntuples;
 
+	/*
+	 * Like the heap: scale the density ANALYZE saw (rows per virtual block of
+	 * row numbers) to the current row counter, which is one cheap lookup.
+	 * Before the first ANALYZE, count the rows of the segments.
+	 */
+	if (rel->rd_rel->reltuples >= 0 && rel->rd_rel->relpages > 0 && storage_id != 0)
+	{
+		double		blocks = (double) columnar_next_row(storage_id) / COLUMNAR_ROWS_PER_BLOCK;
+
+		ntuples = rel->rd_rel->reltuples / rel->rd_rel->relpages * Max(blocks, 1.0);
+	}
+	else
+		ntuples = (double) columnar_live_rows_estimate(rel);
 	*tuples = ntuples;
 	/* compressed columns: assume about a quarter of the heap's bytes */
 	*pages = (BlockNumber) Max(1.0, ceil(ntuples * (width + 24) / 4.0 / BLCKSZ));
