@@ -89,12 +89,14 @@ CREATE FUNCTION streamext.history(tbl regclass)
 	AS 'MODULE_PATHNAME', 'columnar_history' LANGUAGE C STRICT STABLE;
 COMMENT ON FUNCTION streamext.history(regclass) IS 'the versions of a versioned_columnar table, oldest first';
 
+-- PARALLEL RESTRICTED: the function runs in the leader; as_of in FROM is planned as a
+-- (possibly parallel) scan of the version instead.
 CREATE FUNCTION streamext.as_of("row" anyelement, version bigint) RETURNS SETOF anyelement
-	AS 'MODULE_PATHNAME', 'columnar_as_of_version' LANGUAGE C STABLE;
+	AS 'MODULE_PATHNAME', 'columnar_as_of_version' LANGUAGE C STABLE PARALLEL RESTRICTED;
 COMMENT ON FUNCTION streamext.as_of(anyelement, bigint) IS 'the rows of a versioned_columnar table as of a version: as_of(NULL::tbl, version => v)';
 
 CREATE FUNCTION streamext.as_of("row" anyelement, at timestamptz) RETURNS SETOF anyelement
-	AS 'MODULE_PATHNAME', 'columnar_as_of_time' LANGUAGE C STABLE;
+	AS 'MODULE_PATHNAME', 'columnar_as_of_time' LANGUAGE C STABLE PARALLEL RESTRICTED;
 COMMENT ON FUNCTION streamext.as_of(anyelement, timestamptz) IS 'the rows of a versioned_columnar table as of a time (the latest version committed at or before it)';
 
 -- restore() runs DELETE and INSERT on the table with the caller's rights.

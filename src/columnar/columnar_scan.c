@@ -122,6 +122,41 @@ rel_is_columnar(Oid relid)
 	return result;
 }
 
+/* Parallel workers for a scan of this many (estimated) pages, like the core's. */
+static int
+workers_for_pages(double pages)
+{
+	int			workers = 1;
+	double		threshold = (double) min_parallel_table_scan_size * 3;
+
+	if (pages < (double) min_parallel_table_scan_size || max_parallel_workers_per_gather <= 0)
+		return 0;
+	while (pages >= threshold && workers < max_parallel_workers_per_gather)
+	{
+		workers++;
+		threshold *= 3;
+	}
+	return workers;
+}
+
+/* Add the parallel-aware twin of a scan path. */
+static void
+add_partial_twin(RelOptInfo *rel, CustomPath *cpath, int workers)
+{
+	CustomPath *ppath = makeNode(CustomPath);
+	double		leader = 1.0 - 0.3 * workers;
+	double		divisor = workers + (parallel_leader_participation && leader > 0 ? leader : 0);
+
+	*ppath = *cpath;
+	ppath->path.parallel_aware = true;
+	ppath->path.parallel_safe = true;
+	ppath->path.parallel_workers = workers;
+	ppath->path.rows = clamp_row_est(cpath->path.rows / divisor);
+	ppath->path.total_cost = cpath->path.startup_cost +
+		(cpath->path.total_cost - cpath->path.startup_cost) / divisor;
+	add_partial_path(rel, &ppath->path);
+}
+
 /* If rte is a call of streamext.as_of() on a versioned_columnar table, that table. */
 static Oid
 as_of_table(RangeTblEntry *rte, Node **arg, bool *is_time)
@@ -172,7 +207,11 @@ add_as_of_path(PlannerInfo *root, RelOptInfo *rel, RangeTblEntry *rte)
 	ListCell   *lc;
 	CustomPath *cpath;
 	int			x = -1;
-	Cost		cost = 0;
+	Cost		cost;
+	Relation	table;
+	int64		storage_id;
+	double		rows;
+	double		pages;
 
 	if (!OidIsValid(relid) || !bms_is_empty(rel->lateral_relids))
 		return;
@@ -182,17 +221,24 @@ add_as_of_path(PlannerInfo *root, RelOptInfo *rel, RangeTblEntry *rte)
 	while ((x = bms_next_member(attrs, x)) >= 0)
 		if (x + FirstLowInvalidHeapAttributeNumber <= 0)
 			return;				/* whole-row or system column: leave it to the function */
-	foreach(lc, rel->pathlist)
-	{
-		Path	   *p = lfirst(lc);
-
-		if (cost == 0 || p->total_cost < cost)
-			cost = p->total_cost;
-		p->parallel_safe = false;
-	}
+	/*
+	 * The scan replaces the function scan, with the table's own estimates
+	 * (the function's are a guess of 1000 rows).
+	 */
+	table = table_open(relid, AccessShareLock);
+	storage_id = columnar_storage_id(table, true);
+	rows = storage_id ? (double) columnar_next_row(storage_id) : 0;
+	if (table->rd_rel->reltuples >= 0 && table->rd_rel->relpages > 0)
+		rows = Min(rows, table->rd_rel->reltuples / table->rd_rel->relpages *
+				   Max(rows / COLUMNAR_ROWS_PER_BLOCK, 1.0));
+	table_close(table, AccessShareLock);
+	pages = Max(1.0, rows * (rel->reltarget->width + 24) / 4.0 / BLCKSZ);
+	cost = pages * seq_page_cost + rows * cpu_tuple_cost;
+	rel->rows = clamp_row_est(rows * clauselist_selectivity(root, rel->baserestrictinfo, 0,
+															JOIN_INNER, NULL));
+	rel->pathlist = NIL;
 	rel->partial_pathlist = NIL;
 	rel->consider_parallel = false;
-
 	cpath = makeNode(CustomPath);
 	cpath->path.pathtype = T_CustomScan;
 	cpath->path.parent = rel;
@@ -202,11 +248,22 @@ add_as_of_path(PlannerInfo *root, RelOptInfo *rel, RangeTblEntry *rte)
 	cpath->path.parallel_safe = false;
 	cpath->path.rows = rel->rows;
 	cpath->path.startup_cost = 0;
-	cpath->path.total_cost = cost / 2;
+	cpath->path.total_cost = cost;
 	cpath->path.pathkeys = NIL;
 	cpath->flags = 0;
 	cpath->methods = &path_methods;
 	add_path(rel, &cpath->path);
+
+	/*
+	 * The scan of a committed version needs nothing of this backend's
+	 * memory: it may run in parallel (as_of itself is parallel restricted,
+	 * but it is not called any more).
+	 */
+	if (root->glob->parallelModeOK && workers_for_pages(pages) > 0)
+	{
+		rel->consider_parallel = true;
+		add_partial_twin(rel, cpath, workers_for_pages(pages));
+	}
 }
 
 static void
@@ -284,31 +341,8 @@ columnar_set_rel_pathlist(PlannerInfo *root, RelOptInfo *rel, Index rti, RangeTb
 	cpath->methods = &path_methods;
 	add_path(rel, &cpath->path);
 
-	if (rel->consider_parallel && max_parallel_workers_per_gather > 0 &&
-		rel->pages >= (BlockNumber) min_parallel_table_scan_size)
-	{
-		CustomPath *ppath = makeNode(CustomPath);
-		int			workers = 1;
-		double		threshold = (double) min_parallel_table_scan_size * 3;
-		double		divisor;
-		double		leader;
-
-		while (rel->pages >= threshold && workers < max_parallel_workers_per_gather)
-		{
-			workers++;
-			threshold *= 3;
-		}
-		leader = 1.0 - 0.3 * workers;
-		divisor = workers + (parallel_leader_participation && leader > 0 ? leader : 0);
-		*ppath = *cpath;
-		ppath->path.parallel_aware = true;
-		ppath->path.parallel_safe = true;
-		ppath->path.parallel_workers = workers;
-		ppath->path.rows = clamp_row_est(cpath->path.rows / divisor);
-		ppath->path.total_cost = cpath->path.startup_cost +
-			(cpath->path.total_cost - cpath->path.startup_cost) / divisor;
-		add_partial_path(rel, &ppath->path);
-	}
+	if (rel->consider_parallel && workers_for_pages(rel->pages) > 0)
+		add_partial_twin(rel, cpath, workers_for_pages(rel->pages));
 }
 
 /* If expr is a Var of this relation (maybe under a binary-compatible cast), its attnum. */
@@ -585,6 +619,7 @@ start_reader(ColumnarScanState *state)
 		state->version = columnar_resolve_version(state->rel, state->is_time, arg, isnull);
 		state->reader = columnar_reader_begin(state->rel, state->css.ss.ps.state->es_snapshot,
 											  state->version, state->attrs, keys);
+		attach_parallel(state);
 		return;
 	}
 	state->reader = columnar_reader_begin(state->css.ss.ss_currentRelation,
@@ -808,8 +843,13 @@ columnar_init_dsm(CustomScanState *node, ParallelContext *pcxt, void *coordinate
 {
 	ColumnarScanState *state = (ColumnarScanState *) node;
 	ColumnarParallelState *ps = coordinate;
-	int64		storage_id = columnar_storage_id(node->ss.ss_currentRelation, true);
+	int64		storage_id;
 
+	/* an old version needs nothing of the leader's memory */
+	if (state->as_of)
+		storage_id = 0;
+	else
+		storage_id = columnar_storage_id(node->ss.ss_currentRelation, true);
 	ps->leader_only = storage_id != 0 && columnar_write_state_find(storage_id) != NULL;
 	pg_atomic_init_u32(&ps->next_seg, 0);
 	state->pstate = ps;
