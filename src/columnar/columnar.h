@@ -216,6 +216,8 @@ extern void columnar_read_chunks(int64 storage_id, int64 segno, int32 nrows,
 								 TupleDesc tupdesc, Bitmapset *attrs,
 								 Datum **values, bool **isnull,
 								 ColumnarScratch *scratch);
+extern bool columnar_stat_refutes(ColumnarSkipKey *sk, int null_count, int nrows,
+								  bool has_minmax, Datum minv, Datum maxv);
 extern bool columnar_segment_refuted(int64 storage_id, int64 segno, int32 nrows,
 									 TupleDesc tupdesc, List *skip_keys,
 									 Snapshot snapshot);

@@ -15,12 +15,25 @@
 #define COLUMNAR_INTERNAL
 #include "columnar/columnar.h"
 
+#include "access/genam.h"
 #include "access/htup_details.h"
+#include "access/table.h"
+#include "utils/fmgroids.h"
 #include "port/atomics.h"
 #include "miscadmin.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
+
+/* Statistics of one column of one segment, for one skip key. */
+typedef struct SegStat
+{
+	bool		present;
+	bool		has_minmax;
+	int32		null_count;
+	Datum		minv;
+	Datum		maxv;
+} SegStat;
 
 struct ColumnarReader
 {
@@ -49,6 +62,8 @@ struct ColumnarReader
 	int64		nskipped;
 	pg_atomic_uint32 *shared_next;	/* parallel scan: next segment to claim */
 	ColumnarScratch scratch;	/* decompression buffers, reused */
+	struct SegStat *stats;		/* [segment][skip key], loaded in one pass */
+	int			nkeys;
 	int			capacity;		/* rows the vals/nulls arrays hold */
 	bool		nothing;		/* parallel worker of a leader-only scan */
 };
@@ -59,6 +74,105 @@ cid_visible(Snapshot snapshot, CommandId cid)
 	if (snapshot == NULL || !IsMVCCSnapshot(snapshot))
 		return true;
 	return cid < snapshot->curcid;
+}
+
+/*
+ * Read the statistics the skip keys need for every segment in one index
+ * scan of the chunk table (one lookup per segment would cost more than the
+ * skipping saves on tables of many small segments).
+ */
+static void
+load_stats(ColumnarReader *r)
+{
+	Relation	rel;
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tup;
+	TupleDesc	cdesc;
+
+	r->nkeys = list_length(r->skip_keys);
+	r->stats = NULL;
+	if (r->nkeys == 0 || r->nsegs == 0)
+		return;
+	r->stats = palloc0(sizeof(SegStat) * r->nsegs * r->nkeys);
+	rel = columnar_meta_open("columnar_chunk", AccessShareLock);
+	cdesc = RelationGetDescr(rel);
+	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(r->storage_id));
+	scan = systable_beginscan(rel, columnar_meta_index("columnar_chunk_pkey"), true,
+							  SnapshotSelf, 1, &key);
+	while (HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		bool		n;
+		int64		segno = DatumGetInt64(heap_getattr(tup, 2, cdesc, &n));
+		int			attnum = DatumGetInt16(heap_getattr(tup, 3, cdesc, &n));
+		int			lo = 0;
+		int			hi = r->nsegs - 1;
+		int			idx = -1;
+		int			k;
+		ListCell   *lc;
+
+		CHECK_FOR_INTERRUPTS();
+		while (lo <= hi)
+		{
+			int			mid = (lo + hi) / 2;
+
+			if (r->segs[mid].segno == segno)
+			{
+				idx = mid;
+				break;
+			}
+			if (r->segs[mid].segno < segno)
+				lo = mid + 1;
+			else
+				hi = mid - 1;
+		}
+		if (idx < 0)
+			continue;
+		k = 0;
+		foreach(lc, r->skip_keys)
+		{
+			ColumnarSkipKey *sk = lfirst(lc);
+			SegStat    *st = &r->stats[idx * r->nkeys + k++];
+			bool		n1,
+						n2;
+			Datum		mind,
+						maxd;
+
+			if (sk->attnum != attnum)
+				continue;
+			st->present = true;
+			st->null_count = DatumGetInt32(heap_getattr(tup, 4, cdesc, &n));
+			mind = heap_getattr(tup, 5, cdesc, &n1);
+			maxd = heap_getattr(tup, 6, cdesc, &n2);
+			st->has_minmax = !n1 && !n2;
+			if (st->has_minmax && sk->strategy > 0)
+			{
+				Form_pg_attribute att = TupleDescAttr(r->tupdesc, attnum - 1);
+
+				st->minv = columnar_decode_value(DatumGetByteaPP(mind), att);
+				st->maxv = columnar_decode_value(DatumGetByteaPP(maxd), att);
+			}
+		}
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+}
+
+static bool
+segment_refuted(ColumnarReader *r, int idx)
+{
+	int			k;
+
+	for (k = 0; k < r->nkeys; k++)
+	{
+		SegStat    *st = &r->stats[idx * r->nkeys + k];
+
+		if (st->present &&
+			columnar_stat_refutes(list_nth(r->skip_keys, k), st->null_count,
+								  r->segs[idx].row_count, st->has_minmax, st->minv, st->maxv))
+			return true;
+	}
+	return false;
 }
 
 static void
@@ -84,8 +198,9 @@ load_segments(ColumnarReader *r)
 			continue;
 		r->segs[r->nsegs++] = *seg;
 	}
-	MemoryContextSwitchTo(old);
 	list_free_deep(segs);
+	load_stats(r);
+	MemoryContextSwitchTo(old);
 }
 
 ColumnarReader *
@@ -153,6 +268,8 @@ columnar_reader_rescan(ColumnarReader *r)
 {
 	MemoryContextReset(r->segcxt);
 	pfree(r->segs);
+	if (r->stats)
+		pfree(r->stats);
 	load_segments(r);
 	r->segidx = 0;
 	r->rowidx = r->nrows = 0;
@@ -232,23 +349,22 @@ next_segment(ColumnarReader *r)
 		MemoryContext old;
 		int			a;
 		int			nd;
+		int			idx;
 
 		if (r->shared_next)
 		{
-			uint32		idx = pg_atomic_fetch_add_u32(r->shared_next, 1);
-
-			if (idx >= (uint32) r->nsegs)
+			idx = (int) pg_atomic_fetch_add_u32(r->shared_next, 1);
+			if (idx >= r->nsegs)
 				return false;
-			seg = &r->segs[idx];
 		}
 		else if (r->segidx < r->nsegs)
-			seg = &r->segs[r->segidx++];
+			idx = r->segidx++;
 		else
 			return false;
+		seg = &r->segs[idx];
 
 		CHECK_FOR_INTERRUPTS();
-		if (columnar_segment_refuted(r->storage_id, seg->segno, seg->row_count,
-									 r->tupdesc, r->skip_keys, r->snapshot))
+		if (r->stats && segment_refuted(r, idx))
 		{
 			r->nskipped++;
 			continue;

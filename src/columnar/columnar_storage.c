@@ -1171,6 +1171,40 @@ columnar_read_chunks(int64 storage_id, int64 segno, int32 nrows, TupleDesc tupde
 	pfree(seen);
 }
 
+/* Do a segment's statistics of one column refute a skip key? */
+bool
+columnar_stat_refutes(ColumnarSkipKey *sk, int null_count, int nrows, bool has_minmax,
+					  Datum minv, Datum maxv)
+{
+	int32		cmin;
+	int32		cmax;
+
+	if (sk->strategy == 0)
+		return null_count == 0;
+	if (sk->strategy == -1)
+		return null_count == nrows;
+	if (null_count == nrows)
+		return true;			/* strict operators never match NULLs */
+	if (!has_minmax)
+		return false;
+	cmin = DatumGetInt32(OidFunctionCall2Coll(sk->cmp_proc, sk->collation, minv, sk->value));
+	cmax = DatumGetInt32(OidFunctionCall2Coll(sk->cmp_proc, sk->collation, maxv, sk->value));
+	switch (sk->strategy)
+	{
+		case BTLessStrategyNumber:
+			return cmin >= 0;
+		case BTLessEqualStrategyNumber:
+			return cmin > 0;
+		case BTEqualStrategyNumber:
+			return cmin > 0 || cmax < 0;
+		case BTGreaterEqualStrategyNumber:
+			return cmax < 0;
+		case BTGreaterStrategyNumber:
+			return cmax <= 0;
+	}
+	return false;
+}
+
 /* Does a segment's statistics refute one of the skip keys? */
 bool
 columnar_segment_refuted(int64 storage_id, int64 segno, int32 nrows, TupleDesc tupdesc,
@@ -1206,40 +1240,12 @@ columnar_segment_refuted(int64 storage_id, int64 segno, int32 nrows, TupleDesc t
 			Datum		mind = heap_getattr(tup, 5, RelationGetDescr(rel), &n2);
 			Datum		maxd = heap_getattr(tup, 6, RelationGetDescr(rel), &n3);
 
-			if (sk->strategy == 0)
-				refuted = (null_count == 0);
-			else if (sk->strategy == -1)
-				refuted = (null_count == nrows);
-			else if (null_count == nrows)
-				refuted = true; /* strict operators never match NULLs */
-			else if (!n2 && !n3)
-			{
-				Datum		minv = columnar_decode_value(DatumGetByteaPP(mind), att);
-				Datum		maxv = columnar_decode_value(DatumGetByteaPP(maxd), att);
-				int32		cmin = DatumGetInt32(OidFunctionCall2Coll(sk->cmp_proc, sk->collation,
-																	  minv, sk->value));
-				int32		cmax = DatumGetInt32(OidFunctionCall2Coll(sk->cmp_proc, sk->collation,
-																	  maxv, sk->value));
-
-				switch (sk->strategy)
-				{
-					case BTLessStrategyNumber:
-						refuted = cmin >= 0;
-						break;
-					case BTLessEqualStrategyNumber:
-						refuted = cmin > 0;
-						break;
-					case BTEqualStrategyNumber:
-						refuted = cmin > 0 || cmax < 0;
-						break;
-					case BTGreaterEqualStrategyNumber:
-						refuted = cmax < 0;
-						break;
-					case BTGreaterStrategyNumber:
-						refuted = cmax <= 0;
-						break;
-				}
-			}
+			if (n2 || n3)
+				refuted = columnar_stat_refutes(sk, null_count, nrows, false, 0, 0);
+			else
+				refuted = columnar_stat_refutes(sk, null_count, nrows, true,
+												columnar_decode_value(DatumGetByteaPP(mind), att),
+												columnar_decode_value(DatumGetByteaPP(maxd), att));
 		}
 		systable_endscan(scan);
 		if (refuted)
