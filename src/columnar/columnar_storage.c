@@ -750,6 +750,14 @@ read_value(const char *base, Size *pos, Form_pg_attribute att)
 	return PointerGetDatum(p);
 }
 
+/*
+ * zstd contexts, made once per backend and reused: a context per call would
+ * allocate and clear zstd's tables for every chunk.  (libzstd allocates
+ * them itself, outside PostgreSQL's memory contexts.)
+ */
+static ZSTD_CCtx *zstd_cctx = NULL;
+static ZSTD_DCtx *zstd_dctx = NULL;
+
 static bytea *
 make_chunk(StringInfo raw)
 {
@@ -759,8 +767,11 @@ make_chunk(StringInfo raw)
 	size_t		clen;
 	uint32		rawlen = raw->len;
 
-	clen = ZSTD_compress(dst + CHUNK_HDR, bound, raw->data, raw->len,
-						 columnar_compression_level);
+	if (zstd_cctx == NULL && (zstd_cctx = ZSTD_createCCtx()) == NULL)
+		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY),
+						errmsg("could not create a zstd compression context")));
+	clen = ZSTD_compressCCtx(zstd_cctx, dst + CHUNK_HDR, bound, raw->data, raw->len,
+							 columnar_compression_level);
 	/* incompressible (or tiny) data is stored as it is: cheaper to read */
 	if (ZSTD_isError(clen) || clen >= (size_t) raw->len - raw->len / 16)
 	{
@@ -816,7 +827,12 @@ chunk_payload(bytea *data, Size *len, ColumnarScratch *scratch, int col)
 	}
 	else if (src[0] == CHUNK_ZSTD)
 	{
-		size_t		n = ZSTD_decompress(raw, rawlen, src + CHUNK_HDR, srclen - CHUNK_HDR);
+		size_t		n;
+
+		if (zstd_dctx == NULL && (zstd_dctx = ZSTD_createDCtx()) == NULL)
+			ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY),
+							errmsg("could not create a zstd decompression context")));
+		n = ZSTD_decompressDCtx(zstd_dctx, raw, rawlen, src + CHUNK_HDR, srclen - CHUNK_HDR);
 
 		if (ZSTD_isError(n) || n != rawlen)
 			ereport(ERROR, (errcode(ERRCODE_DATA_CORRUPTED),
