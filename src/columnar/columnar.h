@@ -63,6 +63,7 @@ extern void columnar_reader_counts(ColumnarReader *reader, int64 *read,
 extern void columnar_reader_set_exclude(ColumnarReader *reader,
 										Snapshot now_snapshot);
 extern int64 columnar_reader_storage(ColumnarReader *reader);
+extern double columnar_reader_unrefuted_fraction(ColumnarReader *reader);
 struct pg_atomic_uint32;
 extern void columnar_reader_set_shared(ColumnarReader *reader,
 									   struct pg_atomic_uint32 *next, bool nothing);

@@ -68,6 +68,8 @@ struct ColumnarReader
 	bool		nothing;		/* parallel worker of a leader-only scan */
 };
 
+static bool segment_refuted(ColumnarReader *r, int idx);
+
 static inline bool
 cid_visible(Snapshot snapshot, CommandId cid)
 {
@@ -255,6 +257,21 @@ int64
 columnar_reader_storage(ColumnarReader *reader)
 {
 	return reader->storage_id;
+}
+
+/* The share of segments the skip keys cannot refute (planner estimate). */
+double
+columnar_reader_unrefuted_fraction(ColumnarReader *r)
+{
+	int			i;
+	int			n = 0;
+
+	if (r->nsegs == 0)
+		return 1.0;
+	for (i = 0; i < r->nsegs; i++)
+		if (!(r->stats && segment_refuted(r, i)))
+			n++;
+	return (double) n / r->nsegs;
 }
 
 void

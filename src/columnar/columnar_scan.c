@@ -31,6 +31,7 @@
 #include "optimizer/pathnode.h"
 #include "optimizer/paths.h"
 #include "optimizer/plancat.h"
+#include "utils/snapmgr.h"
 #include "optimizer/restrictinfo.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
@@ -65,6 +66,10 @@ typedef struct ColumnarParallelState
 	bool		leader_only;	/* the leader has unwritten changes: it scans alone */
 	pg_atomic_uint32 next_seg;
 } ColumnarParallelState;
+
+static void extract_keys(RelOptInfo *rel, Relation relation, List *clauses, List **info,
+						 List **exprs);
+static AttrNumber var_attnum(Node *expr, Index relid);
 
 static set_rel_pathlist_hook_type prev_set_rel_pathlist_hook = NULL;
 static get_relation_info_hook_type prev_get_relation_info_hook = NULL;
@@ -266,6 +271,66 @@ add_as_of_path(PlannerInfo *root, RelOptInfo *rel, RangeTblEntry *rte)
 	}
 }
 
+/*
+ * The share of segments a scan still reads after skipping, from the
+ * segments' statistics themselves, for the keys whose value the planner can
+ * estimate (ANALYZE's correlation cannot help: its sample loses the rows'
+ * order for non-heap tables).  Tables of very many segments are not
+ * examined: planning must stay cheap.
+ */
+static double
+skip_fraction(PlannerInfo *root, RelOptInfo *rel, Oid relid)
+{
+	Relation	relation;
+	List	   *info = NIL;
+	List	   *exprs = NIL;
+	List	   *keys = NIL;
+	ListCell   *lc;
+	int			i = 0;
+	double		result = 1.0;
+	int64		storage_id;
+
+	if (rel->baserestrictinfo == NIL || !ActiveSnapshotSet())
+		return 1.0;
+	relation = table_open(relid, NoLock);
+	storage_id = columnar_storage_id(relation, true);
+	if (storage_id == 0 ||
+		columnar_next_row(storage_id) / Max(columnar_segment_rows, 1) > 2000)
+	{
+		table_close(relation, NoLock);
+		return 1.0;
+	}
+	extract_keys(rel, relation, rel->baserestrictinfo, &info, &exprs);
+	foreach(lc, exprs)
+	{
+		Node	   *v = estimate_expression_value(root, (Node *) lfirst(lc));
+		ColumnarSkipKey *key = palloc0(sizeof(ColumnarSkipKey));
+
+		key->attnum = list_nth_int(info, i * 4);
+		key->strategy = list_nth_int(info, i * 4 + 1);
+		key->cmp_proc = list_nth_int(info, i * 4 + 2);
+		key->collation = list_nth_int(info, i * 4 + 3);
+		i++;
+		if (key->strategy > 0)
+		{
+			if (!IsA(v, Const) || ((Const *) v)->constisnull)
+				continue;
+			key->value = ((Const *) v)->constvalue;
+		}
+		keys = lappend(keys, key);
+	}
+	if (keys != NIL)
+	{
+		ColumnarReader *reader = columnar_reader_begin(relation, GetActiveSnapshot(), 0,
+													   NULL, keys);
+
+		result = Max(columnar_reader_unrefuted_fraction(reader), 0.001);
+		columnar_reader_end(reader);
+	}
+	table_close(relation, NoLock);
+	return result;
+}
+
 static void
 columnar_set_rel_pathlist(PlannerInfo *root, RelOptInfo *rel, Index rti, RangeTblEntry *rte)
 {
@@ -276,6 +341,7 @@ columnar_set_rel_pathlist(PlannerInfo *root, RelOptInfo *rel, Index rti, RangeTb
 	int			nneeded;
 	Bitmapset  *attrs = NULL;
 	double		fraction;
+	double		seg_fraction = 1.0;
 
 	if (prev_set_rel_pathlist_hook)
 		prev_set_rel_pathlist_hook(root, rel, rti, rte);
@@ -325,6 +391,8 @@ columnar_set_rel_pathlist(PlannerInfo *root, RelOptInfo *rel, Index rti, RangeTb
 	}
 	fraction = natts > 0 ? (double) Max(nneeded, 1) / natts : 1.0;
 
+	seg_fraction = skip_fraction(root, rel, rte->relid);
+
 	cpath = makeNode(CustomPath);
 	cpath->path.pathtype = T_CustomScan;
 	cpath->path.parent = rel;
@@ -335,14 +403,14 @@ columnar_set_rel_pathlist(PlannerInfo *root, RelOptInfo *rel, Index rti, RangeTb
 	cpath->path.rows = seq->rows;
 	cpath->path.startup_cost = seq->startup_cost;
 	cpath->path.total_cost = seq->startup_cost +
-		(seq->total_cost - seq->startup_cost) * (0.2 + 0.6 * fraction);
+		(seq->total_cost - seq->startup_cost) * (0.2 + 0.6 * fraction) * seg_fraction;
 	cpath->path.pathkeys = NIL;
 	cpath->flags = 0;
 	cpath->methods = &path_methods;
 	add_path(rel, &cpath->path);
 
-	if (rel->consider_parallel && workers_for_pages(rel->pages) > 0)
-		add_partial_twin(rel, cpath, workers_for_pages(rel->pages));
+	if (rel->consider_parallel && workers_for_pages(rel->pages * seg_fraction) > 0)
+		add_partial_twin(rel, cpath, workers_for_pages(rel->pages * seg_fraction));
 }
 
 /* If expr is a Var of this relation (maybe under a binary-compatible cast), its attnum. */
