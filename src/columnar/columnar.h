@@ -62,7 +62,6 @@ extern void columnar_reader_counts(ColumnarReader *reader, int64 *read,
 								   int64 *skipped);
 extern void columnar_reader_set_exclude(ColumnarReader *reader,
 										Snapshot now_snapshot);
-extern int64 columnar_reader_storage(ColumnarReader *reader);
 extern double columnar_reader_unrefuted_fraction(ColumnarReader *reader);
 struct pg_atomic_uint32;
 extern void columnar_reader_set_shared(ColumnarReader *reader,
@@ -219,9 +218,6 @@ extern void columnar_read_chunks(int64 storage_id, int64 segno, int32 nrows,
 								 ColumnarScratch *scratch);
 extern bool columnar_stat_refutes(ColumnarSkipKey *sk, int null_count, int nrows,
 								  bool has_minmax, Datum minv, Datum maxv);
-extern bool columnar_segment_refuted(int64 storage_id, int64 segno, int32 nrows,
-									 TupleDesc tupdesc, List *skip_keys,
-									 Snapshot snapshot);
 #endif							/* COLUMNAR_INTERNAL */
 
 #endif							/* STREAMEXT_COLUMNAR_H */

@@ -603,7 +603,7 @@ columnar_verify(PG_FUNCTION_ARGS)
 			corrupt(rel, "segment " INT64_FORMAT " was added by unknown version " INT64_FORMAT,
 					seg->segno, seg->added_version);
 		if (seg->removed_version != 0 &&
-			(seg->removed_version <= seg->added_version || seg->removed_version > max_version))
+			(seg->removed_version < seg->added_version || seg->removed_version > max_version))
 			corrupt(rel, "segment " INT64_FORMAT " was removed by version " INT64_FORMAT " out of range",
 					seg->segno, seg->removed_version);
 

@@ -253,12 +253,6 @@ columnar_reader_set_shared(ColumnarReader *reader, pg_atomic_uint32 *next, bool 
 	reader->nothing = nothing;
 }
 
-int64
-columnar_reader_storage(ColumnarReader *reader)
-{
-	return reader->storage_id;
-}
-
 /* The share of segments the skip keys cannot refute (planner estimate). */
 double
 columnar_reader_unrefuted_fraction(ColumnarReader *r)

@@ -329,7 +329,6 @@ columnar_delete_row(Relation rel, int64 rownum, CommandId cid, CommandId *cmax)
 	ColumnarPendingDel *pd;
 	int			r;
 
-	ws->deleted = true;
 	if (ws->nbuf > 0 && rownum >= ws->buf_first_row && rownum < ws->buf_first_row + ws->nbuf)
 	{
 		int			i = rownum - ws->buf_first_row;
@@ -341,6 +340,7 @@ columnar_delete_row(Relation rel, int64 rownum, CommandId cid, CommandId *cmax)
 		}
 		ws->del_cids[i] = cid;
 		ws->del_subids[i] = GetCurrentSubTransactionId();
+		ws->deleted = true;
 		return TM_Ok;
 	}
 	/* consecutive deletions mostly hit the same segment: remember it */
@@ -364,6 +364,7 @@ columnar_delete_row(Relation rel, int64 rownum, CommandId cid, CommandId *cmax)
 	pd->cids[r] = cid;
 	pd->subids[r] = GetCurrentSubTransactionId();
 	pd->npending++;
+	ws->deleted = true;
 	return TM_Ok;
 }
 
@@ -577,7 +578,9 @@ commit_write_state(ColumnarWriteState *ws)
 		rows_removed += n;
 		pfree(bits);
 	}
-	if (!(ws->inserted || ws->deleted || ws->truncated || ws->operation))
+	/* a transaction that changed nothing (all rolled back, or nothing matched) makes no version */
+	if (ws->rows_flushed - ws->rows_aborted == 0 && rows_removed - ws->rows_aborted == 0 &&
+		!ws->truncated && !ws->operation)
 		return;
 	insert_version(ws, rows_removed);
 }

@@ -17,7 +17,8 @@ SQL
 RANDOM=20241124
 next_id=1
 expected_version=0
-both() { printf '%s\n%s\n' "${1//@T@/c}" "${1//@T@/m}"; }
+# stmt appends one random statement, for both tables, to $sql (no subshell: next_id must move)
+both() { sql+=$'\n'"${1//@T@/c}"$'\n'"${1//@T@/m}"; }
 
 stmt() {
 	local kind=$((RANDOM % 6)) n
@@ -37,9 +38,11 @@ stmt() {
 for tx in $(seq 1 30); do
 	sql="BEGIN;"
 	nstmts=$((RANDOM % 3 + 1))
-	for _ in $(seq 1 $nstmts); do sql+=$'\n'"$(stmt)"; done
+	for _ in $(seq 1 $nstmts); do stmt; done
 	if ((RANDOM % 4 == 0)); then
-		sql+=$'\n'"SAVEPOINT s;"$'\n'"$(stmt)"$'\n'"ROLLBACK TO s;"
+		sql+=$'\n'"SAVEPOINT s;"
+		stmt
+		sql+=$'\n'"ROLLBACK TO s;"
 	fi
 	if ((tx == 15)); then sql+=$'\n'"TRUNCATE c; TRUNCATE m;"; fi
 	rollback=0
