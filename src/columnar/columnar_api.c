@@ -18,6 +18,7 @@
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
+#include "utils/rls.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/jsonb.h"
@@ -47,6 +48,21 @@ open_columnar(Oid relid, LOCKMODE mode, AclMode right)
 	return rel;
 }
 
+/*
+ * Time travel reads the storage directly, past row-level security: refuse
+ * it where a policy applies to the caller.
+ */
+static Relation
+check_no_rls(Relation rel)
+{
+	if (check_enable_rls(RelationGetRelid(rel), InvalidOid, false) == RLS_ENABLED)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("time travel on table \"%s\" is not allowed: row-level security applies to it",
+						RelationGetRelationName(rel))));
+	return rel;
+}
+
 /* The table behind as_of's first argument, NULL::tbl. */
 static Relation
 open_row_type(FunctionCallInfo fcinfo)
@@ -59,7 +75,7 @@ open_row_type(FunctionCallInfo fcinfo)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("the first argument of streamext.as_of must be a table's row type"),
 				 errhint("Call it as streamext.as_of(NULL::my_table, version => 3).")));
-	return open_columnar(relid, AccessShareLock, ACL_SELECT);
+	return check_no_rls(open_columnar(relid, AccessShareLock, ACL_SELECT));
 }
 
 typedef struct VersionRow
@@ -155,6 +171,7 @@ columnar_resolve_version(Relation rel, bool is_time, Datum arg, bool isnull)
 
 	if (acl != ACLCHECK_OK)
 		aclcheck_error(acl, OBJECT_TABLE, RelationGetRelationName(rel));
+	check_no_rls(rel);
 	if (isnull)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),

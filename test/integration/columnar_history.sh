@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# A randomized history of 30 transactions (inserts, deletes, updates, multi-statement
+# A randomized history of 36 transactions (inserts, deletes, updates, multi-statement
 # transactions, savepoints, rollbacks, a TRUNCATE and a restore) on a versioned_columnar table,
 # mirrored on a heap table: every version, read with as_of by number and by commit time,
 # must equal the mirror's state after that version's transaction; rollbacks leave no version.
@@ -35,7 +35,7 @@ stmt() {
 	esac
 }
 
-for tx in $(seq 1 30); do
+for tx in $(seq 1 36); do
 	sql="BEGIN;"
 	nstmts=$((RANDOM % 3 + 1))
 	for _ in $(seq 1 $nstmts); do stmt; done
