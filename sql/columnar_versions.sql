@@ -67,8 +67,30 @@ VACUUM FULL col_ver;
 SELECT count(*) AS v1_after_vacuum FROM streamext.as_of(NULL::col_ver, 1);
 SELECT streamext.verify('col_ver') - 'next_row' AS verify;
 
+-- restore with identity and generated columns, and time travel past row-level security
+CREATE TABLE col_gen (id int GENERATED ALWAYS AS IDENTITY, v int, twice int GENERATED ALWAYS AS (v * 2) STORED)
+	USING versioned_columnar;
+INSERT INTO col_gen (v) VALUES (1), (2), (3);
+DELETE FROM col_gen WHERE v = 2;
+UPDATE col_gen SET v = 30 WHERE v = 3;
+SELECT streamext.restore('col_gen', 1) AS new_version;
+SELECT id, v, twice FROM col_gen ORDER BY id;
+SELECT id, v, twice FROM streamext.as_of(NULL::col_gen, 2) ORDER BY id;
+CREATE TABLE col_rls (a int, who text) USING versioned_columnar;
+INSERT INTO col_rls VALUES (1, 'x');
+ALTER TABLE col_rls ENABLE ROW LEVEL SECURITY;
+ALTER TABLE col_rls FORCE ROW LEVEL SECURITY;
+CREATE POLICY col_rls_p ON col_rls USING (who = 'nobody');
+CREATE ROLE regress_col_rls;
+GRANT SELECT ON col_rls TO regress_col_rls;
+
 -- errors
 \set VERBOSITY terse
+SET ROLE regress_col_rls;
+SELECT count(*) FROM col_rls;
+SELECT * FROM streamext.as_of(NULL::col_rls, 1);
+SELECT * FROM streamext.as_of(NULL::col_ver, 1);
+RESET ROLE;
 SELECT * FROM streamext.as_of(NULL::col_ver, 0);
 SELECT * FROM streamext.as_of(NULL::col_ver, 7);
 SELECT * FROM streamext.as_of(NULL::col_ver, NULL::bigint);
@@ -88,4 +110,5 @@ INSERT INTO col_empty VALUES (1);
 PREPARE TRANSACTION 'col_p';
 \set VERBOSITY default
 
-DROP TABLE col_ver, col_heap, col_empty;
+DROP TABLE col_ver, col_heap, col_empty, col_gen, col_rls;
+DROP ROLE regress_col_rls;
