@@ -1,0 +1,223 @@
+/*
+ * columnar.h
+ *		The versioned_columnar table access method: shared declarations of
+ *		the storage layer (segments, versions, deletion vectors), the table
+ *		AM, the custom scan and the SQL API.
+ *
+ * Row numbers are the identity of a row: a TID is (row / 291, row % 291 + 1),
+ * like Citus columnar, so tidbitmaps and btree indexes accept them.
+ */
+#ifndef STREAMEXT_COLUMNAR_H
+#define STREAMEXT_COLUMNAR_H
+
+#include "access/tupdesc.h"
+#include "nodes/bitmapset.h"
+#include "storage/itemptr.h"
+#include "storage/relfilenode.h"
+#include "nodes/pg_list.h"
+#include "access/htup.h"
+#include "utils/relcache.h"
+#include "utils/snapshot.h"
+
+#define COLUMNAR_ROWS_PER_BLOCK 291
+
+extern int	columnar_segment_rows;
+extern int	columnar_compression_level;
+
+/* One segment (row group) as its metadata row says. */
+typedef struct ColumnarSegment
+{
+	int64		segno;			/* = first row number */
+	int32		row_count;
+	int64		added_version;
+	int64		removed_version;	/* 0: not removed */
+} ColumnarSegment;
+
+/* A restriction a segment's min/max/null-count statistics can refute. */
+typedef struct ColumnarSkipKey
+{
+	AttrNumber	attnum;
+	int			strategy;		/* BT*StrategyNumber, or 0 = IS NULL, -1 = IS NOT NULL */
+	Datum		value;
+	Oid			cmp_proc;		/* btree order proc (column type, value type) */
+	Oid			collation;
+} ColumnarSkipKey;
+
+/*
+ * A reader returns the rows of one table: current rows as seen by an MVCC
+ * snapshot (plus the backend's own unflushed rows), or the rows of a
+ * committed version.  It decodes only the columns asked for, a whole column
+ * of a segment at a time.
+ */
+typedef struct ColumnarReader ColumnarReader;
+
+extern ColumnarReader *columnar_reader_begin(Relation rel, Snapshot snapshot,
+											 int64 as_of_version,
+											 Bitmapset *attrs, List *skip_keys);
+extern bool columnar_reader_next(ColumnarReader *reader, Datum *values,
+								 bool *isnull, int64 *rownum);
+extern void columnar_reader_rescan(ColumnarReader *reader);
+extern void columnar_reader_end(ColumnarReader *reader);
+extern void columnar_reader_counts(ColumnarReader *reader, int64 *read,
+								   int64 *skipped);
+extern void columnar_reader_set_exclude(ColumnarReader *reader,
+										Snapshot now_snapshot);
+extern double columnar_reader_unrefuted_fraction(ColumnarReader *reader);
+struct pg_atomic_uint32;
+extern void columnar_reader_set_shared(ColumnarReader *reader,
+									   struct pg_atomic_uint32 *next, bool nothing);
+
+/* Row fetch by row number (index scans, UPDATE/DELETE re-fetch). */
+typedef struct ColumnarFetcher ColumnarFetcher;
+extern ColumnarFetcher *columnar_fetcher_begin(Relation rel);
+extern bool columnar_fetch_row(ColumnarFetcher *f, int64 rownum,
+							   Snapshot snapshot, Datum *values, bool *isnull);
+extern void columnar_fetcher_end(ColumnarFetcher *f);
+extern void columnar_fetcher_set_rel(ColumnarFetcher *f, Relation rel);
+
+/* Writes (buffered per transaction, flushed as segments at commit). */
+extern void columnar_insert_row(Relation rel, Datum *values, bool *isnull,
+								CommandId cid, ItemPointer tid);
+extern int	columnar_delete_row(Relation rel, int64 rownum, CommandId cid,
+								CommandId *cmax);
+extern void columnar_note_update(Relation rel);
+extern void columnar_flush_relation(Relation rel);
+extern void columnar_truncate(Relation rel, bool transactional);
+extern int64 columnar_set_operation(Relation rel, const char *operation,
+								   const char *parameters);
+
+/* Storage metadata. */
+extern int64 columnar_storage_id(Relation rel, bool missing_ok);
+extern void columnar_storage_create(const RelFileNode *node, int64 storage_id);
+extern void columnar_storage_rekey(Relation rel, const RelFileNode *newnode);
+extern void columnar_storage_drop_node(Oid spcnode, Oid relnode);
+extern void columnar_storage_clear(int64 storage_id);
+extern void columnar_storage_cache_reset(void);
+extern int64 columnar_next_row(int64 storage_id);
+extern int64 columnar_latest_version(int64 storage_id, Snapshot snapshot);
+extern int64 columnar_live_rows_estimate(Relation rel);
+extern List *columnar_segments(int64 storage_id, Snapshot snapshot);
+extern bool columnar_is_columnar(Relation rel);
+extern Oid	columnar_am_oid(void);
+extern Oid	columnar_meta_relid(const char *name);
+
+/* Decode buffers a reader reuses from segment to segment, one per column. */
+typedef struct ColumnarScratch
+{
+	MemoryContext cxt;
+	char	  **buf;
+	Size	   *cap;
+} ColumnarScratch;
+
+/* Decoding of stored column chunks, used by verify(). */
+extern void columnar_decode_chunk(bytea *data, Form_pg_attribute att, int nrows,
+								  int null_count, Datum *values, bool *isnull);
+extern void columnar_decode_chunk_scratch(bytea *data, Form_pg_attribute att, int nrows,
+										  int null_count, Datum *values, bool *isnull,
+										  ColumnarScratch *scratch);
+extern Datum columnar_decode_value(bytea *data, Form_pg_attribute att);
+extern uint8 *columnar_deleted_bitmap(int64 storage_id, int64 segno, int32 nrows,
+									  Snapshot snapshot, int64 as_of_version,
+									  int *ndeleted);
+
+static inline void
+columnar_row_to_tid(int64 rownum, ItemPointer tid)
+{
+	ItemPointerSet(tid, (BlockNumber) (rownum / COLUMNAR_ROWS_PER_BLOCK),
+				   (OffsetNumber) (rownum % COLUMNAR_ROWS_PER_BLOCK + 1));
+}
+
+static inline int64
+columnar_tid_to_row(ItemPointer tid)
+{
+	return (int64) ItemPointerGetBlockNumber(tid) * COLUMNAR_ROWS_PER_BLOCK +
+		ItemPointerGetOffsetNumber(tid) - 1;
+}
+
+extern int64 columnar_resolve_version(Relation rel, bool is_time, Datum arg, bool isnull);
+
+/* Module setup: hooks, callbacks, GUCs; called from _PG_init. */
+extern void columnar_init(void);
+extern void columnar_scan_init(void);
+extern void columnar_xact_init(void);
+
+
+/* ---- internals shared by the storage, write and read files ---- */
+#ifdef COLUMNAR_INTERNAL
+#include "utils/hsearch.h"
+#include "access/xact.h"
+#include "storage/lockdefs.h"
+
+/* Pending deletions of one flushed segment in the current transaction. */
+typedef struct ColumnarPendingDel
+{
+	int64		segno;			/* hash key */
+	int32		nrows;
+	bool		removed;		/* segment removed by a committed version */
+	uint8	   *committed;		/* rows deleted by committed versions */
+	CommandId  *cids;			/* InvalidCommandId: not deleted by us */
+	SubTransactionId *subids;
+	int32		npending;
+} ColumnarPendingDel;
+
+/* Everything one transaction changes in one storage. */
+typedef struct ColumnarWriteState
+{
+	int64		storage_id;		/* hash key */
+	Oid			relid;
+	TupleDesc	tupdesc;
+	MemoryContext cxt;
+	MemoryContext bufcxt;		/* buffered values; reset after a flush */
+	SubTransactionId lock_subid;
+	Oid			user_id;
+	int64		version;
+	int64		next_row;		/* next row number to hand out */
+	int64		reserved_end;	/* end of the reserved row number range */
+	/* insert buffer, column-major; rows buf_first_row .. + nbuf - 1 */
+	int64		buf_first_row;
+	int			nbuf;
+	int			capbuf;
+	Datum	  **vals;
+	bool	  **nulls;
+	CommandId  *cids;
+	SubTransactionId *subids;
+	CommandId  *del_cids;
+	SubTransactionId *del_subids;
+	HTAB	   *dels;			/* segno -> ColumnarPendingDel */
+	int64		rows_flushed;
+	int64		rows_truncated;
+	int64		rows_aborted;	/* buffered by rolled-back subtransactions */
+	int64		rows_updated;	/* rows inserted by UPDATE */
+	ColumnarSegment last_seg;	/* segment of the last deleted row */
+	bool		inserted;
+	bool		deleted;
+	bool		updated;
+	bool		truncated;
+	char	   *operation;
+	char	   *parameters;
+	int			active_scans;
+} ColumnarWriteState;
+
+extern ColumnarWriteState *columnar_write_state_find(int64 storage_id);
+extern void columnar_forget_write_state(int64 storage_id);
+
+extern Relation columnar_meta_open(const char *name, LOCKMODE mode);
+extern Oid	columnar_meta_index(const char *name);
+extern bytea *columnar_encode_chunk(Datum *values, bool *isnull, int nrows,
+									Form_pg_attribute att, int *null_count,
+									bytea **min_value, bytea **max_value);
+extern void columnar_write_segment(ColumnarWriteState *ws, int start, int nrows);
+extern void columnar_insert_deletion(int64 storage_id, int64 segno, int64 version,
+									 uint8 *bits, int32 nrows);
+extern int64 columnar_reserve_rows(int64 storage_id, int64 count);
+extern bool columnar_find_segment(int64 storage_id, int64 rownum, Snapshot snapshot,
+								  ColumnarSegment *seg);
+extern void columnar_read_chunks(int64 storage_id, int64 segno, int32 nrows,
+								 TupleDesc tupdesc, Bitmapset *attrs,
+								 Datum **values, bool **isnull,
+								 ColumnarScratch *scratch);
+extern bool columnar_stat_refutes(ColumnarSkipKey *sk, int null_count, int nrows,
+								  bool has_minmax, Datum minv, Datum maxv);
+#endif							/* COLUMNAR_INTERNAL */
+
+#endif							/* STREAMEXT_COLUMNAR_H */

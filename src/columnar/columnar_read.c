@@ -1,0 +1,679 @@
+/*
+ * columnar_read.c
+ *		Reading versioned_columnar tables: sequential readers (current rows
+ *		under an MVCC snapshot, or the rows of a committed version) and
+ *		row fetches by row number for index scans and UPDATE/DELETE.
+ *
+ * Current rows are those of segments visible to the snapshot and not
+ * removed, minus visible deletion vectors, plus this transaction's own
+ * buffered rows and minus its pending deletions (both filtered by command
+ * id, as the heap would).  Rows of version V are those of segments added at
+ * or before V and not removed by then, minus deletions of versions <= V.
+ */
+#include "postgres.h"
+
+#define COLUMNAR_INTERNAL
+#include "columnar/columnar.h"
+
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "utils/fmgroids.h"
+#include "port/atomics.h"
+#include "miscadmin.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+
+/* Statistics of one column of one segment, for one skip key. */
+typedef struct SegStat
+{
+	bool		present;
+	bool		has_minmax;
+	int32		null_count;
+	Datum		minv;
+	Datum		maxv;
+} SegStat;
+
+struct ColumnarReader
+{
+	Relation	rel;
+	TupleDesc	tupdesc;
+	int64		storage_id;
+	Snapshot	snapshot;
+	int64		as_of;
+	Bitmapset  *attrs;
+	List	   *skip_keys;
+	Snapshot	exclude_now;	/* restore(): skip rows that are current */
+	ColumnarSegment *segs;
+	int			nsegs;
+	int			segidx;
+	MemoryContext segcxt;
+	Datum	  **vals;
+	bool	  **nulls;
+	int			nrows;
+	int			rowidx;
+	int64		segno;
+	uint8	   *deleted;
+	bool		in_buffer;
+	int			bufidx;
+	bool		registered;
+	int64		nread;
+	int64		nskipped;
+	pg_atomic_uint32 *shared_next;	/* parallel scan: next segment to claim */
+	ColumnarScratch scratch;	/* decompression buffers, reused */
+	struct SegStat *stats;		/* [segment][skip key], loaded in one pass */
+	int			nkeys;
+	int			capacity;		/* rows the vals/nulls arrays hold */
+	bool		nothing;		/* parallel worker of a leader-only scan */
+};
+
+static bool segment_refuted(ColumnarReader *r, int idx);
+
+static inline bool
+cid_visible(Snapshot snapshot, CommandId cid)
+{
+	if (snapshot == NULL || !IsMVCCSnapshot(snapshot))
+		return true;
+	return cid < snapshot->curcid;
+}
+
+/*
+ * Read the statistics the skip keys need for every segment in one index
+ * scan of the chunk table (one lookup per segment would cost more than the
+ * skipping saves on tables of many small segments).
+ */
+static void
+load_stats(ColumnarReader *r)
+{
+	Relation	rel;
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tup;
+	TupleDesc	cdesc;
+
+	r->nkeys = list_length(r->skip_keys);
+	r->stats = NULL;
+	if (r->nkeys == 0 || r->nsegs == 0)
+		return;
+	r->stats = palloc0(sizeof(SegStat) * r->nsegs * r->nkeys);
+	rel = columnar_meta_open("columnar_chunk", AccessShareLock);
+	cdesc = RelationGetDescr(rel);
+	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(r->storage_id));
+	scan = systable_beginscan(rel, columnar_meta_index("columnar_chunk_pkey"), true,
+							  SnapshotSelf, 1, &key);
+	while (HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		bool		n;
+		int64		segno = DatumGetInt64(heap_getattr(tup, 2, cdesc, &n));
+		int			attnum = DatumGetInt16(heap_getattr(tup, 3, cdesc, &n));
+		int			lo = 0;
+		int			hi = r->nsegs - 1;
+		int			idx = -1;
+		int			k;
+		ListCell   *lc;
+
+		CHECK_FOR_INTERRUPTS();
+		while (lo <= hi)
+		{
+			int			mid = (lo + hi) / 2;
+
+			if (r->segs[mid].segno == segno)
+			{
+				idx = mid;
+				break;
+			}
+			if (r->segs[mid].segno < segno)
+				lo = mid + 1;
+			else
+				hi = mid - 1;
+		}
+		if (idx < 0)
+			continue;
+		k = 0;
+		foreach(lc, r->skip_keys)
+		{
+			ColumnarSkipKey *sk = lfirst(lc);
+			SegStat    *st = &r->stats[idx * r->nkeys + k++];
+			bool		n1,
+						n2;
+			Datum		mind,
+						maxd;
+
+			if (sk->attnum != attnum)
+				continue;
+			st->present = true;
+			st->null_count = DatumGetInt32(heap_getattr(tup, 4, cdesc, &n));
+			mind = heap_getattr(tup, 5, cdesc, &n1);
+			maxd = heap_getattr(tup, 6, cdesc, &n2);
+			st->has_minmax = !n1 && !n2;
+			if (st->has_minmax && sk->strategy > 0)
+			{
+				Form_pg_attribute att = TupleDescAttr(r->tupdesc, attnum - 1);
+
+				st->minv = columnar_decode_value(DatumGetByteaPP(mind), att);
+				st->maxv = columnar_decode_value(DatumGetByteaPP(maxd), att);
+			}
+		}
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+}
+
+static bool
+segment_refuted(ColumnarReader *r, int idx)
+{
+	int			k;
+
+	for (k = 0; k < r->nkeys; k++)
+	{
+		SegStat    *st = &r->stats[idx * r->nkeys + k];
+
+		if (st->present &&
+			columnar_stat_refutes(list_nth(r->skip_keys, k), st->null_count,
+								  r->segs[idx].row_count, st->has_minmax, st->minv, st->maxv))
+			return true;
+	}
+	return false;
+}
+
+static void
+load_segments(ColumnarReader *r)
+{
+	List	   *segs = columnar_segments(r->storage_id, r->snapshot);
+	ListCell   *lc;
+	MemoryContext old = MemoryContextSwitchTo(GetMemoryChunkContext(r));
+
+	r->segs = palloc(sizeof(ColumnarSegment) * (list_length(segs) + 1));
+	r->nsegs = 0;
+	foreach(lc, segs)
+	{
+		ColumnarSegment *seg = lfirst(lc);
+
+		if (r->as_of > 0)
+		{
+			if (seg->added_version > r->as_of ||
+				(seg->removed_version != 0 && seg->removed_version <= r->as_of))
+				continue;
+		}
+		else if (seg->removed_version != 0)
+			continue;
+		r->segs[r->nsegs++] = *seg;
+	}
+	list_free_deep(segs);
+	load_stats(r);
+	MemoryContextSwitchTo(old);
+}
+
+ColumnarReader *
+columnar_reader_begin(Relation rel, Snapshot snapshot, int64 as_of_version,
+					  Bitmapset *attrs, List *skip_keys)
+{
+	ColumnarReader *r = palloc0(sizeof(ColumnarReader));
+	int			a;
+	ColumnarWriteState *ws;
+
+	r->rel = rel;
+	r->tupdesc = RelationGetDescr(rel);
+	r->storage_id = columnar_storage_id(rel, false);
+	r->snapshot = snapshot;
+	r->as_of = as_of_version;
+	r->attrs = attrs;
+	r->skip_keys = skip_keys;
+	r->segcxt = AllocSetContextCreate(CurrentMemoryContext, "columnar reader segment",
+									  ALLOCSET_DEFAULT_SIZES);
+	r->vals = palloc0(sizeof(Datum *) * r->tupdesc->natts);
+	r->nulls = palloc0(sizeof(bool *) * r->tupdesc->natts);
+	r->scratch.cxt = CurrentMemoryContext;
+	r->scratch.buf = palloc0(sizeof(char *) * r->tupdesc->natts);
+	r->scratch.cap = palloc0(sizeof(Size) * r->tupdesc->natts);
+	r->capacity = 0;
+	(void) a;
+	load_segments(r);
+	ws = columnar_write_state_find(r->storage_id);
+	if (ws && as_of_version == 0)
+	{
+		ws->active_scans++;
+		r->registered = true;
+	}
+	r->segidx = 0;
+	r->rowidx = r->nrows = 0;
+	return r;
+}
+
+/*
+ * Parallel scans: participants claim segments from a shared counter; a
+ * worker of a scan the leader must run alone (it has unwritten rows or
+ * deletions of this table) returns nothing.
+ */
+void
+columnar_reader_set_shared(ColumnarReader *reader, pg_atomic_uint32 *next, bool nothing)
+{
+	reader->shared_next = next;
+	reader->nothing = nothing;
+}
+
+/* The share of segments the skip keys cannot refute (planner estimate). */
+double
+columnar_reader_unrefuted_fraction(ColumnarReader *r)
+{
+	int			i;
+	int			n = 0;
+
+	if (r->nsegs == 0)
+		return 1.0;
+	for (i = 0; i < r->nsegs; i++)
+		if (!(r->stats && segment_refuted(r, i)))
+			n++;
+	return (double) n / r->nsegs;
+}
+
+void
+columnar_reader_set_exclude(ColumnarReader *reader, Snapshot now_snapshot)
+{
+	reader->exclude_now = now_snapshot;
+}
+
+void
+columnar_reader_rescan(ColumnarReader *r)
+{
+	MemoryContextReset(r->segcxt);
+	pfree(r->segs);
+	if (r->stats)
+		pfree(r->stats);
+	load_segments(r);
+	r->segidx = 0;
+	r->rowidx = r->nrows = 0;
+	r->in_buffer = false;
+	r->bufidx = 0;
+}
+
+void
+columnar_reader_end(ColumnarReader *r)
+{
+	if (r->registered)
+	{
+		ColumnarWriteState *ws = columnar_write_state_find(r->storage_id);
+
+		if (ws && ws->active_scans > 0)
+			ws->active_scans--;
+	}
+	MemoryContextDelete(r->segcxt);
+	pfree(r->segs);
+	pfree(r);
+}
+
+void
+columnar_reader_counts(ColumnarReader *r, int64 *read, int64 *skipped)
+{
+	*read = r->nread;
+	*skipped = r->nskipped;
+}
+
+/* Mark in bits (allocated if NULL) the rows our transaction deleted. */
+static uint8 *
+apply_pending(int64 storage_id, int64 segno, int32 nrows, Snapshot snapshot, uint8 *bits)
+{
+	ColumnarWriteState *ws = columnar_write_state_find(storage_id);
+	ColumnarPendingDel *pd;
+	int			i;
+
+	if (ws == NULL)
+		return bits;
+	pd = hash_search(ws->dels, &segno, HASH_FIND, NULL);
+	if (pd == NULL || pd->npending == 0)
+		return bits;
+	for (i = 0; i < nrows && i < pd->nrows; i++)
+		if (pd->cids[i] != InvalidCommandId && cid_visible(snapshot, pd->cids[i]))
+		{
+			if (bits == NULL)
+				bits = palloc0((nrows + 7) / 8);
+			bits[i / 8] |= (1 << (i % 8));
+		}
+	return bits;
+}
+
+/* Did our transaction delete row r of segment segno, as snapshot sees it? */
+static bool
+pending_deleted(int64 storage_id, int64 segno, int r, Snapshot snapshot)
+{
+	ColumnarWriteState *ws = columnar_write_state_find(storage_id);
+	ColumnarPendingDel *pd;
+
+	if (ws == NULL)
+		return false;
+	pd = hash_search(ws->dels, &segno, HASH_FIND, NULL);
+	if (pd == NULL || pd->npending == 0 || r >= pd->nrows)
+		return false;
+	return pd->cids[r] != InvalidCommandId && cid_visible(snapshot, pd->cids[r]);
+}
+
+/* Decode the next segment that may hold matching rows; false at the end. */
+static bool
+next_segment(ColumnarReader *r)
+{
+	if (r->nothing)
+		return false;
+	for (;;)
+	{
+		ColumnarSegment *seg;
+		MemoryContext old;
+		int			a;
+		int			nd;
+		int			idx;
+
+		if (r->shared_next)
+		{
+			idx = (int) pg_atomic_fetch_add_u32(r->shared_next, 1);
+			if (idx >= r->nsegs)
+				return false;
+		}
+		else if (r->segidx < r->nsegs)
+			idx = r->segidx++;
+		else
+			return false;
+		seg = &r->segs[idx];
+
+		CHECK_FOR_INTERRUPTS();
+		if (r->stats && segment_refuted(r, idx))
+		{
+			r->nskipped++;
+			continue;
+		}
+		MemoryContextReset(r->segcxt);
+		old = MemoryContextSwitchTo(r->segcxt);
+		r->deleted = columnar_deleted_bitmap(r->storage_id, seg->segno, seg->row_count,
+											 r->snapshot, r->as_of, &nd);
+		if (r->as_of == 0)
+			r->deleted = apply_pending(r->storage_id, seg->segno, seg->row_count,
+									   r->snapshot, r->deleted);
+		if (r->exclude_now)
+		{
+			/* restore(): only rows that are not current any more */
+			uint8	   *now;
+			int			i;
+			bool		seg_current = false;
+			ColumnarSegment cur;
+
+			if (columnar_find_segment(r->storage_id, seg->segno, r->exclude_now, &cur))
+				seg_current = (cur.removed_version == 0);
+			now = columnar_deleted_bitmap(r->storage_id, seg->segno, seg->row_count,
+										  r->exclude_now, 0, &nd);
+			now = apply_pending(r->storage_id, seg->segno, seg->row_count, r->exclude_now, now);
+			if (r->deleted == NULL)
+				r->deleted = palloc0((seg->row_count + 7) / 8);
+			for (i = 0; i < seg->row_count; i++)
+				if (seg_current && !(now && (now[i / 8] & (1 << (i % 8)))))
+					r->deleted[i / 8] |= (1 << (i % 8));
+		}
+		if (r->deleted != NULL && nd == seg->row_count && r->exclude_now == NULL)
+		{
+			/* every row deleted: no need to decode anything */
+			MemoryContextSwitchTo(old);
+			r->nread++;
+			continue;
+		}
+		/* value arrays live as long as the reader; grow them when needed */
+		if (seg->row_count > r->capacity)
+		{
+			MemoryContext o = MemoryContextSwitchTo(r->scratch.cxt);
+
+			for (a = 0; a < r->tupdesc->natts; a++)
+			{
+				if (r->vals[a])
+				{
+					pfree(r->vals[a]);
+					pfree(r->nulls[a]);
+				}
+				r->vals[a] = NULL;
+			}
+			r->capacity = seg->row_count;
+			for (a = 0; a < r->tupdesc->natts; a++)
+				if (r->attrs == NULL || bms_is_member(a + 1, r->attrs))
+				{
+					r->vals[a] = palloc(sizeof(Datum) * r->capacity);
+					r->nulls[a] = palloc(sizeof(bool) * r->capacity);
+				}
+			MemoryContextSwitchTo(o);
+		}
+		columnar_read_chunks(r->storage_id, seg->segno, seg->row_count, r->tupdesc,
+							 r->attrs, r->vals, r->nulls, &r->scratch);
+		MemoryContextSwitchTo(old);
+		r->segno = seg->segno;
+		r->nrows = seg->row_count;
+		r->rowidx = 0;
+		r->nread++;
+		return true;
+	}
+}
+
+bool
+columnar_reader_next(ColumnarReader *r, Datum *values, bool *isnull, int64 *rownum)
+{
+	int			natts = r->tupdesc->natts;
+	int			a;
+
+	while (!r->in_buffer)
+	{
+		while (r->rowidx < r->nrows)
+		{
+			int			i = r->rowidx++;
+
+			if (r->deleted && (r->deleted[i / 8] & (1 << (i % 8))))
+				continue;
+			for (a = 0; a < natts; a++)
+			{
+				if (r->vals[a])
+				{
+					values[a] = r->vals[a][i];
+					isnull[a] = r->nulls[a][i];
+				}
+				else
+				{
+					values[a] = (Datum) 0;
+					isnull[a] = true;
+				}
+			}
+			*rownum = r->segno + i;
+			return true;
+		}
+		if (!next_segment(r))
+		{
+			r->in_buffer = true;
+			r->bufidx = 0;
+		}
+	}
+
+	/* our own buffered rows (current reads only; a parallel scan has none) */
+	if (r->as_of == 0 && r->exclude_now == NULL && !r->nothing)
+	{
+		ColumnarWriteState *ws = columnar_write_state_find(r->storage_id);
+
+		while (ws && r->bufidx < ws->nbuf)
+		{
+			int			i = r->bufidx++;
+
+			if (ws->subids[i] == InvalidSubTransactionId ||
+				!cid_visible(r->snapshot, ws->cids[i]))
+				continue;
+			if (ws->del_cids[i] != InvalidCommandId && cid_visible(r->snapshot, ws->del_cids[i]))
+				continue;
+			for (a = 0; a < natts; a++)
+			{
+				if (a < ws->tupdesc->natts)
+				{
+					values[a] = ws->vals[a][i];
+					isnull[a] = ws->nulls[a][i];
+				}
+				else
+					values[a] = getmissingattr(r->tupdesc, a + 1, &isnull[a]);
+			}
+			*rownum = ws->buf_first_row + i;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* ---------------------------------------------------------------- */
+/* fetch by row number                                               */
+/* ---------------------------------------------------------------- */
+
+struct ColumnarFetcher
+{
+	Relation	rel;
+	int64		storage_id;
+	MemoryContext cxt;
+	MemoryContext segcxt;		/* the decoded segment */
+	int64		segno;			/* decoded segment, -1: none */
+	int32		nrows;
+	int			natts;
+	Datum	  **vals;
+	bool	  **nulls;
+	/* visibility of the segment, valid for one MVCC snapshot */
+	Snapshot	vis_snapshot;
+	CommandId	vis_curcid;
+	ColumnarSegment vis_seg;
+	bool		vis_found;
+	uint8	   *vis_deleted;
+};
+
+ColumnarFetcher *
+columnar_fetcher_begin(Relation rel)
+{
+	ColumnarFetcher *f = palloc0(sizeof(ColumnarFetcher));
+
+	f->rel = rel;
+	f->storage_id = columnar_storage_id(rel, false);
+	f->cxt = AllocSetContextCreate(CurrentMemoryContext, "columnar fetch",
+								   ALLOCSET_DEFAULT_SIZES);
+	f->segcxt = AllocSetContextCreate(f->cxt, "columnar fetch segment",
+									  ALLOCSET_DEFAULT_SIZES);
+	f->segno = -1;
+	return f;
+}
+
+void
+columnar_fetcher_set_rel(ColumnarFetcher *f, Relation rel)
+{
+	f->rel = rel;
+}
+
+void
+columnar_fetcher_end(ColumnarFetcher *f)
+{
+	MemoryContextDelete(f->cxt);
+	pfree(f);
+}
+
+bool
+columnar_fetch_row(ColumnarFetcher *f, int64 rownum, Snapshot snapshot,
+				   Datum *values, bool *isnull)
+{
+	ColumnarWriteState *ws = columnar_write_state_find(f->storage_id);
+	TupleDesc	tupdesc = RelationGetDescr(f->rel);
+	Snapshot	meta_snapshot = snapshot;
+	bool		check_deleted = true;
+	int			r;
+	int			a;
+
+	if (ws && ws->nbuf > 0 && rownum >= ws->buf_first_row &&
+		rownum < ws->buf_first_row + ws->nbuf)
+	{
+		int			i = rownum - ws->buf_first_row;
+
+		if (ws->subids[i] == InvalidSubTransactionId || !cid_visible(snapshot, ws->cids[i]))
+			return false;
+		if (ws->del_cids[i] != InvalidCommandId && cid_visible(snapshot, ws->del_cids[i]) &&
+			snapshot->snapshot_type != SNAPSHOT_ANY)
+			return false;
+		for (a = 0; a < tupdesc->natts; a++)
+		{
+			if (a < ws->tupdesc->natts)
+			{
+				values[a] = ws->vals[a][i];
+				isnull[a] = ws->nulls[a][i];
+			}
+			else
+				values[a] = getmissingattr(tupdesc, a + 1, &isnull[a]);
+		}
+		return true;
+	}
+
+	switch (snapshot->snapshot_type)
+	{
+		case SNAPSHOT_MVCC:
+		case SNAPSHOT_SELF:
+		case SNAPSHOT_DIRTY:
+			break;
+		case SNAPSHOT_ANY:
+			/* the executor re-fetching a row it is about to change */
+			meta_snapshot = SnapshotSelf;
+			check_deleted = false;
+			break;
+		default:
+			meta_snapshot = SnapshotSelf;
+			break;
+	}
+
+	if (!(IsMVCCSnapshot(snapshot) && f->vis_snapshot == snapshot &&
+		  f->vis_curcid == snapshot->curcid && f->vis_found &&
+		  rownum >= f->vis_seg.segno && rownum < f->vis_seg.segno + f->vis_seg.row_count))
+	{
+		MemoryContext old = MemoryContextSwitchTo(f->cxt);
+		int			nd;
+
+		if (f->vis_deleted)
+			pfree(f->vis_deleted);
+		f->vis_deleted = NULL;
+		f->vis_snapshot = NULL;
+		f->vis_found = columnar_find_segment(f->storage_id, rownum, meta_snapshot, &f->vis_seg);
+		if (f->vis_found && check_deleted)
+			f->vis_deleted = columnar_deleted_bitmap(f->storage_id, f->vis_seg.segno,
+													 f->vis_seg.row_count, meta_snapshot, 0, &nd);
+		MemoryContextSwitchTo(old);
+		if (IsMVCCSnapshot(snapshot) && f->vis_found)
+		{
+			f->vis_snapshot = snapshot;
+			f->vis_curcid = snapshot->curcid;
+		}
+		if (!f->vis_found)
+			return false;
+	}
+	if (f->vis_seg.removed_version != 0 && check_deleted)
+		return false;
+	r = rownum - f->vis_seg.segno;
+	if (check_deleted &&
+		((f->vis_deleted && (f->vis_deleted[r / 8] & (1 << (r % 8)))) ||
+		 pending_deleted(f->storage_id, f->vis_seg.segno, r, snapshot)))
+		return false;
+
+	if (f->segno != f->vis_seg.segno || f->natts != tupdesc->natts)
+	{
+		MemoryContext old;
+
+		MemoryContextReset(f->segcxt);
+		f->vals = NULL;
+		f->segno = -1;
+		old = MemoryContextSwitchTo(f->segcxt);
+		f->natts = tupdesc->natts;
+		f->vals = palloc(sizeof(Datum *) * tupdesc->natts);
+		f->nulls = palloc(sizeof(bool *) * tupdesc->natts);
+		for (a = 0; a < tupdesc->natts; a++)
+		{
+			f->vals[a] = palloc(sizeof(Datum) * f->vis_seg.row_count);
+			f->nulls[a] = palloc(sizeof(bool) * f->vis_seg.row_count);
+		}
+		columnar_read_chunks(f->storage_id, f->vis_seg.segno, f->vis_seg.row_count, tupdesc,
+							 NULL, f->vals, f->nulls, NULL);
+		MemoryContextSwitchTo(old);
+		f->segno = f->vis_seg.segno;
+		f->nrows = f->vis_seg.row_count;
+	}
+	for (a = 0; a < tupdesc->natts; a++)
+	{
+		values[a] = f->vals[a][r];
+		isnull[a] = f->nulls[a][r];
+	}
+	return true;
+}

@@ -1,0 +1,952 @@
+/*
+ * columnar_scan.c
+ *		The VersionedColumnarScan custom scan: reads only the columns a query
+ *		references and skips segments whose min/max/null-count statistics
+ *		refute the WHERE clause; EXPLAIN ANALYZE shows segments read and
+ *		skipped.  The planner hook also keeps versioned_columnar tables out
+ *		of parallel plans (a worker cannot see the leader's buffered rows).
+ */
+#include "postgres.h"
+
+#define COLUMNAR_INTERNAL
+#include "columnar/columnar.h"
+
+#include "access/htup_details.h"
+#include "access/nbtree.h"
+#include "access/table.h"
+#include "catalog/pg_am.h"
+#include "catalog/pg_class.h"
+#include "commands/explain.h"
+#include "executor/executor.h"
+#include "nodes/extensible.h"
+#include "nodes/makefuncs.h"
+#include "nodes/nodeFuncs.h"
+#include "access/parallel.h"
+#include "port/atomics.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_type.h"
+#include "optimizer/clauses.h"
+#include "optimizer/cost.h"
+#include "optimizer/optimizer.h"
+#include "optimizer/pathnode.h"
+#include "optimizer/paths.h"
+#include "optimizer/plancat.h"
+#include "utils/snapmgr.h"
+#include "optimizer/restrictinfo.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/syscache.h"
+#include "utils/typcache.h"
+#include "parser/parsetree.h"
+
+typedef struct ColumnarScanState
+{
+	CustomScanState css;
+	ColumnarReader *reader;
+	Bitmapset  *attrs;
+	List	   *key_info;		/* flattened attnum, strategy, cmp proc, collation */
+	List	   *key_exprs;		/* ExprState per key */
+	int64		segs_read;
+	int64		segs_skipped;
+	/* as_of(): the scan of a function RTE */
+	bool		as_of;
+	bool		is_time;
+	Relation	rel;
+	List	   *scan_attnums;	/* table attnum of each scan tuple column */
+	ExprState  *version_expr;
+	int64		version;
+	Datum	   *tvalues;
+	bool	   *tnulls;
+	struct ColumnarParallelState *pstate;
+} ColumnarScanState;
+
+/* Shared by the participants of a parallel scan. */
+typedef struct ColumnarParallelState
+{
+	bool		leader_only;	/* the leader has unwritten changes: it scans alone */
+	pg_atomic_uint32 next_seg;
+} ColumnarParallelState;
+
+static void extract_keys(RelOptInfo *rel, Relation relation, List *clauses, List **info,
+						 List **exprs);
+static AttrNumber var_attnum(Node *expr, Index relid);
+
+static set_rel_pathlist_hook_type prev_set_rel_pathlist_hook = NULL;
+static get_relation_info_hook_type prev_get_relation_info_hook = NULL;
+
+static Plan *columnar_plan_path(PlannerInfo *root, RelOptInfo *rel, CustomPath *best_path,
+								List *tlist, List *clauses, List *custom_plans);
+static Node *columnar_create_state(CustomScan *cscan);
+static void columnar_begin(CustomScanState *node, EState *estate, int eflags);
+static TupleTableSlot *columnar_exec(CustomScanState *node);
+static void columnar_end(CustomScanState *node);
+static void columnar_rescan(CustomScanState *node);
+static void columnar_explain(CustomScanState *node, List *ancestors, ExplainState *es);
+static Size columnar_estimate_dsm(CustomScanState *node, ParallelContext *pcxt);
+static void columnar_init_dsm(CustomScanState *node, ParallelContext *pcxt, void *coordinate);
+static void columnar_reinit_dsm(CustomScanState *node, ParallelContext *pcxt, void *coordinate);
+static void columnar_init_worker(CustomScanState *node, shm_toc *toc, void *coordinate);
+
+static const CustomPathMethods path_methods = {
+	.CustomName = "VersionedColumnarScan",
+	.PlanCustomPath = columnar_plan_path,
+};
+
+static const CustomScanMethods plan_methods = {
+	.CustomName = "VersionedColumnarScan",
+	.CreateCustomScanState = columnar_create_state,
+};
+
+static const CustomExecMethods exec_methods = {
+	.CustomName = "VersionedColumnarScan",
+	.BeginCustomScan = columnar_begin,
+	.ExecCustomScan = columnar_exec,
+	.EndCustomScan = columnar_end,
+	.ReScanCustomScan = columnar_rescan,
+	.ExplainCustomScan = columnar_explain,
+	.EstimateDSMCustomScan = columnar_estimate_dsm,
+	.InitializeDSMCustomScan = columnar_init_dsm,
+	.ReInitializeDSMCustomScan = columnar_reinit_dsm,
+	.InitializeWorkerCustomScan = columnar_init_worker,
+};
+
+static bool
+rel_is_columnar(Oid relid)
+{
+	HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	bool		result = false;
+
+	if (HeapTupleIsValid(tup))
+	{
+		Form_pg_class cls = (Form_pg_class) GETSTRUCT(tup);
+		Oid			am = columnar_am_oid();
+
+		result = OidIsValid(am) && cls->relam == am && cls->relkind == RELKIND_RELATION;
+		ReleaseSysCache(tup);
+	}
+	return result;
+}
+
+/* Parallel workers for a scan of this many (estimated) pages, like the core's. */
+static int
+workers_for_pages(double pages)
+{
+	int			workers = 1;
+	double		threshold = (double) min_parallel_table_scan_size * 3;
+
+	if (pages < (double) min_parallel_table_scan_size || max_parallel_workers_per_gather <= 0)
+		return 0;
+	while (pages >= threshold && workers < max_parallel_workers_per_gather)
+	{
+		workers++;
+		threshold *= 3;
+	}
+	return workers;
+}
+
+/* Add the parallel-aware twin of a scan path. */
+static void
+add_partial_twin(RelOptInfo *rel, CustomPath *cpath, int workers)
+{
+	CustomPath *ppath = makeNode(CustomPath);
+	double		leader = 1.0 - 0.3 * workers;
+	double		divisor = workers + (parallel_leader_participation && leader > 0 ? leader : 0);
+
+	*ppath = *cpath;
+	ppath->path.parallel_aware = true;
+	ppath->path.parallel_safe = true;
+	ppath->path.parallel_workers = workers;
+	ppath->path.rows = clamp_row_est(cpath->path.rows / divisor);
+	ppath->path.total_cost = cpath->path.startup_cost +
+		(cpath->path.total_cost - cpath->path.startup_cost) / divisor;
+	add_partial_path(rel, &ppath->path);
+}
+
+/* If rte is a call of streamext.as_of() on a versioned_columnar table, that table. */
+static Oid
+as_of_table(RangeTblEntry *rte, Node **arg, bool *is_time)
+{
+	RangeTblFunction *rtf;
+	FuncExpr   *fe;
+	char	   *name;
+	Oid			nsp = get_namespace_oid("streamext", true);
+	Oid			relid;
+
+	if (rte->rtekind != RTE_FUNCTION || list_length(rte->functions) != 1 ||
+		rte->funcordinality || !OidIsValid(nsp))
+		return InvalidOid;
+	rtf = linitial(rte->functions);
+	if (!IsA(rtf->funcexpr, FuncExpr))
+		return InvalidOid;
+	fe = (FuncExpr *) rtf->funcexpr;
+	if (list_length(fe->args) != 2 || get_func_namespace(fe->funcid) != nsp)
+		return InvalidOid;
+	name = get_func_name(fe->funcid);
+	if (name == NULL || strcmp(name, "as_of") != 0)
+		return InvalidOid;
+	relid = get_typ_typrelid(exprType(linitial(fe->args)));
+	if (!OidIsValid(relid) || !rel_is_columnar(relid))
+		return InvalidOid;
+	*arg = lsecond(fe->args);
+	*is_time = exprType(*arg) == TIMESTAMPTZOID;
+	if (!*is_time && exprType(*arg) != INT8OID)
+		return InvalidOid;
+	if (contain_var_clause(*arg) || contain_volatile_functions(*arg) ||
+		contain_subplans(*arg))
+		return InvalidOid;
+	return relid;
+}
+
+/*
+ * as_of() on a versioned_columnar table becomes a VersionedColumnarScan of
+ * that version: same projection and skipping as a current read, and no
+ * materialization of the function's result.
+ */
+static void
+add_as_of_path(PlannerInfo *root, RelOptInfo *rel, RangeTblEntry *rte)
+{
+	Node	   *arg;
+	bool		is_time;
+	Oid			relid = as_of_table(rte, &arg, &is_time);
+	Bitmapset  *attrs = NULL;
+	ListCell   *lc;
+	CustomPath *cpath;
+	int			x = -1;
+	Cost		cost;
+	Relation	table;
+	int64		storage_id;
+	double		rows;
+	double		pages;
+
+	if (!OidIsValid(relid) || !bms_is_empty(rel->lateral_relids))
+		return;
+	pull_varattnos((Node *) rel->reltarget->exprs, rel->relid, &attrs);
+	foreach(lc, rel->baserestrictinfo)
+		pull_varattnos((Node *) ((RestrictInfo *) lfirst(lc))->clause, rel->relid, &attrs);
+	while ((x = bms_next_member(attrs, x)) >= 0)
+		if (x + FirstLowInvalidHeapAttributeNumber <= 0)
+			return;				/* whole-row or system column: leave it to the function */
+	/*
+	 * The scan replaces the function scan, with the table's own estimates
+	 * (the function's are a guess of 1000 rows).
+	 */
+	table = table_open(relid, AccessShareLock);
+	storage_id = columnar_storage_id(table, true);
+	rows = storage_id ? (double) columnar_next_row(storage_id) : 0;
+	if (table->rd_rel->reltuples >= 0 && table->rd_rel->relpages > 0)
+		rows = Min(rows, table->rd_rel->reltuples / table->rd_rel->relpages *
+				   Max(rows / COLUMNAR_ROWS_PER_BLOCK, 1.0));
+	table_close(table, AccessShareLock);
+	pages = Max(1.0, rows * (rel->reltarget->width + 24) / 4.0 / BLCKSZ);
+	cost = pages * seq_page_cost + rows * cpu_tuple_cost;
+	rel->rows = clamp_row_est(rows * clauselist_selectivity(root, rel->baserestrictinfo, 0,
+															JOIN_INNER, NULL));
+	rel->pathlist = NIL;
+	rel->partial_pathlist = NIL;
+	rel->consider_parallel = false;
+	cpath = makeNode(CustomPath);
+	cpath->path.pathtype = T_CustomScan;
+	cpath->path.parent = rel;
+	cpath->path.pathtarget = rel->reltarget;
+	cpath->path.param_info = NULL;
+	cpath->path.parallel_aware = false;
+	cpath->path.parallel_safe = false;
+	cpath->path.rows = rel->rows;
+	cpath->path.startup_cost = 0;
+	cpath->path.total_cost = cost;
+	cpath->path.pathkeys = NIL;
+	cpath->flags = 0;
+	cpath->methods = &path_methods;
+	add_path(rel, &cpath->path);
+
+	/*
+	 * The scan of a committed version needs nothing of this backend's
+	 * memory: it may run in parallel (as_of itself is parallel restricted,
+	 * but it is not called any more).
+	 */
+	if (root->glob->parallelModeOK && workers_for_pages(pages) > 0)
+	{
+		rel->consider_parallel = true;
+		add_partial_twin(rel, cpath, workers_for_pages(pages));
+	}
+}
+
+/*
+ * The share of segments a scan still reads after skipping, from the
+ * segments' statistics themselves, for the keys whose value the planner can
+ * estimate (ANALYZE's correlation cannot help: its sample loses the rows'
+ * order for non-heap tables).  Tables of very many segments are not
+ * examined: planning must stay cheap.
+ */
+static double
+skip_fraction(PlannerInfo *root, RelOptInfo *rel, Oid relid)
+{
+	Relation	relation;
+	List	   *info = NIL;
+	List	   *exprs = NIL;
+	List	   *keys = NIL;
+	ListCell   *lc;
+	int			i = 0;
+	double		result = 1.0;
+	int64		storage_id;
+
+	if (rel->baserestrictinfo == NIL || !ActiveSnapshotSet())
+		return 1.0;
+	relation = table_open(relid, NoLock);
+	storage_id = columnar_storage_id(relation, true);
+	if (storage_id == 0 ||
+		columnar_next_row(storage_id) / Max(columnar_segment_rows, 1) > 2000)
+	{
+		table_close(relation, NoLock);
+		return 1.0;
+	}
+	extract_keys(rel, relation, rel->baserestrictinfo, &info, &exprs);
+	foreach(lc, exprs)
+	{
+		Node	   *v = estimate_expression_value(root, (Node *) lfirst(lc));
+		ColumnarSkipKey *key = palloc0(sizeof(ColumnarSkipKey));
+
+		key->attnum = list_nth_int(info, i * 4);
+		key->strategy = list_nth_int(info, i * 4 + 1);
+		key->cmp_proc = list_nth_int(info, i * 4 + 2);
+		key->collation = list_nth_int(info, i * 4 + 3);
+		i++;
+		if (key->strategy > 0)
+		{
+			if (!IsA(v, Const) || ((Const *) v)->constisnull)
+				continue;
+			key->value = ((Const *) v)->constvalue;
+		}
+		keys = lappend(keys, key);
+	}
+	if (keys != NIL)
+	{
+		ColumnarReader *reader = columnar_reader_begin(relation, GetActiveSnapshot(), 0,
+													   NULL, keys);
+
+		result = Max(columnar_reader_unrefuted_fraction(reader), 0.001);
+		columnar_reader_end(reader);
+	}
+	table_close(relation, NoLock);
+	return result;
+}
+
+static void
+columnar_set_rel_pathlist(PlannerInfo *root, RelOptInfo *rel, Index rti, RangeTblEntry *rte)
+{
+	ListCell   *lc;
+	Path	   *seq = NULL;
+	CustomPath *cpath;
+	int			natts;
+	int			nneeded;
+	Bitmapset  *attrs = NULL;
+	double		fraction;
+	double		seg_fraction = 1.0;
+
+	if (prev_set_rel_pathlist_hook)
+		prev_set_rel_pathlist_hook(root, rel, rti, rte);
+
+	if (rte->rtekind == RTE_FUNCTION)
+	{
+		add_as_of_path(root, rel, rte);
+		return;
+	}
+	if (rte->rtekind != RTE_RELATION || rte->relkind != RELKIND_RELATION ||
+		(rel->reloptkind != RELOPT_BASEREL && rel->reloptkind != RELOPT_OTHER_MEMBER_REL))
+		return;
+	if (!rel_is_columnar(rte->relid))
+		return;
+
+	/*
+	 * The core's parallel paths would scan through the table AM in workers,
+	 * which cannot see this backend's buffered rows: only our own
+	 * parallel-aware scan (below) may run in workers.
+	 */
+	rel->partial_pathlist = NIL;
+	foreach(lc, rel->pathlist)
+	{
+		Path	   *p = lfirst(lc);
+
+		p->parallel_safe = false;
+		if (p->pathtype == T_SeqScan && p->param_info == NULL)
+			seq = p;
+	}
+	if (seq == NULL)
+		return;
+
+	/* cost: the seq scan's, scaled by the share of columns read */
+	natts = rel->max_attr;
+	pull_varattnos((Node *) rel->reltarget->exprs, rel->relid, &attrs);
+	foreach(lc, rel->baserestrictinfo)
+		pull_varattnos((Node *) ((RestrictInfo *) lfirst(lc))->clause, rel->relid, &attrs);
+	nneeded = 0;
+	{
+		int			x = -1;
+
+		while ((x = bms_next_member(attrs, x)) >= 0)
+			if (x + FirstLowInvalidHeapAttributeNumber > 0)
+				nneeded++;
+			else if (x + FirstLowInvalidHeapAttributeNumber == 0)
+				nneeded = natts;
+	}
+	fraction = natts > 0 ? (double) Max(nneeded, 1) / natts : 1.0;
+
+	seg_fraction = skip_fraction(root, rel, rte->relid);
+
+	cpath = makeNode(CustomPath);
+	cpath->path.pathtype = T_CustomScan;
+	cpath->path.parent = rel;
+	cpath->path.pathtarget = rel->reltarget;
+	cpath->path.param_info = NULL;
+	cpath->path.parallel_aware = false;
+	cpath->path.parallel_safe = false;
+	cpath->path.rows = seq->rows;
+	cpath->path.startup_cost = seq->startup_cost;
+	cpath->path.total_cost = seq->startup_cost +
+		(seq->total_cost - seq->startup_cost) * (0.2 + 0.6 * fraction) * seg_fraction;
+	cpath->path.pathkeys = NIL;
+	cpath->flags = 0;
+	cpath->methods = &path_methods;
+	add_path(rel, &cpath->path);
+
+	if (rel->consider_parallel && workers_for_pages(rel->pages * seg_fraction) > 0)
+		add_partial_twin(rel, cpath, workers_for_pages(rel->pages * seg_fraction));
+}
+
+/* If expr is a Var of this relation (maybe under a binary-compatible cast), its attnum. */
+static AttrNumber
+var_attnum(Node *expr, Index relid)
+{
+	while (expr && IsA(expr, RelabelType))
+		expr = (Node *) ((RelabelType *) expr)->arg;
+	if (expr && IsA(expr, Var) && ((Var *) expr)->varno == relid &&
+		((Var *) expr)->varattno > 0 && ((Var *) expr)->varlevelsup == 0)
+		return ((Var *) expr)->varattno;
+	return InvalidAttrNumber;
+}
+
+static bool
+usable_value(Node *expr)
+{
+	return !contain_var_clause(expr) && !contain_volatile_functions(expr) &&
+		!contain_subplans(expr);
+}
+
+/* Turn the restriction clauses that statistics can refute into skip keys. */
+static void
+extract_keys(RelOptInfo *rel, Relation relation, List *clauses, List **info, List **exprs)
+{
+	ListCell   *lc;
+	TupleDesc	tupdesc = RelationGetDescr(relation);
+
+	foreach(lc, clauses)
+	{
+		Node	   *clause = (Node *) lfirst(lc);
+
+		if (IsA(clause, RestrictInfo))
+			clause = (Node *) ((RestrictInfo *) clause)->clause;
+
+		if (IsA(clause, NullTest))
+		{
+			NullTest   *nt = (NullTest *) clause;
+			AttrNumber	attnum = var_attnum((Node *) nt->arg, rel->relid);
+
+			if (attnum == InvalidAttrNumber || nt->argisrow)
+				continue;
+			*info = lappend_int(*info, attnum);
+			*info = lappend_int(*info, nt->nulltesttype == IS_NULL ? 0 : -1);
+			*info = lappend_int(*info, InvalidOid);
+			*info = lappend_int(*info, InvalidOid);
+			*exprs = lappend(*exprs, makeNullConst(INT4OID, -1, InvalidOid));
+		}
+		else if (IsA(clause, OpExpr) && list_length(((OpExpr *) clause)->args) == 2)
+		{
+			OpExpr	   *op = (OpExpr *) clause;
+			Node	   *left = linitial(op->args);
+			Node	   *right = lsecond(op->args);
+			AttrNumber	attnum;
+			Node	   *value;
+			bool		commuted = false;
+			Form_pg_attribute att;
+			TypeCacheEntry *tc;
+			int			strategy;
+			Oid			lefttype;
+			Oid			righttype;
+			Oid			cmp;
+
+			if ((attnum = var_attnum(left, rel->relid)) != InvalidAttrNumber && usable_value(right))
+				value = right;
+			else if ((attnum = var_attnum(right, rel->relid)) != InvalidAttrNumber && usable_value(left))
+			{
+				value = left;
+				commuted = true;
+			}
+			else
+				continue;
+			if (attnum > tupdesc->natts)
+				continue;
+			att = TupleDescAttr(tupdesc, attnum - 1);
+			tc = lookup_type_cache(att->atttypid, TYPECACHE_BTREE_OPFAMILY);
+			if (!OidIsValid(tc->btree_opf) || op->inputcollid != att->attcollation)
+				continue;
+			if (!op_in_opfamily(op->opno, tc->btree_opf))
+				continue;
+			get_op_opfamily_properties(op->opno, tc->btree_opf, false, &strategy,
+									   &lefttype, &righttype);
+			/* the column must be the operator's (commuted) left input type */
+			if (commuted)
+			{
+				if (righttype != att->atttypid)
+					continue;
+				strategy = BTCommuteStrategyNumber(strategy);
+				cmp = get_opfamily_proc(tc->btree_opf, righttype, lefttype, BTORDER_PROC);
+			}
+			else
+			{
+				if (lefttype != att->atttypid)
+					continue;
+				cmp = get_opfamily_proc(tc->btree_opf, lefttype, righttype, BTORDER_PROC);
+			}
+			if (!OidIsValid(cmp))
+				continue;
+			*info = lappend_int(*info, attnum);
+			*info = lappend_int(*info, strategy);
+			*info = lappend_int(*info, cmp);
+			*info = lappend_int(*info, op->inputcollid);
+			*exprs = lappend(*exprs, copyObject(value));
+		}
+	}
+}
+
+static Plan *
+plan_as_of(PlannerInfo *root, RelOptInfo *rel, CustomPath *best_path, List *tlist,
+		   List *clauses, RangeTblEntry *rte)
+{
+	CustomScan *cscan = makeNode(CustomScan);
+	Node	   *arg;
+	bool		is_time;
+	Oid			relid = as_of_table(rte, &arg, &is_time);
+	Relation	relation = table_open(relid, AccessShareLock);
+	TupleDesc	tupdesc = RelationGetDescr(relation);
+	Bitmapset  *attrs = NULL;
+	List	   *scan_tlist = NIL;
+	List	   *attnums = NIL;
+	List	   *info = NIL;
+	List	   *exprs = NIL;
+	List	   *vars;
+	ListCell   *lc;
+	int			x = -1;
+
+	/* every column the scan returns, as Vars of the function RTE */
+	pull_varattnos((Node *) rel->reltarget->exprs, rel->relid, &attrs);
+	vars = pull_var_clause((Node *) tlist, PVC_RECURSE_AGGREGATES | PVC_RECURSE_WINDOWFUNCS |
+						   PVC_RECURSE_PLACEHOLDERS);
+	foreach(lc, vars)
+	{
+		Var		   *v = lfirst(lc);
+
+		if (v->varno == rel->relid && v->varattno > 0)
+			attrs = bms_add_member(attrs, v->varattno - FirstLowInvalidHeapAttributeNumber);
+	}
+	foreach(lc, clauses)
+		pull_varattnos((Node *) ((RestrictInfo *) lfirst(lc))->clause, rel->relid, &attrs);
+	while ((x = bms_next_member(attrs, x)) >= 0)
+	{
+		int			attnum = x + FirstLowInvalidHeapAttributeNumber;
+		Form_pg_attribute att;
+
+		if (attnum <= 0 || attnum > tupdesc->natts)
+			elog(ERROR, "as_of scan of \"%s\" cannot return column %d",
+				 RelationGetRelationName(relation), attnum);
+		att = TupleDescAttr(tupdesc, attnum - 1);
+		scan_tlist = lappend(scan_tlist,
+							 makeTargetEntry((Expr *) makeVar(rel->relid, attnum, att->atttypid,
+															  att->atttypmod, att->attcollation, 0),
+											 list_length(scan_tlist) + 1, NULL, false));
+		attnums = lappend_int(attnums, attnum);
+	}
+	extract_keys(rel, relation, clauses, &info, &exprs);
+	table_close(relation, NoLock);
+
+	cscan->scan.plan.targetlist = tlist;
+	cscan->scan.plan.qual = extract_actual_clauses(clauses, false);
+	cscan->scan.scanrelid = 0;
+	cscan->flags = best_path->flags;
+	cscan->custom_scan_tlist = scan_tlist;
+	/* attnums, keys, then (relid, is_time); the version argument leads the exprs */
+	cscan->custom_private = list_make3(attnums, info, list_make2_oid(relid, is_time ? 1 : 0));
+	cscan->custom_exprs = lcons(copyObject(arg), exprs);
+	cscan->methods = &plan_methods;
+	return &cscan->scan.plan;
+}
+
+static Plan *
+columnar_plan_path(PlannerInfo *root, RelOptInfo *rel, CustomPath *best_path,
+				   List *tlist, List *clauses, List *custom_plans)
+{
+	CustomScan *cscan = makeNode(CustomScan);
+	Bitmapset  *attrs = NULL;
+	List	   *attr_list = NIL;
+	List	   *info = NIL;
+	List	   *exprs = NIL;
+	ListCell   *lc;
+	RangeTblEntry *rte = planner_rt_fetch(rel->relid, root);
+	Relation	relation;
+	int			x = -1;
+	bool		all = false;
+
+	if (rte->rtekind == RTE_FUNCTION)
+		return plan_as_of(root, rel, best_path, tlist, clauses, rte);
+	relation = table_open(rte->relid, NoLock);
+
+	pull_varattnos((Node *) rel->reltarget->exprs, rel->relid, &attrs);
+	pull_varattnos((Node *) tlist, rel->relid, &attrs);
+	foreach(lc, clauses)
+		pull_varattnos((Node *) ((RestrictInfo *) lfirst(lc))->clause, rel->relid, &attrs);
+	while ((x = bms_next_member(attrs, x)) >= 0)
+	{
+		int			attnum = x + FirstLowInvalidHeapAttributeNumber;
+
+		if (attnum == 0)
+			all = true;
+		else if (attnum > 0)
+			attr_list = lappend_int(attr_list, attnum);
+	}
+	if (all)
+		attr_list = list_make1_int(0);	/* whole-row reference: every column */
+
+	extract_keys(rel, relation, clauses, &info, &exprs);
+	table_close(relation, NoLock);
+
+	cscan->scan.plan.targetlist = tlist;
+	cscan->scan.plan.qual = extract_actual_clauses(clauses, false);
+	cscan->scan.scanrelid = rel->relid;
+	cscan->flags = best_path->flags;
+	cscan->custom_private = list_make2(attr_list, info);
+	cscan->custom_exprs = exprs;
+	cscan->custom_scan_tlist = NIL;
+	cscan->methods = &plan_methods;
+	return &cscan->scan.plan;
+}
+
+static Node *
+columnar_create_state(CustomScan *cscan)
+{
+	ColumnarScanState *state = (ColumnarScanState *) newNode(sizeof(ColumnarScanState),
+															 T_CustomScanState);
+
+	state->css.methods = &exec_methods;
+	return (Node *) state;
+}
+
+static void
+attach_parallel(ColumnarScanState *state)
+{
+	ColumnarParallelState *ps = state->pstate;
+
+	if (ps == NULL || state->reader == NULL)
+		return;
+	if (ps->leader_only)
+		columnar_reader_set_shared(state->reader, NULL, IsParallelWorker());
+	else
+		columnar_reader_set_shared(state->reader, &ps->next_seg, false);
+}
+
+static void
+start_reader(ColumnarScanState *state)
+{
+	ExprContext *econtext = state->css.ss.ps.ps_ExprContext;
+	List	   *keys = NIL;
+	ListCell   *lc;
+	int			i = 0;
+
+	foreach(lc, state->key_exprs)
+	{
+		ExprState  *es = lfirst(lc);
+		ColumnarSkipKey *key = palloc0(sizeof(ColumnarSkipKey));
+		bool		isnull;
+
+		key->attnum = list_nth_int(state->key_info, i * 4);
+		key->strategy = list_nth_int(state->key_info, i * 4 + 1);
+		key->cmp_proc = list_nth_int(state->key_info, i * 4 + 2);
+		key->collation = list_nth_int(state->key_info, i * 4 + 3);
+		i++;
+		if (key->strategy > 0)
+		{
+			key->value = ExecEvalExpr(es, econtext, &isnull);
+			if (isnull)
+				continue;		/* the qual itself rejects every row */
+		}
+		keys = lappend(keys, key);
+	}
+	if (state->as_of)
+	{
+		bool		isnull;
+		Datum		arg = ExecEvalExpr(state->version_expr, econtext, &isnull);
+
+		state->version = columnar_resolve_version(state->rel, state->is_time, arg, isnull);
+		state->reader = columnar_reader_begin(state->rel, state->css.ss.ps.state->es_snapshot,
+											  state->version, state->attrs, keys);
+		attach_parallel(state);
+		return;
+	}
+	state->reader = columnar_reader_begin(state->css.ss.ss_currentRelation,
+										  state->css.ss.ps.state->es_snapshot, 0,
+										  state->attrs, keys);
+	attach_parallel(state);
+}
+
+static void
+columnar_begin(CustomScanState *node, EState *estate, int eflags)
+{
+	ColumnarScanState *state = (ColumnarScanState *) node;
+	CustomScan *cscan = (CustomScan *) node->ss.ps.plan;
+	List	   *attr_list = linitial(cscan->custom_private);
+	ListCell   *lc;
+	List	   *exprs = cscan->custom_exprs;
+
+	state->attrs = NULL;
+	if (list_length(cscan->custom_private) == 3)
+	{
+		List	   *mode = lthird(cscan->custom_private);
+
+		state->as_of = true;
+		state->is_time = linitial_oid(mode) && lsecond_oid(mode) == 1;
+		state->rel = table_open(linitial_oid(mode), AccessShareLock);
+		state->scan_attnums = attr_list;
+		state->version_expr = ExecInitExpr((Expr *) linitial(exprs), &node->ss.ps);
+		exprs = list_delete_first(list_copy(exprs));
+		state->tvalues = palloc(sizeof(Datum) * RelationGetDescr(state->rel)->natts);
+		state->tnulls = palloc(sizeof(bool) * RelationGetDescr(state->rel)->natts);
+	}
+	foreach(lc, attr_list)
+	{
+		int			attnum = lfirst_int(lc);
+
+		if (attnum == 0)
+		{
+			state->attrs = NULL;
+			break;
+		}
+		state->attrs = bms_add_member(state->attrs, attnum);
+	}
+	/* nothing referenced (count(*)): read one column to count rows */
+	if (attr_list == NIL)
+	{
+		TupleDesc	tupdesc = RelationGetDescr(state->as_of ? state->rel : node->ss.ss_currentRelation);
+		int			a;
+
+		for (a = 0; a < tupdesc->natts; a++)
+			if (!TupleDescAttr(tupdesc, a)->attisdropped)
+			{
+				state->attrs = bms_make_singleton(a + 1);
+				break;
+			}
+	}
+	state->key_info = lsecond(cscan->custom_private);
+	state->key_exprs = NIL;
+	foreach(lc, exprs)
+		state->key_exprs = lappend(state->key_exprs,
+								   ExecInitExpr((Expr *) lfirst(lc), &node->ss.ps));
+	/*
+	 * The reader starts at the first row fetched: parameters of the skip
+	 * keys and the version may come from init plans, which are not ready
+	 * while the plan tree is being initialized.
+	 */
+}
+
+static TupleTableSlot *
+columnar_next(ScanState *ss)
+{
+	ColumnarScanState *state = (ColumnarScanState *) ss;
+	TupleTableSlot *slot = ss->ss_ScanTupleSlot;
+	int64		rownum;
+
+	ExecClearTuple(slot);
+	if (state->as_of)
+	{
+		ListCell   *lc;
+		int			i = 0;
+
+		if (!columnar_reader_next(state->reader, state->tvalues, state->tnulls, &rownum))
+			return slot;
+		foreach(lc, state->scan_attnums)
+		{
+			slot->tts_values[i] = state->tvalues[lfirst_int(lc) - 1];
+			slot->tts_isnull[i] = state->tnulls[lfirst_int(lc) - 1];
+			i++;
+		}
+		ExecStoreVirtualTuple(slot);
+		return slot;
+	}
+	if (!columnar_reader_next(state->reader, slot->tts_values, slot->tts_isnull, &rownum))
+		return slot;
+	columnar_row_to_tid(rownum, &slot->tts_tid);
+	slot->tts_tableOid = RelationGetRelid(ss->ss_currentRelation);
+	ExecStoreVirtualTuple(slot);
+	return slot;
+}
+
+static bool
+columnar_recheck(ScanState *ss, TupleTableSlot *slot)
+{
+	return true;
+}
+
+static TupleTableSlot *
+columnar_exec(CustomScanState *node)
+{
+	ColumnarScanState *state = (ColumnarScanState *) node;
+
+	if (state->reader == NULL)
+		start_reader(state);
+	return ExecScan(&node->ss, columnar_next, columnar_recheck);
+}
+
+static void
+stop_reader(ColumnarScanState *state)
+{
+	if (state->reader)
+	{
+		int64		r,
+					s;
+
+		columnar_reader_counts(state->reader, &r, &s);
+		state->segs_read += r;
+		state->segs_skipped += s;
+		columnar_reader_end(state->reader);
+		state->reader = NULL;
+	}
+}
+
+static void
+columnar_end(CustomScanState *node)
+{
+	ColumnarScanState *state = (ColumnarScanState *) node;
+
+	stop_reader(state);
+	if (state->rel)
+		table_close(state->rel, AccessShareLock);
+	state->rel = NULL;
+}
+
+static void
+columnar_rescan(CustomScanState *node)
+{
+	ColumnarScanState *state = (ColumnarScanState *) node;
+
+	stop_reader(state);
+	ExecScanReScan(&node->ss);
+}
+
+static void
+columnar_explain(CustomScanState *node, List *ancestors, ExplainState *es)
+{
+	ColumnarScanState *state = (ColumnarScanState *) node;
+	CustomScan *cscan = (CustomScan *) node->ss.ps.plan;
+	TupleDesc	tupdesc;
+	List	   *attr_list = linitial(cscan->custom_private);
+	int			nlive = 0;
+	int			a;
+
+	if (state->as_of)
+	{
+		tupdesc = RelationGetDescr(state->rel);
+		ExplainPropertyText("As Of Table", RelationGetRelationName(state->rel), es);
+		if (es->analyze)
+			ExplainPropertyInteger("Version", NULL, state->version, es);
+	}
+	else
+		tupdesc = RelationGetDescr(node->ss.ss_currentRelation);
+
+	for (a = 0; a < tupdesc->natts; a++)
+		if (!TupleDescAttr(tupdesc, a)->attisdropped)
+			nlive++;
+	ExplainPropertyText("Columns Read",
+						psprintf("%d of %d",
+								 (attr_list != NIL && linitial_int(attr_list) == 0) ? nlive :
+								 Max(list_length(attr_list), 1), nlive), es);
+	ExplainPropertyInteger("Skip Keys", NULL, list_length(state->key_exprs), es);
+	if (es->analyze)
+	{
+		int64		r = state->segs_read;
+		int64		s = state->segs_skipped;
+
+		if (state->reader)
+		{
+			int64		r2,
+						s2;
+
+			columnar_reader_counts(state->reader, &r2, &s2);
+			r += r2;
+			s += s2;
+		}
+		ExplainPropertyInteger("Segments Read", NULL, r, es);
+		ExplainPropertyInteger("Segments Skipped", NULL, s, es);
+	}
+}
+
+/*
+ * No parallel workers for these tables, neither for queries nor for index
+ * builds (plan_create_index_workers honours rel_parallel_workers).
+ */
+static void
+columnar_get_relation_info(PlannerInfo *root, Oid relationObjectId, bool inhparent,
+						   RelOptInfo *rel)
+{
+	if (prev_get_relation_info_hook)
+		prev_get_relation_info_hook(root, relationObjectId, inhparent, rel);
+	if (rel_is_columnar(relationObjectId))
+		rel->rel_parallel_workers = 0;
+}
+
+static Size
+columnar_estimate_dsm(CustomScanState *node, ParallelContext *pcxt)
+{
+	return sizeof(ColumnarParallelState);
+}
+
+static void
+columnar_init_dsm(CustomScanState *node, ParallelContext *pcxt, void *coordinate)
+{
+	ColumnarScanState *state = (ColumnarScanState *) node;
+	ColumnarParallelState *ps = coordinate;
+	int64		storage_id;
+
+	/* an old version needs nothing of the leader's memory */
+	if (state->as_of)
+		storage_id = 0;
+	else
+		storage_id = columnar_storage_id(node->ss.ss_currentRelation, true);
+	ps->leader_only = storage_id != 0 && columnar_write_state_find(storage_id) != NULL;
+	pg_atomic_init_u32(&ps->next_seg, 0);
+	state->pstate = ps;
+	attach_parallel(state);
+}
+
+static void
+columnar_reinit_dsm(CustomScanState *node, ParallelContext *pcxt, void *coordinate)
+{
+	ColumnarParallelState *ps = coordinate;
+
+	pg_atomic_write_u32(&ps->next_seg, 0);
+}
+
+static void
+columnar_init_worker(CustomScanState *node, shm_toc *toc, void *coordinate)
+{
+	ColumnarScanState *state = (ColumnarScanState *) node;
+
+	state->pstate = coordinate;
+	attach_parallel(state);
+}
+
+void
+columnar_scan_init(void)
+{
+	prev_get_relation_info_hook = get_relation_info_hook;
+	get_relation_info_hook = columnar_get_relation_info;
+	RegisterCustomScanMethods(&plan_methods);
+	prev_set_rel_pathlist_hook = set_rel_pathlist_hook;
+	set_rel_pathlist_hook = columnar_set_rel_pathlist;
+}

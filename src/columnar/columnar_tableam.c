@@ -1,0 +1,884 @@
+/*
+ * columnar_tableam.c
+ *		The TableAmRoutine of versioned_columnar (PostgreSQL 15), and the
+ *		drop hook that removes a table's metadata with it.
+ *
+ * Tuples are virtual: values are decoded from column chunks (or taken from
+ * the transaction's insert buffer) and a TID is the row number.  Row locks,
+ * speculative insertion (ON CONFLICT), TABLESAMPLE, CLUSTER and parallel
+ * scans are refused with a clear error instead of being half supported.
+ */
+#include "postgres.h"
+
+#define COLUMNAR_INTERNAL
+#include "columnar/columnar.h"
+
+#include <math.h>
+
+#include "access/heapam.h"
+#include "access/multixact.h"
+#include "access/relscan.h"
+#include "access/tableam.h"
+#include "access/xact.h"
+#include "catalog/index.h"
+#include "catalog/objectaccess.h"
+#include "catalog/pg_am.h"
+#include "catalog/pg_class.h"
+#include "catalog/storage.h"
+#include "commands/progress.h"
+#include "commands/vacuum.h"
+#include "executor/executor.h"
+#include "executor/tuptable.h"
+#include "miscadmin.h"
+#include "nodes/tidbitmap.h"
+#include "optimizer/plancat.h"
+#include "pgstat.h"
+#include "storage/bufmgr.h"
+#include "storage/smgr.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+#include "utils/syscache.h"
+#include "utils/guc.h"
+
+typedef struct ColumnarScanDescData
+{
+	TableScanDescData base;
+	ColumnarReader *reader;
+	ColumnarFetcher *fetcher;
+	/* ANALYZE */
+	BlockNumber block;
+	int			offset;
+	/* bitmap scans */
+	int			bm_index;
+	/* TID range scans */
+	int64		min_row;
+	int64		max_row;
+} ColumnarScanDescData;
+
+typedef ColumnarScanDescData *ColumnarScanDesc;
+
+typedef struct ColumnarIndexFetch
+{
+	IndexFetchTableData base;
+	ColumnarFetcher *fetcher;
+} ColumnarIndexFetch;
+
+static const TableAmRoutine columnar_am_methods;
+
+/* One fetcher per transaction for tuple_fetch_row_version (UPDATE/DELETE). */
+static ColumnarFetcher *row_fetcher = NULL;
+static Oid	row_fetcher_relid = InvalidOid;
+static Oid	row_fetcher_relnode = InvalidOid;
+static MemoryContext row_fetcher_cxt = NULL;
+
+static void
+forbid_parallel(ParallelTableScanDesc pscan)
+{
+	if (pscan != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("parallel scans of versioned_columnar tables are not supported")));
+}
+
+static const TupleTableSlotOps *
+columnar_slot_callbacks(Relation rel)
+{
+	return &TTSOpsVirtual;
+}
+
+static TableScanDesc
+columnar_scan_begin(Relation rel, Snapshot snapshot, int nkeys, ScanKey key,
+					ParallelTableScanDesc pscan, uint32 flags)
+{
+	ColumnarScanDesc scan = palloc0(sizeof(ColumnarScanDescData));
+
+	forbid_parallel(pscan);
+	scan->base.rs_rd = rel;
+	scan->base.rs_snapshot = snapshot;
+	scan->base.rs_nkeys = nkeys;
+	scan->base.rs_key = key;
+	scan->base.rs_flags = flags;
+	scan->base.rs_parallel = pscan;
+	scan->min_row = 0;
+	scan->max_row = PG_INT64_MAX;
+	if (flags & SO_TYPE_SAMPLESCAN)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("TABLESAMPLE is not supported on versioned_columnar tables")));
+	if (flags & (SO_TYPE_ANALYZE | SO_TYPE_BITMAPSCAN))
+		scan->fetcher = columnar_fetcher_begin(rel);
+	else
+		scan->reader = columnar_reader_begin(rel, snapshot, 0, NULL, NIL);
+	return (TableScanDesc) scan;
+}
+
+static void
+columnar_scan_end(TableScanDesc sscan)
+{
+	ColumnarScanDesc scan = (ColumnarScanDesc) sscan;
+
+	if (scan->reader)
+		columnar_reader_end(scan->reader);
+	if (scan->fetcher)
+		columnar_fetcher_end(scan->fetcher);
+	if (scan->base.rs_flags & SO_TEMP_SNAPSHOT)
+		UnregisterSnapshot(scan->base.rs_snapshot);
+	pfree(scan);
+}
+
+static void
+columnar_scan_rescan(TableScanDesc sscan, ScanKey key, bool set_params,
+					 bool allow_strat, bool allow_sync, bool allow_pagemode)
+{
+	ColumnarScanDesc scan = (ColumnarScanDesc) sscan;
+
+	if (scan->reader)
+		columnar_reader_rescan(scan->reader);
+}
+
+static bool
+columnar_scan_getnextslot(TableScanDesc sscan, ScanDirection direction,
+						  TupleTableSlot *slot)
+{
+	ColumnarScanDesc scan = (ColumnarScanDesc) sscan;
+	int64		rownum;
+
+	if (direction == BackwardScanDirection)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("backward scans of versioned_columnar tables are not supported")));
+	ExecClearTuple(slot);
+	for (;;)
+	{
+		if (!columnar_reader_next(scan->reader, slot->tts_values, slot->tts_isnull, &rownum))
+			return false;
+		if (rownum >= scan->min_row && rownum <= scan->max_row)
+			break;
+	}
+	columnar_row_to_tid(rownum, &slot->tts_tid);
+	slot->tts_tableOid = RelationGetRelid(scan->base.rs_rd);
+	ExecStoreVirtualTuple(slot);
+	pgstat_count_heap_getnext(scan->base.rs_rd);
+	return true;
+}
+
+static void
+columnar_scan_set_tidrange(TableScanDesc sscan, ItemPointer mintid, ItemPointer maxtid)
+{
+	ColumnarScanDesc scan = (ColumnarScanDesc) sscan;
+
+	scan->min_row = columnar_tid_to_row(mintid);
+	scan->max_row = columnar_tid_to_row(maxtid);
+}
+
+static bool
+columnar_scan_getnextslot_tidrange(TableScanDesc sscan, ScanDirection direction,
+								   TupleTableSlot *slot)
+{
+	return columnar_scan_getnextslot(sscan, direction, slot);
+}
+
+static Size
+columnar_parallelscan_estimate(Relation rel)
+{
+	return sizeof(ParallelBlockTableScanDescData);
+}
+
+static Size
+columnar_parallelscan_initialize(Relation rel, ParallelTableScanDesc pscan)
+{
+	forbid_parallel(pscan);
+	return 0;
+}
+
+static void
+columnar_parallelscan_reinitialize(Relation rel, ParallelTableScanDesc pscan)
+{
+	forbid_parallel(pscan);
+}
+
+/* ---- index fetches ---- */
+
+static IndexFetchTableData *
+columnar_index_fetch_begin(Relation rel)
+{
+	ColumnarIndexFetch *scan = palloc0(sizeof(ColumnarIndexFetch));
+
+	scan->base.rel = rel;
+	scan->fetcher = columnar_fetcher_begin(rel);
+	return &scan->base;
+}
+
+static void
+columnar_index_fetch_reset(IndexFetchTableData *scan)
+{
+}
+
+static void
+columnar_index_fetch_end(IndexFetchTableData *sscan)
+{
+	ColumnarIndexFetch *scan = (ColumnarIndexFetch *) sscan;
+
+	columnar_fetcher_end(scan->fetcher);
+	pfree(scan);
+}
+
+static bool
+fetch_into_slot(ColumnarFetcher *f, Relation rel, ItemPointer tid, Snapshot snapshot,
+				TupleTableSlot *slot)
+{
+	int64		rownum = columnar_tid_to_row(tid);
+
+	ExecClearTuple(slot);
+	columnar_fetcher_set_rel(f, rel);
+	if (!columnar_fetch_row(f, rownum, snapshot, slot->tts_values, slot->tts_isnull))
+		return false;
+	slot->tts_tid = *tid;
+	slot->tts_tableOid = RelationGetRelid(rel);
+	ExecStoreVirtualTuple(slot);
+	return true;
+}
+
+static bool
+columnar_index_fetch_tuple(IndexFetchTableData *sscan, ItemPointer tid, Snapshot snapshot,
+						   TupleTableSlot *slot, bool *call_again, bool *all_dead)
+{
+	ColumnarIndexFetch *scan = (ColumnarIndexFetch *) sscan;
+
+	*call_again = false;
+	if (all_dead)
+		*all_dead = false;		/* old versions stay readable: never kill index entries */
+	return fetch_into_slot(scan->fetcher, sscan->rel, tid, snapshot, slot);
+}
+
+static ColumnarFetcher *
+get_row_fetcher(Relation rel)
+{
+	/* a rewrite in this transaction gives the table a new relfilenode and storage */
+	if (row_fetcher == NULL || row_fetcher_relid != RelationGetRelid(rel) ||
+		row_fetcher_relnode != rel->rd_node.relNode)
+	{
+		MemoryContext old;
+
+		if (row_fetcher_cxt == NULL)
+			row_fetcher_cxt = AllocSetContextCreate(TopTransactionContext, "columnar row fetch",
+													ALLOCSET_DEFAULT_SIZES);
+		else
+			MemoryContextReset(row_fetcher_cxt);
+		old = MemoryContextSwitchTo(row_fetcher_cxt);
+		row_fetcher = columnar_fetcher_begin(rel);
+		row_fetcher_relid = RelationGetRelid(rel);
+		row_fetcher_relnode = rel->rd_node.relNode;
+		MemoryContextSwitchTo(old);
+	}
+	return row_fetcher;
+}
+
+static bool
+columnar_fetch_row_version(Relation rel, ItemPointer tid, Snapshot snapshot,
+						   TupleTableSlot *slot)
+{
+	return fetch_into_slot(get_row_fetcher(rel), rel, tid, snapshot, slot);
+}
+
+static bool
+columnar_tuple_tid_valid(TableScanDesc scan, ItemPointer tid)
+{
+	return ItemPointerIsValid(tid) &&
+		columnar_tid_to_row(tid) < columnar_next_row(columnar_storage_id(scan->rs_rd, false));
+}
+
+static void
+columnar_get_latest_tid(TableScanDesc scan, ItemPointer tid)
+{
+	/* rows are never updated in place: a TID is always its own latest */
+}
+
+static bool
+columnar_tuple_satisfies_snapshot(Relation rel, TupleTableSlot *slot, Snapshot snapshot)
+{
+	Datum	   *values = palloc(sizeof(Datum) * RelationGetDescr(rel)->natts);
+	bool	   *isnull = palloc(sizeof(bool) * RelationGetDescr(rel)->natts);
+	ColumnarFetcher *f = get_row_fetcher(rel);
+	bool		result;
+
+	columnar_fetcher_set_rel(f, rel);
+	result = columnar_fetch_row(f, columnar_tid_to_row(&slot->tts_tid), snapshot, values, isnull);
+	pfree(values);
+	pfree(isnull);
+	return result;
+}
+
+static TransactionId
+columnar_index_delete_tuples(Relation rel, TM_IndexDeleteOp *delstate)
+{
+	int			i;
+
+	/* index entries are never removed early: old versions need no entries, but
+	 * nothing here knows which rows are dead to every snapshot */
+	for (i = 0; i < delstate->ndeltids; i++)
+		delstate->status[i].knowndeletable = false;
+	return InvalidTransactionId;
+}
+
+/* ---- writes ---- */
+
+static void
+columnar_tuple_insert(Relation rel, TupleTableSlot *slot, CommandId cid, int options,
+					  BulkInsertState bistate)
+{
+	slot_getallattrs(slot);
+	columnar_insert_row(rel, slot->tts_values, slot->tts_isnull, cid, &slot->tts_tid);
+	slot->tts_tableOid = RelationGetRelid(rel);
+	pgstat_count_heap_insert(rel, 1);
+}
+
+static void
+columnar_tuple_insert_speculative(Relation rel, TupleTableSlot *slot, CommandId cid,
+								  int options, BulkInsertState bistate, uint32 specToken)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+			 errmsg("INSERT ... ON CONFLICT is not supported on versioned_columnar tables"),
+			 errhint("Use MERGE, or DELETE and INSERT in one transaction.")));
+}
+
+static void
+columnar_tuple_complete_speculative(Relation rel, TupleTableSlot *slot, uint32 specToken,
+									bool succeeded)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+			 errmsg("INSERT ... ON CONFLICT is not supported on versioned_columnar tables")));
+}
+
+static void
+columnar_multi_insert(Relation rel, TupleTableSlot **slots, int ntuples, CommandId cid,
+					  int options, BulkInsertState bistate)
+{
+	int			i;
+
+	for (i = 0; i < ntuples; i++)
+	{
+		slot_getallattrs(slots[i]);
+		columnar_insert_row(rel, slots[i]->tts_values, slots[i]->tts_isnull, cid,
+							&slots[i]->tts_tid);
+		slots[i]->tts_tableOid = RelationGetRelid(rel);
+	}
+	pgstat_count_heap_insert(rel, ntuples);
+}
+
+static TM_Result
+delete_result(int r, ItemPointer tid, CommandId cmax, TM_FailureData *tmfd)
+{
+	if (r == TM_Ok)
+		return TM_Ok;
+	tmfd->ctid = *tid;
+	tmfd->traversed = false;
+	if (r == TM_SelfModified)
+	{
+		tmfd->xmax = GetTopTransactionIdIfAny();
+		tmfd->cmax = cmax;
+		return TM_SelfModified;
+	}
+	tmfd->xmax = InvalidTransactionId;
+	tmfd->cmax = InvalidCommandId;
+	return TM_Deleted;
+}
+
+static TM_Result
+columnar_tuple_delete(Relation rel, ItemPointer tid, CommandId cid, Snapshot snapshot,
+					  Snapshot crosscheck, bool wait, TM_FailureData *tmfd, bool changingPart)
+{
+	CommandId	cmax = InvalidCommandId;
+	int			r = columnar_delete_row(rel, columnar_tid_to_row(tid), cid, &cmax);
+
+	if (r == TM_Ok)
+		pgstat_count_heap_delete(rel);
+	return delete_result(r, tid, cmax, tmfd);
+}
+
+static TM_Result
+columnar_tuple_update(Relation rel, ItemPointer otid, TupleTableSlot *slot, CommandId cid,
+					  Snapshot snapshot, Snapshot crosscheck, bool wait,
+					  TM_FailureData *tmfd, LockTupleMode *lockmode, bool *update_indexes)
+{
+	CommandId	cmax = InvalidCommandId;
+	int			r = columnar_delete_row(rel, columnar_tid_to_row(otid), cid, &cmax);
+
+	*lockmode = LockTupleExclusive;
+	*update_indexes = true;
+	if (r != TM_Ok)
+		return delete_result(r, otid, cmax, tmfd);
+	columnar_note_update(rel);
+	slot_getallattrs(slot);
+	columnar_insert_row(rel, slot->tts_values, slot->tts_isnull, cid, &slot->tts_tid);
+	slot->tts_tableOid = RelationGetRelid(rel);
+	pgstat_count_heap_update(rel, false);
+	return TM_Ok;
+}
+
+static TM_Result
+columnar_tuple_lock(Relation rel, ItemPointer tid, Snapshot snapshot, TupleTableSlot *slot,
+					CommandId cid, LockTupleMode mode, LockWaitPolicy wait_policy,
+					uint8 flags, TM_FailureData *tmfd)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+			 errmsg("row locks (SELECT ... FOR UPDATE/SHARE, foreign keys referencing the table) are not supported on versioned_columnar tables")));
+	return TM_Ok;				/* keep the compiler quiet */
+}
+
+static void
+columnar_finish_bulk_insert(Relation rel, int options)
+{
+	/*
+	 * A table being created or rewritten in this (sub)transaction gets its
+	 * rows now: a rewrite swaps it into place before commit.
+	 */
+	if (rel->rd_createSubid == GetCurrentSubTransactionId())
+		columnar_flush_relation(rel);
+}
+
+/* ---- DDL ---- */
+
+static void
+columnar_relation_set_new_filenode(Relation rel, const RelFileNode *newrnode,
+								   char persistence, TransactionId *freezeXid,
+								   MultiXactId *minmulti)
+{
+	SMgrRelation srel;
+
+	if (persistence == RELPERSISTENCE_UNLOGGED)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("unlogged versioned_columnar tables are not supported")));
+
+	*freezeXid = InvalidTransactionId;
+	*minmulti = InvalidMultiXactId;
+
+	if (!RelFileNodeEquals(rel->rd_node, *newrnode) && columnar_storage_id(rel, true) != 0)
+	{
+		/* TRUNCATE: a new version without rows; the history stays */
+		columnar_truncate(rel, true);
+		columnar_storage_rekey(rel, newrnode);
+	}
+	else
+		columnar_storage_create(newrnode, 0);
+
+	srel = RelationCreateStorage(*newrnode, persistence, true);
+	smgrclose(srel);
+}
+
+static void
+columnar_relation_nontransactional_truncate(Relation rel)
+{
+	columnar_truncate(rel, false);
+}
+
+static void
+columnar_relation_copy_data(Relation rel, const RelFileNode *newrnode)
+{
+	SMgrRelation srel;
+
+	/* SET TABLESPACE: the data lives in the metadata tables; only the map moves */
+	srel = RelationCreateStorage(*newrnode, rel->rd_rel->relpersistence, true);
+	smgrclose(srel);
+	columnar_flush_relation(rel);
+	columnar_storage_rekey(rel, newrnode);
+	RelationDropStorage(rel);
+}
+
+static void
+columnar_relation_copy_for_cluster(Relation OldTable, Relation NewTable, Relation OldIndex,
+								   bool use_sort, TransactionId OldestXmin,
+								   TransactionId *xid_cutoff, MultiXactId *multi_cutoff,
+								   double *num_tuples, double *tups_vacuumed,
+								   double *tups_recently_dead)
+{
+	int64		storage_id;
+
+	if (OldIndex != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("CLUSTER is not supported on versioned_columnar tables")));
+
+	/*
+	 * VACUUM FULL: rows are already compact and old versions must survive,
+	 * so the new relfilenode simply takes over the old storage.
+	 */
+	storage_id = columnar_storage_id(OldTable, false);
+	columnar_storage_drop_node(NewTable->rd_node.spcNode, NewTable->rd_node.relNode);
+	columnar_storage_create(&NewTable->rd_node, storage_id);
+	*num_tuples = columnar_live_rows_estimate(OldTable);
+	*tups_vacuumed = 0;
+	*tups_recently_dead = 0;
+	*xid_cutoff = InvalidTransactionId;
+	*multi_cutoff = InvalidMultiXactId;
+}
+
+static void
+columnar_relation_vacuum(Relation rel, VacuumParams *params, BufferAccessStrategy bstrategy)
+{
+	/*
+	 * Nothing to do: dead metadata rows are vacuumed with the metadata
+	 * tables, and data of old versions is kept for time travel until
+	 * streamext.vacuum() removes it.
+	 */
+}
+
+/* ---- ANALYZE ---- */
+
+static bool
+columnar_scan_analyze_next_block(TableScanDesc sscan, BlockNumber blockno,
+								 BufferAccessStrategy bstrategy)
+{
+	ColumnarScanDesc scan = (ColumnarScanDesc) sscan;
+
+	scan->block = blockno;
+	scan->offset = 0;
+	return true;
+}
+
+static bool
+columnar_scan_analyze_next_tuple(TableScanDesc sscan, TransactionId OldestXmin,
+								 double *liverows, double *deadrows, TupleTableSlot *slot)
+{
+	ColumnarScanDesc scan = (ColumnarScanDesc) sscan;
+	Snapshot	snapshot = ActiveSnapshotSet() ? GetActiveSnapshot() : GetTransactionSnapshot();
+
+	while (scan->offset < COLUMNAR_ROWS_PER_BLOCK)
+	{
+		ItemPointerData tid;
+
+		ItemPointerSet(&tid, scan->block, scan->offset + 1);
+		scan->offset++;
+		if (fetch_into_slot(scan->fetcher, sscan->rs_rd, &tid, snapshot, slot))
+		{
+			*liverows += 1;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* ---- indexes ---- */
+
+static double
+columnar_index_build_range_scan(Relation table_rel, Relation index_rel, IndexInfo *index_info,
+								bool allow_sync, bool anyvisible, bool progress,
+								BlockNumber start_blockno, BlockNumber numblocks,
+								IndexBuildCallback callback, void *callback_state,
+								TableScanDesc sscan)
+{
+	Snapshot	snapshot;
+	bool		own_snapshot = false;
+	ColumnarReader *reader;
+	EState	   *estate = CreateExecutorState();
+	ExprContext *econtext = GetPerTupleExprContext(estate);
+	TupleTableSlot *slot = MakeSingleTupleTableSlot(RelationGetDescr(table_rel), &TTSOpsVirtual);
+	ExprState  *predicate;
+	Datum		values[INDEX_MAX_KEYS];
+	bool		isnull[INDEX_MAX_KEYS];
+	double		reltuples = 0;
+	int64		rownum;
+
+	if (start_blockno != 0 || numblocks != InvalidBlockNumber)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("partial index builds of versioned_columnar tables are not supported")));
+	if (sscan != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("parallel index builds of versioned_columnar tables are not supported")));
+
+	econtext->ecxt_scantuple = slot;
+	predicate = ExecPrepareQual(index_info->ii_Predicate, estate);
+	snapshot = RegisterSnapshot(GetTransactionSnapshot());
+	own_snapshot = true;
+	reader = columnar_reader_begin(table_rel, snapshot, 0, NULL, NIL);
+	for (;;)
+	{
+		CHECK_FOR_INTERRUPTS();
+		ExecClearTuple(slot);
+		if (!columnar_reader_next(reader, slot->tts_values, slot->tts_isnull, &rownum))
+			break;
+		ExecStoreVirtualTuple(slot);
+		columnar_row_to_tid(rownum, &slot->tts_tid);
+		MemoryContextReset(econtext->ecxt_per_tuple_memory);
+		if (predicate != NULL && !ExecQual(predicate, econtext))
+			continue;
+		reltuples += 1;
+		FormIndexDatum(index_info, slot, estate, values, isnull);
+		callback(index_rel, &slot->tts_tid, values, isnull, true, callback_state);
+	}
+	columnar_reader_end(reader);
+	ExecDropSingleTupleTableSlot(slot);
+	FreeExecutorState(estate);
+	if (own_snapshot)
+		UnregisterSnapshot(snapshot);
+	index_info->ii_ExpressionsState = NIL;
+	index_info->ii_PredicateState = NULL;
+	return reltuples;
+}
+
+static void
+columnar_index_validate_scan(Relation table_rel, Relation index_rel, IndexInfo *index_info,
+							 Snapshot snapshot, ValidateIndexState *state)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+			 errmsg("CREATE INDEX CONCURRENTLY is not supported on versioned_columnar tables")));
+}
+
+/* ---- sizes ---- */
+
+static uint64
+columnar_relation_size(Relation rel, ForkNumber forkNumber)
+{
+	int64		storage_id;
+	uint64		nblocks;
+
+	if (forkNumber != MAIN_FORKNUM)
+		return 0;
+	storage_id = columnar_storage_id(rel, true);
+	if (storage_id == 0)
+		return 0;
+	/* virtual blocks of row numbers: what ANALYZE samples */
+	nblocks = (columnar_next_row(storage_id) + COLUMNAR_ROWS_PER_BLOCK - 1) / COLUMNAR_ROWS_PER_BLOCK;
+	return nblocks * BLCKSZ;
+}
+
+static bool
+columnar_relation_needs_toast_table(Relation rel)
+{
+	return false;
+}
+
+static Oid
+columnar_relation_toast_am(Relation rel)
+{
+	return HEAP_TABLE_AM_OID;
+}
+
+static void
+columnar_fetch_toast_slice(Relation toastrel, Oid valueid, int32 attrsize,
+						   int32 sliceoffset, int32 slicelength, struct varlena *result)
+{
+	elog(ERROR, "versioned_columnar tables have no TOAST table");
+}
+
+static void
+columnar_relation_estimate_size(Relation rel, int32 *attr_widths, BlockNumber *pages,
+								double *tuples, double *allvisfrac)
+{
+	int32		width = get_rel_data_width(rel, attr_widths);
+	int64		storage_id = columnar_storage_id(rel, true);
+	double		ntuples;
+
+	/*
+	 * Like the heap: scale the density ANALYZE saw (rows per virtual block of
+	 * row numbers) to the current row counter, which is one cheap lookup.
+	 * Before the first ANALYZE, count the rows of the segments.
+	 */
+	if (rel->rd_rel->reltuples >= 0 && rel->rd_rel->relpages > 0 && storage_id != 0)
+	{
+		double		blocks = (double) columnar_next_row(storage_id) / COLUMNAR_ROWS_PER_BLOCK;
+
+		ntuples = rel->rd_rel->reltuples / rel->rd_rel->relpages * Max(blocks, 1.0);
+	}
+	else
+		ntuples = (double) columnar_live_rows_estimate(rel);
+	*tuples = ntuples;
+	/* compressed columns: assume about a quarter of the heap's bytes */
+	*pages = (BlockNumber) Max(1.0, ceil(ntuples * (width + 24) / 4.0 / BLCKSZ));
+	*allvisfrac = 0;
+}
+
+/* ---- bitmap scans ---- */
+
+static bool
+columnar_scan_bitmap_next_block(TableScanDesc sscan, TBMIterateResult *tbmres)
+{
+	ColumnarScanDesc scan = (ColumnarScanDesc) sscan;
+
+	scan->block = tbmres->blockno;
+	scan->bm_index = 0;
+	return true;
+}
+
+static bool
+columnar_scan_bitmap_next_tuple(TableScanDesc sscan, TBMIterateResult *tbmres,
+								TupleTableSlot *slot)
+{
+	ColumnarScanDesc scan = (ColumnarScanDesc) sscan;
+
+	for (;;)
+	{
+		ItemPointerData tid;
+		OffsetNumber off;
+
+		if (tbmres->ntuples >= 0)
+		{
+			if (scan->bm_index >= tbmres->ntuples)
+				return false;
+			off = tbmres->offsets[scan->bm_index++];
+		}
+		else
+		{
+			if (scan->bm_index >= COLUMNAR_ROWS_PER_BLOCK)
+				return false;
+			off = ++scan->bm_index;
+		}
+		ItemPointerSet(&tid, tbmres->blockno, off);
+		if (fetch_into_slot(scan->fetcher, sscan->rs_rd, &tid, sscan->rs_snapshot, slot))
+			return true;
+	}
+}
+
+static bool
+columnar_scan_sample_next_block(TableScanDesc scan, SampleScanState *scanstate)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+			 errmsg("TABLESAMPLE is not supported on versioned_columnar tables")));
+	return false;
+}
+
+static bool
+columnar_scan_sample_next_tuple(TableScanDesc scan, SampleScanState *scanstate,
+								TupleTableSlot *slot)
+{
+	return columnar_scan_sample_next_block(scan, scanstate);
+}
+
+static const TableAmRoutine columnar_am_methods = {
+	.type = T_TableAmRoutine,
+	.slot_callbacks = columnar_slot_callbacks,
+	.scan_begin = columnar_scan_begin,
+	.scan_end = columnar_scan_end,
+	.scan_rescan = columnar_scan_rescan,
+	.scan_getnextslot = columnar_scan_getnextslot,
+	.scan_set_tidrange = columnar_scan_set_tidrange,
+	.scan_getnextslot_tidrange = columnar_scan_getnextslot_tidrange,
+	.parallelscan_estimate = columnar_parallelscan_estimate,
+	.parallelscan_initialize = columnar_parallelscan_initialize,
+	.parallelscan_reinitialize = columnar_parallelscan_reinitialize,
+	.index_fetch_begin = columnar_index_fetch_begin,
+	.index_fetch_reset = columnar_index_fetch_reset,
+	.index_fetch_end = columnar_index_fetch_end,
+	.index_fetch_tuple = columnar_index_fetch_tuple,
+	.tuple_fetch_row_version = columnar_fetch_row_version,
+	.tuple_tid_valid = columnar_tuple_tid_valid,
+	.tuple_get_latest_tid = columnar_get_latest_tid,
+	.tuple_satisfies_snapshot = columnar_tuple_satisfies_snapshot,
+	.index_delete_tuples = columnar_index_delete_tuples,
+	.tuple_insert = columnar_tuple_insert,
+	.tuple_insert_speculative = columnar_tuple_insert_speculative,
+	.tuple_complete_speculative = columnar_tuple_complete_speculative,
+	.multi_insert = columnar_multi_insert,
+	.tuple_delete = columnar_tuple_delete,
+	.tuple_update = columnar_tuple_update,
+	.tuple_lock = columnar_tuple_lock,
+	.finish_bulk_insert = columnar_finish_bulk_insert,
+	.relation_set_new_filenode = columnar_relation_set_new_filenode,
+	.relation_nontransactional_truncate = columnar_relation_nontransactional_truncate,
+	.relation_copy_data = columnar_relation_copy_data,
+	.relation_copy_for_cluster = columnar_relation_copy_for_cluster,
+	.relation_vacuum = columnar_relation_vacuum,
+	.scan_analyze_next_block = columnar_scan_analyze_next_block,
+	.scan_analyze_next_tuple = columnar_scan_analyze_next_tuple,
+	.index_build_range_scan = columnar_index_build_range_scan,
+	.index_validate_scan = columnar_index_validate_scan,
+	.relation_size = columnar_relation_size,
+	.relation_needs_toast_table = columnar_relation_needs_toast_table,
+	.relation_toast_am = columnar_relation_toast_am,
+	.relation_fetch_toast_slice = columnar_fetch_toast_slice,
+	.relation_estimate_size = columnar_relation_estimate_size,
+	.scan_bitmap_next_block = columnar_scan_bitmap_next_block,
+	.scan_bitmap_next_tuple = columnar_scan_bitmap_next_tuple,
+	.scan_sample_next_block = columnar_scan_sample_next_block,
+	.scan_sample_next_tuple = columnar_scan_sample_next_tuple,
+};
+
+PG_FUNCTION_INFO_V1(columnar_handler);
+
+Datum
+columnar_handler(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_POINTER(&columnar_am_methods);
+}
+
+/* ---- drop hook and transaction end ---- */
+
+static object_access_hook_type prev_object_access_hook = NULL;
+
+/* A dropped columnar table takes its metadata (transactionally) with it. */
+static void
+columnar_object_access(ObjectAccessType access, Oid classId, Oid objectId, int subId,
+					   void *arg)
+{
+	if (prev_object_access_hook)
+		prev_object_access_hook(access, classId, objectId, subId, arg);
+
+	if (access == OAT_DROP && classId == RelationRelationId && subId == 0)
+	{
+		HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(objectId));
+
+		if (HeapTupleIsValid(tup))
+		{
+			Form_pg_class cls = (Form_pg_class) GETSTRUCT(tup);
+			Oid			am = columnar_am_oid();
+
+			if (OidIsValid(am) && cls->relam == am && cls->relkind == RELKIND_RELATION)
+			{
+				Oid			spc = OidIsValid(cls->reltablespace) ? cls->reltablespace : MyDatabaseTableSpace;
+				Oid			node = OidIsValid(cls->relfilenode) ? cls->relfilenode : objectId;
+
+				columnar_storage_drop_node(spc, node);
+			}
+			ReleaseSysCache(tup);
+		}
+	}
+}
+
+static void
+columnar_tableam_xact_callback(XactEvent event, void *arg)
+{
+	switch (event)
+	{
+		case XACT_EVENT_COMMIT:
+		case XACT_EVENT_PARALLEL_COMMIT:
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PARALLEL_ABORT:
+		case XACT_EVENT_PREPARE:
+			row_fetcher = NULL;
+			row_fetcher_relid = InvalidOid;
+			row_fetcher_cxt = NULL; /* freed with TopTransactionContext */
+			break;
+		default:
+			break;
+	}
+}
+
+void
+columnar_init(void)
+{
+	DefineCustomIntVariable("streamext.columnar_segment_rows",
+							"Rows per segment (row group) of versioned_columnar tables.",
+							"Larger segments compress better; smaller ones skip more precisely.",
+							&columnar_segment_rows, 10000, 1000, 1000000,
+							PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("streamext.columnar_compression_level",
+							"zstd level of versioned_columnar column chunks.",
+							NULL, &columnar_compression_level, 3, 1, 19,
+							PGC_USERSET, 0, NULL, NULL, NULL);
+	prev_object_access_hook = object_access_hook;
+	object_access_hook = columnar_object_access;
+	RegisterXactCallback(columnar_tableam_xact_callback, NULL);
+	columnar_xact_init();
+	columnar_scan_init();
+}
