@@ -12,6 +12,7 @@
 #include "utils/builtins.h"
 
 #include "streamext.h"
+#include "ingest/ingest.h"
 
 PG_MODULE_MAGIC;
 
@@ -28,6 +29,7 @@ _PG_init(void)
 	 * without shared_preload_libraries sees false and can say so.
 	 */
 	streamext_preloaded = process_shared_preload_libraries_in_progress;
+	ingest_init();
 }
 
 /*
