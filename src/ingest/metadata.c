@@ -1,0 +1,247 @@
+/*
+ * metadata.c
+ *		Filling a target's metadata columns (_topic, _partition, _offset, _key,
+ *		_kafka_timestamp, _ingested_at, _headers, _raw) from a message.
+ *
+ * A metadata column of its canonical type gets its value directly; one of
+ * another type (say _partition bigint or _topic varchar(100)) gets the
+ * value's text form through that type's input function, so any sensible
+ * type works without a list of allowed ones.
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+#include "utils/timestamp.h"
+
+#include "ingest/decode_internal.h"
+
+MetaKind
+metadata_kind(const char *colname)
+{
+	if (colname[0] != '_')
+		return META_NONE;
+	if (strcmp(colname, "_topic") == 0)
+		return META_TOPIC;
+	if (strcmp(colname, "_partition") == 0)
+		return META_PARTITION;
+	if (strcmp(colname, "_offset") == 0)
+		return META_OFFSET;
+	if (strcmp(colname, "_key") == 0)
+		return META_KEY;
+	if (strcmp(colname, "_kafka_timestamp") == 0)
+		return META_KAFKA_TIMESTAMP;
+	if (strcmp(colname, "_ingested_at") == 0)
+		return META_INGESTED_AT;
+	if (strcmp(colname, "_headers") == 0)
+		return META_HEADERS;
+	if (strcmp(colname, "_raw") == 0)
+		return META_RAW;
+	return META_NONE;
+}
+
+/* A value whose canonical form is text: convert for columns of other types. */
+static Datum
+from_text(SourceDecoder *dec, DecodeColumn *col, const char *s, int len)
+{
+	if (col->kind == CK_TEXT)
+		return decoder_text_datum(dec, s, len);
+	return decoder_input(dec, col, s, len);
+}
+
+static Datum
+from_int64(SourceDecoder *dec, DecodeColumn *col, int64 v)
+{
+	char		buf[32];
+
+	switch (col->kind)
+	{
+		case CK_INT8:
+			return Int64GetDatum(v);
+		case CK_INT4:
+			if (v >= PG_INT32_MIN && v <= PG_INT32_MAX)
+				return Int32GetDatum((int32) v);
+			break;
+		default:
+			break;
+	}
+	snprintf(buf, sizeof(buf), INT64_FORMAT, v);
+	return from_text(dec, col, buf, strlen(buf));
+}
+
+static Datum
+from_timestamptz(SourceDecoder *dec, DecodeColumn *col, TimestampTz ts)
+{
+	const char *s;
+
+	if (col->typid == TIMESTAMPTZOID)
+		return TimestampTzGetDatum(ts);
+	s = timestamptz_to_str(ts);
+	return decoder_input(dec, col, s, strlen(s));
+}
+
+/*
+ * Raw bytes (key or payload) into a column: bytea takes them as they are,
+ * json/jsonb parse them, every other type needs valid UTF-8 text.
+ */
+static bool
+from_bytes(SourceDecoder *dec, DecodeColumn *col, const char *what,
+		   const char *s, size_t len, Datum *value, char **error)
+{
+	int			bad;
+
+	if (col->typid == BYTEAOID)
+	{
+		bytea	   *b = palloc(len + VARHDRSZ);
+
+		SET_VARSIZE(b, len + VARHDRSZ);
+		memcpy(VARDATA(b), s, len);
+		*value = PointerGetDatum(b);
+		return true;
+	}
+	bad = utf8_invalid_at(s, len);
+	if (bad >= 0)
+	{
+		*error = psprintf("%s is not valid UTF-8 (byte %d), so it cannot go into %s column \"%s\"",
+						  what, bad, format_type_be(col->typid), col->name);
+		return false;
+	}
+	*value = from_text(dec, col, s, (int) len);
+	return true;
+}
+
+/* _headers: {"name": "value", ...}; non-UTF-8 values as \x hex, like bytea */
+static Datum
+headers_jsonb(SourceDecoder *dec, DecodeColumn *col, const IngestMessage *msg)
+{
+	JsonbParseState *state = NULL;
+	JsonbValue	v;
+	JsonbValue *res;
+	int			i;
+
+	pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
+	for (i = 0; i < msg->nheaders; i++)
+	{
+		const char *name = msg->header_names[i] ? msg->header_names[i] : "";
+		const char *val = msg->header_values ? msg->header_values[i] : NULL;
+		size_t		vlen = (val && msg->header_lens) ? msg->header_lens[i] : (val ? strlen(val) : 0);
+
+		v.type = jbvString;
+		if (utf8_invalid_at(name, strlen(name)) >= 0)
+			v.val.string.val = "?";
+		else
+			v.val.string.val = decoder_server_string(dec, name, strlen(name));
+		v.val.string.len = strlen(v.val.string.val);
+		pushJsonbValue(&state, WJB_KEY, &v);
+		if (val == NULL)
+			v.type = jbvNull;
+		else if (utf8_invalid_at(val, vlen) < 0)
+		{
+			v.type = jbvString;
+			v.val.string.val = decoder_server_string(dec, val, (int) vlen);
+			v.val.string.len = strlen(v.val.string.val);
+		}
+		else
+		{
+			char	   *hex = palloc(vlen * 2 + 3);
+
+			hex[0] = '\\';
+			hex[1] = 'x';
+			hex_encode(val, vlen, hex + 2);
+			hex[vlen * 2 + 2] = '\0';
+			v.type = jbvString;
+			v.val.string.val = hex;
+			v.val.string.len = vlen * 2 + 2;
+		}
+		pushJsonbValue(&state, WJB_VALUE, &v);
+	}
+	res = pushJsonbValue(&state, WJB_END_OBJECT, NULL);
+	if (col->kind == CK_JSONB)
+		return JsonbPGetDatum(JsonbValueToJsonb(res));
+	else
+	{
+		char	   *s = JsonbToCString(NULL, &JsonbValueToJsonb(res)->root, 0);
+
+		return InputFunctionCall(&col->infunc, s, col->ioparam, col->typmod);
+	}
+}
+
+/*
+ * Fill the metadata columns.  A message built by decode_message() has no
+ * topic: its position, timestamp and headers are unknown, so those columns
+ * get their DEFAULT (else NULL), as does _ingested_at.
+ */
+bool
+metadata_fill(SourceDecoder *dec, const IngestMessage *msg,
+			  Datum *values, bool *isnull, char **error)
+{
+	int			i;
+	bool		from_kafka = msg->topic != NULL;
+
+	for (i = 0; i < dec->natts; i++)
+	{
+		DecodeColumn *col = &dec->cols[i];
+
+		if (col->skip || col->meta == META_NONE)
+			continue;
+		isnull[i] = false;
+		switch (col->meta)
+		{
+			case META_TOPIC:
+				if (!from_kafka)
+					decoder_fill_default(dec, i, values, isnull);
+				else
+					values[i] = from_text(dec, col, msg->topic, strlen(msg->topic));
+				break;
+			case META_PARTITION:
+				if (!from_kafka)
+					decoder_fill_default(dec, i, values, isnull);
+				else
+					values[i] = from_int64(dec, col, msg->partition);
+				break;
+			case META_OFFSET:
+				if (!from_kafka)
+					decoder_fill_default(dec, i, values, isnull);
+				else
+					values[i] = from_int64(dec, col, msg->offset);
+				break;
+			case META_KEY:
+				if (msg->key == NULL)
+					isnull[i] = true;
+				else if (!from_bytes(dec, col, "message key", msg->key, msg->key_len,
+									 &values[i], error))
+					return false;
+				break;
+			case META_KAFKA_TIMESTAMP:
+				if (!from_kafka || !msg->has_timestamp)
+					decoder_fill_default(dec, i, values, isnull);
+				else
+					values[i] = from_timestamptz(dec, col, msg->timestamp);
+				break;
+			case META_INGESTED_AT:
+				if (!from_kafka)
+					decoder_fill_default(dec, i, values, isnull);
+				else
+					values[i] = from_timestamptz(dec, col, GetCurrentTransactionStartTimestamp());
+				break;
+			case META_HEADERS:
+				if (!from_kafka)
+					decoder_fill_default(dec, i, values, isnull);
+				else
+					values[i] = headers_jsonb(dec, col, msg);
+				break;
+			case META_RAW:
+				if (msg->payload == NULL)
+					isnull[i] = true;
+				else if (!from_bytes(dec, col, "message payload", msg->payload,
+									 msg->payload_len, &values[i], error))
+					return false;
+				break;
+			case META_NONE:
+				break;
+		}
+	}
+	return true;
+}
