@@ -169,14 +169,14 @@ se_broker_start() {
 se_cleanup() {
 	local p d
 	for p in "${SE_PIDS[@]}"; do
-		kill -TERM "$p" 2>/dev/null
+		kill -TERM "$p" 2>/dev/null || true
 	done
 	for d in "${SE_CLUSTERS[@]}"; do
 		[ -f "$d/postmaster.pid" ] && "$SE_BINDIR/pg_ctl" -D "$d" -m immediate -w -t 30 stop >/dev/null 2>&1
 	done
 	for p in "${SE_PIDS[@]}"; do
 		for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-		kill -KILL "$p" 2>/dev/null
+		kill -KILL "$p" 2>/dev/null || true
 	done
 	return 0
 }
