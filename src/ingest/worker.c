@@ -518,6 +518,14 @@ create_consumer(const char *brokers, const char *topic, const char *group_id, Li
 	snprintf(num, sizeof(num), "%d", (int) Max(1024, max_buffered_bytes / 2 / 1024));
 	kafka_conf_set(conf, "queued.max.messages.kbytes", num);
 	kafka_conf_set(conf, "log.connection.close", "false");
+
+	/*
+	 * A worker that crashed (or a server that died) stays a group member
+	 * until its session times out, and the rebalance that gives its
+	 * partitions to the restarted worker waits for that: keep it short.
+	 */
+	kafka_conf_set(conf, "session.timeout.ms", "6000");
+	kafka_conf_set(conf, "heartbeat.interval.ms", "1000");
 	for (lc = list_head(kafka_props); lc != NULL; lc = lnext(kafka_props, lnext(kafka_props, lc)))
 		kafka_conf_set(conf, lfirst(lc), lfirst(lnext(kafka_props, lc)));
 

@@ -6,7 +6,7 @@ se_pg_start pg1
 se_psql pg1 -c "CREATE EXTENSION streamext"
 se_broker_start --brokers 1 --topic trucks:8
 N=100000
-"$SE_TOOLS/se-produce" --brokers "$SE_BOOTSTRAP" --topic trucks --count $N 2>"$SE_WORK/produce.log"
+"$SE_TOOLS/se-produce" --brokers "$SE_BOOTSTRAP" --topic trucks --count $N --devices 256 2>"$SE_WORK/produce.log"
 
 se_psql pg1 <<'SQL'
 CREATE TABLE trucks (
@@ -24,7 +24,7 @@ se_assert_eq "rows" $N "$(se_psql pg1 -c 'SELECT count(*) FROM trucks')"
 se_assert_eq "distinct (partition, offset)" $N "$(se_psql pg1 -c 'SELECT count(DISTINCT (_partition, _offset)) FROM trucks')"
 
 # Typed columns: the rows equal the producer's messages decoded by PostgreSQL itself.
-"$SE_TOOLS/se-produce" --print --count $N >"$SE_WORK/messages.json" 2>/dev/null
+"$SE_TOOLS/se-produce" --print --count $N --devices 256 >"$SE_WORK/messages.json" 2>/dev/null
 se_psql pg1 -c "CREATE TABLE expected (doc jsonb)"
 se_psql pg1 -c "\\copy expected FROM '$SE_WORK/messages.json' WITH (FORMAT csv, QUOTE e'\\x01', DELIMITER e'\\x02')"
 se_assert_eq "rows differing from the produced messages" 0 "$(se_psql pg1 <<'SQL'
