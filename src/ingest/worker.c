@@ -74,6 +74,14 @@ static XLogRecPtr pending_lsn = InvalidXLogRecPtr;
 /* the next offset written, per partition; for the lag */
 static rd_kafka_topic_partition_list_t *written = NULL;
 
+/*
+ * Partitions that start at start_from's timestamp but for which the broker
+ * could not say where that is (offsets_for_times gave no offset): they are
+ * read from the beginning and messages older than the timestamp are skipped
+ * until the first one at or after it.
+ */
+static rd_kafka_topic_partition_list_t *time_filter = NULL;
+
 static char *rebalance_error = NULL;
 static bool broker_down = false;
 static TimestampTz last_health_check = 0;
@@ -401,8 +409,14 @@ set_start_offsets(rd_kafka_topic_partition_list_t *parts)
 			rd_kafka_topic_partition_t *q = &by_time->elems[i];
 			rd_kafka_topic_partition_t *p = rd_kafka_topic_partition_list_find(parts, q->topic, q->partition);
 
-			/* No message at or after the time: start at the end. */
-			p->offset = (q->err == 0 && q->offset >= 0) ? q->offset : RD_KAFKA_OFFSET_END;
+			if (q->err == 0 && q->offset >= 0)
+				p->offset = q->offset;
+			else
+			{
+				p->offset = RD_KAFKA_OFFSET_BEGINNING;
+				if (!rd_kafka_topic_partition_list_find(time_filter, q->topic, q->partition))
+					rd_kafka_topic_partition_list_add(time_filter, q->topic, q->partition);
+			}
 		}
 	}
 	rd_kafka_topic_partition_list_destroy(by_time);
@@ -458,6 +472,8 @@ rebalance_cb(rd_kafka_t *k, rd_kafka_resp_err_t err,
 	{
 		/* Revoked (or an error): what we hold for them is someone else's now. */
 		drop_buffered(parts);
+		for (int i = 0; i < parts->cnt; i++)
+			rd_kafka_topic_partition_list_del(time_filter, parts->elems[i].topic, parts->elems[i].partition);
 		if (pending_commit && pending_commit->cnt > 0)
 			commit_to_kafka(true);
 		if (cooperative)
@@ -751,6 +767,24 @@ check_health(TimestampTz now)
 	LWLockRelease(ingest_shared->lock);
 }
 
+/* For time_filter partitions: is m older than start_from? */
+static bool
+skip_before_start(rd_kafka_message_t *m)
+{
+	const char *topic = rd_kafka_topic_name(m->rkt);
+	rd_kafka_topic_partition_t *p = rd_kafka_topic_partition_list_find(time_filter, topic, m->partition);
+	rd_kafka_timestamp_type_t tstype;
+	int64		ts;
+
+	if (p == NULL)
+		return false;
+	ts = rd_kafka_message_timestamp(m, &tstype);
+	if (ts >= 0 && ts < start_from_ms)
+		return true;
+	rd_kafka_topic_partition_list_del(time_filter, topic, m->partition);
+	return false;
+}
+
 static void
 consume_loop(void)
 {
@@ -761,6 +795,7 @@ consume_loop(void)
 	buf = MemoryContextAlloc(worker_cxt, sizeof(rd_kafka_message_t *) * batch_max_messages);
 	pending_commit = rd_kafka_topic_partition_list_new(16);
 	written = rd_kafka_topic_partition_list_new(16);
+	time_filter = rd_kafka_topic_partition_list_new(4);
 
 	while (!ShutdownRequestPending)
 	{
@@ -800,6 +835,11 @@ consume_loop(void)
 			}
 			if (broker_down)
 				set_broker_down(false, NULL);
+			if (time_filter->cnt > 0 && skip_before_start(m))
+			{
+				rd_kafka_message_destroy(m);
+				continue;
+			}
 			if (nbuf == 0)
 				batch_started = GetCurrentTimestamp();
 			buf[nbuf++] = m;
