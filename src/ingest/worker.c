@@ -958,10 +958,12 @@ ingest_worker_main(Datum arg)
 		ed = CopyErrorData();
 		FlushErrorState();
 		AbortCurrentTransaction();
-		/* Leave the group without waiting: the next worker reads our offsets. */
-		rd_kafka_queue_destroy(consumer_queue);
-		rd_kafka_destroy_flags(rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
-		rk = NULL;
+
+		/*
+		 * The consumer is not closed: after an error its state is unknown and
+		 * a clean close could block.  The group notices our exit when the
+		 * session times out, and the next worker reads our stored offsets.
+		 */
 		if (is_transient_error(ed->sqlerrcode))
 			ReThrowError(ed);
 		set_error_state(ed->message);
