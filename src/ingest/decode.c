@@ -20,10 +20,12 @@
 #include "optimizer/optimizer.h"
 #include "rewrite/rewriteHandler.h"
 #include "utils/builtins.h"
+#include "utils/datetime.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/timestamp.h"
 #include "utils/typcache.h"
 
 #include "ingest/decode_internal.h"
@@ -174,6 +176,8 @@ column_kind(Oid typid, int32 typmod)
 			return CK_JSONB;
 		case BYTEAOID:
 			return CK_BYTEA;
+		case TIMESTAMPTZOID:
+			return typmod < 0 ? CK_TIMESTAMPTZ : CK_GENERIC;
 		default:
 			return CK_GENERIC;
 	}
@@ -349,6 +353,7 @@ decoder_create(TupleDesc tupdesc, const char *format, Jsonb *options)
 				 errmsg("source options must be a JSON object")));
 	check_format_options(dec->format, format ? format : "json", options);
 
+	dec->mcxt = CurrentMemoryContext;
 	dec->need_conversion = GetDatabaseEncoding() != PG_UTF8;
 	initStringInfo(&dec->scratch);
 	dec->natts = tupdesc->natts;
@@ -378,6 +383,20 @@ decoder_create(TupleDesc tupdesc, const char *format, Jsonb *options)
 		col->kind = column_kind(col->typid, col->typmod);
 		getTypeInputInfo(col->typid, &infunc, &col->ioparam);
 		fmgr_info(infunc, &col->infunc);
+		if (col->kind == CK_GENERIC && OidIsValid(get_element_type(col->typid)))
+		{
+			DecodeColumn *elem = palloc0(sizeof(DecodeColumn));
+
+			elem->name = col->name;
+			elem->typid = get_element_type(col->typid);
+			elem->typmod = col->typmod;
+			elem->is_data = true;
+			elem->kind = column_kind(elem->typid, elem->typmod);
+			getTypeInputInfo(elem->typid, &infunc, &elem->ioparam);
+			fmgr_info(infunc, &elem->infunc);
+			get_typlenbyvalalign(elem->typid, &col->elemlen, &col->elembyval, &col->elemalign);
+			col->elem = elem;
+		}
 
 		if (rel != NULL && att->attnum <= RelationGetDescr(rel)->natts)
 		{
@@ -446,6 +465,15 @@ decoder_decode(SourceDecoder *dec, const IngestMessage *msg,
 		default:
 			ok = text_decode(dec, msg, values, isnull, error);
 			break;
+	}
+	/* one huge message must not pin its scratch space for the decoder's life */
+	if (dec->scratch.maxlen > 1024 * 1024)
+	{
+		MemoryContext old = MemoryContextSwitchTo(dec->mcxt);
+
+		pfree(dec->scratch.data);
+		initStringInfo(&dec->scratch);
+		MemoryContextSwitchTo(old);
 	}
 	if (!ok)
 		return false;
@@ -516,6 +544,105 @@ decoder_fill_default(SourceDecoder *dec, int attno, Datum *values, bool *isnull)
 		return;
 	}
 	values[attno] = ExecEvalExpr(col->defexpr, dec->econtext, &isnull[attno]);
+}
+
+/*
+ * The common case of timestamptz input without the general parser: an
+ * ISO-8601 date and time with an explicit zone, like 2024-05-01T12:30:00Z,
+ * 2024-05-01 12:30:00.123+02 or 2024-05-01T12:30:00.5-03:30.  Returns false
+ * for anything else (including values out of range), and the caller then
+ * uses timestamptz_in, which gives the same result or the usual error.
+ */
+bool
+fast_timestamptz(const char *s, int len, TimestampTz *result)
+{
+	const char *p = s;
+	const char *end = s + len;
+	struct pg_tm tm;
+	fsec_t		fsec = 0;
+	int			tz;
+	int			i;
+
+#define NUM(n, out) \
+	do { \
+		(out) = 0; \
+		for (i = 0; i < (n); i++, p++) \
+		{ \
+			if (p >= end || *p < '0' || *p > '9') \
+				return false; \
+			(out) = (out) * 10 + (*p - '0'); \
+		} \
+	} while (0)
+#define SEP(c) do { if (p >= end || *p != (c)) return false; p++; } while (0)
+
+	memset(&tm, 0, sizeof(tm));
+	NUM(4, tm.tm_year);
+	SEP('-');
+	NUM(2, tm.tm_mon);
+	SEP('-');
+	NUM(2, tm.tm_mday);
+	if (p >= end || (*p != 'T' && *p != ' '))
+		return false;
+	p++;
+	NUM(2, tm.tm_hour);
+	SEP(':');
+	NUM(2, tm.tm_min);
+	SEP(':');
+	NUM(2, tm.tm_sec);
+	if (p < end && *p == '.')
+	{
+		int			scale = 100000;
+
+		p++;
+		if (p >= end || *p < '0' || *p > '9')
+			return false;
+		while (p < end && *p >= '0' && *p <= '9')
+		{
+			if (scale == 0)
+				return false;	/* more than microseconds: let the parser round */
+			fsec += (*p++ - '0') * scale;
+			scale /= 10;
+		}
+	}
+	if (p < end && *p == 'Z')
+	{
+		p++;
+		tz = 0;
+	}
+	else if (p < end && (*p == '+' || *p == '-'))
+	{
+		int			sign = (*p == '-') ? -1 : 1;
+		int			hh,
+					mm = 0;
+
+		p++;
+		NUM(2, hh);
+		if (p < end && *p == ':')
+		{
+			p++;
+			NUM(2, mm);
+		}
+		else if (p < end)
+			NUM(2, mm);
+		if (hh > 15 || mm > 59)
+			return false;
+		/* PostgreSQL counts zone offsets west of Greenwich as positive */
+		tz = -sign * (hh * SECS_PER_HOUR + mm * SECS_PER_MINUTE);
+	}
+	else
+		return false;			/* no zone: the session's time zone applies */
+	if (p != end)
+		return false;
+#undef NUM
+#undef SEP
+
+	if (tm.tm_year < 1 || tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 ||
+		tm.tm_mday > day_tab[isleap(tm.tm_year)][tm.tm_mon - 1] ||
+		tm.tm_hour > 23 || tm.tm_min > 59 || tm.tm_sec > 59)
+		return false;
+	if (tm2timestamp(&tm, fsec, &tz, result) != 0 || !IS_VALID_TIMESTAMP(*result))
+		return false;
+	return true;
 }
 
 /*
@@ -598,6 +725,57 @@ check_decode_message_options(Jsonb *options)
 	}
 }
 
+/* headers given as {"name": "value" or null, ...} */
+static void
+message_headers(Jsonb *headers, IngestMessage *msg)
+{
+	JsonbIterator *it;
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+	int			n = 0;
+	int			count;
+	const char **names;
+	const char **values;
+	size_t	   *lens;
+
+	if (!JB_ROOT_IS_OBJECT(headers))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("headers must be a JSON object of header names and string values")));
+	count = JB_ROOT_COUNT(headers);
+	names = palloc(sizeof(char *) * Max(count, 1));
+	values = palloc(sizeof(char *) * Max(count, 1));
+	lens = palloc(sizeof(size_t) * Max(count, 1));
+	it = JsonbIteratorInit(&headers->root);
+	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		if (tok == WJB_KEY)
+			names[n] = pnstrdup(v.val.string.val, v.val.string.len);
+		else if (tok == WJB_VALUE)
+		{
+			if (v.type == jbvNull)
+			{
+				values[n] = NULL;
+				lens[n] = 0;
+			}
+			else if (v.type == jbvString)
+			{
+				values[n] = pg_server_to_any(v.val.string.val, v.val.string.len, PG_UTF8);
+				lens[n] = values[n] == v.val.string.val ? v.val.string.len : strlen(values[n]);
+			}
+			else
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("header \"%s\" must have a string or null value", names[n])));
+			n++;
+		}
+	}
+	msg->nheaders = n;
+	msg->header_names = names;
+	msg->header_values = values;
+	msg->header_lens = lens;
+}
+
 PG_FUNCTION_INFO_V1(streamext_decode_message);
 
 Datum
@@ -611,6 +789,7 @@ streamext_decode_message(PG_FUNCTION_ARGS)
 	Datum	   *values;
 	bool	   *isnull;
 	char	   *error;
+	List	   *unknown = NIL;
 	bytea	   *payload = NULL;
 	bytea	   *key = NULL;
 	HeapTuple	tuple;
@@ -679,12 +858,55 @@ streamext_decode_message(PG_FUNCTION_ARGS)
 		msg.payload_len = VARSIZE_ANY_EXHDR(payload);
 	}
 
+	/* the long form: the message's Kafka position, timestamp and headers */
+	if (PG_NARGS() >= 10)
+	{
+		if (!PG_ARGISNULL(5))
+			msg.topic = text_to_cstring(PG_GETARG_TEXT_PP(5));
+		if (msg.topic != NULL && (PG_ARGISNULL(6) || PG_ARGISNULL(7)))
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("a message with a topic needs a partition and an offset")));
+		if (!PG_ARGISNULL(6))
+			msg.partition = PG_GETARG_INT32(6);
+		if (!PG_ARGISNULL(7))
+			msg.offset = PG_GETARG_INT64(7);
+		if (!PG_ARGISNULL(8))
+		{
+			msg.has_timestamp = true;
+			msg.timestamp = PG_GETARG_TIMESTAMPTZ(8);
+		}
+		if (!PG_ARGISNULL(9))
+			message_headers(PG_GETARG_JSONB_P(9), &msg);
+	}
+
 	values = palloc(sizeof(Datum) * Max(cache->tupdesc->natts, 1));
 	isnull = palloc(sizeof(bool) * Max(cache->tupdesc->natts, 1));
-	if (!decoder_decode(cache->dec, &msg, values, isnull, &error, NULL))
+	if (!decoder_decode(cache->dec, &msg, values, isnull, &error,
+						cache->dec->merge_schema ? &unknown : NULL))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
 				 errmsg("%s", error)));
+
+	/* show what a source with merge_schema would do with this message */
+	if (unknown != NIL)
+	{
+		StringInfoData cols;
+		ListCell   *lc;
+
+		initStringInfo(&cols);
+		foreach(lc, unknown)
+		{
+			const char *name = lfirst(lc);
+			const char *type = decoder_infer_type(cache->dec, &msg, name);
+
+			appendStringInfo(&cols, "%s%s %s", cols.len > 0 ? ", " : "",
+							 quote_identifier(name), type ? type : "text");
+		}
+		ereport(NOTICE,
+				(errmsg("merge_schema would add column%s %s",
+						list_length(unknown) > 1 ? "s" : "", cols.data)));
+	}
 
 	tuple = heap_form_tuple(cache->tupdesc, values, isnull);
 	PG_RETURN_DATUM(HeapTupleGetDatum(tuple));

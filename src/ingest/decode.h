@@ -17,7 +17,12 @@
 #include "utils/jsonb.h"
 #include "utils/timestamp.h"
 
-/* One message as the decoder sees it; pointers stay valid during the call. */
+/*
+ * One message as the decoder sees it; pointers stay valid during the call.
+ * topic NULL means "not from Kafka" (streamext.decode_message()): _topic,
+ * _partition, _offset, _kafka_timestamp, _ingested_at and _headers then get
+ * their column DEFAULT, else NULL.
+ */
 typedef struct IngestMessage
 {
 	const char *topic;
@@ -47,14 +52,22 @@ typedef struct SourceDecoder SourceDecoder;
 extern SourceDecoder *decoder_create(TupleDesc tupdesc, const char *format, Jsonb *options);
 
 /*
- * Decode msg into values/isnull (tupdesc->natts entries).  Returns false and
+ * Decode msg into values/isnull (tupdesc->natts entries).  Every column is
+ * set: from the message, else (a missing key, a column the csv record does
+ * not name, the other columns of text/bytes) the column's DEFAULT or identity
+ * value, evaluated per call, else NULL.  Dropped and generated columns are
+ * NULL (a stored generated column is computed by whoever inserts the row).
+ * Memory is allocated in the current memory context.  Returns false and
  * sets *error (palloc'd, human-readable: what and where, e.g.
  * "invalid JSON at byte 17: expected ':'") for a message that cannot become
  * a row.  Values a column's input function rejects raise the usual ERROR;
  * the caller isolates such messages (subtransaction) and dead-letters them.
  * With merge_schema, top-level JSON keys that match no column are appended
  * to *unknown_keys (a List of palloc'd key names) if unknown_keys != NULL,
- * and the message still decodes (the caller adds the columns and retries).
+ * and the message still decodes (the caller adds the columns and retries
+ * with a new decoder, since a decoder knows only the columns it was built
+ * for).  Keys that cannot become a column are not reported: empty ones,
+ * ones of NAMEDATALEN bytes or more, and metadata column names.
  */
 extern bool decoder_decode(SourceDecoder *dec, const IngestMessage *msg,
 						   Datum *values, bool *isnull, char **error,
@@ -63,7 +76,12 @@ extern bool decoder_decode(SourceDecoder *dec, const IngestMessage *msg,
 /*
  * For merge_schema: the SQL type to give a new column, inferred from the
  * JSON value of key in msg's payload (bigint, double precision, boolean,
- * timestamptz for ISO-8601 strings, text, jsonb for objects and arrays).
+ * timestamptz for ISO-8601 strings, text, jsonb for objects and arrays;
+ * numeric for integers beyond bigint, text for null).  NULL if the message is
+ * not a JSON object, has no such key, or the format is not json.  For the
+ * message decoder_decode() saw last (same payload pointer, length, partition
+ * and offset) with unknown_keys, this costs no parsing; otherwise it parses
+ * the message again.
  */
 extern const char *decoder_infer_type(SourceDecoder *dec, const IngestMessage *msg,
 									  const char *key);

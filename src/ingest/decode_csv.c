@@ -124,6 +124,7 @@ static bool
 store_field(SourceDecoder *dec, int c, CsvField *f, Datum *values, bool *isnull)
 {
 	DecodeColumn *col = &dec->cols[c];
+	TimestampTz ts;
 
 	if (field_is_null(dec, f))
 	{
@@ -133,6 +134,8 @@ store_field(SourceDecoder *dec, int c, CsvField *f, Datum *values, bool *isnull)
 	isnull[c] = false;
 	if (col->kind == CK_TEXT)
 		values[c] = decoder_text_datum(dec, f->value, f->len);
+	else if (col->kind == CK_TIMESTAMPTZ && fast_timestamptz(f->value, f->len, &ts))
+		values[c] = TimestampTzGetDatum(ts);
 	else
 		values[c] = decoder_input(dec, col, f->value, f->len);
 	return true;
@@ -208,7 +211,8 @@ csv_decode(SourceDecoder *dec, const IngestMessage *msg,
 	{
 		if (n != nnames)
 		{
-			*error = psprintf("csv record has %d fields, but its header line names %d", n, nnames);
+			*error = psprintf("csv record has %d field%s, but its header line names %d",
+							  n, n == 1 ? "" : "s", nnames);
 			return false;
 		}
 		for (i = 0; i < n; i++)

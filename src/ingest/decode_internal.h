@@ -39,7 +39,8 @@ typedef enum ColumnKind
 	CK_BOOL,
 	CK_JSON,
 	CK_JSONB,
-	CK_BYTEA
+	CK_BYTEA,
+	CK_TIMESTAMPTZ
 } ColumnKind;
 
 typedef enum MetaKind
@@ -75,6 +76,11 @@ typedef struct DecodeColumn
 	FmgrInfo	infunc;
 	Oid			ioparam;
 	ExprState  *defexpr;		/* column DEFAULT (or identity), NULL if none */
+	/* array columns: JSON arrays become arrays of elem */
+	struct DecodeColumn *elem;
+	int16		elemlen;
+	bool		elembyval;
+	char		elemalign;
 	/* column_map (json): path from the top-level object */
 	bool		mapped;
 	int			root;			/* slot of the path's first key, -1 for "$" */
@@ -84,6 +90,15 @@ typedef struct DecodeColumn
 	const char *vstart;
 	const char *vend;
 } DecodeColumn;
+
+/* merge_schema: a top-level key of the last message that matched no column */
+typedef struct UnknownKey
+{
+	const char *name;			/* NULL: empty slot */
+	int			len;
+	const char *vstart;			/* its (last) value in the payload */
+	const char *vend;
+} UnknownKey;
 
 /* Entry of the decoder's name lookup for top-level JSON keys. */
 typedef struct KeyEntry
@@ -99,6 +114,7 @@ struct SourceDecoder
 	DecodeFormat format;
 	int			natts;
 	DecodeColumn *cols;
+	MemoryContext mcxt;			/* where the decoder lives */
 	bool		need_conversion;	/* server encoding is not UTF-8 */
 	ExprContext *econtext;		/* evaluates column defaults */
 	StringInfoData scratch;
@@ -110,6 +126,14 @@ struct SourceDecoder
 	int			nroots;			/* distinct first keys of column_map paths */
 	const char **root_start;	/* per message: value of each root key */
 	const char **root_end;
+	/* merge_schema: unknown keys of the last decoded message, for inference */
+	MemoryContext unknown_cxt;
+	UnknownKey *unknown;		/* UNKNOWN_SLOTS entries */
+	int			nunknown;
+	const char *unknown_payload;	/* the message they belong to */
+	size_t		unknown_len;
+	int64		unknown_offset;
+	int32		unknown_partition;
 
 	/* csv */
 	char		delimiter;
@@ -123,6 +147,9 @@ struct SourceDecoder
 	int			payload_col;
 };
 
+/* slots of SourceDecoder.unknown: room for a table's worth of new columns */
+#define UNKNOWN_SLOTS 4096
+
 /* decode.c */
 extern int	decoder_lookup_column(SourceDecoder *dec, const char *name, int len);
 extern char *decoder_server_string(SourceDecoder *dec, const char *s, int len);
@@ -130,6 +157,7 @@ extern Datum decoder_text_datum(SourceDecoder *dec, const char *s, int len);
 extern Datum decoder_input(SourceDecoder *dec, DecodeColumn *col, const char *s, int len);
 extern void decoder_fill_default(SourceDecoder *dec, int attno, Datum *values, bool *isnull);
 extern int	utf8_invalid_at(const char *s, size_t len);
+extern bool fast_timestamptz(const char *s, int len, TimestampTz *result);
 
 /* decode_json.c */
 extern void json_decoder_prepare(SourceDecoder *dec, Jsonb *column_map);

@@ -20,19 +20,25 @@
  */
 #include "postgres.h"
 
+#include "access/htup_details.h"
 #include "catalog/pg_type.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/datetime.h"
 #include "utils/float.h"
+#include "utils/array.h"
 #include "utils/jsonb.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/numeric.h"
 
 #include "ingest/decode_internal.h"
 
 #define JSON_MAX_DEPTH 1000
+
+/* isdigit() without the locale table lookup */
+#define IS_DIGIT(c) ((unsigned char) ((c) - '0') < 10)
 
 typedef enum JType
 {
@@ -232,23 +238,23 @@ scan_number(JsonParser *jp)
 
 	if (*p == '-')
 		p++;
-	if (p >= end || !isdigit((unsigned char) *p))
+	if (p >= end || !IS_DIGIT(*p))
 		return jp_fail(jp, p, "expected a digit");
 	if (*p == '0')
 	{
 		p++;
-		if (p < end && isdigit((unsigned char) *p))
+		if (p < end && IS_DIGIT(*p))
 			return jp_fail(jp, p, "leading zeros are not allowed in numbers");
 	}
 	else
-		while (p < end && isdigit((unsigned char) *p))
+		while (p < end && IS_DIGIT(*p))
 			p++;
 	if (p < end && *p == '.')
 	{
 		p++;
-		if (p >= end || !isdigit((unsigned char) *p))
+		if (p >= end || !IS_DIGIT(*p))
 			return jp_fail(jp, p, "expected a digit after the decimal point");
-		while (p < end && isdigit((unsigned char) *p))
+		while (p < end && IS_DIGIT(*p))
 			p++;
 	}
 	if (p < end && (*p == 'e' || *p == 'E'))
@@ -256,9 +262,9 @@ scan_number(JsonParser *jp)
 		p++;
 		if (p < end && (*p == '+' || *p == '-'))
 			p++;
-		if (p >= end || !isdigit((unsigned char) *p))
+		if (p >= end || !IS_DIGIT(*p))
 			return jp_fail(jp, p, "expected a digit in the exponent");
-		while (p < end && isdigit((unsigned char) *p))
+		while (p < end && IS_DIGIT(*p))
 			p++;
 	}
 	jp->p = p;
@@ -361,7 +367,7 @@ skip_value(JsonParser *jp, JType *type)
 			return scan_literal(jp, "null", 4);
 		default:
 			*type = JT_NUMBER;
-			if (*jp->p == '-' || isdigit((unsigned char) *jp->p))
+			if (*jp->p == '-' || IS_DIGIT(*jp->p))
 				return scan_number(jp);
 			if (IS_HIGHBIT_SET(*jp->p))
 			{
@@ -482,11 +488,79 @@ small_integer(const char *s, int len, int64 *out)
 		return false;
 	for (; p < end; p++)
 	{
-		if (!isdigit((unsigned char) *p))
+		if (!IS_DIGIT(*p))
 			return false;
 		v = v * 10 + (*p - '0');
 	}
 	*out = neg ? -v : v;
+	return true;
+}
+
+/*
+ * A validated JSON number as double, when that can be done exactly without
+ * strtod(): a decimal mantissa below 2^53 scaled by at most 10^22 is one
+ * correctly rounded IEEE operation on exact operands (Clinger's fast path),
+ * so the result is the same double float8in would give.
+ */
+static bool
+fast_float8(const char *s, int len, double *out)
+{
+	static const double pow10[] = {
+		1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
+		1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22
+	};
+	const char *p = s;
+	const char *end = s + len;
+	bool		neg = false;
+	uint64		m = 0;
+	int			digits = 0;
+	int			scale = 0;
+	int			exp = 0;
+	double		d;
+
+	if (*p == '-')
+	{
+		neg = true;
+		p++;
+	}
+	for (; p < end && IS_DIGIT(*p); p++)
+	{
+		if (++digits > 18)
+			return false;
+		m = m * 10 + (*p - '0');
+	}
+	if (p < end && *p == '.')
+	{
+		for (p++; p < end && IS_DIGIT(*p); p++)
+		{
+			if (++digits > 18)
+				return false;
+			m = m * 10 + (*p - '0');
+			scale--;
+		}
+	}
+	if (p < end && (*p == 'e' || *p == 'E'))
+	{
+		bool		eneg = false;
+
+		p++;
+		if (*p == '+' || *p == '-')
+			eneg = (*p++ == '-');
+		for (; p < end; p++)
+		{
+			exp = exp * 10 + (*p - '0');
+			if (exp > 400)
+				return false;
+		}
+		if (eneg)
+			exp = -exp;
+	}
+	scale += exp;
+	if (m > (UINT64CONST(1) << 53) || scale < -22 || scale > 22)
+		return false;
+	d = (double) m;
+	d = scale < 0 ? d / pow10[-scale] : d * pow10[scale];
+	*out = neg ? -d : d;
 	return true;
 }
 
@@ -512,6 +586,55 @@ value_text(SourceDecoder *dec, const char *v, const char *vend, JType t,
 	}
 	*s = dec->scratch.data;
 	*len = dec->scratch.len;
+	return true;
+}
+
+static bool convert_value(SourceDecoder *dec, DecodeColumn *col, const char *v,
+						  const char *vend, Datum *value, bool *isnull, char **error);
+static const char *nav_ws(const char *p, const char *end);
+static const char *nav_skip(const char *p, const char *end);
+
+/* A JSON array into a one-dimensional array column, element by element. */
+static bool
+convert_array(SourceDecoder *dec, DecodeColumn *col, const char *v, const char *vend,
+			  Datum *value, char **error)
+{
+	int			cap = 16;
+	int			n = 0;
+	Datum	   *elems = palloc(sizeof(Datum) * cap);
+	bool	   *nulls = palloc(sizeof(bool) * cap);
+	const char *p = nav_ws(v + 1, vend);
+	int			dims[1];
+	int			lbs[1] = {1};
+
+	while (*p != ']')
+	{
+		const char *e = nav_skip(p, vend);
+
+		CHECK_FOR_INTERRUPTS();
+		if (*p == '[' && col->elem->kind != CK_JSON && col->elem->kind != CK_JSONB)
+		{
+			*error = psprintf("nested JSON arrays cannot go into array column of type %s",
+							  format_type_be(col->typid));
+			return false;
+		}
+		if (n == cap)
+		{
+			cap *= 2;
+			elems = repalloc(elems, sizeof(Datum) * cap);
+			nulls = repalloc(nulls, sizeof(bool) * cap);
+		}
+		if (!convert_value(dec, col->elem, p, e, &elems[n], &nulls[n], error))
+			return false;
+		n++;
+		p = nav_ws(e, vend);
+		if (*p == ',')
+			p = nav_ws(p + 1, vend);
+	}
+	dims[0] = n;
+	*value = PointerGetDatum(construct_md_array(elems, nulls, n > 0 ? 1 : 0, dims, lbs,
+												col->elem->typid, col->elemlen,
+												col->elembyval, col->elemalign));
 	return true;
 }
 
@@ -591,6 +714,16 @@ convert_value(SourceDecoder *dec, DecodeColumn *col, const char *v, const char *
 			break;
 		case CK_FLOAT8:
 		case CK_FLOAT4:
+			if (t == JT_NUMBER && col->kind == CK_FLOAT8)
+			{
+				double		d;
+
+				if (fast_float8(v, (int) (vend - v), &d))
+				{
+					*value = Float8GetDatum(d);
+					return true;
+				}
+			}
 			if (t == JT_NUMBER && vend - v < (int) sizeof(nbuf))
 			{
 				memcpy(nbuf, v, vend - v);
@@ -602,8 +735,23 @@ convert_value(SourceDecoder *dec, DecodeColumn *col, const char *v, const char *
 				return true;
 			}
 			break;
+		case CK_TIMESTAMPTZ:
+			if (t == JT_STRING && memchr(v, '\\', vend - v) == NULL)
+			{
+				TimestampTz ts;
+
+				if (fast_timestamptz(v + 1, (int) (vend - v) - 2, &ts))
+				{
+					*value = TimestampTzGetDatum(ts);
+					return true;
+				}
+			}
+			break;
 		case CK_BYTEA:
+			break;
 		case CK_GENERIC:
+			if (t == JT_ARRAY && col->elem != NULL)
+				return convert_array(dec, col, v, vend, value, error);
 			break;
 	}
 	/* everything else: the type's input function on the value's text */
@@ -845,9 +993,9 @@ parse_path(DecodeColumn *col, const char *path)
 			long		idx = 0;
 
 			p++;
-			if (!isdigit((unsigned char) *p))
+			if (!IS_DIGIT(*p))
 				path_error(col->name, path, "expected an array index (a number from 0) or a quoted name after '['");
-			while (isdigit((unsigned char) *p))
+			while (IS_DIGIT(*p))
 			{
 				idx = idx * 10 + (*p++ - '0');
 				if (idx > PG_INT32_MAX)
@@ -927,6 +1075,13 @@ json_decoder_prepare(SourceDecoder *dec, Jsonb *column_map)
 	}
 	dec->root_start = palloc0(sizeof(char *) * Max(dec->nroots, 1));
 	dec->root_end = palloc0(sizeof(char *) * Max(dec->nroots, 1));
+	if (dec->merge_schema)
+	{
+		dec->unknown_cxt = AllocSetContextCreate(CurrentMemoryContext,
+												 "streamext unknown keys",
+												 ALLOCSET_SMALL_SIZES);
+		dec->unknown = palloc0(sizeof(UnknownKey) * UNKNOWN_SLOTS);
+	}
 
 	/* columns by name; metadata and generated columns are known but not filled */
 	for (i = 0; i < dec->natts; i++)
@@ -940,6 +1095,39 @@ json_decoder_prepare(SourceDecoder *dec, Jsonb *column_map)
 		if (col->is_data && !col->mapped)
 			e->col = i;
 	}
+}
+
+/*
+ * merge_schema: remember a key that matches no column, once, if it can be
+ * one, and return its slot so the caller can record where its value is (the
+ * last one wins, as for columns).  A table has at most
+ * MaxHeapAttributeNumber columns, so no more keys than that are collected.
+ */
+static UnknownKey *
+note_unknown_key(SourceDecoder *dec, const char *key, int len, List **unknown_keys)
+{
+	UnknownKey *slot;
+	uint32		i;
+
+	if (len == 0 || len >= NAMEDATALEN)
+		return NULL;
+	for (i = hash_key(key, len) & (UNKNOWN_SLOTS - 1);
+		 dec->unknown[i].name != NULL;
+		 i = (i + 1) & (UNKNOWN_SLOTS - 1))
+	{
+		if (dec->unknown[i].len == len && memcmp(dec->unknown[i].name, key, len) == 0)
+			return &dec->unknown[i];
+	}
+	if (dec->nunknown >= MaxHeapAttributeNumber)
+		return NULL;
+	slot = &dec->unknown[i];
+	slot->name = MemoryContextStrdup(dec->unknown_cxt, pnstrdup(key, len));
+	slot->len = len;
+	dec->nunknown++;
+	/* a new column with a metadata name would turn into metadata */
+	if (metadata_kind(slot->name) == META_NONE)
+		*unknown_keys = lappend(*unknown_keys, pstrdup(slot->name));
+	return slot;
 }
 
 static bool
@@ -1014,6 +1202,7 @@ scan_top_level(SourceDecoder *dec, const IngestMessage *msg, char **error,
 			bool		esc;
 			bool		wanted;
 			KeyEntry   *e;
+			UnknownKey *unknown;
 
 			CHECK_FOR_INTERRUPTS();
 			if (jp.p >= jp.end || *jp.p != '"')
@@ -1050,35 +1239,16 @@ scan_top_level(SourceDecoder *dec, const IngestMessage *msg, char **error,
 			jp.p++;
 			skip_ws(&jp);
 
-			/* decide about the key before skip_value reuses the scratch buffer */
+			/* an escaped key lives in the scratch buffer: use it now */
 			if (want_key != NULL)
 				e = NULL;
 			else
 				e = lookup_key(dec, ks, (int) (ke - ks));
 			wanted = want_key != NULL && ke - ks == want_len &&
 				memcmp(ks, want_key, want_len) == 0;
-			if (want_key != NULL)
-			{
-				/* only the wanted key matters */
-			}
-			else if (e == NULL && dec->merge_schema && unknown_keys != NULL &&
-					 ke > ks && ke - ks < NAMEDATALEN)
-			{
-				ListCell   *lc;
-				bool		seen = false;
-				char	   *name = pnstrdup(ks, ke - ks);
-
-				foreach(lc, *unknown_keys)
-				{
-					if (strcmp((char *) lfirst(lc), name) == 0)
-					{
-						seen = true;
-						break;
-					}
-				}
-				if (!seen)
-					*unknown_keys = lappend(*unknown_keys, name);
-			}
+			unknown = NULL;
+			if (e == NULL && want_key == NULL && dec->merge_schema && unknown_keys != NULL)
+				unknown = note_unknown_key(dec, ks, (int) (ke - ks), unknown_keys);
 
 			vs = jp.p;
 			if (!skip_value(&jp, &t))
@@ -1090,6 +1260,11 @@ scan_top_level(SourceDecoder *dec, const IngestMessage *msg, char **error,
 			{
 				*want_start = vs;
 				*want_end = jp.p;
+			}
+			if (unknown != NULL)
+			{
+				unknown->vstart = vs;
+				unknown->vend = jp.p;
 			}
 			if (e != NULL)
 			{
@@ -1145,8 +1320,21 @@ json_decode(SourceDecoder *dec, const IngestMessage *msg,
 	for (i = 0; i < dec->nroots; i++)
 		dec->root_start[i] = NULL;
 
+	if (dec->merge_schema && unknown_keys != NULL)
+	{
+		MemoryContextReset(dec->unknown_cxt);
+		memset(dec->unknown, 0, sizeof(UnknownKey) * UNKNOWN_SLOTS);
+		dec->nunknown = 0;
+		dec->unknown_payload = msg->payload;
+		dec->unknown_len = msg->payload_len;
+		dec->unknown_offset = msg->offset;
+		dec->unknown_partition = msg->partition;
+	}
 	if (!scan_top_level(dec, msg, error, unknown_keys, NULL, NULL, NULL))
+	{
+		dec->unknown_payload = NULL;
 		return false;
+	}
 
 	for (i = 0; i < dec->natts; i++)
 	{
@@ -1210,7 +1398,7 @@ is_iso_timestamp(const char *s, int len)
 	char	   *copy;
 	int			i;
 
-#define DIGITS(n) do { for (i = 0; i < (n); i++, p++) if (p >= end || !isdigit((unsigned char) *p)) return false; } while (0)
+#define DIGITS(n) do { for (i = 0; i < (n); i++, p++) if (p >= end || !IS_DIGIT(*p)) return false; } while (0)
 #define CHAR(c) do { if (p >= end || *p != (c)) return false; p++; } while (0)
 
 	if (len > MAXDATELEN)
@@ -1233,9 +1421,9 @@ is_iso_timestamp(const char *s, int len)
 		if (p < end && (*p == '.' || *p == ','))
 		{
 			p++;
-			if (p >= end || !isdigit((unsigned char) *p))
+			if (p >= end || !IS_DIGIT(*p))
 				return false;
-			while (p < end && isdigit((unsigned char) *p))
+			while (p < end && IS_DIGIT(*p))
 				p++;
 		}
 	}
@@ -1274,7 +1462,28 @@ json_infer_type(SourceDecoder *dec, const IngestMessage *msg, const char *key)
 
 	if (payload_problem(msg, &error))
 		return NULL;
-	if (!scan_top_level(dec, msg, &error, NULL, key, &v, &vend) || v == NULL)
+	if (dec->unknown_payload != NULL && dec->unknown_payload == msg->payload &&
+		dec->unknown_len == msg->payload_len && dec->unknown_offset == msg->offset &&
+		dec->unknown_partition == msg->partition)
+	{
+		/* the message decoded last: its unknown keys' values are known */
+		int			len = strlen(key);
+		uint32		i;
+
+		for (i = hash_key(key, len) & (UNKNOWN_SLOTS - 1);
+			 dec->unknown[i].name != NULL;
+			 i = (i + 1) & (UNKNOWN_SLOTS - 1))
+		{
+			if (dec->unknown[i].len == len && memcmp(dec->unknown[i].name, key, len) == 0)
+			{
+				v = dec->unknown[i].vstart;
+				vend = dec->unknown[i].vend;
+				break;
+			}
+		}
+	}
+	if (v == NULL &&
+		(!scan_top_level(dec, msg, &error, NULL, key, &v, &vend) || v == NULL))
 		return NULL;
 	switch (value_type(v))
 	{
