@@ -485,11 +485,12 @@ static void
 write_offsets(SinkState *ss, SinkMessage *msgs, int n)
 {
 	Datum	   *topics = palloc(sizeof(Datum) * n);
+	const char **topic_names = palloc(sizeof(char *) * n);
 	Datum	   *parts = palloc(sizeof(Datum) * n);
 	Datum	   *offs = palloc(sizeof(Datum) * n);
 	int			nparts = 0;
 	int			i,
-				j;
+				j = -1;
 	Datum		values[4];
 	int			ret;
 
@@ -497,14 +498,18 @@ write_offsets(SinkState *ss, SinkMessage *msgs, int n)
 	{
 		const IngestMessage *m = &msgs[i].msg;
 
-		for (j = 0; j < nparts; j++)
+		/* Messages come in runs per partition: try the last one first. */
+		if (j < 0 || DatumGetInt32(parts[j]) != m->partition || strcmp(topic_names[j], m->topic) != 0)
 		{
-			if (DatumGetInt32(parts[j]) == m->partition &&
-				strcmp(TextDatumGetCString(topics[j]), m->topic) == 0)
-				break;
+			for (j = 0; j < nparts; j++)
+			{
+				if (DatumGetInt32(parts[j]) == m->partition && strcmp(topic_names[j], m->topic) == 0)
+					break;
+			}
 		}
 		if (j == nparts)
 		{
+			topic_names[j] = m->topic;
 			topics[j] = CStringGetTextDatum(m->topic);
 			parts[j] = Int32GetDatum(m->partition);
 			offs[j] = Int64GetDatum(m->offset + 1);

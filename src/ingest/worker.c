@@ -700,6 +700,10 @@ flush_batch(MemoryContext batch_cxt)
 	pending_lsn = XactLastCommitEnd;
 	for (i = 0; i < nbuf; i++)
 	{
+		/* Messages come in runs per partition; the last of a run has its highest offset. */
+		if (i + 1 < nbuf && msgs[i + 1].msg.partition == msgs[i].msg.partition &&
+			msgs[i + 1].msg.topic == msgs[i].msg.topic)
+			continue;
 		remember_offset(pending_commit, msgs[i].msg.topic, msgs[i].msg.partition, msgs[i].msg.offset + 1);
 		remember_offset(written, msgs[i].msg.topic, msgs[i].msg.partition, msgs[i].msg.offset + 1);
 	}
