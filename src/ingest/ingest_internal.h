@@ -89,5 +89,7 @@ typedef struct SinkState SinkState;
 extern SinkState *sink_create(const char *source_name, Oid target, const char *format,
 							  Jsonb *options, MemoryContext cxt);
 extern void sink_write_batch(SinkState *ss, SinkMessage *msgs, int n, SinkResult *result);
+extern bool sink_schema_pending(SinkState *ss);
+extern void sink_apply_schema(SinkState *ss);
 
 #endif							/* STREAMEXT_INGEST_INTERNAL_H */

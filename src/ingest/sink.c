@@ -36,6 +36,7 @@
 #include "utils/rel.h"
 #include "utils/resowner.h"
 #include "utils/rls.h"
+#include "utils/snapmgr.h"
 
 #include "ingest/ingest_internal.h"
 
@@ -51,7 +52,16 @@ struct SinkState
 	TupleDesc	dec_desc;		/* the tuple descriptor the decoder was built for */
 	SPIPlanPtr	offsets_plan;
 	SPIPlanPtr	dead_plan;
+	bool		merge_schema;
+	List	   *new_columns;	/* merge_schema: NewColumn to add before a retry */
 };
+
+/* A column merge_schema adds for a new top-level JSON key. */
+typedef struct NewColumn
+{
+	char	   *name;
+	char	   *type;
+} NewColumn;
 
 /* A message that goes to the dead letters, and why. */
 typedef struct DeadLetter
@@ -72,6 +82,16 @@ sink_create(const char *source_name, Oid target, const char *format,
 	ss->format = pstrdup(format);
 	ss->options = (Jsonb *) PG_DETOAST_DATUM_COPY(JsonbPGetDatum(options));
 	ss->cxt = cxt;
+	{
+		JsonbValue	key;
+		JsonbValue *v;
+
+		key.type = jbvString;
+		key.val.string.val = "merge_schema";
+		key.val.string.len = strlen("merge_schema");
+		v = findJsonbValueFromContainer(&ss->options->root, JB_FOBJECT, &key);
+		ss->merge_schema = (v != NULL && v->type == jbvBool && v->val.boolean);
+	}
 	MemoryContextSwitchTo(old);
 	return ss;
 }
@@ -172,6 +192,89 @@ flush_buffer(EState *estate, InsertBuffer *b)
 	b->bytes = 0;
 }
 
+/* merge_schema: note the columns for keys of msg the target does not have. */
+static void
+remember_new_columns(SinkState *ss, const IngestMessage *msg, List *keys)
+{
+	ListCell   *lc;
+
+	foreach(lc, keys)
+	{
+		char	   *key = lfirst(lc);
+		ListCell   *c;
+		bool		known = false;
+		const char *type;
+		NewColumn  *nc;
+		MemoryContext old;
+
+		foreach(c, ss->new_columns)
+		{
+			if (strcmp(((NewColumn *) lfirst(c))->name, key) == 0)
+				known = true;
+		}
+		if (known)
+			continue;
+		type = decoder_infer_type(ss->dec, msg, key);
+		if (type == NULL)
+			continue;
+		old = MemoryContextSwitchTo(ss->cxt);
+		nc = palloc(sizeof(NewColumn));
+		nc->name = pstrdup(key);
+		nc->type = pstrdup(type);
+		ss->new_columns = lappend(ss->new_columns, nc);
+		MemoryContextSwitchTo(old);
+	}
+}
+
+bool
+sink_schema_pending(SinkState *ss)
+{
+	return ss->new_columns != NIL;
+}
+
+/*
+ * merge_schema: add the noted columns, in a transaction of their own, so the
+ * batch can be retried.  Runs as the source's owner, who must own the table.
+ */
+void
+sink_apply_schema(SinkState *ss)
+{
+	ListCell   *lc;
+	Oid			types[3] = {OIDOID, TEXTOID, TEXTOID};
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	foreach(lc, ss->new_columns)
+	{
+		NewColumn  *nc = lfirst(lc);
+		Datum		values[3];
+		int			ret;
+		char	   *sql;
+		bool		isnull;
+
+		values[0] = ObjectIdGetDatum(ss->target);
+		values[1] = CStringGetTextDatum(nc->name);
+		values[2] = CStringGetTextDatum(nc->type);
+		ret = SPI_execute_with_args("SELECT format('ALTER TABLE %s ADD COLUMN IF NOT EXISTS %I %s', $1::regclass, $2, $3)",
+									3, types, values, NULL, true, 1);
+		if (ret != SPI_OK_SELECT || SPI_processed != 1)
+			elog(ERROR, "cannot build ALTER TABLE for merge_schema");
+		sql = TextDatumGetCString(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+		ereport(LOG, (errmsg("source \"%s\" (merge_schema): %s", ss->source_name, sql)));
+		ret = SPI_execute(sql, false, 0);
+		if (ret != SPI_OK_UTILITY)
+			elog(ERROR, "merge_schema: %s failed: %s", sql, SPI_result_code_string(ret));
+	}
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	list_free_deep(ss->new_columns);
+	ss->new_columns = NIL;
+}
+
 /*
  * Insert msgs[lo, hi) into the target; messages the decoder rejects are
  * appended to *dead.  Returns the number of rows inserted.  Errors propagate.
@@ -251,13 +354,25 @@ insert_rows(SinkState *ss, SinkMessage *msgs, int lo, int hi, List **dead)
 		bool		ok;
 		MemoryContext old;
 		InsertBuffer *b;
+		List	   *unknown = NIL;
 
 		CHECK_FOR_INTERRUPTS();
 		ResetPerTupleExprContext(estate);
 		old = MemoryContextSwitchTo(GetPerTupleMemoryContext(estate));
 		ExecClearTuple(rootslot);
 		ok = decoder_decode(ss->dec, &msgs[i].msg, rootslot->tts_values,
-							rootslot->tts_isnull, &error, NULL);
+							rootslot->tts_isnull, &error, ss->merge_schema ? &unknown : NULL);
+		if (ok && unknown != NIL)
+		{
+			remember_new_columns(ss, &msgs[i].msg, unknown);
+			unknown = NIL;
+		}
+		if (ss->new_columns != NIL)
+		{
+			/* The batch is retried after the columns exist; only collect keys now. */
+			MemoryContextSwitchTo(old);
+			continue;
+		}
 		if (!ok)
 		{
 			DeadLetter *dl;
@@ -334,6 +449,11 @@ insert_rows(SinkState *ss, SinkMessage *msgs, int lo, int hi, List **dead)
 		rows++;
 	}
 
+	if (ss->new_columns != NIL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("source \"%s\" needs new columns (merge_schema)", ss->source_name)));
+
 	foreach(lc, buffers)
 	{
 		InsertBuffer *b = lfirst(lc);
@@ -395,7 +515,7 @@ write_range(SinkState *ss, SinkMessage *msgs, int lo, int hi, List **dead, int64
 		RollbackAndReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(cxt);
 		CurrentResourceOwner = owner;
-		if (!is_data_error(ed->sqlerrcode))
+		if (!is_data_error(ed->sqlerrcode) || ss->new_columns != NIL)
 			ReThrowError(ed);
 	}
 	PG_END_TRY();

@@ -688,12 +688,40 @@ flush_batch(MemoryContext batch_cxt)
 	}
 
 	pgstat_report_activity(STATE_RUNNING, "writing a batch");
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	PushActiveSnapshot(GetTransactionSnapshot());
-	sink_write_batch(sink, msgs, nbuf, &res);
-	PopActiveSnapshot();
-	CommitTransactionCommand();
+	for (int attempt = 0;; attempt++)
+	{
+		bool		done = false;
+
+		if (attempt > 20)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("source \"%s\": merge_schema added columns but the messages still do not match them",
+							wargs.name)));
+
+		PG_TRY();
+		{
+			SetCurrentStatementStartTimestamp();
+			StartTransactionCommand();
+			PushActiveSnapshot(GetTransactionSnapshot());
+			sink_write_batch(sink, msgs, nbuf, &res);
+			PopActiveSnapshot();
+			CommitTransactionCommand();
+			done = true;
+		}
+		PG_CATCH();
+		{
+			/* merge_schema found new keys: add the columns, then write the batch again. */
+			if (!sink_schema_pending(sink))
+				PG_RE_THROW();
+			MemoryContextSwitchTo(batch_cxt);
+			FlushErrorState();
+			AbortCurrentTransaction();
+		}
+		PG_END_TRY();
+		if (done)
+			break;
+		sink_apply_schema(sink);
+	}
 	pgstat_report_activity(STATE_IDLE, NULL);
 
 	/* The offsets are stored; Kafka hears of them once the commit is durable. */
