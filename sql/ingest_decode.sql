@@ -48,6 +48,15 @@ SELECT count(*) AS numbers, count(*) FILTER (WHERE (dj('{"speed": ' || s || '}')
 	ELSE (9007199254740990 + g % 7)::text || '.5' END AS s
 	FROM generate_series(1, 12000) AS g) AS v;
 SELECT speed::text FROM dj('{"speed": -0.0}');
+-- and so does the one for numeric: same value and same display scale as numeric input
+SELECT count(*) AS numbers, count(*) FILTER (WHERE (dj('{"amount": ' || s || '}')).amount::text <> s::numeric::text) AS different
+  FROM (SELECT CASE g % 5
+	WHEN 0 THEN round(((g * 7919) % 100000 / 97.0 - 500)::numeric, g % 12)::text
+	WHEN 1 THEN '-0.' || repeat('0', g % 17) || (g % 10)::text
+	WHEN 2 THEN (g % 100)::text || '.' || repeat('0', g % 15 + 1)
+	WHEN 3 THEN ((g::bigint * 2654435761) % 999999999999999999)::text
+	ELSE '-0.0' END AS s
+	FROM generate_series(1, 5000) AS g) AS v;
 -- timestamps: the ISO-8601 fast path agrees with timestamptz input; other forms use it
 SET timezone = 'America/New_York';
 SELECT s, (dj(json_build_object('seen', s)::text)).seen = s::timestamptz AS same
@@ -127,6 +136,18 @@ SELECT * FROM streamext.decode_message(NULL::readings, convert_to('NA;''x;y'';7'
   $${"delimiter": ";", "quote": "'", "null": "NA", "columns": ["speed", "name", "id"]}$$);
 -- header: the first line of each message names the fields
 SELECT * FROM streamext.decode_message(NULL::readings, convert_to(E'name,id\nheaded,8\n', 'UTF8'), 'csv', '{"header": true}');
+-- csv numbers and booleans: fast paths where exact, the input functions for every other form
+CREATE TABLE nums (i int, b bigint, f float8, ok boolean);
+SELECT * FROM streamext.decode_message(NULL::nums, '-2147483648,-9223372036854775808,1e-5,t', 'csv');
+SELECT * FROM streamext.decode_message(NULL::nums, convert_to('007,+5,  1.5,TRUE', 'UTF8'), 'csv');
+SELECT * FROM streamext.decode_message(NULL::nums, '1,2,-Infinity,no', 'csv');
+SELECT * FROM streamext.decode_message(NULL::nums, '2147483648,1,1,f', 'csv');
+SELECT * FROM streamext.decode_message(NULL::nums, '1,1,1e,f', 'csv');
+SELECT count(*) AS numbers, count(*) FILTER (WHERE d.f::text <> s::float8::text) AS different
+  FROM (SELECT CASE g % 4 WHEN 0 THEN '.' || (g % 1000)::text WHEN 1 THEN (g % 1000)::text || '.'
+	WHEN 2 THEN '00' || (g % 1000)::text || '.25e-0' ELSE '-' || (g * 7919 % 100003)::text || '.' || (g % 97)::text END AS s
+	FROM generate_series(1, 4000) AS g) AS v,
+  LATERAL streamext.decode_message(NULL::nums, convert_to(',,' || s || ',', 'UTF8'), 'csv') AS d;
 -- csv problems
 SELECT * FROM streamext.decode_message(NULL::readings, '1,2', 'csv');
 SELECT * FROM streamext.decode_message(NULL::readings, convert_to(E'1,a,1,t,x\n2,b,2,f,y', 'UTF8'), 'csv');

@@ -125,6 +125,8 @@ store_field(SourceDecoder *dec, int c, CsvField *f, Datum *values, bool *isnull)
 {
 	DecodeColumn *col = &dec->cols[c];
 	TimestampTz ts;
+	int64		i64;
+	double		d;
 
 	if (field_is_null(dec, f))
 	{
@@ -132,12 +134,56 @@ store_field(SourceDecoder *dec, int c, CsvField *f, Datum *values, bool *isnull)
 		return true;
 	}
 	isnull[c] = false;
-	if (col->kind == CK_TEXT)
-		values[c] = decoder_text_datum(dec, f->value, f->len);
-	else if (col->kind == CK_TIMESTAMPTZ && fast_timestamptz(f->value, f->len, &ts))
-		values[c] = TimestampTzGetDatum(ts);
-	else
-		values[c] = decoder_input(dec, col, f->value, f->len);
+	/* the common types without their input functions, when that is exact */
+	switch (col->kind)
+	{
+		case CK_TEXT:
+			values[c] = decoder_text_datum(dec, f->value, f->len);
+			return true;
+		case CK_TIMESTAMPTZ:
+			if (fast_timestamptz(f->value, f->len, &ts))
+			{
+				values[c] = TimestampTzGetDatum(ts);
+				return true;
+			}
+			break;
+		case CK_INT8:
+			if (small_integer(f->value, f->len, &i64))
+			{
+				values[c] = Int64GetDatum(i64);
+				return true;
+			}
+			break;
+		case CK_INT4:
+			if (small_integer(f->value, f->len, &i64) && i64 >= PG_INT32_MIN && i64 <= PG_INT32_MAX)
+			{
+				values[c] = Int32GetDatum((int32) i64);
+				return true;
+			}
+			break;
+		case CK_FLOAT8:
+			if (fast_float8(f->value, f->len, &d))
+			{
+				values[c] = Float8GetDatum(d);
+				return true;
+			}
+			break;
+		case CK_BOOL:
+			if (strcmp(f->value, "true") == 0 || strcmp(f->value, "t") == 0)
+			{
+				values[c] = BoolGetDatum(true);
+				return true;
+			}
+			if (strcmp(f->value, "false") == 0 || strcmp(f->value, "f") == 0)
+			{
+				values[c] = BoolGetDatum(false);
+				return true;
+			}
+			break;
+		default:
+			break;
+	}
+	values[c] = decoder_input(dec, col, f->value, f->len);
 	return true;
 }
 

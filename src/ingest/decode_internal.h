@@ -147,6 +147,115 @@ struct SourceDecoder
 	int			payload_col;
 };
 
+/* isdigit() without the locale table lookup */
+#define IS_DIGIT(c) ((unsigned char) ((c) - '0') < 10)
+
+/*
+ * s (len bytes, not NUL-terminated) if it is an integer of 1 to 18 digits
+ * with an optional minus sign, so that it cannot overflow; else false and
+ * the caller uses the type's input function.
+ */
+static inline bool
+small_integer(const char *s, int len, int64 *out)
+{
+	const char *p = s;
+	const char *end = s + len;
+	bool		neg = false;
+	int64		v = 0;
+
+	if (p < end && *p == '-')
+	{
+		neg = true;
+		p++;
+	}
+	if (p >= end || end - p > 18)
+		return false;
+	for (; p < end; p++)
+	{
+		if (!IS_DIGIT(*p))
+			return false;
+		v = v * 10 + (*p - '0');
+	}
+	*out = neg ? -v : v;
+	return true;
+}
+
+/*
+ * s as a double, when that can be done exactly without strtod(): a decimal
+ * mantissa below 2^53 scaled by at most 10^22 is one correctly rounded IEEE
+ * operation on exact operands (Clinger's fast path), so the result is the
+ * double float8in() gives.  Anything else, including every form float8in
+ * accepts but this does not (signs, spaces, NaN, Infinity), returns false.
+ */
+static inline bool
+fast_float8(const char *s, int len, double *out)
+{
+	static const double pow10[] = {
+		1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
+		1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22
+	};
+	const char *p = s;
+	const char *end = s + len;
+	bool		neg = false;
+	uint64		m = 0;
+	int			digits = 0;
+	int			scale = 0;
+	int			exp = 0;
+	double		d;
+
+	if (p < end && *p == '-')
+	{
+		neg = true;
+		p++;
+	}
+	for (; p < end && IS_DIGIT(*p); p++)
+	{
+		if (++digits > 18)
+			return false;
+		m = m * 10 + (*p - '0');
+	}
+	if (p < end && *p == '.')
+	{
+		for (p++; p < end && IS_DIGIT(*p); p++)
+		{
+			if (++digits > 18)
+				return false;
+			m = m * 10 + (*p - '0');
+			scale--;
+		}
+	}
+	if (digits == 0)
+		return false;
+	if (p < end && (*p == 'e' || *p == 'E'))
+	{
+		bool		eneg = false;
+		int			edigits = 0;
+
+		p++;
+		if (p < end && (*p == '+' || *p == '-'))
+			eneg = (*p++ == '-');
+		for (; p < end && IS_DIGIT(*p); p++, edigits++)
+		{
+			exp = exp * 10 + (*p - '0');
+			if (exp > 400)
+				return false;
+		}
+		if (edigits == 0)
+			return false;
+		if (eneg)
+			exp = -exp;
+	}
+	if (p != end)
+		return false;
+	scale += exp;
+	if (m > (UINT64CONST(1) << 53) || scale < -22 || scale > 22)
+		return false;
+	d = (double) m;
+	d = scale < 0 ? d / pow10[-scale] : d * pow10[scale];
+	*out = neg ? -d : d;
+	return true;
+}
+
 /* slots of SourceDecoder.unknown: room for a table's worth of new columns */
 #define UNKNOWN_SLOTS 4096
 

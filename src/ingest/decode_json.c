@@ -37,8 +37,6 @@
 
 #define JSON_MAX_DEPTH 1000
 
-/* isdigit() without the locale table lookup */
-#define IS_DIGIT(c) ((unsigned char) ((c) - '0') < 10)
 
 typedef enum JType
 {
@@ -470,97 +468,41 @@ value_type(const char *v)
 	}
 }
 
-/* A validated number that is an integer of at most 18 digits: its value. */
-static bool
-small_integer(const char *s, int len, int64 *out)
-{
-	const char *p = s;
-	const char *end = s + len;
-	bool		neg = false;
-	int64		v = 0;
-
-	if (*p == '-')
-	{
-		neg = true;
-		p++;
-	}
-	if (end - p > 18)
-		return false;
-	for (; p < end; p++)
-	{
-		if (!IS_DIGIT(*p))
-			return false;
-		v = v * 10 + (*p - '0');
-	}
-	*out = neg ? -v : v;
-	return true;
-}
-
 /*
- * A validated JSON number as double, when that can be done exactly without
- * strtod(): a decimal mantissa below 2^53 scaled by at most 10^22 is one
- * correctly rounded IEEE operation on exact operands (Clinger's fast path),
- * so the result is the same double float8in would give.
+ * A validated number without exponent and with at most 18 digits, like
+ * -12.50, as an integer and the number of digits after the point.
  */
 static bool
-fast_float8(const char *s, int len, double *out)
+small_decimal(const char *s, int len, int64 *mantissa, int *scale)
 {
-	static const double pow10[] = {
-		1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
-		1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22
-	};
 	const char *p = s;
 	const char *end = s + len;
 	bool		neg = false;
-	uint64		m = 0;
+	int64		m = 0;
 	int			digits = 0;
-	int			scale = 0;
-	int			exp = 0;
-	double		d;
+	int			sc = 0;
+	bool		frac = false;
 
 	if (*p == '-')
 	{
 		neg = true;
 		p++;
 	}
-	for (; p < end && IS_DIGIT(*p); p++)
+	for (; p < end; p++)
 	{
-		if (++digits > 18)
-			return false;
+		if (*p == '.')
+		{
+			frac = true;
+			continue;
+		}
+		if (!IS_DIGIT(*p) || ++digits > 18)
+			return false;		/* an exponent, or too long */
 		m = m * 10 + (*p - '0');
+		if (frac)
+			sc++;
 	}
-	if (p < end && *p == '.')
-	{
-		for (p++; p < end && IS_DIGIT(*p); p++)
-		{
-			if (++digits > 18)
-				return false;
-			m = m * 10 + (*p - '0');
-			scale--;
-		}
-	}
-	if (p < end && (*p == 'e' || *p == 'E'))
-	{
-		bool		eneg = false;
-
-		p++;
-		if (*p == '+' || *p == '-')
-			eneg = (*p++ == '-');
-		for (; p < end; p++)
-		{
-			exp = exp * 10 + (*p - '0');
-			if (exp > 400)
-				return false;
-		}
-		if (eneg)
-			exp = -exp;
-	}
-	scale += exp;
-	if (m > (UINT64CONST(1) << 53) || scale < -22 || scale > 22)
-		return false;
-	d = (double) m;
-	d = scale < 0 ? d / pow10[-scale] : d * pow10[scale];
-	*out = neg ? -d : d;
+	*mantissa = neg ? -m : m;
+	*scale = sc;
 	return true;
 }
 
@@ -647,6 +589,7 @@ convert_value(SourceDecoder *dec, DecodeColumn *col, const char *v, const char *
 	const char *s;
 	int			len;
 	int64		i64;
+	int			scale;
 	char		nbuf[64];
 
 	*isnull = false;
@@ -702,6 +645,13 @@ convert_value(SourceDecoder *dec, DecodeColumn *col, const char *v, const char *
 					*value = NumericGetDatum(int64_to_numeric(i64));
 					return true;
 				}
+			}
+			if (t == JT_NUMBER && col->kind == CK_NUMERIC &&
+				small_decimal(v, (int) (vend - v), &i64, &scale))
+			{
+				/* the same value and display scale numeric_in would give */
+				*value = NumericGetDatum(int64_div_fast_to_numeric(i64, scale));
+				return true;
 			}
 			if (t == JT_NUMBER && col->kind == CK_NUMERIC)
 			{

@@ -24,6 +24,7 @@ UNREACHABLE(errstart_cold)
 UNREACHABLE(errstart)
 UNREACHABLE(float4in)
 UNREACHABLE(int64_to_numeric)
+UNREACHABLE(int64_div_fast_to_numeric)
 UNREACHABLE(jsonb_in)
 UNREACHABLE(numeric_in)
 
