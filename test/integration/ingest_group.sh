@@ -16,7 +16,8 @@ se_wait_for pg1 30 "SELECT count(*) = 4 FROM pg_stat_activity WHERE backend_type
 "$SE_TOOLS/se-produce" --brokers "$SE_BOOTSTRAP" --topic grp --count $N --devices 64 --rate 5000 2>"$SE_WORK/produce.log" &
 producer=$!
 se_wait_for pg1 60 "SELECT count(*) >= 5000 FROM grp" || se_die "pg1 did not start"
-se_assert_eq "partitions written by pg1's 4 workers" 8 "$(se_psql pg1 -c "SELECT count(DISTINCT _partition) FROM grp")"
+se_wait_for pg1 30 "SELECT count(DISTINCT _partition) = 8 FROM grp" || se_die "pg1's 4 workers did not write all 8 partitions"
+se_assert_eq "workers of pg1" 4 "$(se_psql pg1 -c "SELECT workers FROM streamext.source_status WHERE source = 'grp_src'")"
 
 se_psql pg2 -c "SELECT streamext.create_source('grp_src', '$SE_BOOTSTRAP', 'grp', 'grp', options => '{\"group_id\": \"shared\"}')"
 se_wait_for pg2 60 "SELECT count(*) >= 5000 FROM grp" || se_die "pg2 got nothing: $(se_psql pg2 -c 'SELECT * FROM streamext.source_status')"
