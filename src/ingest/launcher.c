@@ -16,6 +16,7 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "commands/dbcommands.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "funcapi.h"
@@ -176,7 +177,19 @@ PG_FUNCTION_INFO_V1(streamext_wake_launcher);
 Datum
 streamext_wake_launcher(PG_FUNCTION_ARGS)
 {
+	static bool warned_database = false;
+	char	   *dbname = get_database_name(MyDatabaseId);
+
 	streamext_warn_if_not_preloaded("streamext sources");
+	if (streamext_preloaded && dbname && strcmp(dbname, ingest_database) != 0 && !warned_database)
+	{
+		ereport(WARNING,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("sources of database \"%s\" do not run: streamext.database is \"%s\"",
+						dbname, ingest_database),
+				 errhint("Set streamext.database = '%s' in postgresql.conf and restart the server.", dbname)));
+		warned_database = true;
+	}
 	if (!xact_callback_registered)
 	{
 		RegisterXactCallback(wake_launcher_xact_callback, NULL);
