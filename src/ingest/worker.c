@@ -606,6 +606,8 @@ compute_lag(void)
 
 	if (rd_kafka_assignment(rk, &assigned) != RD_KAFKA_RESP_ERR_NO_ERROR || assigned == NULL)
 		return -1;
+	/* Where nothing was written yet, the fetch position is the best guess. */
+	(void) rd_kafka_position(rk, assigned);
 	for (i = 0; i < assigned->cnt; i++)
 	{
 		rd_kafka_topic_partition_t *a = &assigned->elems[i];
@@ -617,8 +619,8 @@ compute_lag(void)
 			continue;
 		if (w && w->offset >= 0)
 			lag += Max(0, hi - w->offset);
-		else if (lo >= 0)
-			lag += Max(0, hi - lo);
+		else if (a->offset >= 0)
+			lag += Max(0, hi - a->offset);
 	}
 	rd_kafka_topic_partition_list_destroy(assigned);
 	return lag;
