@@ -13,6 +13,7 @@
 
 #include "streamext.h"
 #include "columnar/columnar.h"
+#include "ingest/ingest.h"
 
 PG_MODULE_MAGIC;
 
@@ -30,6 +31,8 @@ _PG_init(void)
 	 */
 	streamext_preloaded = process_shared_preload_libraries_in_progress;
 
+	/* each component defines its own GUCs, hooks and workers */
+	ingest_init();
 	columnar_init();
 }
 

@@ -1,0 +1,358 @@
+-- src/ingest/ingest.sql: Kafka sources — catalog tables, their privilege rules, the
+-- functions users call (create/alter/drop/pause/resume_source) and the status view.
+--
+-- Privileges are enforced where the rows change, not in the functions: the catalog
+-- tables are writable by everyone but protected by row-level security (a role sees
+-- and changes only the sources it owns) and by a validation trigger that runs as the
+-- calling role (INSERT on the target, superuser-only kafka properties).  So the
+-- functions and direct DML obey the same rules, and the consumer workers, which run
+-- as the source's owner, can record offsets and dead letters without extra rights.
+
+CREATE TABLE streamext.sources (
+	id bigserial UNIQUE,
+	name text PRIMARY KEY CHECK (length(name) BETWEEN 1 AND 63),
+	owner regrole NOT NULL DEFAULT current_user::regrole,
+	brokers text NOT NULL CHECK (brokers <> ''),
+	topic text NOT NULL CHECK (topic <> ''),
+	target regclass NOT NULL,
+	format text NOT NULL DEFAULT 'json' CHECK (format IN ('json', 'csv', 'text', 'bytes')),
+	options jsonb NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(options) = 'object'),
+	state text NOT NULL DEFAULT 'running' CHECK (state IN ('running', 'paused', 'error')),
+	last_error text,
+	generation integer NOT NULL DEFAULT 1,
+	created_at timestamptz NOT NULL DEFAULT now(),
+	updated_at timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE streamext.sources IS 'Kafka sources: one row per streamext.create_source; each role sees only its own sources';
+
+CREATE TABLE streamext.source_offsets (
+	source text NOT NULL REFERENCES streamext.sources (name) ON UPDATE CASCADE ON DELETE CASCADE,
+	topic text NOT NULL,
+	partition integer NOT NULL,
+	next_offset bigint NOT NULL,
+	updated_at timestamptz NOT NULL DEFAULT now(),
+	PRIMARY KEY (source, topic, partition)
+);
+COMMENT ON TABLE streamext.source_offsets IS 'per source and Kafka partition, the offset of the next message to ingest; committed with the rows';
+
+CREATE TABLE streamext.dead_letters (
+	id bigserial PRIMARY KEY,
+	source text NOT NULL,
+	topic text,
+	partition integer,
+	"offset" bigint,
+	key bytea,
+	payload bytea,
+	error text NOT NULL,
+	failed_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX ON streamext.dead_letters (source, failed_at);
+COMMENT ON TABLE streamext.dead_letters IS 'messages that could not become a row of their source''s target, with the error';
+
+-- Row-level security: a role works with the sources it owns (or is a member of
+-- the owner role); superusers and the extension owner see everything.
+ALTER TABLE streamext.sources ENABLE ROW LEVEL SECURITY;
+CREATE POLICY source_owner ON streamext.sources
+	USING (pg_has_role(current_user, owner, 'MEMBER'));
+ALTER TABLE streamext.source_offsets ENABLE ROW LEVEL SECURITY;
+CREATE POLICY source_owner ON streamext.source_offsets
+	USING (EXISTS (SELECT 1 FROM streamext.sources s WHERE s.name = source));
+ALTER TABLE streamext.dead_letters ENABLE ROW LEVEL SECURITY;
+CREATE POLICY source_owner ON streamext.dead_letters
+	USING (EXISTS (SELECT 1 FROM streamext.sources s WHERE s.name = source));
+
+GRANT SELECT, INSERT, UPDATE, DELETE ON streamext.sources TO PUBLIC;
+GRANT SELECT, INSERT, UPDATE, DELETE ON streamext.source_offsets TO PUBLIC;
+GRANT SELECT, INSERT, DELETE ON streamext.dead_letters TO PUBLIC;
+GRANT USAGE ON SEQUENCE streamext.sources_id_seq, streamext.dead_letters_id_seq TO PUBLIC;
+
+-- Kafka (librdkafka) properties that make the server read files, load code or run
+-- commands; only superusers may set them.
+CREATE FUNCTION streamext._kafka_property_is_privileged(prop text) RETURNS boolean
+	LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+	AS $$
+	SELECT lower(prop) LIKE '%location'
+		OR lower(prop) LIKE '%.cmd'
+		OR lower(prop) LIKE '%keytab%'
+		OR lower(prop) LIKE '%library%'
+		OR lower(prop) LIKE '%plugin%'
+		OR lower(prop) LIKE 'ssl.engine%'
+		OR lower(prop) LIKE '%certificate.stores'
+		OR lower(prop) IN ('ssl_engine_location', 'sasl.oauthbearer.config', 'ssl.providers')
+	$$;
+
+-- Check a source's options; raises a clear error for anything wrong.
+CREATE FUNCTION streamext._check_source_options(options jsonb, is_superuser boolean) RETURNS void
+	LANGUAGE plpgsql STABLE
+	AS $$
+DECLARE
+	k text;
+	v jsonb;
+	known constant text[] := ARRAY['group_id', 'parallelism', 'start_from', 'batch_max_messages',
+		'batch_max_ms', 'max_buffered_bytes', 'merge_schema', 'column_map', 'time_partition',
+		'kafka', 'delimiter', 'quote', 'header'];
+	reserved constant text[] := ARRAY['bootstrap.servers', 'metadata.broker.list', 'group.id',
+		'enable.auto.commit', 'enable.auto.offset.store', 'enable.partition.eof'];
+	lim record;
+BEGIN
+	IF options IS NULL OR jsonb_typeof(options) <> 'object' THEN
+		RAISE EXCEPTION 'source options must be a JSON object'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	FOR k, v IN SELECT * FROM jsonb_each(options) LOOP
+		IF NOT k = ANY (known) THEN
+			RAISE EXCEPTION 'unknown source option "%"', k
+				USING ERRCODE = 'invalid_parameter_value',
+					HINT = 'Known options: ' || array_to_string(known, ', ') || '.';
+		END IF;
+	END LOOP;
+	FOR lim IN SELECT * FROM (VALUES ('parallelism', 1, 64), ('batch_max_messages', 1, 1000000),
+			('batch_max_ms', 1, 600000), ('max_buffered_bytes', 65536, 2147483647)) AS l(opt, lo, hi) LOOP
+		v := options -> lim.opt;
+		CONTINUE WHEN v IS NULL;
+		IF jsonb_typeof(v) <> 'number' OR v::text !~ '^[0-9]+$' OR v::numeric < lim.lo OR v::numeric > lim.hi THEN
+			RAISE EXCEPTION 'source option "%" must be an integer between % and %', lim.opt, lim.lo, lim.hi
+				USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+	END LOOP;
+	IF options ? 'group_id' AND (jsonb_typeof(options -> 'group_id') <> 'string' OR options ->> 'group_id' = '') THEN
+		RAISE EXCEPTION 'source option "group_id" must be a non-empty string'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF options ? 'merge_schema' AND jsonb_typeof(options -> 'merge_schema') <> 'boolean' THEN
+		RAISE EXCEPTION 'source option "merge_schema" must be true or false'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF options ? 'start_from' THEN
+		IF jsonb_typeof(options -> 'start_from') <> 'string' THEN
+			RAISE EXCEPTION 'source option "start_from" must be "earliest", "latest" or a timestamp'
+				USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+		IF options ->> 'start_from' NOT IN ('earliest', 'latest') THEN
+			BEGIN
+				PERFORM (options ->> 'start_from')::timestamptz;
+			EXCEPTION WHEN OTHERS THEN
+				RAISE EXCEPTION 'source option "start_from" must be "earliest", "latest" or a timestamp, not "%"',
+					options ->> 'start_from'
+					USING ERRCODE = 'invalid_parameter_value';
+			END;
+		END IF;
+	END IF;
+	IF options ? 'kafka' THEN
+		IF jsonb_typeof(options -> 'kafka') <> 'object' THEN
+			RAISE EXCEPTION 'source option "kafka" must be a JSON object of librdkafka properties'
+				USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+		FOR k, v IN SELECT * FROM jsonb_each(options -> 'kafka') LOOP
+			IF jsonb_typeof(v) NOT IN ('string', 'number', 'boolean') THEN
+				RAISE EXCEPTION 'kafka property "%" must be a string, number or boolean', k
+					USING ERRCODE = 'invalid_parameter_value';
+			END IF;
+			IF lower(k) = ANY (reserved) THEN
+				RAISE EXCEPTION 'kafka property "%" is set by streamext', k
+					USING ERRCODE = 'invalid_parameter_value',
+						HINT = 'Use the brokers argument or the group_id option instead.';
+			END IF;
+			IF NOT is_superuser AND streamext._kafka_property_is_privileged(k) THEN
+				RAISE EXCEPTION 'only superusers may set kafka property "%"', k
+					USING ERRCODE = 'insufficient_privilege',
+						DETAIL = 'This property makes the server read files, load libraries or run commands.';
+			END IF;
+		END LOOP;
+	END IF;
+	IF options ? 'time_partition' THEN
+		-- Not there yet; refusing it beats accepting an option that does nothing.
+		RAISE EXCEPTION 'source option "time_partition" is not supported yet'
+			USING ERRCODE = 'feature_not_supported',
+				HINT = 'Create the range partitions of the target table yourself; rows for which no partition exists go to streamext.dead_letters.';
+	END IF;
+	IF options ? 'column_map' AND jsonb_typeof(options -> 'column_map') <> 'object' THEN
+		RAISE EXCEPTION 'source option "column_map" must be a JSON object of column name to JSON path'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+END
+$$;
+
+-- Runs as the role changing streamext.sources: the privilege rules live here.
+CREATE FUNCTION streamext._sources_check() RETURNS trigger
+	LANGUAGE plpgsql
+	AS $$
+DECLARE
+	su boolean := (SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user);
+BEGIN
+	IF TG_OP = 'INSERT' THEN
+		IF NEW.owner::oid <> (SELECT oid FROM pg_catalog.pg_roles WHERE rolname = current_user) AND NOT su THEN
+			RAISE EXCEPTION 'only superusers may create a source owned by another role'
+				USING ERRCODE = 'insufficient_privilege';
+		END IF;
+		IF NOT (SELECT rolcanlogin OR rolsuper FROM pg_catalog.pg_roles WHERE oid = NEW.owner) THEN
+			RAISE EXCEPTION 'the owner of a source must be a role that can log in, and % cannot', NEW.owner
+				USING ERRCODE = 'invalid_parameter_value',
+					HINT = 'The source''s workers connect as its owner; use a LOGIN role.';
+		END IF;
+		NEW.created_at := now();
+		NEW.generation := 1;
+	ELSE
+		IF NEW.owner <> OLD.owner AND NOT su THEN
+			RAISE EXCEPTION 'only superusers may change the owner of a source'
+				USING ERRCODE = 'insufficient_privilege';
+		END IF;
+		IF (NEW.brokers, NEW.topic, NEW.target, NEW.format, NEW.options, NEW.owner)
+			IS DISTINCT FROM (OLD.brokers, OLD.topic, OLD.target, OLD.format, OLD.options, OLD.owner)
+			OR (NEW.state = 'running' AND OLD.state <> 'running') THEN
+			NEW.generation := OLD.generation + 1;
+		END IF;
+	END IF;
+	IF (TG_OP = 'INSERT' OR (NEW.target, NEW.owner) IS DISTINCT FROM (OLD.target, OLD.owner))
+		AND NOT pg_catalog.has_table_privilege(NEW.owner::oid, NEW.target::oid, 'INSERT') THEN
+		RAISE EXCEPTION 'permission denied for table %', NEW.target
+			USING ERRCODE = 'insufficient_privilege',
+				DETAIL = format('The owner of a source (%s) needs INSERT on its target table.', NEW.owner);
+	END IF;
+	IF TG_OP = 'INSERT' OR NEW.options IS DISTINCT FROM OLD.options THEN
+		PERFORM streamext._check_source_options(NEW.options, su);
+	END IF;
+	IF NEW.state = 'running' THEN
+		NEW.last_error := NULL;
+	END IF;
+	NEW.updated_at := now();
+	RETURN NEW;
+END
+$$;
+CREATE TRIGGER sources_check BEFORE INSERT OR UPDATE ON streamext.sources
+	FOR EACH ROW EXECUTE FUNCTION streamext._sources_check();
+
+-- Live statistics of the consumer workers (shared memory; since server start).
+CREATE FUNCTION streamext._source_worker_stats(
+	OUT source_id bigint, OUT workers integer, OUT messages bigint, OUT rows bigint,
+	OUT bytes bigint, OUT lag bigint, OUT last_batch_at timestamptz,
+	OUT broker_down boolean, OUT last_error text)
+	RETURNS SETOF record
+	AS 'MODULE_PATHNAME', 'streamext_source_worker_stats'
+	LANGUAGE C STRICT VOLATILE PARALLEL RESTRICTED;
+
+-- Wakes the launcher at the end of the calling transaction, so that source changes
+-- take effect at once instead of at its next poll.
+CREATE FUNCTION streamext._wake_launcher() RETURNS void
+	AS 'MODULE_PATHNAME', 'streamext_wake_launcher'
+	LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE;
+
+CREATE VIEW streamext.source_status AS
+SELECT s.name AS source,
+	CASE WHEN s.state = 'running' AND coalesce(w.broker_down, false) THEN 'disconnected'
+		WHEN s.state = 'running' AND coalesce(w.workers, 0) = 0 THEN 'starting'
+		ELSE s.state END AS state,
+	coalesce(w.workers, 0) AS workers,
+	coalesce(w.messages, 0) AS messages,
+	coalesce(w.rows, 0) AS rows,
+	(SELECT count(*) FROM streamext.dead_letters d WHERE d.source = s.name) AS dead_letters,
+	coalesce(w.bytes, 0) AS bytes,
+	w.lag,
+	w.last_batch_at,
+	coalesce(s.last_error, w.last_error) AS last_error
+FROM streamext.sources s
+LEFT JOIN streamext._source_worker_stats() w ON w.source_id = s.id;
+COMMENT ON VIEW streamext.source_status IS 'one row per source: state, running workers, counters since server start, lag, last error';
+GRANT SELECT ON streamext.source_status TO PUBLIC;
+
+-- Raise the right error when name is not a source the caller may change.
+CREATE FUNCTION streamext._own_source(source_name text) RETURNS void
+	LANGUAGE plpgsql STABLE
+	AS $$
+BEGIN
+	IF source_name IS NULL THEN
+		RAISE EXCEPTION 'source name must not be null' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF NOT EXISTS (SELECT 1 FROM streamext.sources WHERE name = source_name) THEN
+		IF EXISTS (SELECT 1 FROM streamext.source_status WHERE source = source_name) THEN
+			RAISE EXCEPTION 'must be owner of source "%"', source_name
+				USING ERRCODE = 'insufficient_privilege';
+		END IF;
+		RAISE EXCEPTION 'source "%" does not exist', source_name
+			USING ERRCODE = 'undefined_object';
+	END IF;
+END
+$$;
+
+CREATE FUNCTION streamext.create_source(name text, brokers text, topic text, target regclass,
+										format text DEFAULT 'json', options jsonb DEFAULT '{}')
+	RETURNS void
+	LANGUAGE plpgsql VOLATILE
+	AS $$
+BEGIN
+	IF name IS NULL OR brokers IS NULL OR topic IS NULL OR target IS NULL OR format IS NULL THEN
+		RAISE EXCEPTION 'name, brokers, topic, target and format must not be null'
+			USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF length(name) NOT BETWEEN 1 AND 63 THEN
+		RAISE EXCEPTION 'source name must have 1 to 63 characters' USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF format NOT IN ('json', 'csv', 'text', 'bytes') THEN
+		RAISE EXCEPTION 'unknown source format "%"', format
+			USING ERRCODE = 'invalid_parameter_value', HINT = 'Use json, csv, text or bytes.';
+	END IF;
+	IF EXISTS (SELECT 1 FROM streamext.source_status s WHERE s.source = create_source.name) THEN
+		RAISE EXCEPTION 'source "%" already exists', name USING ERRCODE = 'duplicate_object';
+	END IF;
+	PERFORM streamext._check_source_options(coalesce(options, '{}'),
+		(SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user));
+	INSERT INTO streamext.sources (name, brokers, topic, target, format, options)
+		VALUES (name, brokers, topic, target, format, coalesce(options, '{}'));
+	PERFORM streamext._wake_launcher();
+END
+$$;
+COMMENT ON FUNCTION streamext.create_source(text, text, text, regclass, text, jsonb)
+	IS 'start ingesting a Kafka topic into a table, exactly once';
+
+CREATE FUNCTION streamext.drop_source(name text) RETURNS void
+	LANGUAGE plpgsql VOLATILE
+	AS $$
+BEGIN
+	PERFORM streamext._own_source(name);
+	DELETE FROM streamext.sources s WHERE s.name = drop_source.name;
+	PERFORM streamext._wake_launcher();
+END
+$$;
+COMMENT ON FUNCTION streamext.drop_source(text) IS 'stop a source and forget it and its offsets (dead letters stay)';
+
+CREATE FUNCTION streamext.pause_source(name text) RETURNS void
+	LANGUAGE plpgsql VOLATILE
+	AS $$
+BEGIN
+	PERFORM streamext._own_source(name);
+	UPDATE streamext.sources s SET state = 'paused' WHERE s.name = pause_source.name;
+	PERFORM streamext._wake_launcher();
+END
+$$;
+COMMENT ON FUNCTION streamext.pause_source(text) IS 'stop a source''s workers; resume_source continues where it stopped';
+
+CREATE FUNCTION streamext.resume_source(name text) RETURNS void
+	LANGUAGE plpgsql VOLATILE
+	AS $$
+BEGIN
+	PERFORM streamext._own_source(name);
+	UPDATE streamext.sources s SET state = 'running' WHERE s.name = resume_source.name;
+	PERFORM streamext._wake_launcher();
+END
+$$;
+COMMENT ON FUNCTION streamext.resume_source(text) IS 'restart a paused source, or one in the error state';
+
+CREATE FUNCTION streamext.alter_source(name text, options jsonb) RETURNS void
+	LANGUAGE plpgsql VOLATILE
+	AS $$
+DECLARE
+	merged jsonb;
+BEGIN
+	PERFORM streamext._own_source(name);
+	IF options IS NULL OR jsonb_typeof(options) <> 'object' THEN
+		RAISE EXCEPTION 'source options must be a JSON object' USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	-- Merge key by key; a key set to null goes back to its default.
+	SELECT jsonb_strip_nulls(s.options || alter_source.options) INTO merged
+		FROM streamext.sources s WHERE s.name = alter_source.name;
+	UPDATE streamext.sources s SET options = merged WHERE s.name = alter_source.name;
+	PERFORM streamext._wake_launcher();
+END
+$$;
+COMMENT ON FUNCTION streamext.alter_source(text, jsonb)
+	IS 'change a source''s options (merged into the current ones; null removes one); its workers restart';

@@ -1,0 +1,95 @@
+/*
+ * ingest_internal.h
+ *		What the launcher, the consumer workers and the sink share inside
+ *		src/ingest/: worker slots in shared memory, GUCs, the batch interface.
+ */
+#ifndef STREAMEXT_INGEST_INTERNAL_H
+#define STREAMEXT_INGEST_INTERNAL_H
+
+#include "datatype/timestamp.h"
+#include "storage/latch.h"
+#include "storage/lwlock.h"
+#include "utils/jsonb.h"
+
+#include "ingest/decode.h"
+
+#define INGEST_ERROR_LEN 256
+#define INGEST_NAME_LEN 64
+
+/* GUCs */
+extern char *ingest_database;
+extern int	ingest_max_source_workers;
+
+/* What a consumer worker is told at start (bgw_extra). */
+typedef struct IngestWorkerArgs
+{
+	Oid			dboid;
+	Oid			owner;
+	int64		source_id;
+	int32		generation;
+	int32		index;			/* 0 .. parallelism-1 */
+	char		name[INGEST_NAME_LEN];
+} IngestWorkerArgs;
+
+/*
+ * One running consumer worker.  The worker writes its statistics after
+ * every batch; the status view reads them.  Protected by IngestShared->lock.
+ */
+typedef struct IngestWorkerSlot
+{
+	bool		in_use;
+	pid_t		pid;
+	int64		source_id;
+	int32		index;
+	uint64		messages;
+	uint64		rows;
+	uint64		dead_letters;
+	uint64		bytes;
+	int64		lag;			/* -1: unknown */
+	TimestampTz last_batch_at;
+	bool		broker_down;
+	char		last_error[INGEST_ERROR_LEN];
+} IngestWorkerSlot;
+
+typedef struct IngestShared
+{
+	LWLock	   *lock;
+	pid_t		launcher_pid;
+	Latch	   *launcher_latch;
+	int			nslots;
+	IngestWorkerSlot slots[FLEXIBLE_ARRAY_MEMBER];
+} IngestShared;
+
+extern IngestShared *ingest_shared;
+
+/* launcher.c */
+extern void ingest_wake_launcher_now(void);
+
+/* worker.c */
+extern PGDLLEXPORT void ingest_worker_main(Datum arg);
+extern PGDLLEXPORT void ingest_launcher_main(Datum arg);
+
+/* One message of a batch as the sink sees it (copied out of librdkafka). */
+typedef struct SinkMessage
+{
+	IngestMessage msg;
+	void	   *rkmessage;		/* rd_kafka_message_t *, owned by the worker */
+} SinkMessage;
+
+/* Result of writing one batch. */
+typedef struct SinkResult
+{
+	int64		rows;
+	int64		dead_letters;
+} SinkResult;
+
+typedef struct SinkState SinkState;
+
+/* sink.c */
+extern SinkState *sink_create(const char *source_name, Oid target, const char *format,
+							  Jsonb *options, MemoryContext cxt);
+extern void sink_write_batch(SinkState *ss, SinkMessage *msgs, int n, SinkResult *result);
+extern bool sink_schema_pending(SinkState *ss);
+extern void sink_apply_schema(SinkState *ss);
+
+#endif							/* STREAMEXT_INGEST_INTERNAL_H */

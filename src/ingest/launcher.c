@@ -1,0 +1,546 @@
+/*
+ * launcher.c
+ *		The ingest launcher: GUCs, shared memory for worker statistics, and the
+ *		background worker that keeps one set of consumer workers per running
+ *		source alive.
+ *
+ * The launcher is a static background worker (registered when streamext is
+ * preloaded) connected to streamext.database.  It reads streamext.sources
+ * whenever it is woken (a source function's transaction commits, a worker
+ * starts or stops) and at least every launcher poll interval, and then
+ * starts, stops or restarts dynamic consumer workers so that every running
+ * source has `parallelism` of them at its current generation.  After a crash
+ * restart of the server the postmaster restarts the launcher, which starts
+ * the workers again.
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "commands/dbcommands.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "storage/proc.h"
+#include "storage/shmem.h"
+#include "tcop/tcopprot.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+
+#include "streamext.h"
+#include "ingest/ingest.h"
+#include "ingest/ingest_internal.h"
+
+char	   *ingest_database = NULL;
+int			ingest_max_source_workers = 16;
+static int	ingest_launcher_naptime = 1000;
+
+IngestShared *ingest_shared = NULL;
+
+static shmem_request_hook_type prev_shmem_request_hook = NULL;
+static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+
+/* A consumer worker the launcher started. */
+typedef struct LauncherWorker
+{
+	int64		source_id;
+	int32		generation;
+	int32		index;
+	BackgroundWorkerHandle *handle;
+	bool		stopping;		/* terminate requested */
+	TimestampTz stopped_at;		/* when we saw it stopped; 0 while running */
+} LauncherWorker;
+
+/* A source row as the launcher needs it. */
+typedef struct LauncherSource
+{
+	int64		id;
+	int32		generation;
+	int32		parallelism;
+	Oid			owner;
+	char		name[INGEST_NAME_LEN];
+} LauncherSource;
+
+static List *launcher_workers = NIL;
+static bool wake_at_commit = false;
+static bool xact_callback_registered = false;
+
+static Size
+ingest_shmem_size(void)
+{
+	return add_size(offsetof(IngestShared, slots),
+					mul_size(sizeof(IngestWorkerSlot), ingest_max_source_workers));
+}
+
+static void
+ingest_shmem_request(void)
+{
+	if (prev_shmem_request_hook)
+		prev_shmem_request_hook();
+	RequestAddinShmemSpace(ingest_shmem_size());
+	RequestNamedLWLockTranche("streamext_ingest", 1);
+}
+
+static void
+ingest_shmem_startup(void)
+{
+	bool		found;
+
+	if (prev_shmem_startup_hook)
+		prev_shmem_startup_hook();
+
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	ingest_shared = ShmemInitStruct("streamext_ingest", ingest_shmem_size(), &found);
+	if (!found)
+	{
+		memset(ingest_shared, 0, ingest_shmem_size());
+		ingest_shared->lock = &(GetNamedLWLockTranche("streamext_ingest"))->lock;
+		ingest_shared->nslots = ingest_max_source_workers;
+	}
+	LWLockRelease(AddinShmemInitLock);
+}
+
+void
+ingest_init(void)
+{
+	BackgroundWorker worker;
+
+	DefineCustomStringVariable("streamext.database",
+							   "Database whose Kafka sources the streamext launcher runs.",
+							   NULL, &ingest_database, "postgres",
+							   PGC_POSTMASTER, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("streamext.max_source_workers",
+							"Maximum number of Kafka consumer workers (all sources together).",
+							"Each also needs a max_worker_processes slot.",
+							&ingest_max_source_workers, 16, 1, 1024,
+							PGC_POSTMASTER, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("streamext.launcher_naptime",
+							"Longest time the source launcher waits between checks of streamext.sources.",
+							NULL, &ingest_launcher_naptime, 1000, 10, 60000,
+							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
+
+	if (!process_shared_preload_libraries_in_progress)
+		return;
+
+	prev_shmem_request_hook = shmem_request_hook;
+	shmem_request_hook = ingest_shmem_request;
+	prev_shmem_startup_hook = shmem_startup_hook;
+	shmem_startup_hook = ingest_shmem_startup;
+
+	memset(&worker, 0, sizeof(worker));
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	worker.bgw_restart_time = 1;
+	snprintf(worker.bgw_library_name, BGW_MAXLEN, "streamext");
+	snprintf(worker.bgw_function_name, BGW_MAXLEN, "ingest_launcher_main");
+	snprintf(worker.bgw_name, BGW_MAXLEN, "streamext launcher");
+	snprintf(worker.bgw_type, BGW_MAXLEN, "streamext launcher");
+	RegisterBackgroundWorker(&worker);
+}
+
+/* Set the launcher's latch, if there is a launcher. */
+void
+ingest_wake_launcher_now(void)
+{
+	Latch	   *latch = NULL;
+
+	if (ingest_shared == NULL)
+		return;
+	LWLockAcquire(ingest_shared->lock, LW_SHARED);
+	if (ingest_shared->launcher_pid != 0)
+		latch = ingest_shared->launcher_latch;
+	LWLockRelease(ingest_shared->lock);
+	if (latch)
+		SetLatch(latch);
+}
+
+static void
+wake_launcher_xact_callback(XactEvent event, void *arg)
+{
+	if (event == XACT_EVENT_COMMIT && wake_at_commit)
+		ingest_wake_launcher_now();
+	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT)
+		wake_at_commit = false;
+}
+
+PG_FUNCTION_INFO_V1(streamext_wake_launcher);
+
+/* streamext._wake_launcher(): wake the launcher when this transaction commits */
+Datum
+streamext_wake_launcher(PG_FUNCTION_ARGS)
+{
+	static bool warned_database = false;
+	char	   *dbname = get_database_name(MyDatabaseId);
+
+	streamext_warn_if_not_preloaded("streamext sources");
+	if (streamext_preloaded && dbname && strcmp(dbname, ingest_database) != 0 && !warned_database)
+	{
+		ereport(WARNING,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("sources of database \"%s\" do not run: streamext.database is \"%s\"",
+						dbname, ingest_database),
+				 errhint("Set streamext.database = '%s' in postgresql.conf and restart the server.", dbname)));
+		warned_database = true;
+	}
+	if (!xact_callback_registered)
+	{
+		RegisterXactCallback(wake_launcher_xact_callback, NULL);
+		xact_callback_registered = true;
+	}
+	wake_at_commit = true;
+	PG_RETURN_VOID();
+}
+
+PG_FUNCTION_INFO_V1(streamext_source_worker_stats);
+
+/* streamext._source_worker_stats(): per source, the sum over its live workers */
+Datum
+streamext_source_worker_stats(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	IngestWorkerSlot *copy;
+	bool	   *done;
+	int			n,
+				i,
+				j;
+
+	InitMaterializedSRF(fcinfo, 0);
+	if (ingest_shared == NULL)
+		PG_RETURN_VOID();
+
+	n = ingest_shared->nslots;
+	copy = palloc(sizeof(IngestWorkerSlot) * n);
+	done = palloc0(sizeof(bool) * n);
+	LWLockAcquire(ingest_shared->lock, LW_SHARED);
+	memcpy(copy, ingest_shared->slots, sizeof(IngestWorkerSlot) * n);
+	LWLockRelease(ingest_shared->lock);
+
+	for (i = 0; i < n; i++)
+	{
+		Datum		values[9];
+		bool		nulls[9];
+		int			workers = 0;
+		uint64		messages = 0,
+					rows = 0,
+					bytes = 0;
+		int64		lag = 0;
+		bool		lag_known = false;
+		TimestampTz last_batch = 0;
+		bool		down = false;
+		const char *err = NULL;
+
+		if (!copy[i].in_use || done[i])
+			continue;
+		for (j = i; j < n; j++)
+		{
+			IngestWorkerSlot *s = &copy[j];
+
+			if (!s->in_use || done[j] || s->source_id != copy[i].source_id)
+				continue;
+			done[j] = true;
+			workers++;
+			messages += s->messages;
+			rows += s->rows;
+			bytes += s->bytes;
+			if (s->lag >= 0)
+			{
+				lag += s->lag;
+				lag_known = true;
+			}
+			if (s->last_batch_at > last_batch)
+				last_batch = s->last_batch_at;
+			down |= s->broker_down;
+			if (s->last_error[0] != '\0' && err == NULL)
+				err = s->last_error;
+		}
+		memset(nulls, 0, sizeof(nulls));
+		values[0] = Int64GetDatum(copy[i].source_id);
+		values[1] = Int32GetDatum(workers);
+		values[2] = Int64GetDatum((int64) messages);
+		values[3] = Int64GetDatum((int64) rows);
+		values[4] = Int64GetDatum((int64) bytes);
+		values[5] = Int64GetDatum(lag);
+		nulls[5] = !lag_known;
+		values[6] = TimestampTzGetDatum(last_batch);
+		nulls[6] = (last_batch == 0);
+		values[7] = BoolGetDatum(down);
+		if (err)
+			values[8] = CStringGetTextDatum(err);
+		nulls[8] = (err == NULL);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	PG_RETURN_VOID();
+}
+
+/*
+ * Read the sources the launcher must run.  Returns NIL when the extension is
+ * not installed in this database (yet).
+ */
+static List *
+launcher_read_sources(void)
+{
+	List	   *result = NIL;
+	MemoryContext outer = CurrentMemoryContext;
+	int			ret;
+	uint64		i;
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	SPI_connect();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	pgstat_report_activity(STATE_RUNNING, "reading streamext.sources");
+
+	ret = SPI_execute("SELECT pg_catalog.to_regclass('streamext.sources') IS NOT NULL", true, 1);
+	if (ret == SPI_OK_SELECT && SPI_processed == 1)
+	{
+		bool		isnull;
+		bool		installed = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
+															SPI_tuptable->tupdesc, 1, &isnull));
+
+		if (installed)
+		{
+			ret = SPI_execute("SELECT id, generation, "
+							  "greatest(1, coalesce((options->>'parallelism')::int, 1)), "
+							  "owner::oid, name "
+							  "FROM streamext.sources WHERE state = 'running' ORDER BY id",
+							  true, 0);
+			if (ret != SPI_OK_SELECT)
+				elog(ERROR, "cannot read streamext.sources: %s", SPI_result_code_string(ret));
+			for (i = 0; i < SPI_processed; i++)
+			{
+				HeapTuple	tup = SPI_tuptable->vals[i];
+				TupleDesc	td = SPI_tuptable->tupdesc;
+				LauncherSource *src;
+				MemoryContext old = MemoryContextSwitchTo(outer);
+
+				src = palloc0(sizeof(LauncherSource));
+				src->id = DatumGetInt64(SPI_getbinval(tup, td, 1, &isnull));
+				src->generation = DatumGetInt32(SPI_getbinval(tup, td, 2, &isnull));
+				src->parallelism = DatumGetInt32(SPI_getbinval(tup, td, 3, &isnull));
+				src->owner = DatumGetObjectId(SPI_getbinval(tup, td, 4, &isnull));
+				strlcpy(src->name, TextDatumGetCString(SPI_getbinval(tup, td, 5, &isnull)),
+						INGEST_NAME_LEN);
+				result = lappend(result, src);
+				MemoryContextSwitchTo(old);
+			}
+		}
+	}
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	pgstat_report_activity(STATE_IDLE, NULL);
+	return result;
+}
+
+static bool
+launcher_start_worker(LauncherSource *src, int index, LauncherWorker *lw)
+{
+	BackgroundWorker worker;
+	IngestWorkerArgs args;
+	BackgroundWorkerHandle *handle;
+	MemoryContext old;
+
+	memset(&worker, 0, sizeof(worker));
+	memset(&args, 0, sizeof(args));
+	args.dboid = MyDatabaseId;
+	args.owner = src->owner;
+	args.source_id = src->id;
+	args.generation = src->generation;
+	args.index = index;
+	strlcpy(args.name, src->name, INGEST_NAME_LEN);
+	StaticAssertStmt(sizeof(IngestWorkerArgs) <= BGW_EXTRALEN, "worker args too long");
+	memcpy(worker.bgw_extra, &args, sizeof(args));
+
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	worker.bgw_restart_time = BGW_NEVER_RESTART;
+	snprintf(worker.bgw_library_name, BGW_MAXLEN, "streamext");
+	snprintf(worker.bgw_function_name, BGW_MAXLEN, "ingest_worker_main");
+	snprintf(worker.bgw_name, BGW_MAXLEN, "streamext source %s #%d", src->name, index);
+	snprintf(worker.bgw_type, BGW_MAXLEN, "streamext source");
+	worker.bgw_notify_pid = MyProcPid;
+
+	old = MemoryContextSwitchTo(TopMemoryContext);
+	if (!RegisterDynamicBackgroundWorker(&worker, &handle))
+	{
+		MemoryContextSwitchTo(old);
+		return false;
+	}
+	MemoryContextSwitchTo(old);
+	lw->source_id = src->id;
+	lw->generation = src->generation;
+	lw->index = index;
+	lw->handle = handle;
+	lw->stopping = false;
+	lw->stopped_at = 0;
+	return true;
+}
+
+/* One pass: make the running workers match the running sources. */
+static void
+launcher_reconcile(void)
+{
+	List	   *sources = launcher_read_sources();
+	ListCell   *lc;
+	List	   *keep = NIL;
+	TimestampTz now = GetCurrentTimestamp();
+	static bool warned_no_slot = false;
+
+	/* Stop what is no longer wanted; forget what has stopped. */
+	foreach(lc, launcher_workers)
+	{
+		LauncherWorker *lw = lfirst(lc);
+		pid_t		pid;
+		BgwHandleStatus st = GetBackgroundWorkerPid(lw->handle, &pid);
+		bool		wanted = false;
+		ListCell   *ls;
+
+		foreach(ls, sources)
+		{
+			LauncherSource *src = lfirst(ls);
+
+			if (src->id == lw->source_id && src->generation == lw->generation &&
+				lw->index < src->parallelism)
+				wanted = true;
+		}
+
+		if (st == BGWH_STOPPED)
+		{
+			if (lw->stopped_at == 0)
+				lw->stopped_at = now;
+			/* Keep a stopped, still wanted worker's entry for the restart delay. */
+			if (wanted && !lw->stopping &&
+				!TimestampDifferenceExceeds(lw->stopped_at, now, 1000))
+			{
+				keep = lappend(keep, lw);
+				continue;
+			}
+			pfree(lw->handle);
+			pfree(lw);
+			continue;
+		}
+		if (!wanted && !lw->stopping)
+		{
+			TerminateBackgroundWorker(lw->handle);
+			lw->stopping = true;
+		}
+		keep = lappend(keep, lw);
+	}
+	list_free(launcher_workers);
+	launcher_workers = keep;
+
+	/* Start what is missing. */
+	foreach(lc, sources)
+	{
+		LauncherSource *src = lfirst(lc);
+		int			i;
+
+		for (i = 0; i < src->parallelism; i++)
+		{
+			ListCell   *lw_lc;
+			bool		present = false;
+			LauncherWorker *lw;
+
+			foreach(lw_lc, launcher_workers)
+			{
+				LauncherWorker *w = lfirst(lw_lc);
+
+				/* An old generation still stopping blocks its successor. */
+				if (w->source_id == src->id && w->index == i)
+					present = true;
+			}
+			if (present)
+				continue;
+			lw = MemoryContextAllocZero(TopMemoryContext, sizeof(LauncherWorker));
+			if (!launcher_start_worker(src, i, lw))
+			{
+				pfree(lw);
+				if (!warned_no_slot)
+					ereport(LOG,
+							(errmsg("streamext launcher cannot start a worker for source \"%s\": no background worker slot free",
+									src->name),
+							 errhint("Raise max_worker_processes.")));
+				warned_no_slot = true;
+				break;
+			}
+			warned_no_slot = false;
+			launcher_workers = lappend(launcher_workers, lw);
+		}
+	}
+	list_free_deep(sources);
+}
+
+static void
+launcher_shmem_exit(int code, Datum arg)
+{
+	if (ingest_shared == NULL)
+		return;
+	LWLockAcquire(ingest_shared->lock, LW_EXCLUSIVE);
+	if (ingest_shared->launcher_pid == MyProcPid)
+	{
+		ingest_shared->launcher_pid = 0;
+		ingest_shared->launcher_latch = NULL;
+	}
+	LWLockRelease(ingest_shared->lock);
+}
+
+void
+ingest_launcher_main(Datum arg)
+{
+	MemoryContext loop_cxt;
+
+	pqsignal(SIGTERM, SignalHandlerForShutdownRequest);
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	BackgroundWorkerUnblockSignals();
+
+	BackgroundWorkerInitializeConnection(ingest_database, NULL, 0);
+
+	LWLockAcquire(ingest_shared->lock, LW_EXCLUSIVE);
+	ingest_shared->launcher_pid = MyProcPid;
+	ingest_shared->launcher_latch = MyLatch;
+	LWLockRelease(ingest_shared->lock);
+	before_shmem_exit(launcher_shmem_exit, 0);
+
+	ereport(LOG, (errmsg("streamext launcher started for database \"%s\"", ingest_database)));
+
+	loop_cxt = AllocSetContextCreate(TopMemoryContext, "streamext launcher loop",
+									 ALLOCSET_DEFAULT_SIZES);
+	while (!ShutdownRequestPending)
+	{
+		MemoryContext old;
+
+		CHECK_FOR_INTERRUPTS();
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+		old = MemoryContextSwitchTo(loop_cxt);
+		launcher_reconcile();
+		MemoryContextSwitchTo(old);
+		MemoryContextReset(loop_cxt);
+
+		/* Restart delays need another look within a second. */
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 launcher_workers ? Min(ingest_launcher_naptime, 500) : ingest_launcher_naptime,
+						 PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+	}
+
+	/* Workers stop with the server; on a mere launcher stop, stop them too. */
+	{
+		ListCell   *lc;
+
+		foreach(lc, launcher_workers)
+			TerminateBackgroundWorker(((LauncherWorker *) lfirst(lc))->handle);
+	}
+	proc_exit(0);
+}

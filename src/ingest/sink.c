@@ -1,0 +1,706 @@
+/*
+ * sink.c
+ *		Writing one batch of Kafka messages into a source's target table,
+ *		together with the source's next offsets, in the caller's transaction.
+ *
+ * Rows go in through the executor's insert machinery, the way COPY FROM does
+ * it (partition routing, BEFORE/AFTER row triggers, constraints, generated
+ * columns, indexes), with a bulk-insert buffer strategy.  The whole batch is
+ * first tried in one subtransaction; when that fails with an error caused by
+ * the data, it is retried in halves, down to single messages, so that exactly
+ * the messages that cannot become rows are written to streamext.dead_letters
+ * and every other message of the batch still lands.  The offsets are upserted
+ * in the same transaction, so rows and offsets commit or vanish together.
+ */
+#include "postgres.h"
+
+#include "access/heapam.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "executor/execPartition.h"
+#include "executor/executor.h"
+#include "executor/nodeModifyTable.h"
+#include "executor/spi.h"
+#include "executor/tuptable.h"
+#include "mb/pg_wchar.h"
+#include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "parser/parse_relation.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/resowner.h"
+#include "utils/rls.h"
+#include "utils/snapmgr.h"
+
+#include "ingest/ingest_internal.h"
+
+struct SinkState
+{
+	char	   *source_name;
+	Oid			target;
+	char	   *format;
+	Jsonb	   *options;
+	MemoryContext cxt;			/* lives as long as the worker */
+	MemoryContext dec_cxt;		/* the decoder; rebuilt when the target changes */
+	SourceDecoder *dec;
+	TupleDesc	dec_desc;		/* the tuple descriptor the decoder was built for */
+	SPIPlanPtr	offsets_plan;
+	SPIPlanPtr	dead_plan;
+	bool		merge_schema;
+	List	   *new_columns;	/* merge_schema: NewColumn to add before a retry */
+};
+
+/* A column merge_schema adds for a new top-level JSON key. */
+typedef struct NewColumn
+{
+	char	   *name;
+	char	   *type;
+} NewColumn;
+
+/* A message that goes to the dead letters, and why. */
+typedef struct DeadLetter
+{
+	int			index;
+	char	   *error;
+} DeadLetter;
+
+SinkState *
+sink_create(const char *source_name, Oid target, const char *format,
+			Jsonb *options, MemoryContext cxt)
+{
+	SinkState  *ss = MemoryContextAllocZero(cxt, sizeof(SinkState));
+	MemoryContext old = MemoryContextSwitchTo(cxt);
+
+	ss->source_name = pstrdup(source_name);
+	ss->target = target;
+	ss->format = pstrdup(format);
+	ss->options = (Jsonb *) PG_DETOAST_DATUM_COPY(JsonbPGetDatum(options));
+	ss->cxt = cxt;
+	{
+		JsonbValue	key;
+		JsonbValue *v;
+
+		key.type = jbvString;
+		key.val.string.val = "merge_schema";
+		key.val.string.len = strlen("merge_schema");
+		v = findJsonbValueFromContainer(&ss->options->root, JB_FOBJECT, &key);
+		ss->merge_schema = (v != NULL && v->type == jbvBool && v->val.boolean);
+	}
+	MemoryContextSwitchTo(old);
+	return ss;
+}
+
+/* Errors a message's content can cause; anything else is not the data's fault. */
+static bool
+is_data_error(int sqlerrcode)
+{
+	switch (ERRCODE_TO_CATEGORY(sqlerrcode))
+	{
+		case ERRCODE_DATA_EXCEPTION:	/* 22: bad input, out of range, bad encoding */
+		case ERRCODE_INTEGRITY_CONSTRAINT_VIOLATION:	/* 23: NOT NULL, CHECK, unique, FK */
+		case ERRCODE_PROGRAM_LIMIT_EXCEEDED:	/* 54: row too big for an index */
+		case ERRCODE_RAISE_EXCEPTION:	/* P0: a trigger rejected the row */
+		case ERRCODE_CARDINALITY_VIOLATION:
+			return true;
+		default:
+			break;
+	}
+	return sqlerrcode == ERRCODE_DATATYPE_MISMATCH ||
+		sqlerrcode == ERRCODE_INVALID_TEXT_REPRESENTATION;
+}
+
+/* Make sure the decoder fits the target's current shape. */
+static void
+sink_prepare_decoder(SinkState *ss, Relation rel)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+	MemoryContext old;
+
+	if (ss->dec != NULL && equalTupleDescs(ss->dec_desc, desc))
+		return;
+	if (ss->dec_cxt)
+		MemoryContextDelete(ss->dec_cxt);
+	ss->dec = NULL;
+	ss->dec_cxt = AllocSetContextCreate(ss->cxt, "streamext decoder", ALLOCSET_DEFAULT_SIZES);
+	old = MemoryContextSwitchTo(ss->dec_cxt);
+	ss->dec_desc = CreateTupleDescCopyConstr(desc);
+	ss->dec = decoder_create(ss->dec_desc, ss->format, ss->options);
+	MemoryContextSwitchTo(old);
+}
+
+/*
+ * Rows for one table (leaf partition) waiting for table_multi_insert(), the
+ * way COPY FROM buffers them: far fewer WAL records and buffer lookups than
+ * one heap_insert() per row.
+ */
+#define SINK_BUFFER_ROWS 1000
+#define SINK_BUFFER_BYTES 65535
+
+typedef struct InsertBuffer
+{
+	ResultRelInfo *rri;
+	BulkInsertState bistate;
+	TupleTableSlot *slots[SINK_BUFFER_ROWS];
+	int			nused;
+	int			ncreated;
+	int64		bytes;
+} InsertBuffer;
+
+/* May rows for this table be buffered?  Row triggers must see rows one by one. */
+static bool
+can_buffer(ResultRelInfo *rri)
+{
+	TriggerDesc *td = rri->ri_TrigDesc;
+
+	if (rri->ri_FdwRoutine != NULL)
+		return false;
+	if (td && (td->trig_insert_before_row || td->trig_insert_after_row ||
+			   td->trig_insert_instead_row || td->trig_insert_new_table))
+		return false;
+	return true;
+}
+
+static void
+flush_buffer(EState *estate, InsertBuffer *b)
+{
+	int			i;
+	ResultRelInfo *rri = b->rri;
+
+	if (b->nused == 0)
+		return;
+	table_multi_insert(rri->ri_RelationDesc, b->slots, b->nused,
+					   estate->es_output_cid, 0, b->bistate);
+	for (i = 0; i < b->nused; i++)
+	{
+		if (rri->ri_NumIndices > 0)
+		{
+			List	   *recheck;
+
+			ResetPerTupleExprContext(estate);
+			recheck = ExecInsertIndexTuples(rri, b->slots[i], estate, false, false, NULL, NIL);
+			list_free(recheck);
+		}
+		ExecClearTuple(b->slots[i]);
+	}
+	b->nused = 0;
+	b->bytes = 0;
+}
+
+/* merge_schema: note the columns for keys of msg the target does not have. */
+static void
+remember_new_columns(SinkState *ss, const IngestMessage *msg, List *keys)
+{
+	ListCell   *lc;
+
+	foreach(lc, keys)
+	{
+		char	   *key = lfirst(lc);
+		ListCell   *c;
+		bool		known = false;
+		const char *type;
+		NewColumn  *nc;
+		MemoryContext old;
+
+		foreach(c, ss->new_columns)
+		{
+			if (strcmp(((NewColumn *) lfirst(c))->name, key) == 0)
+				known = true;
+		}
+		if (known)
+			continue;
+		type = decoder_infer_type(ss->dec, msg, key);
+		if (type == NULL)
+			continue;
+		old = MemoryContextSwitchTo(ss->cxt);
+		nc = palloc(sizeof(NewColumn));
+		nc->name = pstrdup(key);
+		nc->type = pstrdup(type);
+		ss->new_columns = lappend(ss->new_columns, nc);
+		MemoryContextSwitchTo(old);
+	}
+}
+
+bool
+sink_schema_pending(SinkState *ss)
+{
+	return ss->new_columns != NIL;
+}
+
+/*
+ * merge_schema: add the noted columns, in a transaction of their own, so the
+ * batch can be retried.  Runs as the source's owner, who must own the table.
+ */
+void
+sink_apply_schema(SinkState *ss)
+{
+	ListCell   *lc;
+	Oid			types[3] = {OIDOID, TEXTOID, TEXTOID};
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	foreach(lc, ss->new_columns)
+	{
+		NewColumn  *nc = lfirst(lc);
+		Datum		values[3];
+		int			ret;
+		char	   *sql;
+		bool		isnull;
+
+		values[0] = ObjectIdGetDatum(ss->target);
+		values[1] = CStringGetTextDatum(nc->name);
+		values[2] = CStringGetTextDatum(nc->type);
+		ret = SPI_execute_with_args("SELECT format('ALTER TABLE %s ADD COLUMN IF NOT EXISTS %I %s', $1::regclass, $2, $3)",
+									3, types, values, NULL, true, 1);
+		if (ret != SPI_OK_SELECT || SPI_processed != 1)
+			elog(ERROR, "cannot build ALTER TABLE for merge_schema");
+		sql = TextDatumGetCString(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+		ereport(LOG, (errmsg("source \"%s\" (merge_schema): %s", ss->source_name, sql)));
+		ret = SPI_execute(sql, false, 0);
+		if (ret != SPI_OK_UTILITY)
+			elog(ERROR, "merge_schema: %s failed: %s", sql, SPI_result_code_string(ret));
+	}
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	list_free_deep(ss->new_columns);
+	ss->new_columns = NIL;
+}
+
+/*
+ * Insert msgs[lo, hi) into the target; messages the decoder rejects are
+ * appended to *dead.  Returns the number of rows inserted.  Errors propagate.
+ */
+static int64
+insert_rows(SinkState *ss, SinkMessage *msgs, int lo, int hi, List **dead)
+{
+	Relation	rel;
+	EState	   *estate;
+	RangeTblEntry *rte;
+	ResultRelInfo *rri;
+	ModifyTableState *mtstate;
+	PartitionTupleRouting *proute = NULL;
+	BulkInsertState bistate;
+	TupleTableSlot *rootslot;
+	ResultRelInfo *prev_rri = NULL;
+	MemoryContext batch_cxt = CurrentMemoryContext;
+	List	   *buffers = NIL;
+	ListCell   *lc;
+	int64		rows = 0;
+	int			i;
+	int			attno;
+
+	rel = table_open(ss->target, RowExclusiveLock);
+
+	rte = makeNode(RangeTblEntry);
+	rte->rtekind = RTE_RELATION;
+	rte->relid = ss->target;
+	rte->relkind = rel->rd_rel->relkind;
+	rte->rellockmode = RowExclusiveLock;
+	rte->requiredPerms = ACL_INSERT;
+	for (attno = 1; attno <= RelationGetDescr(rel)->natts; attno++)
+	{
+		if (TupleDescAttr(RelationGetDescr(rel), attno - 1)->attisdropped)
+			continue;
+		rte->insertedCols = bms_add_member(rte->insertedCols,
+										   attno - FirstLowInvalidHeapAttributeNumber);
+	}
+	ExecCheckRTPerms(list_make1(rte), true);
+	if (check_enable_rls(ss->target, InvalidOid, false) == RLS_ENABLED)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("source \"%s\" cannot write into table \"%s\" with row-level security",
+						ss->source_name, RelationGetRelationName(rel))));
+
+	estate = CreateExecutorState();
+	ExecInitRangeTable(estate, list_make1(rte));
+	rri = makeNode(ResultRelInfo);
+	ExecInitResultRelation(estate, rri, 1);
+	CheckValidResultRel(rri, CMD_INSERT);
+	ExecOpenIndices(rri, false);
+	estate->es_output_cid = GetCurrentCommandId(true);
+
+	mtstate = makeNode(ModifyTableState);
+	mtstate->ps.plan = NULL;
+	mtstate->ps.state = estate;
+	mtstate->operation = CMD_INSERT;
+	mtstate->mt_nrels = 1;
+	mtstate->resultRelInfo = rri;
+	mtstate->rootResultRelInfo = rri;
+
+	if (rel->rd_rel->relkind == RELKIND_PARTITIONED_TABLE)
+		proute = ExecSetupPartitionTupleRouting(estate, rel);
+
+	AfterTriggerBeginQuery();
+	ExecBSInsertTriggers(estate, rri);
+
+	bistate = GetBulkInsertState();
+	rootslot = ExecInitExtraTupleSlot(estate, RelationGetDescr(rel), &TTSOpsVirtual);
+
+	for (i = lo; i < hi; i++)
+	{
+		TupleTableSlot *slot = rootslot;
+		ResultRelInfo *target_rri = rri;
+		List	   *recheck = NIL;
+		char	   *error = NULL;
+		bool		ok;
+		MemoryContext old;
+		InsertBuffer *b;
+		List	   *unknown = NIL;
+
+		CHECK_FOR_INTERRUPTS();
+		ResetPerTupleExprContext(estate);
+		old = MemoryContextSwitchTo(GetPerTupleMemoryContext(estate));
+		ExecClearTuple(rootslot);
+		ok = decoder_decode(ss->dec, &msgs[i].msg, rootslot->tts_values,
+							rootslot->tts_isnull, &error, ss->merge_schema ? &unknown : NULL);
+		if (ok && unknown != NIL)
+		{
+			remember_new_columns(ss, &msgs[i].msg, unknown);
+			unknown = NIL;
+		}
+		if (ss->new_columns != NIL)
+		{
+			/* The batch is retried after the columns exist; only collect keys now. */
+			MemoryContextSwitchTo(old);
+			continue;
+		}
+		if (!ok)
+		{
+			DeadLetter *dl;
+
+			MemoryContextSwitchTo(batch_cxt);
+			dl = palloc(sizeof(DeadLetter));
+			dl->index = i;
+			dl->error = pstrdup(error ? error : "message cannot be decoded");
+			*dead = lappend(*dead, dl);
+			continue;
+		}
+		ExecStoreVirtualTuple(rootslot);
+
+		if (proute)
+		{
+			target_rri = ExecFindPartition(mtstate, rri, proute, slot, estate);
+			if (target_rri->ri_RootToPartitionMap != NULL)
+				slot = execute_attr_map_slot(target_rri->ri_RootToPartitionMap->attrMap,
+											 slot, target_rri->ri_PartitionTupleSlot);
+		}
+
+		if (target_rri->ri_TrigDesc && target_rri->ri_TrigDesc->trig_insert_before_row)
+		{
+			if (!ExecBRInsertTriggers(estate, target_rri, slot))
+			{
+				MemoryContextSwitchTo(old);
+				continue;		/* a trigger skipped the row */
+			}
+		}
+		if (target_rri->ri_RelationDesc->rd_att->constr &&
+			target_rri->ri_RelationDesc->rd_att->constr->has_generated_stored)
+			ExecComputeStoredGenerated(target_rri, estate, slot, CMD_INSERT);
+		if (target_rri->ri_RelationDesc->rd_att->constr)
+			ExecConstraints(target_rri, slot, estate);
+		if (target_rri->ri_RelationDesc->rd_rel->relispartition &&
+			(proute == NULL ||
+			 (target_rri->ri_TrigDesc && target_rri->ri_TrigDesc->trig_insert_before_row)))
+			ExecPartitionCheck(target_rri, slot, estate, true);
+		MemoryContextSwitchTo(old);
+
+		if (can_buffer(target_rri))
+		{
+			b = (InsertBuffer *) target_rri->ri_CopyMultiInsertBuffer;
+			if (b == NULL)
+			{
+				b = palloc0(sizeof(InsertBuffer));
+				b->rri = target_rri;
+				b->bistate = GetBulkInsertState();
+				target_rri->ri_CopyMultiInsertBuffer = (void *) b;
+				buffers = lappend(buffers, b);
+			}
+			if (b->nused == b->ncreated)
+				b->slots[b->ncreated++] = table_slot_create(target_rri->ri_RelationDesc,
+															&estate->es_tupleTable);
+			ExecCopySlot(b->slots[b->nused], slot);
+			b->nused++;
+			b->bytes += msgs[i].msg.payload_len;
+			if (b->nused >= SINK_BUFFER_ROWS || b->bytes >= SINK_BUFFER_BYTES)
+				flush_buffer(estate, b);
+			rows++;
+			continue;
+		}
+
+		if (target_rri != prev_rri && prev_rri != NULL)
+			ReleaseBulkInsertStatePin(bistate);
+		prev_rri = target_rri;
+		old = MemoryContextSwitchTo(GetPerTupleMemoryContext(estate));
+		table_tuple_insert(target_rri->ri_RelationDesc, slot, estate->es_output_cid, 0, bistate);
+		if (target_rri->ri_NumIndices > 0)
+			recheck = ExecInsertIndexTuples(target_rri, slot, estate, false, false, NULL, NIL);
+		ExecARInsertTriggers(estate, target_rri, slot, recheck, NULL);
+		list_free(recheck);
+		MemoryContextSwitchTo(old);
+		rows++;
+	}
+
+	if (ss->new_columns != NIL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("source \"%s\" needs new columns (merge_schema)", ss->source_name)));
+
+	foreach(lc, buffers)
+	{
+		InsertBuffer *b = lfirst(lc);
+
+		flush_buffer(estate, b);
+		FreeBulkInsertState(b->bistate);
+		b->rri->ri_CopyMultiInsertBuffer = NULL;
+	}
+
+	ExecASInsertTriggers(estate, rri, NULL);
+	AfterTriggerEndQuery(estate);
+	FreeBulkInsertState(bistate);
+	if (proute)
+		ExecCleanupTupleRouting(mtstate, proute);
+	ExecResetTupleTable(estate->es_tupleTable, false);
+	ExecCloseResultRelations(estate);
+	ExecCloseRangeTableRelations(estate);
+	FreeExecutorState(estate);
+	table_close(rel, NoLock);
+	return rows;
+}
+
+static char *
+error_text(ErrorData *ed)
+{
+	if (ed->detail)
+		return psprintf("%s (%s)", ed->message, ed->detail);
+	return pstrdup(ed->message ? ed->message : "unknown error");
+}
+
+/*
+ * Write msgs[lo, hi) in a subtransaction; on a data error, split in halves
+ * until the single bad messages are found and dead-lettered.
+ */
+static void
+write_range(SinkState *ss, SinkMessage *msgs, int lo, int hi, List **dead, int64 *rows)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	List	   *local_dead = NIL;
+	int64		local_rows = 0;
+	ErrorData  *ed = NULL;
+	int			mid;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		local_rows = insert_rows(ss, msgs, lo, hi, &local_dead);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(cxt);
+		ed = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+		if (!is_data_error(ed->sqlerrcode) || ss->new_columns != NIL)
+			ReThrowError(ed);
+	}
+	PG_END_TRY();
+
+	if (ed == NULL)
+	{
+		*dead = list_concat(*dead, local_dead);
+		*rows += local_rows;
+		return;
+	}
+	if (hi - lo == 1)
+	{
+		DeadLetter *dl = palloc(sizeof(DeadLetter));
+
+		dl->index = lo;
+		dl->error = error_text(ed);
+		*dead = lappend(*dead, dl);
+		return;
+	}
+	FreeErrorData(ed);
+	mid = lo + (hi - lo) / 2;
+	write_range(ss, msgs, lo, mid, dead, rows);
+	write_range(ss, msgs, mid, hi, dead, rows);
+}
+
+static Datum
+bytes_datum(const char *data, size_t len)
+{
+	bytea	   *b = palloc(VARHDRSZ + len);
+
+	SET_VARSIZE(b, VARHDRSZ + len);
+	if (len)
+		memcpy(VARDATA(b), data, len);
+	return PointerGetDatum(b);
+}
+
+/* Insert the dead letters; they commit with the batch. */
+static void
+write_dead_letters(SinkState *ss, SinkMessage *msgs, List *dead)
+{
+	ListCell   *lc;
+
+	if (ss->dead_plan == NULL)
+	{
+		Oid			types[7] = {TEXTOID, TEXTOID, INT4OID, INT8OID, BYTEAOID, BYTEAOID, TEXTOID};
+
+		ss->dead_plan = SPI_prepare("INSERT INTO streamext.dead_letters "
+									"(source, topic, partition, \"offset\", key, payload, error) "
+									"VALUES ($1, $2, $3, $4, $5, $6, $7)", 7, types);
+		if (ss->dead_plan == NULL)
+			elog(ERROR, "cannot prepare dead letter insert: %s", SPI_result_code_string(SPI_result));
+		SPI_keepplan(ss->dead_plan);
+	}
+	foreach(lc, dead)
+	{
+		DeadLetter *dl = lfirst(lc);
+		const IngestMessage *m = &msgs[dl->index].msg;
+		Datum		values[7];
+		char		nulls[7] = {' ', ' ', ' ', ' ', ' ', ' ', ' '};
+		int			ret;
+		char	   *err = dl->error;
+
+		/* The error text must be storable even when it quotes invalid bytes. */
+		if (pg_verifymbstr(err, strlen(err), true) == false)
+			err = "message cannot be decoded (the error text is not valid in the database encoding)";
+		values[0] = CStringGetTextDatum(ss->source_name);
+		values[1] = CStringGetTextDatum(m->topic);
+		values[2] = Int32GetDatum(m->partition);
+		values[3] = Int64GetDatum(m->offset);
+		if (m->key)
+			values[4] = bytes_datum(m->key, m->key_len);
+		else
+			nulls[4] = 'n';
+		if (m->payload)
+			values[5] = bytes_datum(m->payload, m->payload_len);
+		else
+			nulls[5] = 'n';
+		values[6] = CStringGetTextDatum(err);
+		ret = SPI_execute_plan(ss->dead_plan, values, nulls, false, 0);
+		if (ret != SPI_OK_INSERT)
+			elog(ERROR, "cannot insert dead letter: %s", SPI_result_code_string(ret));
+	}
+}
+
+/* Upsert, per topic and partition of the batch, the offset after its last message. */
+static void
+write_offsets(SinkState *ss, SinkMessage *msgs, int n)
+{
+	Datum	   *topics = palloc(sizeof(Datum) * n);
+	const char **topic_names = palloc(sizeof(char *) * n);
+	Datum	   *parts = palloc(sizeof(Datum) * n);
+	Datum	   *offs = palloc(sizeof(Datum) * n);
+	int			nparts = 0;
+	int			i,
+				j = -1;
+	Datum		values[4];
+	int			ret;
+
+	for (i = 0; i < n; i++)
+	{
+		const IngestMessage *m = &msgs[i].msg;
+
+		/* Messages come in runs per partition: try the last one first. */
+		if (j < 0 || DatumGetInt32(parts[j]) != m->partition || strcmp(topic_names[j], m->topic) != 0)
+		{
+			for (j = 0; j < nparts; j++)
+			{
+				if (DatumGetInt32(parts[j]) == m->partition && strcmp(topic_names[j], m->topic) == 0)
+					break;
+			}
+		}
+		if (j == nparts)
+		{
+			topic_names[j] = m->topic;
+			topics[j] = CStringGetTextDatum(m->topic);
+			parts[j] = Int32GetDatum(m->partition);
+			offs[j] = Int64GetDatum(m->offset + 1);
+			nparts++;
+		}
+		else if (DatumGetInt64(offs[j]) < m->offset + 1)
+			offs[j] = Int64GetDatum(m->offset + 1);
+	}
+
+	if (ss->offsets_plan == NULL)
+	{
+		Oid			types[4] = {TEXTOID, TEXTARRAYOID, INT4ARRAYOID, INT8ARRAYOID};
+
+		ss->offsets_plan = SPI_prepare("INSERT INTO streamext.source_offsets AS o "
+									   "(source, topic, partition, next_offset, updated_at) "
+									   "SELECT $1, t, p, n, now() FROM unnest($2, $3, $4) AS u(t, p, n) "
+									   "ON CONFLICT (source, topic, partition) DO UPDATE "
+									   "SET next_offset = excluded.next_offset, updated_at = excluded.updated_at",
+									   4, types);
+		if (ss->offsets_plan == NULL)
+			elog(ERROR, "cannot prepare offsets upsert: %s", SPI_result_code_string(SPI_result));
+		SPI_keepplan(ss->offsets_plan);
+	}
+	values[0] = CStringGetTextDatum(ss->source_name);
+	values[1] = PointerGetDatum(construct_array(topics, nparts, TEXTOID, -1, false, TYPALIGN_INT));
+	values[2] = PointerGetDatum(construct_array(parts, nparts, INT4OID, 4, true, TYPALIGN_INT));
+	values[3] = PointerGetDatum(construct_array(offs, nparts, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	ret = SPI_execute_plan(ss->offsets_plan, values, NULL, false, 0);
+	if (ret != SPI_OK_INSERT)
+		elog(ERROR, "cannot store offsets: %s", SPI_result_code_string(ret));
+}
+
+/*
+ * Write a batch.  Must run inside a transaction with an active snapshot; the
+ * caller commits.  Fills *result.
+ */
+void
+sink_write_batch(SinkState *ss, SinkMessage *msgs, int n, SinkResult *result)
+{
+	Relation	rel;
+	List	   *dead = NIL;
+	int64		rows = 0;
+
+	result->rows = 0;
+	result->dead_letters = 0;
+	if (n == 0)
+		return;
+
+	rel = try_relation_open(ss->target, RowExclusiveLock);
+	if (rel == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("the target table of source \"%s\" does not exist any more", ss->source_name),
+				 errhint("Drop the source, or recreate it for a new table.")));
+	if (rel->rd_rel->relkind != RELKIND_RELATION &&
+		rel->rd_rel->relkind != RELKIND_PARTITIONED_TABLE)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("the target of source \"%s\" is not a table", ss->source_name)));
+	sink_prepare_decoder(ss, rel);
+	table_close(rel, NoLock);
+
+	write_range(ss, msgs, 0, n, &dead, &rows);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (dead != NIL)
+		write_dead_letters(ss, msgs, dead);
+	write_offsets(ss, msgs, n);
+	SPI_finish();
+
+	result->rows = rows;
+	result->dead_letters = list_length(dead);
+}
