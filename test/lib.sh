@@ -149,9 +149,13 @@ se_psql() {
 
 # se_broker_start ARGS...: start the embedded Kafka broker (test/tools/se-broker) and
 # export SE_BOOTSTRAP (its bootstrap list) and SE_BROKER_PID.  ARGS are se-broker's.
+# Its stdin is a FIFO held open by this shell, for se_broker_cmd.
 se_broker_start() {
 	local out=$SE_WORK/broker.$$.$RANDOM.out i
-	"$SE_TOOLS/se-broker" "$@" >"$out" 2>"$out.err" </dev/null &
+	mkfifo "$out.ctl" || return 1
+	exec {SE_BROKER_CTL}<>"$out.ctl"   # read-write: never blocks, whoever opens first
+	SE_BROKER_OUT=$out
+	"$SE_TOOLS/se-broker" "$@" >"$out" 2>"$out.err" <"$out.ctl" {SE_BROKER_CTL}>&- &
 	SE_BROKER_PID=$!
 	SE_PIDS+=("$SE_BROKER_PID")
 	for i in $(seq 1 100); do
@@ -164,15 +168,32 @@ se_broker_start() {
 	export SE_BOOTSTRAP SE_BROKER_PID
 }
 
+# se_broker_cmd COMMAND...: send a command (down all|ID, up all|ID, topic NAME PARTITIONS,
+# leader TOPIC PARTITION ID) to the broker se_broker_start started last; print its answer
+# and succeed if it is "ok".
+se_broker_cmd() {
+	local want answer i
+	want=$(($(wc -l <"$SE_BROKER_OUT") + 1))
+	echo "$*" >&"$SE_BROKER_CTL"
+	for ((i = 0; i < 100; i++)); do
+		answer=$(sed -n "${want}p" "$SE_BROKER_OUT")
+		[ -n "$answer" ] && break
+		sleep 0.05
+	done
+	echo "${answer:-no answer}"
+	[ "$answer" = ok ]
+}
+
 # Stop everything this script started: brokers, then clusters (immediately; tests
 # that need a clean shutdown do it themselves).
 se_cleanup() {
 	local p d
+	# Runs as an EXIT trap under set -e: a kill of an already-gone process must not fail it.
 	for p in "${SE_PIDS[@]}"; do
 		kill -TERM "$p" 2>/dev/null || true
 	done
 	for d in "${SE_CLUSTERS[@]}"; do
-		[ -f "$d/postmaster.pid" ] && "$SE_BINDIR/pg_ctl" -D "$d" -m immediate -w -t 30 stop >/dev/null 2>&1
+		[ -f "$d/postmaster.pid" ] && "$SE_BINDIR/pg_ctl" -D "$d" -m immediate -w -t 30 stop >/dev/null 2>&1 || true
 	done
 	for p in "${SE_PIDS[@]}"; do
 		for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done

@@ -39,25 +39,29 @@ static int broker_count = 1;
 static void
 usage(FILE *out)
 {
-	fprintf(out,
-			"usage: se-broker [--brokers N] [--topic NAME:PARTITIONS[:REPLICATION]]... [--help]\n"
-			"\n"
-			"Runs librdkafka's mock Kafka cluster with N brokers (ids 1..N, default 1) on\n"
-			"127.0.0.1 and prints its bootstrap list (host:port,...) as the first line on\n"
-			"stdout.  Topics given with --topic are created at start (replication default 1,\n"
-			"at most N); other topics are auto-created with 4 partitions when a client first\n"
-			"asks for them.  Runs until SIGTERM or SIGINT, then exits 0.\n"
-			"\n"
-			"Outages:  SIGUSR1  take all brokers down (connections closed, new ones refused)\n"
-			"          SIGUSR2  bring all brokers up again\n"
-			"Commands on stdin (one per line, each answered by \"ok\" or \"error ...\"):\n"
-			"          down all|ID       take all brokers or broker ID down\n"
-			"          up all|ID         bring them up again\n"
-			"          topic NAME PARTITIONS [REPLICATION]   create a topic\n"
-			"\n"
-			"Limits of the mock: each partition keeps only about 5 MiB or 100,000 message\n"
-			"sets (older ones are evicted); data lives in memory and is lost on exit; there\n"
-			"is no CreateTopics admin API (use --topic or the topic command).\n");
+	fprintf(
+	    out,
+	    "usage: se-broker [--brokers N] [--topic NAME:PARTITIONS[:REPLICATION]]... [--help]\n"
+	    "\n"
+	    "Runs librdkafka's mock Kafka cluster with N brokers (ids 1..N, default 1) on\n"
+	    "127.0.0.1 and prints its bootstrap list (host:port,...) as the first line on\n"
+	    "stdout.  Topics given with --topic are created at start (replication default 1,\n"
+	    "at most N, though the mock lists every broker as a replica); other topics are\n"
+	    "auto-created with 4 partitions when a client first asks for them.  Runs until\n"
+	    "SIGTERM or SIGINT, then exits 0.\n"
+	    "\n"
+	    "Outages:  SIGUSR1  take all brokers down (connections closed, new ones refused)\n"
+	    "          SIGUSR2  bring all brokers up again\n"
+	    "Commands on stdin (one per line, each answered by \"ok\" or \"error ...\"):\n"
+	    "          down all|ID       take all brokers or broker ID down\n"
+	    "          up all|ID         bring them up again\n"
+	    "          topic NAME PARTITIONS [REPLICATION]   create a topic\n"
+	    "          leader TOPIC PARTITION ID|-1   move a partition's leadership (-1: no leader);\n"
+	    "                            creates the topic if it does not exist\n"
+	    "\n"
+	    "Limits of the mock: each partition keeps only about 5 MiB or 100,000 message\n"
+	    "sets (older ones are evicted); data lives in memory and is lost on exit; there\n"
+	    "is no CreateTopics admin API (use --topic or the topic command).\n");
 }
 
 static void
@@ -81,14 +85,14 @@ on_signal(int sig)
 static int
 parse_int(const char *s)
 {
-	char	   *end;
-	long		v;
+	char *end;
+	long v;
 
 	errno = 0;
 	v = strtol(s, &end, 10);
 	if (errno || end == s || *end != '\0' || v <= 0 || v > 100000)
 		return -1;
-	return (int) v;
+	return (int)v;
 }
 
 /* Create a topic; on failure write the reason into err (size errsz) and return -1. */
@@ -120,9 +124,9 @@ create_topic(const char *name, int partitions, int replication, char *err, size_
 static int
 set_brokers(int id, int up, char *err, size_t errsz)
 {
-	int			first = id < 0 ? 1 : id;
-	int			last = id < 0 ? broker_count : id;
-	int			b;
+	int first = id < 0 ? 1 : id;
+	int last = id < 0 ? broker_count : id;
+	int b;
 
 	if (id == 0 || id > broker_count)
 	{
@@ -132,7 +136,7 @@ set_brokers(int id, int up, char *err, size_t errsz)
 	for (b = first; b <= last; b++)
 	{
 		rd_kafka_resp_err_t rc = up ? rd_kafka_mock_broker_set_up(mcluster, b)
-			: rd_kafka_mock_broker_set_down(mcluster, b);
+		                            : rd_kafka_mock_broker_set_down(mcluster, b);
 
 		if (rc)
 		{
@@ -151,22 +155,25 @@ set_brokers(int id, int up, char *err, size_t errsz)
 static void
 run_command(char *line)
 {
-	char		err[256] = "";
-	char	   *words[4] = {0};
-	int			n = 0;
-	int			rc = -1;
-	char	   *tok;
-	char	   *save = NULL;
+	char err[256] = "";
+	char *words[4] = {0};
+	int n = 0;
+	int rc = -1;
+	int rc_ok = 0;
+	char *tok;
+	char *save = NULL;
 
-	for (tok = strtok_r(line, " \t\r", &save); tok && n < 4; tok = strtok_r(NULL, " \t\r", &save))
-		words[n++] = tok;
+	/* n counts every word, so that a line with too many is rejected below. */
+	for (tok = strtok_r(line, " \t\r", &save); tok; tok = strtok_r(NULL, " \t\r", &save))
+		if (n++ < 4)
+			words[n - 1] = tok;
 	if (n == 0)
-		return;					/* blank lines get no answer */
+		return; /* blank lines get no answer */
 
 	if ((strcmp(words[0], "down") == 0 || strcmp(words[0], "up") == 0) && n == 2)
 	{
-		int			up = words[0][0] == 'u';
-		int			id = strcmp(words[1], "all") == 0 ? -1 : parse_int(words[1]);
+		int up = words[0][0] == 'u';
+		int id = strcmp(words[1], "all") == 0 ? -1 : parse_int(words[1]);
 
 		if (id == -1 && strcmp(words[1], "all") != 0)
 			snprintf(err, sizeof(err), "invalid broker id \"%s\"", words[1]);
@@ -175,13 +182,38 @@ run_command(char *line)
 	}
 	else if (strcmp(words[0], "topic") == 0 && (n == 3 || n == 4))
 	{
-		int			parts = parse_int(words[2]);
-		int			repl = n == 4 ? parse_int(words[3]) : 1;
+		int parts = parse_int(words[2]);
+		int repl = n == 4 ? parse_int(words[3]) : 1;
 
 		rc = create_topic(words[1], parts, repl, err, sizeof(err));
 	}
+	else if (strcmp(words[0], "leader") == 0 && n == 4)
+	{
+		int part = strcmp(words[2], "0") == 0 ? 0 : parse_int(words[2]);
+		int id = strcmp(words[3], "-1") == 0 ? -1 : parse_int(words[3]);
+
+		if (part < 0)
+			snprintf(err, sizeof(err), "invalid partition \"%s\"", words[2]);
+		else if (id == 0 || id > broker_count || (id < 0 && strcmp(words[3], "-1") != 0))
+			snprintf(err, sizeof(err), "no broker %s (ids are 1..%d, or -1)", words[3],
+			         broker_count);
+		else
+		{
+			/* Note: the mock creates the topic if it does not exist. */
+			rd_kafka_resp_err_t lrc =
+			    rd_kafka_mock_partition_set_leader(mcluster, words[1], part, id);
+
+			if (lrc)
+				snprintf(err, sizeof(err), "%s", rd_kafka_err2str(lrc));
+			else
+				rc_ok = 1;
+		}
+		rc = rc_ok ? 0 : -1;
+	}
 	else
-		snprintf(err, sizeof(err), "unknown command (use: down all|ID, up all|ID, topic NAME PARTITIONS [REPLICATION])");
+		snprintf(err, sizeof(err),
+		         "unknown command (use: down all|ID, up all|ID, topic NAME PARTITIONS "
+		         "[REPLICATION], leader TOPIC PARTITION ID)");
 
 	if (rc == 0)
 		printf("ok\n");
@@ -193,23 +225,22 @@ run_command(char *line)
 int
 main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"brokers", required_argument, NULL, 'b'},
-		{"topic", required_argument, NULL, 't'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0}
-	};
-	char	   *topics[MAX_TOPICS];
-	int			ntopics = 0;
-	int			c;
-	int			i;
-	char		errstr[512];
+	static const struct option opts[] = {{"brokers", required_argument, NULL, 'b'},
+	                                     {"topic", required_argument, NULL, 't'},
+	                                     {"help", no_argument, NULL, 'h'},
+	                                     {NULL, 0, NULL, 0}};
+	char *topics[MAX_TOPICS];
+	int ntopics = 0;
+	int c;
+	int i;
+	char errstr[512];
 	rd_kafka_conf_t *conf;
 	rd_kafka_t *rk;
 	struct sigaction sa;
-	int			stdin_open = 1;
-	char		buf[4096];
-	size_t		buflen = 0;
+	sigset_t sigs;
+	int stdin_open = 1;
+	char buf[4096];
+	size_t buflen = 0;
 
 	while ((c = getopt_long(argc, argv, "b:t:h", opts, NULL)) != -1)
 	{
@@ -250,6 +281,18 @@ main(int argc, char **argv)
 	 * The mock cluster needs an rd_kafka_t for its bookkeeping; an idle producer
 	 * with no bootstrap servers serves.  Keep its logging to real problems.
 	 */
+	/*
+	 * Block our signals while librdkafka starts its threads (they inherit the
+	 * mask), so that they are always delivered to the main thread and interrupt
+	 * its poll() at once.
+	 */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGUSR1);
+	sigaddset(&sigs, SIGUSR2);
+	sigprocmask(SIG_BLOCK, &sigs, NULL);
+
 	conf = rd_kafka_conf_new();
 	if (rd_kafka_conf_set(conf, "log_level", "3", errstr, sizeof(errstr)) != RD_KAFKA_CONF_OK)
 	{
@@ -272,15 +315,15 @@ main(int argc, char **argv)
 
 	for (i = 0; i < ntopics; i++)
 	{
-		char	   *spec = topics[i];
-		char	   *p1 = strchr(spec, ':');
-		char	   *p2 = p1 ? strchr(p1 + 1, ':') : NULL;
-		int			parts,
-					repl = 1;
+		char *spec = strdup(topics[i]); /* not argv itself: ps shows argv */
+		char *p1 = spec ? strchr(spec, ':') : NULL;
+		char *p2 = p1 ? strchr(p1 + 1, ':') : NULL;
+		int parts, repl = 1;
 
 		if (!p1)
 		{
-			fprintf(stderr, "se-broker: --topic needs NAME:PARTITIONS[:REPLICATION], got \"%s\"\n", spec);
+			fprintf(stderr, "se-broker: --topic needs NAME:PARTITIONS[:REPLICATION], got \"%s\"\n",
+			        topics[i]);
 			return 2;
 		}
 		*p1 = '\0';
@@ -292,9 +335,10 @@ main(int argc, char **argv)
 		parts = parse_int(p1 + 1);
 		if (create_topic(spec, parts, repl, errstr, sizeof(errstr)) != 0)
 		{
-			fprintf(stderr, "se-broker: --topic %s: %s\n", spec, errstr);
+			fprintf(stderr, "se-broker: --topic %s: %s\n", topics[i], errstr);
 			return 2;
 		}
+		free(spec);
 	}
 
 	/* No SA_RESTART: a signal must interrupt poll() so the loop reacts at once. */
@@ -306,15 +350,16 @@ main(int argc, char **argv)
 	sigaction(SIGUSR1, &sa, NULL);
 	sigaction(SIGUSR2, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	sigprocmask(SIG_UNBLOCK, &sigs, NULL);
 
 	printf("%s\n", rd_kafka_mock_cluster_bootstraps(mcluster));
 	fflush(stdout);
 	fprintf(stderr, "se-broker: %d broker(s) at %s\n", broker_count,
-			rd_kafka_mock_cluster_bootstraps(mcluster));
+	        rd_kafka_mock_cluster_bootstraps(mcluster));
 
 	while (!stop_requested)
 	{
-		struct pollfd pfd = {.fd = STDIN_FILENO,.events = POLLIN};
+		struct pollfd pfd = {.fd = STDIN_FILENO, .events = POLLIN};
 
 		if (down_requested)
 		{
@@ -330,20 +375,23 @@ main(int argc, char **argv)
 		/* At EOF on stdin, keep running: just wait for signals. */
 		if (poll(&pfd, stdin_open ? 1 : 0, 200) > 0 && stdin_open)
 		{
-			ssize_t		n = read(STDIN_FILENO, buf + buflen, sizeof(buf) - 1 - buflen);
-			char	   *nl;
+			ssize_t n = read(STDIN_FILENO, buf + buflen, sizeof(buf) - 1 - buflen);
+			char *nl;
 
 			if (n <= 0)
 			{
 				if (n == 0 || (errno != EINTR && errno != EAGAIN))
+				{
 					stdin_open = 0;
+					fprintf(stderr, "se-broker: end of commands on stdin; running until SIGTERM\n");
+				}
 				continue;
 			}
-			buflen += (size_t) n;
+			buflen += (size_t)n;
 			buf[buflen] = '\0';
 			while ((nl = memchr(buf, '\n', buflen)) != NULL)
 			{
-				size_t		used = (size_t) (nl - buf) + 1;
+				size_t used = (size_t)(nl - buf) + 1;
 
 				*nl = '\0';
 				run_command(buf);
@@ -361,8 +409,14 @@ main(int argc, char **argv)
 		}
 	}
 
+	/*
+	 * rd_kafka_mock_cluster_destroy() can take a second (the mock thread's poll
+	 * timeout) once clients have connected.  Everything lives in this process's
+	 * memory and the kernel closes the sockets, so exit at once instead: tests
+	 * stop the broker often and must not wait for it.
+	 */
 	fprintf(stderr, "se-broker: stopping\n");
-	rd_kafka_mock_cluster_destroy(mcluster);
-	rd_kafka_destroy(rk);
-	return 0;
+	fflush(stdout);
+	fflush(stderr);
+	_exit(0);
 }
