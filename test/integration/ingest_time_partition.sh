@@ -104,3 +104,18 @@ se_assert_eq "expired key" 1 "$(se_psql pg1 -c "SELECT count(*) FROM streamext.d
 se_assert_eq "current row landed (premade partition + 1 new on demand)" 1 "$(se_psql pg1 -c 'SELECT count(*) FROM trucks WHERE seq = 100004')"
 se_assert_eq "rows left (January dropped by retention)" 1 "$(se_psql pg1 -c 'SELECT count(*) FROM trucks')"
 se_assert_eq "source state" "running|" "$(se_psql pg1 -c "SELECT state, last_error FROM streamext.source_status WHERE source = 'tp_src'")"
+
+# Calendar months on a date key, into a table whose name needs quoting.
+se_broker_cmd topic tm 1 >/dev/null
+se_psql pg1 -c 'CREATE TABLE "Ev ""Q"" Months" (d date, n int) PARTITION BY RANGE (d)'
+se_psql pg1 -c "SELECT streamext.create_source('months', '$B', 'tm', '\"Ev \"\"Q\"\" Months\"', 'json',
+	'{\"time_partition\": {\"column\": \"d\", \"interval\": \"1 month\", \"premake\": 0}}')"
+printf '%s\n' '{"d": "2026-01-15", "n": 1}' '{"d": "2026-02-01", "n": 2}' '{"d": "2026-02-28", "n": 3}' '{"d": "2025-12-31", "n": 4}' \
+	| "$SE_TOOLS/se-produce" --brokers "$B" --topic tm --partition 0 --stdin 2>/dev/null
+se_wait_for pg1 60 "SELECT count(*) = 4 FROM \"Ev \"\"Q\"\" Months\"" || se_die "the month rows did not arrive"
+se_assert_eq "month partitions" \
+	"Ev \"Q\" Months_p20251201:FOR VALUES FROM ('2025-12-01') TO ('2026-01-01') Ev \"Q\" Months_p20260101:FOR VALUES FROM ('2026-01-01') TO ('2026-02-01') Ev \"Q\" Months_p20260201:FOR VALUES FROM ('2026-02-01') TO ('2026-03-01') Ev \"Q\" Months_p$(date -u +%Y%m)01:FOR VALUES FROM ('$(date -u +%Y-%m)-01') TO ('$(date -u -d "$(date -u +%Y-%m-15) +1 month" +%Y-%m)-01')" \
+	"$(se_psql pg1 -c "SELECT string_agg(c.relname || ':' || pg_get_expr(c.relpartbound, c.oid), ' ' ORDER BY c.relname)
+		FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = '\"Ev \"\"Q\"\" Months\"'::regclass")"
+se_assert_eq "month rows per partition" "1 1 2" "$(se_psql pg1 -c "SELECT string_agg(n::text, ' ' ORDER BY t) FROM
+	(SELECT tableoid::regclass::text t, count(*) n FROM \"Ev \"\"Q\"\" Months\" GROUP BY 1) x")"
