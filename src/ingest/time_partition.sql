@@ -200,6 +200,18 @@ CREATE FUNCTION streamext._tp_lock(target regclass) RETURNS void
 	LANGUAGE sql VOLATILE STRICT
 	AS $$ SELECT pg_catalog.pg_advisory_xact_lock(hashtext('streamext.time_partition'), target::oid::integer) $$;
 
+-- rel || suffix, with rel shortened so that the name fits in NAMEDATALEN - 1 bytes.
+CREATE FUNCTION streamext._tp_name(rel text, suffix text) RETURNS text
+	LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
+	AS $$
+BEGIN
+	WHILE octet_length(rel) + octet_length(suffix) > 63 LOOP
+		rel := left(rel, -1);
+	END LOOP;
+	RETURN rel || suffix;
+END
+$$;
+
 -- Create the partitions for the buckets holding points, and `ahead` buckets
 -- after each; a bucket partly covered by existing partitions gets a partition
 -- for the gap only.  Buckets already expired by the retention are skipped.
@@ -252,11 +264,11 @@ BEGIN
 					suffix := suffix || to_char(a, 'SS');
 				END IF;
 			END IF;
-			pname := left(rel, 63 - length(suffix)) || suffix;
+			pname := streamext._tp_name(rel, suffix);
 			n := 1;
 			WHILE to_regclass(format('%I.%I', nsp, pname)) IS NOT NULL LOOP
 				n := n + 1;
-				pname := left(rel, 63 - length(suffix) - length(n::text) - 1) || suffix || '_' || n;
+				pname := streamext._tp_name(rel, suffix || '_' || n);
 			END LOOP;
 			EXECUTE format('CREATE TABLE %I.%I PARTITION OF %s FOR VALUES FROM (%L) TO (%L)',
 						   nsp, pname, target, streamext._tp_literal(a, typ), streamext._tp_literal(b, typ));

@@ -119,3 +119,19 @@ se_assert_eq "month partitions" \
 		FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = '\"Ev \"\"Q\"\" Months\"'::regclass")"
 se_assert_eq "month rows per partition" "1 1 2" "$(se_psql pg1 -c "SELECT string_agg(n::text, ' ' ORDER BY t) FROM
 	(SELECT tableoid::regclass::text t, count(*) n FROM \"Ev \"\"Q\"\" Months\" GROUP BY 1) x")"
+se_assert_eq "long names are shortened to 63 bytes" \
+	"$(printf 'é%.0s' {1..26})_p20260101|$(printf 'é%.0s' {1..25})_p20260101_2" "$(se_psql pg1 -c "SELECT
+	streamext._tp_name(repeat('é', 40), '_p20260101'), streamext._tp_name(repeat('é', 40), '_p20260101_2')")"
+
+# Concurrent creators (workers of one source, maintain_partitions): each partition is made once.
+se_psql pg1 -c "CREATE TABLE race (t timestamptz) PARTITION BY RANGE (t)"
+pids=()
+for i in 1 2 3 4; do
+	se_psql pg1 -c "SELECT count(*) FROM streamext._tp_ensure('race', '{\"time_partition\": {\"column\": \"t\", \"interval\": \"1 hour\"}}',
+		ARRAY['2026-03-01 10:30'::timestamp], 3)" >"$SE_WORK/race.$i" 2>&1 &
+	pids+=($!)
+done
+for p in "${pids[@]}"; do wait "$p" || se_die "a concurrent creator failed: $(cat "$SE_WORK"/race.*)"; done
+se_assert_eq "partitions created by 4 racing creators" 4 "$(awk '{s += $1} END {print s}' "$SE_WORK"/race.*)"
+se_assert_eq "hourly partitions" "race_p20260301_1000 race_p20260301_1100 race_p20260301_1200 race_p20260301_1300" \
+	"$(se_psql pg1 -c "SELECT string_agg(inhrelid::regclass::text, ' ' ORDER BY inhrelid::regclass::text) FROM pg_inherits WHERE inhparent = 'race'::regclass")"
