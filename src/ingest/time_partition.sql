@@ -234,6 +234,7 @@ DECLARE
 	k integer;
 	suffix text;
 	pname text;
+	ddl text;
 	n integer;
 BEGIN
 	PERFORM streamext._tp_lock(target);
@@ -270,8 +271,20 @@ BEGIN
 				n := n + 1;
 				pname := streamext._tp_name(rel, suffix || '_' || n);
 			END LOOP;
-			EXECUTE format('CREATE TABLE %I.%I PARTITION OF %s FOR VALUES FROM (%L) TO (%L)',
-						   nsp, pname, target, streamext._tp_literal(a, typ), streamext._tp_literal(b, typ));
+			ddl := format('CREATE TABLE %I.%I PARTITION OF %s FOR VALUES FROM (%L) TO (%L)',
+						  nsp, pname, target, streamext._tp_literal(a, typ), streamext._tp_literal(b, typ));
+			IF k = 0 THEN
+				EXECUTE ddl;
+			ELSE
+				-- One partition made ahead that cannot be (say, the DEFAULT partition
+				-- holds rows of its range) does not keep the others from being made.
+				BEGIN
+					EXECUTE ddl;
+				EXCEPTION WHEN OTHERS THEN
+					RAISE WARNING 'cannot create partition %.% of %: %', quote_ident(nsp), quote_ident(pname), target, SQLERRM;
+					CONTINUE;
+				END;
+			END IF;
 			RETURN NEXT format('%I.%I', nsp, pname);
 		END LOOP;
 	END LOOP;
@@ -292,6 +305,7 @@ DECLARE
 	newest timestamp;
 	cutoff timestamp;
 	nonempty boolean;
+	created text[] := '{}';
 	r record;
 BEGIN
 	PERFORM streamext._own_source(source);
@@ -315,8 +329,14 @@ BEGIN
 			EXIT;
 		END IF;
 	END LOOP;
-	FOR partition IN SELECT * FROM streamext._tp_ensure(target, options, ARRAY[nowutc, newest],
-			coalesce((tp ->> 'premake')::integer, 2)) LOOP
+	-- A partition that cannot be created must not keep the retention from working.
+	BEGIN
+		created := ARRAY(SELECT streamext._tp_ensure(target, options, ARRAY[nowutc, newest],
+													 coalesce((tp ->> 'premake')::integer, 2)));
+	EXCEPTION WHEN OTHERS THEN
+		RAISE WARNING 'source "%": cannot create partitions of %: %', source, target, SQLERRM;
+	END;
+	FOREACH partition IN ARRAY created LOOP
 		action := 'created';
 		RETURN NEXT;
 	END LOOP;

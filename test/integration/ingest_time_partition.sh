@@ -135,3 +135,18 @@ for p in "${pids[@]}"; do wait "$p" || se_die "a concurrent creator failed: $(ca
 se_assert_eq "partitions created by 4 racing creators" 4 "$(awk '{s += $1} END {print s}' "$SE_WORK"/race.*)"
 se_assert_eq "hourly partitions" "race_p20260301_1000 race_p20260301_1100 race_p20260301_1200 race_p20260301_1300" \
 	"$(se_psql pg1 -c "SELECT string_agg(inhrelid::regclass::text, ' ' ORDER BY inhrelid::regclass::text) FROM pg_inherits WHERE inhparent = 'race'::regclass")"
+
+# A DEFAULT partition takes rows without a partition; a premade one that would conflict with its
+# rows is skipped with a warning, the others are made, and the retention still drops.
+se_psql pg1 <<'SQL'
+CREATE TABLE withdef (t timestamptz) PARTITION BY RANGE (t);
+CREATE TABLE withdef_default PARTITION OF withdef DEFAULT;
+CREATE TABLE withdef_old PARTITION OF withdef FOR VALUES FROM ('2000-01-01') TO ('2000-01-02');
+INSERT INTO withdef VALUES (now() + interval '1 day');
+SQL
+se_psql pg1 -c "SELECT streamext.create_source('withdef', '$B', 'nothing-here', 'withdef', 'json',
+	'{\"time_partition\": {\"column\": \"t\", \"interval\": \"1 day\", \"premake\": 2, \"retention\": \"7 days\"}}')"
+se_wait_for pg1 30 "SELECT to_regclass('withdef_old') IS NULL" || se_die "withdef_old was not dropped"
+se_assert_eq "made around the default partition's rows" "withdef_default withdef_p$(date -u +%Y%m%d) withdef_p$(date -u -d '+2 days' +%Y%m%d)" \
+	"$(se_psql pg1 -c "SELECT string_agg(inhrelid::regclass::text, ' ' ORDER BY inhrelid::regclass::text) FROM pg_inherits WHERE inhparent = 'withdef'::regclass")"
+se_psql pg1 -c "SELECT streamext.drop_source('withdef')"
