@@ -328,6 +328,49 @@ commit_to_kafka(bool wait_for_flush)
 	pending_commit = rd_kafka_topic_partition_list_new(16);
 }
 
+/*
+ * Before partitions leave this worker (revoke, shutdown), tell Kafka the
+ * offsets written for them, synchronously: the next owner, maybe on another
+ * server, starts there.  Earlier asynchronous commits may have been refused
+ * (say during a rebalance), so this uses everything written, not what is
+ * pending.
+ */
+static void
+commit_written(const rd_kafka_topic_partition_list_t *parts)
+{
+	rd_kafka_topic_partition_list_t *list;
+	rd_kafka_resp_err_t err;
+	int			i;
+
+	if (written == NULL || written->cnt == 0)
+		return;
+	list = rd_kafka_topic_partition_list_new(written->cnt);
+	for (i = 0; i < written->cnt; i++)
+	{
+		rd_kafka_topic_partition_t *w = &written->elems[i];
+
+		if (w->offset >= 0 && (parts == NULL ||
+							   rd_kafka_topic_partition_list_find(parts, w->topic, w->partition)))
+			rd_kafka_topic_partition_list_add(list, w->topic, w->partition)->offset = w->offset;
+	}
+	if (list->cnt > 0)
+	{
+		if (!XLogRecPtrIsInvalid(pending_lsn) && GetFlushRecPtr(NULL) < pending_lsn)
+			XLogFlush(pending_lsn);
+		err = rd_kafka_commit(rk, list, 0);
+		if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
+			ereport(LOG,
+					(errmsg("source \"%s\": committing offsets to Kafka failed: %s",
+							wargs.name, rd_kafka_err2str(err))));
+	}
+	rd_kafka_topic_partition_list_destroy(list);
+	if (pending_commit)
+	{
+		rd_kafka_topic_partition_list_destroy(pending_commit);
+		pending_commit = rd_kafka_topic_partition_list_new(16);
+	}
+}
+
 /* Starting offsets for newly assigned partitions: ours, else Kafka's, else start_from. */
 static void
 set_start_offsets(rd_kafka_topic_partition_list_t *parts)
@@ -342,19 +385,34 @@ set_start_offsets(rd_kafka_topic_partition_list_t *parts)
 
 	/* Kafka's committed offsets: only other servers can be ahead of ours. */
 	committed = rd_kafka_topic_partition_list_copy(parts);
-	if (rd_kafka_committed(rk, committed, 10000) != RD_KAFKA_RESP_ERR_NO_ERROR)
+	for (int attempt = 0;; attempt++)
 	{
-		rd_kafka_topic_partition_list_destroy(committed);
-		committed = NULL;
+		rd_kafka_resp_err_t err = rd_kafka_committed(rk, committed, 10000);
+
+		if (err == RD_KAFKA_RESP_ERR_NO_ERROR)
+			break;
+
+		/*
+		 * Without Kafka's offsets a partition coming from another server
+		 * would be read again from our older stored offset: rather retry,
+		 * and in the end fail the assignment (the worker restarts).
+		 */
+		if (attempt >= 20)
+		{
+			rd_kafka_topic_partition_list_destroy(committed);
+			ereport(ERROR,
+					(errmsg("source \"%s\": cannot read the committed offsets from Kafka: %s",
+							wargs.name, rd_kafka_err2str(err))));
+		}
+		(void) WaitLatch(MyLatch, WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 250, PG_WAIT_EXTENSION);
 	}
 	for (i = 0; i < parts->cnt; i++)
 	{
 		parts->elems[i].offset = RD_KAFKA_OFFSET_INVALID;
-		if (committed && committed->elems[i].err == 0 && committed->elems[i].offset >= 0)
+		if (committed->elems[i].err == 0 && committed->elems[i].offset >= 0)
 			parts->elems[i].offset = committed->elems[i].offset;
 	}
-	if (committed)
-		rd_kafka_topic_partition_list_destroy(committed);
+	rd_kafka_topic_partition_list_destroy(committed);
 
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
@@ -474,8 +532,7 @@ rebalance_cb(rd_kafka_t *k, rd_kafka_resp_err_t err,
 		drop_buffered(parts);
 		for (int i = 0; i < parts->cnt; i++)
 			rd_kafka_topic_partition_list_del(time_filter, parts->elems[i].topic, parts->elems[i].partition);
-		if (pending_commit && pending_commit->cnt > 0)
-			commit_to_kafka(true);
+		commit_written(parts);
 		if (cooperative)
 			rd_kafka_error_destroy(rd_kafka_incremental_unassign(k, parts));
 		else
@@ -1008,7 +1065,15 @@ ingest_worker_main(Datum arg)
 
 	/* Graceful stop: what is committed is told to Kafka, then leave the group. */
 	free_buffer();
-	commit_to_kafka(true);
+	{
+		rd_kafka_topic_partition_list_t *assigned = NULL;
+
+		if (rd_kafka_assignment(rk, &assigned) == RD_KAFKA_RESP_ERR_NO_ERROR && assigned)
+		{
+			commit_written(assigned);
+			rd_kafka_topic_partition_list_destroy(assigned);
+		}
+	}
 	rd_kafka_queue_destroy(consumer_queue);
 	if (broker_down)
 		rd_kafka_destroy_flags(rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);

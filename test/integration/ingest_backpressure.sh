@@ -4,8 +4,8 @@
 . "$SE_LIB"; se_test_begin
 se_pg_start pg1
 se_psql pg1 -c "CREATE EXTENSION streamext"
-se_broker_start --brokers 1 --topic slow:8
-N=12000   # about 1.5 MB per partition: the mock broker keeps about 5 MB
+se_broker_start --brokers 1 --topic slow:16
+N=24000   # about 1.5 MB per partition: the mock broker keeps about 5 MB
 se_psql pg1 <<'SQL'
 CREATE TABLE slow (id bigint, pad text, _partition int, _offset bigint);
 CREATE FUNCTION slow_down() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -15,7 +15,7 @@ BEGIN
 END $$;
 CREATE TRIGGER slow_down BEFORE INSERT ON slow FOR EACH ROW EXECUTE FUNCTION slow_down();
 SQL
-# 12,000 messages of about 1 kB: 12 MB, far more than the 256 kB the worker may hold.
+# 24,000 messages of about 1 kB: 24 MB, far more than the 256 kB the worker may hold.
 python3 -c "
 import sys
 pad = 'x' * 1000
