@@ -161,10 +161,8 @@ BEGIN
 		END LOOP;
 	END IF;
 	IF options ? 'time_partition' THEN
-		-- Not there yet; refusing it beats accepting an option that does nothing.
-		RAISE EXCEPTION 'source option "time_partition" is not supported yet'
-			USING ERRCODE = 'feature_not_supported',
-				HINT = 'Create the range partitions of the target table yourself; rows for which no partition exists go to streamext.dead_letters.';
+		-- The target-dependent checks run in _sources_check (time_partition.sql).
+		PERFORM streamext._check_time_partition(NULL, options -> 'time_partition', NULL);
 	END IF;
 	IF options ? 'column_map' AND jsonb_typeof(options -> 'column_map') <> 'object' THEN
 		RAISE EXCEPTION 'source option "column_map" must be a JSON object of column name to JSON path'
@@ -211,6 +209,10 @@ BEGIN
 	END IF;
 	IF TG_OP = 'INSERT' OR NEW.options IS DISTINCT FROM OLD.options THEN
 		PERFORM streamext._check_source_options(NEW.options, su);
+	END IF;
+	IF NEW.options ? 'time_partition' AND (TG_OP = 'INSERT' OR
+		(NEW.options, NEW.target, NEW.owner) IS DISTINCT FROM (OLD.options, OLD.target, OLD.owner)) THEN
+		PERFORM streamext._check_time_partition(NEW.target, NEW.options -> 'time_partition', NEW.owner);
 	END IF;
 	IF NEW.state = 'running' THEN
 		NEW.last_error := NULL;

@@ -91,5 +91,6 @@ extern SinkState *sink_create(const char *source_name, Oid target, const char *f
 extern void sink_write_batch(SinkState *ss, SinkMessage *msgs, int n, SinkResult *result);
 extern bool sink_schema_pending(SinkState *ss);
 extern void sink_apply_schema(SinkState *ss);
+extern void sink_maintain(SinkState *ss);
 
 #endif							/* STREAMEXT_INGEST_INTERNAL_H */

@@ -113,15 +113,21 @@ ingest_init(void)
 {
 	BackgroundWorker worker;
 
+	/*
+	 * PGC_POSTMASTER variables may only be defined while preloading; loaded
+	 * later (no workers then, so the values matter little) they are SIGHUP ones.
+	 */
+	GucContext	pmctx = process_shared_preload_libraries_in_progress ? PGC_POSTMASTER : PGC_SIGHUP;
+
 	DefineCustomStringVariable("streamext.database",
 							   "Database whose Kafka sources the streamext launcher runs.",
 							   NULL, &ingest_database, "postgres",
-							   PGC_POSTMASTER, 0, NULL, NULL, NULL);
+							   pmctx, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("streamext.max_source_workers",
 							"Maximum number of Kafka consumer workers (all sources together).",
 							"Each also needs a max_worker_processes slot.",
 							&ingest_max_source_workers, 16, 1, 1024,
-							PGC_POSTMASTER, 0, NULL, NULL, NULL);
+							pmctx, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("streamext.launcher_naptime",
 							"Longest time the source launcher waits between checks of streamext.sources.",
 							NULL, &ingest_launcher_naptime, 1000, 10, 60000,

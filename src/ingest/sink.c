@@ -39,6 +39,7 @@
 #include "utils/snapmgr.h"
 
 #include "ingest/ingest_internal.h"
+#include "ingest/time_partition.h"
 
 struct SinkState
 {
@@ -54,6 +55,7 @@ struct SinkState
 	SPIPlanPtr	dead_plan;
 	bool		merge_schema;
 	List	   *new_columns;	/* merge_schema: NewColumn to add before a retry */
+	TimePartition *tp;			/* time_partition, or NULL */
 };
 
 /* A column merge_schema adds for a new top-level JSON key. */
@@ -92,6 +94,7 @@ sink_create(const char *source_name, Oid target, const char *format,
 		v = findJsonbValueFromContainer(&ss->options->root, JB_FOBJECT, &key);
 		ss->merge_schema = (v != NULL && v->type == jbvBool && v->val.boolean);
 	}
+	ss->tp = tpart_create(ss->options, cxt);
 	MemoryContextSwitchTo(old);
 	return ss;
 }
@@ -229,7 +232,14 @@ remember_new_columns(SinkState *ss, const IngestMessage *msg, List *keys)
 bool
 sink_schema_pending(SinkState *ss)
 {
-	return ss->new_columns != NIL;
+	return ss->new_columns != NIL || tpart_pending(ss->tp);
+}
+
+/* time_partition: premake and retention, once a minute; outside a transaction. */
+void
+sink_maintain(SinkState *ss)
+{
+	tpart_maintain(ss->tp, ss->source_name);
 }
 
 /*
@@ -273,6 +283,7 @@ sink_apply_schema(SinkState *ss)
 	CommitTransactionCommand();
 	list_free_deep(ss->new_columns);
 	ss->new_columns = NIL;
+	tpart_apply(ss->tp, ss->target, ss->options, ss->source_name);
 }
 
 /*
@@ -338,6 +349,8 @@ insert_rows(SinkState *ss, SinkMessage *msgs, int lo, int hi, List **dead)
 
 	if (rel->rd_rel->relkind == RELKIND_PARTITIONED_TABLE)
 		proute = ExecSetupPartitionTupleRouting(estate, rel);
+	if (ss->tp)
+		tpart_begin(ss->tp, rel);
 
 	AfterTriggerBeginQuery();
 	ExecBSInsertTriggers(estate, rri);
@@ -385,6 +398,35 @@ insert_rows(SinkState *ss, SinkMessage *msgs, int lo, int hi, List **dead)
 			continue;
 		}
 		ExecStoreVirtualTuple(rootslot);
+
+		if (ss->tp && proute)
+		{
+			/* Rows whose partition is missing wait until it is created. */
+			switch (tpart_check_row(ss->tp, rootslot, &error))
+			{
+				case TPART_COVERED:
+					break;
+				case TPART_REJECT:
+					{
+						DeadLetter *dl;
+
+						MemoryContextSwitchTo(batch_cxt);
+						dl = palloc(sizeof(DeadLetter));
+						dl->index = i;
+						dl->error = pstrdup(error);
+						*dead = lappend(*dead, dl);
+						continue;
+					}
+				case TPART_PENDING:
+					MemoryContextSwitchTo(old);
+					continue;
+			}
+			if (tpart_pending(ss->tp))
+			{
+				MemoryContextSwitchTo(old);
+				continue;
+			}
+		}
 
 		if (proute)
 		{
@@ -453,6 +495,10 @@ insert_rows(SinkState *ss, SinkMessage *msgs, int lo, int hi, List **dead)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("source \"%s\" needs new columns (merge_schema)", ss->source_name)));
+	if (tpart_pending(ss->tp))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("source \"%s\" needs new partitions (time_partition)", ss->source_name)));
 
 	foreach(lc, buffers)
 	{
@@ -515,7 +561,7 @@ write_range(SinkState *ss, SinkMessage *msgs, int lo, int hi, List **dead, int64
 		RollbackAndReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(cxt);
 		CurrentResourceOwner = owner;
-		if (!is_data_error(ed->sqlerrcode) || ss->new_columns != NIL)
+		if (!is_data_error(ed->sqlerrcode) || ss->new_columns != NIL || tpart_pending(ss->tp))
 			ReThrowError(ed);
 	}
 	PG_END_TRY();

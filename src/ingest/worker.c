@@ -899,6 +899,7 @@ consume_loop(void)
 			ConfigReloadPending = false;
 			ProcessConfigFile(PGC_SIGHUP);
 		}
+		sink_maintain(sink);
 
 		while (nbuf < batch_max_messages && buf_bytes < batch_max_bytes && !ShutdownRequestPending)
 		{
