@@ -40,6 +40,7 @@
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 #include "utils/typcache.h"
+#include "utils/varlena.h"
 #include "utils/memutils.h"
 #include "commands/defrem.h"
 
@@ -983,6 +984,25 @@ same_bytes(Datum a, Datum b, Form_pg_attribute att)
 	return strcmp(DatumGetCString(a), DatumGetCString(b)) == 0;
 }
 
+/* neither TOASTed nor compressed: its bytes can be compared in place */
+static inline bool
+plain_varlena(Datum d)
+{
+	struct varlena *v = (struct varlena *) DatumGetPointer(d);
+
+	return !VARATT_IS_EXTERNAL(v) && !VARATT_IS_COMPRESSED(v);
+}
+
+static inline int
+text_order(Datum a, Datum b, Oid collation)
+{
+	struct varlena *va = (struct varlena *) DatumGetPointer(a);
+	struct varlena *vb = (struct varlena *) DatumGetPointer(b);
+
+	return varstr_cmp(VARDATA_ANY(va), VARSIZE_ANY_EXHDR(va),
+					  VARDATA_ANY(vb), VARSIZE_ANY_EXHDR(vb), collation);
+}
+
 /*
  * Encode one column of nrows values into a chunk; compute null count and,
  * when the type has a btree order, min and max.
@@ -999,6 +1019,7 @@ columnar_encode_chunk(Datum *values, bool *isnull, int nrows,
 	TypeCacheEntry *tc;
 	FmgrInfo   *cmp = NULL;
 	MinMaxKind	kind = MINMAX_FMGR;
+	bool		is_text = false;
 	Datum		minv = 0;
 	Datum		maxv = 0;
 	bool		have = false;
@@ -1025,6 +1046,7 @@ columnar_encode_chunk(Datum *values, bool *isnull, int nrows,
 		cmp = &tc->cmp_proc_finfo;
 		if (att->attbyval)
 			kind = minmax_kind(tc->cmp_proc_finfo.fn_oid);
+		is_text = (tc->cmp_proc_finfo.fn_oid == F_BTTEXTCMP);
 	}
 
 	if (att->attbyval && nnull == 0 && att->attlen >= 1 && att->attlen <= 8)
@@ -1110,7 +1132,15 @@ columnar_encode_chunk(Datum *values, bool *isnull, int nrows,
 					CHECK_FOR_INTERRUPTS();
 				if (same_bytes(v, minv, att) || same_bytes(v, maxv, att))
 					continue;
-				if (DatumGetInt32(FunctionCall2Coll(cmp, att->attcollation, v, minv)) < 0)
+				if (is_text && plain_varlena(v) && plain_varlena(minv) && plain_varlena(maxv))
+				{
+					/* bttextcmp without the call and detoasting overhead */
+					if (text_order(v, minv, att->attcollation) < 0)
+						minv = v;
+					else if (text_order(v, maxv, att->attcollation) > 0)
+						maxv = v;
+				}
+				else if (DatumGetInt32(FunctionCall2Coll(cmp, att->attcollation, v, minv)) < 0)
 					minv = v;
 				else if (DatumGetInt32(FunctionCall2Coll(cmp, att->attcollation, v, maxv)) > 0)
 					maxv = v;
