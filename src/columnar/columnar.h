@@ -181,6 +181,12 @@ typedef struct ColumnarWriteState
 	bool	  **nulls;
 	CommandId  *cids;
 	SubTransactionId *subids;
+	/* by-reference values of the buffer: big blocks kept from flush to flush */
+	char	  **arena;
+	Size	   *arena_size;
+	int			arena_nblocks;
+	int			arena_cur;		/* block being filled */
+	Size		arena_used;		/* bytes used in it */
 	CommandId  *del_cids;
 	SubTransactionId *del_subids;
 	HTAB	   *dels;			/* segno -> ColumnarPendingDel */

@@ -13,6 +13,7 @@
  */
 #include "postgres.h"
 
+#include <math.h>
 #include <zstd.h>
 
 #define COLUMNAR_INTERNAL
@@ -39,6 +40,7 @@
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 #include "utils/typcache.h"
+#include "utils/varlena.h"
 #include "utils/memutils.h"
 #include "commands/defrem.h"
 
@@ -675,7 +677,8 @@ append_value(StringInfo buf, Datum value, Form_pg_attribute att)
 			Size		len;
 			int			pos;
 
-			if (VARATT_IS_EXTENDED(v))
+			/* a short header is read in place; only toasted values need copying */
+			if (VARATT_IS_EXTERNAL(v) || VARATT_IS_COMPRESSED(v))
 			{
 				v = detoast_attr(v);
 				copied = true;
@@ -875,6 +878,132 @@ columnar_decode_value(bytea *data, Form_pg_attribute att)
 }
 
 /*
+ * How min and max of a column are found: the common fixed-width types are
+ * compared inline, as their btree comparison functions do; everything else
+ * calls the type's btree comparison function.
+ */
+typedef enum MinMaxKind
+{
+	MINMAX_FMGR,
+	MINMAX_INT16,
+	MINMAX_INT32,
+	MINMAX_UINT32,
+	MINMAX_INT64,
+	MINMAX_FLOAT4,
+	MINMAX_FLOAT8
+} MinMaxKind;
+
+static MinMaxKind
+minmax_kind(Oid cmp_proc)
+{
+	switch (cmp_proc)
+	{
+		case F_BTINT2CMP:
+			return MINMAX_INT16;
+		case F_BTINT4CMP:
+		case F_DATE_CMP:
+			return MINMAX_INT32;
+		case F_BTOIDCMP:
+			return MINMAX_UINT32;
+		case F_BTINT8CMP:
+		case F_TIMESTAMP_CMP:
+		case F_TIMESTAMPTZ_CMP:
+		case F_TIME_CMP:
+			return MINMAX_INT64;
+		case F_BTFLOAT4CMP:
+			return MINMAX_FLOAT4;
+		case F_BTFLOAT8CMP:
+			return MINMAX_FLOAT8;
+		default:
+			return MINMAX_FMGR;
+	}
+}
+
+/* btfloat8cmp's order: NaN equals NaN and sorts above everything else */
+static inline int
+float8_order(float8 a, float8 b)
+{
+	if (isnan(a))
+		return isnan(b) ? 0 : 1;
+	if (isnan(b))
+		return -1;
+	return (a > b) - (a < b);
+}
+
+/* -1, 0, 1 like the type's comparison function, for the inline kinds */
+static inline int
+minmax_compare(MinMaxKind kind, Datum a, Datum b)
+{
+	switch (kind)
+	{
+		case MINMAX_INT16:
+			return (DatumGetInt16(a) > DatumGetInt16(b)) - (DatumGetInt16(a) < DatumGetInt16(b));
+		case MINMAX_INT32:
+			return (DatumGetInt32(a) > DatumGetInt32(b)) - (DatumGetInt32(a) < DatumGetInt32(b));
+		case MINMAX_UINT32:
+			return (DatumGetObjectId(a) > DatumGetObjectId(b)) -
+				(DatumGetObjectId(a) < DatumGetObjectId(b));
+		case MINMAX_INT64:
+			return (DatumGetInt64(a) > DatumGetInt64(b)) - (DatumGetInt64(a) < DatumGetInt64(b));
+		case MINMAX_FLOAT4:
+			return float8_order(DatumGetFloat4(a), DatumGetFloat4(b));
+		case MINMAX_FLOAT8:
+			return float8_order(DatumGetFloat8(a), DatumGetFloat8(b));
+		default:
+			Assert(false);
+			return 0;
+	}
+}
+
+/*
+ * Same bytes, so equal under any btree order (comparison is reflexive): the
+ * comparison function need not be called.  Rows of one segment repeat values
+ * often (regions, devices, amounts), and a collation-aware comparison of two
+ * strings costs far more than this.
+ */
+static inline bool
+same_bytes(Datum a, Datum b, Form_pg_attribute att)
+{
+	if (att->attbyval)
+		return a == b;
+	if (att->attlen == -1)
+	{
+		struct varlena *va = (struct varlena *) DatumGetPointer(a);
+		struct varlena *vb = (struct varlena *) DatumGetPointer(b);
+
+		if (va == vb)
+			return true;
+		if (VARATT_IS_EXTERNAL(va) || VARATT_IS_COMPRESSED(va) ||
+			VARATT_IS_EXTERNAL(vb) || VARATT_IS_COMPRESSED(vb))
+			return false;
+		return VARSIZE_ANY_EXHDR(va) == VARSIZE_ANY_EXHDR(vb) &&
+			memcmp(VARDATA_ANY(va), VARDATA_ANY(vb), VARSIZE_ANY_EXHDR(va)) == 0;
+	}
+	if (att->attlen > 0)
+		return memcmp(DatumGetPointer(a), DatumGetPointer(b), att->attlen) == 0;
+	return strcmp(DatumGetCString(a), DatumGetCString(b)) == 0;
+}
+
+/* neither TOASTed nor compressed: its bytes can be compared in place */
+static inline bool
+plain_varlena(Datum d)
+{
+	struct varlena *v = (struct varlena *) DatumGetPointer(d);
+
+	return !VARATT_IS_EXTERNAL(v) && !VARATT_IS_COMPRESSED(v);
+}
+
+static inline int
+text_order(Datum a, Datum b, Oid collation)
+{
+	struct varlena *va = (struct varlena *) DatumGetPointer(a);
+	struct varlena *vb = (struct varlena *) DatumGetPointer(b);
+
+	return varstr_cmp(VARDATA_ANY(va), VARSIZE_ANY_EXHDR(va),
+					  VARDATA_ANY(vb), VARSIZE_ANY_EXHDR(vb), collation);
+}
+
+/*
  * Encode one column of nrows values into a chunk; compute null count and,
  * when the type has a btree order, min and max.
  */
@@ -889,6 +1018,8 @@ columnar_encode_chunk(Datum *values, bool *isnull, int nrows,
 	int			bitmap_len = (nrows + 7) / 8;
 	TypeCacheEntry *tc;
 	FmgrInfo   *cmp = NULL;
+	MinMaxKind	kind = MINMAX_FMGR;
+	bool		is_text = false;
 	Datum		minv = 0;
 	Datum		maxv = 0;
 	bool		have = false;
@@ -911,28 +1042,108 @@ columnar_encode_chunk(Datum *values, bool *isnull, int nrows,
 
 	tc = lookup_type_cache(att->atttypid, TYPECACHE_CMP_PROC_FINFO);
 	if (OidIsValid(tc->cmp_proc_finfo.fn_oid))
-		cmp = &tc->cmp_proc_finfo;
-
-	for (i = 0; i < nrows; i++)
 	{
-		if (isnull[i])
-			continue;
-		if ((i & 1023) == 0)
-			CHECK_FOR_INTERRUPTS();
-		append_value(&buf, values[i], att);
-		if (cmp)
+		cmp = &tc->cmp_proc_finfo;
+		if (att->attbyval)
+			kind = minmax_kind(tc->cmp_proc_finfo.fn_oid);
+		is_text = (tc->cmp_proc_finfo.fn_oid == F_BTTEXTCMP);
+	}
+
+	if (att->attbyval && nnull == 0 && att->attlen >= 1 && att->attlen <= 8)
+	{
+		/* fixed-width values without NULLs: a packed array, written in one go */
+		char	   *dst;
+
+		enlargeStringInfo(&buf, nrows * att->attlen);
+		dst = buf.data + buf.len;
+		switch (att->attlen)
 		{
+			case 8:
+				for (i = 0; i < nrows; i++)
+				{
+					int64		v = DatumGetInt64(values[i]);
+
+					memcpy(dst + (Size) i * 8, &v, 8);
+				}
+				break;
+			case 4:
+				for (i = 0; i < nrows; i++)
+				{
+					int32		v = DatumGetInt32(values[i]);
+
+					memcpy(dst + (Size) i * 4, &v, 4);
+				}
+				break;
+			case 2:
+				for (i = 0; i < nrows; i++)
+				{
+					int16		v = DatumGetInt16(values[i]);
+
+					memcpy(dst + (Size) i * 2, &v, 2);
+				}
+				break;
+			default:
+				for (i = 0; i < nrows; i++)
+					append_value(&buf, values[i], att);
+				break;
+		}
+		if (att->attlen == 8 || att->attlen == 4 || att->attlen == 2)
+			buf.len += nrows * att->attlen;
+		buf.data[buf.len] = '\0';
+	}
+	else
+	{
+		if (att->attlen > 0)
+			enlargeStringInfo(&buf, (nrows - nnull) * att_align_nominal(att->attlen, value_align(att)));
+		for (i = 0; i < nrows; i++)
+		{
+			if (isnull[i])
+				continue;
+			if ((i & 1023) == 0)
+				CHECK_FOR_INTERRUPTS();
+			append_value(&buf, values[i], att);
+		}
+	}
+
+	if (cmp)
+	{
+		for (i = 0; i < nrows; i++)
+		{
+			Datum		v;
+
+			if (isnull[i])
+				continue;
+			v = values[i];
 			if (!have)
 			{
-				minv = maxv = values[i];
+				minv = maxv = v;
 				have = true;
+			}
+			else if (kind != MINMAX_FMGR)
+			{
+				if (minmax_compare(kind, v, minv) < 0)
+					minv = v;
+				else if (minmax_compare(kind, v, maxv) > 0)
+					maxv = v;
 			}
 			else
 			{
-				if (DatumGetInt32(FunctionCall2Coll(cmp, att->attcollation, values[i], minv)) < 0)
-					minv = values[i];
-				else if (DatumGetInt32(FunctionCall2Coll(cmp, att->attcollation, values[i], maxv)) > 0)
-					maxv = values[i];
+				if ((i & 1023) == 0)
+					CHECK_FOR_INTERRUPTS();
+				if (same_bytes(v, minv, att) || same_bytes(v, maxv, att))
+					continue;
+				if (is_text && plain_varlena(v) && plain_varlena(minv) && plain_varlena(maxv))
+				{
+					/* bttextcmp without the call and detoasting overhead */
+					if (text_order(v, minv, att->attcollation) < 0)
+						minv = v;
+					else if (text_order(v, maxv, att->attcollation) > 0)
+						maxv = v;
+				}
+				else if (DatumGetInt32(FunctionCall2Coll(cmp, att->attcollation, v, minv)) < 0)
+					minv = v;
+				else if (DatumGetInt32(FunctionCall2Coll(cmp, att->attcollation, v, maxv)) > 0)
+					maxv = v;
 			}
 		}
 	}

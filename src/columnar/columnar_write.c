@@ -45,6 +45,18 @@
 static HTAB *write_states = NULL;
 static MemoryContext write_cxt = NULL;
 
+/*
+ * The write state of the last table written, so that a bulk load finds it
+ * without two hash lookups per row.  Forgotten whenever an entry leaves
+ * write_states.
+ */
+static ColumnarWriteState *last_ws = NULL;
+static Oid	last_relid = InvalidOid;
+static RelFileNode last_node;
+
+/* bytes of an arena block: a segment's text values fit in a few */
+#define ARENA_BLOCK_SIZE (1024 * 1024)
+
 ColumnarWriteState *
 columnar_write_state_find(int64 storage_id)
 {
@@ -63,11 +75,72 @@ lock_storage(int64 storage_id)
 	(void) LockAcquire(&tag, ExclusiveLock, false, false);
 }
 
+static void
+remember_ws(Relation rel, ColumnarWriteState *ws)
+{
+	last_ws = ws;
+	last_relid = RelationGetRelid(rel);
+	last_node = rel->rd_node;
+}
+
+/*
+ * Space for a by-reference value of the insert buffer.  Values of a segment
+ * are copied into big blocks that are reused after each flush: a palloc per
+ * value, and the malloc/free of the context's blocks at every flush, cost
+ * more than the rest of buffering a row.
+ */
+static char *
+arena_alloc(ColumnarWriteState *ws, Size len)
+{
+	char	   *p;
+
+	len = MAXALIGN(len);
+	if (len > ARENA_BLOCK_SIZE / 8)
+		return MemoryContextAllocHuge(ws->bufcxt, len);
+	if (ws->arena_nblocks == 0 || ws->arena_used + len > ws->arena_size[ws->arena_cur])
+	{
+		if (ws->arena_nblocks > 0)
+			ws->arena_cur++;
+		if (ws->arena_cur >= ws->arena_nblocks)
+		{
+			MemoryContext old = MemoryContextSwitchTo(ws->cxt);
+
+			if (ws->arena_nblocks == 0)
+			{
+				ws->arena = palloc(sizeof(char *) * 8);
+				ws->arena_size = palloc(sizeof(Size) * 8);
+			}
+			else if ((ws->arena_nblocks & (ws->arena_nblocks - 1)) == 0 && ws->arena_nblocks >= 8)
+			{
+				ws->arena = repalloc(ws->arena, sizeof(char *) * ws->arena_nblocks * 2);
+				ws->arena_size = repalloc(ws->arena_size, sizeof(Size) * ws->arena_nblocks * 2);
+			}
+			ws->arena[ws->arena_nblocks] = palloc(ARENA_BLOCK_SIZE);
+			ws->arena_size[ws->arena_nblocks] = ARENA_BLOCK_SIZE;
+			ws->arena_cur = ws->arena_nblocks++;
+			MemoryContextSwitchTo(old);
+		}
+		ws->arena_used = 0;
+	}
+	p = ws->arena[ws->arena_cur] + ws->arena_used;
+	ws->arena_used += len;
+	return p;
+}
+
+/* The buffer is empty: its values' space can be used again. */
+static void
+buffer_reset(ColumnarWriteState *ws)
+{
+	ws->arena_cur = 0;
+	ws->arena_used = 0;
+	MemoryContextReset(ws->bufcxt);
+}
+
 /* The write state of rel in this transaction; takes the writer lock first. */
 static ColumnarWriteState *
 get_write_state(Relation rel)
 {
-	int64		storage_id = columnar_storage_id(rel, false);
+	int64		storage_id;
 	ColumnarWriteState *ws;
 	bool		found;
 	MemoryContext old;
@@ -77,6 +150,13 @@ get_write_state(Relation rel)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_TRANSACTION_STATE),
 				 errmsg("cannot write to a versioned_columnar table during a parallel operation")));
+
+	if (last_ws != NULL && RelationGetRelid(rel) == last_relid &&
+		RelFileNodeEquals(rel->rd_node, last_node) &&
+		last_ws->tupdesc->natts == RelationGetDescr(rel)->natts)
+		return last_ws;
+	last_ws = NULL;
+	storage_id = columnar_storage_id(rel, false);
 
 	if (write_states == NULL)
 	{
@@ -109,6 +189,7 @@ get_write_state(Relation rel)
 			}
 			MemoryContextSwitchTo(old);
 		}
+		remember_ws(rel, ws);
 		return ws;
 	}
 
@@ -154,11 +235,13 @@ get_write_state(Relation rel)
 	}
 	PG_CATCH();
 	{
+		last_ws = NULL;
 		MemoryContextDelete(ws->cxt);
 		hash_search(write_states, &storage_id, HASH_REMOVE, NULL);
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
+	remember_ws(rel, ws);
 	return ws;
 }
 
@@ -197,7 +280,7 @@ flush_buffer(ColumnarWriteState *ws)
 	}
 	ws->buf_first_row += ws->nbuf;
 	ws->nbuf = 0;
-	MemoryContextReset(ws->bufcxt);
+	buffer_reset(ws);
 }
 
 /*
@@ -248,33 +331,44 @@ columnar_insert_row(Relation rel, Datum *values, bool *isnull, CommandId cid,
 		ws->reserved_end = first + ROW_RESERVE_CHUNK;
 	}
 	i = ws->nbuf;
-	old = MemoryContextSwitchTo(ws->bufcxt);
 	for (a = 0; a < ws->tupdesc->natts; a++)
 	{
 		Form_pg_attribute att = TupleDescAttr(ws->tupdesc, a);
 		Datum		v = values[a];
+		Size		len;
+		char	   *copy;
 
-		ws->nulls[a][i] = isnull[a] || att->attisdropped;
-		if (ws->nulls[a][i])
+		if (isnull[a] || att->attisdropped)
 		{
+			ws->nulls[a][i] = true;
 			ws->vals[a][i] = (Datum) 0;
 			continue;
 		}
+		ws->nulls[a][i] = false;
 		if (att->attbyval)
+		{
 			ws->vals[a][i] = v;
-		else if (att->attlen == -1)
+			continue;
+		}
+		if (att->attlen == -1)
 		{
 			struct varlena *p = (struct varlena *) DatumGetPointer(v);
 
 			if (VARATT_IS_EXTERNAL(p) || VARATT_IS_COMPRESSED(p))
+			{
+				old = MemoryContextSwitchTo(ws->bufcxt);
 				ws->vals[a][i] = PointerGetDatum(detoast_attr(p));
-			else
-				ws->vals[a][i] = datumCopy(v, false, -1);
+				MemoryContextSwitchTo(old);
+				continue;
+			}
+			len = VARSIZE_ANY(p);
 		}
 		else
-			ws->vals[a][i] = datumCopy(v, false, att->attlen);
+			len = datumGetSize(v, false, att->attlen);
+		copy = arena_alloc(ws, len);
+		memcpy(copy, DatumGetPointer(v), len);
+		ws->vals[a][i] = PointerGetDatum(copy);
 	}
-	MemoryContextSwitchTo(old);
 	ws->cids[i] = cid;
 	ws->subids[i] = GetCurrentSubTransactionId();
 	ws->del_cids[i] = InvalidCommandId;
@@ -418,7 +512,7 @@ columnar_truncate(Relation rel, bool transactional)
 	ws->nbuf = 0;
 	ws->buf_first_row = ws->next_row;
 	ws->last_seg.row_count = 0;
-	MemoryContextReset(ws->bufcxt);
+	buffer_reset(ws);
 	hash_destroy(ws->dels);
 	{
 		HASHCTL		ctl;
@@ -593,6 +687,7 @@ columnar_forget_write_state(int64 storage_id)
 
 	if (ws)
 	{
+		last_ws = NULL;
 		MemoryContextDelete(ws->cxt);
 		hash_search(write_states, &storage_id, HASH_REMOVE, NULL);
 	}
@@ -602,6 +697,7 @@ static void
 reset_state(void)
 {
 	columnar_storage_cache_reset();
+	last_ws = NULL;
 	write_states = NULL;
 	write_cxt = NULL;			/* freed with TopTransactionContext */
 }
@@ -663,6 +759,7 @@ columnar_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 
 		if (ws->lock_subid >= mySubid)
 		{
+			last_ws = NULL;
 			MemoryContextDelete(ws->cxt);
 			hash_search(write_states, &ws->storage_id, HASH_REMOVE, NULL);
 			continue;
