@@ -35,6 +35,7 @@
 #include "storage/ipc.h"
 #include "storage/latch.h"
 #include "tcop/tcopprot.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/jsonb.h"
@@ -690,6 +691,174 @@ kafka_ms_to_timestamptz(int64 ms)
 						  ((int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE)) * USECS_PER_DAY);
 }
 
+/*
+ * Partitions of the batch that another consumer has already written past
+ * (see claim_batch); the worker drops their buffered messages and seeks.
+ */
+static rd_kafka_topic_partition_list_t *stale = NULL;
+
+typedef enum ClaimResult
+{
+	CLAIM_OK,					/* write the batch */
+	CLAIM_STALE,				/* some partitions moved on: see stale */
+	CLAIM_GONE					/* the source stopped, changed or was dropped */
+} ClaimResult;
+
+/*
+ * In the batch's transaction, before anything is written: make sure the
+ * source is still the one this worker was started for, and lock the offset
+ * rows of the batch's partitions.  Two consumers may both believe they own a
+ * partition (a batch longer than max.poll.interval.ms, an old worker still
+ * finishing while a re-created source starts): the row lock serializes their
+ * batches, and the second one sees that the stored offset is already past
+ * its first message.  So each message is committed once and offsets never
+ * move backwards.
+ */
+static ClaimResult
+claim_batch(SinkMessage *msgs, int n)
+{
+	static SPIPlanPtr source_plan = NULL;
+	static SPIPlanPtr insert_plan = NULL;
+	static SPIPlanPtr lock_plan = NULL;
+	Datum	   *topics = palloc(sizeof(Datum) * n);
+	const char **tnames = palloc(sizeof(char *) * n);
+	Datum	   *parts = palloc(sizeof(Datum) * n);
+	Datum	   *firsts = palloc(sizeof(Datum) * n);
+	int			nparts = 0;
+	int			i,
+				ret;
+	Datum		values[4];
+	ClaimResult result = CLAIM_OK;
+	uint64		r;
+
+	/* Messages of a partition come in offset order: the first seen is the lowest. */
+	for (i = 0; i < n; i++)
+	{
+		const IngestMessage *m = &msgs[i].msg;
+		int			j;
+
+		for (j = nparts - 1; j >= 0; j--)
+			if (DatumGetInt32(parts[j]) == m->partition &&
+				strcmp(tnames[j], m->topic) == 0)
+				break;
+		if (j >= 0)
+		{
+			if (DatumGetInt64(firsts[j]) > m->offset)
+				firsts[j] = Int64GetDatum(m->offset);
+			continue;
+		}
+		tnames[nparts] = m->topic;
+		topics[nparts] = CStringGetTextDatum(m->topic);
+		parts[nparts] = Int32GetDatum(m->partition);
+		firsts[nparts] = Int64GetDatum(m->offset);
+		nparts++;
+	}
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (source_plan == NULL)
+	{
+		Oid			types[2] = {INT8OID, INT4OID};
+
+		source_plan = SPI_prepare("SELECT 1 FROM streamext.sources "
+								  "WHERE id = $1 AND generation = $2 AND state = 'running' "
+								  "FOR KEY SHARE", 2, types);
+		if (source_plan == NULL)
+			elog(ERROR, "cannot prepare source check: %s", SPI_result_code_string(SPI_result));
+		SPI_keepplan(source_plan);
+	}
+	values[0] = Int64GetDatum(wargs.source_id);
+	values[1] = Int32GetDatum(wargs.generation);
+	ret = SPI_execute_plan(source_plan, values, NULL, false, 0);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "cannot check the source: %s", SPI_result_code_string(ret));
+	if (SPI_processed == 0)
+	{
+		SPI_finish();
+		return CLAIM_GONE;
+	}
+
+	if (insert_plan == NULL)
+	{
+		Oid			types[4] = {TEXTOID, TEXTARRAYOID, INT4ARRAYOID, INT8ARRAYOID};
+
+		/* A row to lock even for a partition written for the first time. */
+		insert_plan = SPI_prepare("INSERT INTO streamext.source_offsets (source, topic, partition, next_offset) "
+								  "SELECT $1, t, p, f FROM unnest($2, $3, $4) AS u(t, p, f) "
+								  "ON CONFLICT DO NOTHING", 4, types);
+		if (insert_plan == NULL)
+			elog(ERROR, "cannot prepare offsets insert: %s", SPI_result_code_string(SPI_result));
+		SPI_keepplan(insert_plan);
+		lock_plan = SPI_prepare("SELECT o.topic, o.partition, o.next_offset, u.f "
+								"FROM streamext.source_offsets o "
+								"JOIN unnest($2, $3, $4) AS u(t, p, f) ON o.topic = u.t AND o.partition = u.p "
+								"WHERE o.source = $1 ORDER BY o.topic, o.partition FOR UPDATE OF o",
+								4, types);
+		if (lock_plan == NULL)
+			elog(ERROR, "cannot prepare offsets lock: %s", SPI_result_code_string(SPI_result));
+		SPI_keepplan(lock_plan);
+	}
+	values[0] = CStringGetTextDatum(wargs.name);
+	values[1] = PointerGetDatum(construct_array(topics, nparts, TEXTOID, -1, false, TYPALIGN_INT));
+	values[2] = PointerGetDatum(construct_array(parts, nparts, INT4OID, 4, true, TYPALIGN_INT));
+	values[3] = PointerGetDatum(construct_array(firsts, nparts, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	ret = SPI_execute_plan(insert_plan, values, NULL, false, 0);
+	if (ret != SPI_OK_INSERT)
+		elog(ERROR, "cannot store offsets: %s", SPI_result_code_string(ret));
+	/* A new snapshot per statement: the lock sees the newest committed offsets. */
+	ret = SPI_execute_plan(lock_plan, values, NULL, false, 0);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "cannot lock offsets: %s", SPI_result_code_string(ret));
+	if (stale)
+		rd_kafka_topic_partition_list_destroy(stale);
+	stale = rd_kafka_topic_partition_list_new(1);
+	for (r = 0; r < SPI_processed; r++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[r];
+		TupleDesc	td = SPI_tuptable->tupdesc;
+		bool		isnull;
+		int64		next = DatumGetInt64(SPI_getbinval(tup, td, 3, &isnull));
+		int64		first = DatumGetInt64(SPI_getbinval(tup, td, 4, &isnull));
+
+		if (next > first)
+		{
+			rd_kafka_topic_partition_list_add(stale, SPI_getvalue(tup, td, 1),
+											  DatumGetInt32(SPI_getbinval(tup, td, 2, &isnull)))->offset = next;
+			result = CLAIM_STALE;
+		}
+	}
+	SPI_finish();
+	return result;
+}
+
+/*
+ * Another consumer wrote past our buffered messages of the stale
+ * partitions: forget them and read on from the stored offsets (if the
+ * partitions are still ours; if not, the next rebalance takes them away).
+ */
+static void
+skip_stale(void)
+{
+	rd_kafka_error_t *error;
+	int			i;
+
+	for (i = 0; i < stale->cnt; i++)
+		ereport(LOG,
+				(errmsg("source \"%s\": partition %d of \"%s\" was written up to offset %lld by another consumer; skipping to there",
+						wargs.name, stale->elems[i].partition, stale->elems[i].topic,
+						(long long) stale->elems[i].offset)));
+	drop_buffered(stale);
+	for (i = 0; i < stale->cnt; i++)
+		remember_offset(written, stale->elems[i].topic, stale->elems[i].partition, stale->elems[i].offset);
+	error = rd_kafka_seek_partitions(rk, stale, 5000);
+	if (error)
+	{
+		ereport(LOG,
+				(errmsg("source \"%s\": cannot seek: %s", wargs.name, rd_kafka_error_string(error))));
+		rd_kafka_error_destroy(error);
+	}
+}
+
 /* Write the buffered batch in one transaction. */
 static void
 flush_batch(MemoryContext batch_cxt)
@@ -750,6 +919,7 @@ flush_batch(MemoryContext batch_cxt)
 	for (int attempt = 0;; attempt++)
 	{
 		bool		done = false;
+		volatile ClaimResult claim = CLAIM_OK;
 
 		if (attempt > 20)
 			ereport(ERROR,
@@ -762,10 +932,14 @@ flush_batch(MemoryContext batch_cxt)
 			SetCurrentStatementStartTimestamp();
 			StartTransactionCommand();
 			PushActiveSnapshot(GetTransactionSnapshot());
-			sink_write_batch(sink, msgs, nbuf, &res);
-			PopActiveSnapshot();
-			CommitTransactionCommand();
-			done = true;
+			claim = claim_batch(msgs, nbuf);
+			if (claim == CLAIM_OK)
+			{
+				sink_write_batch(sink, msgs, nbuf, &res);
+				PopActiveSnapshot();
+				CommitTransactionCommand();
+				done = true;
+			}
 		}
 		PG_CATCH();
 		{
@@ -779,6 +953,25 @@ flush_batch(MemoryContext batch_cxt)
 		PG_END_TRY();
 		if (done)
 			break;
+		if (claim != CLAIM_OK)
+		{
+			/* Nothing was written: let go of the locks, then forget what is not ours. */
+			AbortCurrentTransaction();
+			pgstat_report_activity(STATE_IDLE, NULL);
+			MemoryContextSwitchTo(old);
+			if (claim == CLAIM_GONE)
+			{
+				ereport(LOG,
+						(errmsg("source \"%s\" was paused, changed or dropped; worker %d stops",
+								wargs.name, wargs.index)));
+				free_buffer();
+				ShutdownRequestPending = true;
+			}
+			else
+				skip_stale();
+			MemoryContextReset(batch_cxt);
+			return;
+		}
 		sink_apply_schema(sink);
 	}
 	pgstat_report_activity(STATE_IDLE, NULL);
