@@ -1,6 +1,10 @@
 -- src/ingest/ingest.sql: Kafka sources — catalog tables, their privilege rules, the
 -- functions users call (create/alter/drop/pause/resume_source) and the status view.
 --
+-- Every SQL function here runs with search_path = pg_catalog, pg_temp: they are
+-- called by (and the trigger fires for) superusers too, and must not resolve an
+-- operator or function planted in a schema of the caller's search_path.
+--
 -- Privileges are enforced where the rows change, not in the functions: the catalog
 -- tables are writable by everyone but protected by row-level security (a role sees
 -- and changes only the sources it owns) and by a validation trigger that runs as the
@@ -70,6 +74,7 @@ GRANT USAGE ON SEQUENCE streamext.sources_id_seq, streamext.dead_letters_id_seq 
 -- commands; only superusers may set them.
 CREATE FUNCTION streamext._kafka_property_is_privileged(prop text) RETURNS boolean
 	LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+	SET search_path = pg_catalog, pg_temp
 	AS $$
 	SELECT lower(prop) LIKE '%location'
 		OR lower(prop) LIKE '%.cmd'
@@ -84,13 +89,14 @@ CREATE FUNCTION streamext._kafka_property_is_privileged(prop text) RETURNS boole
 -- Check a source's options; raises a clear error for anything wrong.
 CREATE FUNCTION streamext._check_source_options(options jsonb, is_superuser boolean) RETURNS void
 	LANGUAGE plpgsql STABLE
+	SET search_path = pg_catalog, pg_temp
 	AS $$
 DECLARE
 	k text;
 	v jsonb;
 	known constant text[] := ARRAY['group_id', 'parallelism', 'start_from', 'batch_max_messages',
 		'batch_max_ms', 'max_buffered_bytes', 'merge_schema', 'column_map', 'time_partition',
-		'kafka', 'delimiter', 'quote', 'header'];
+		'kafka', 'delimiter', 'quote', 'header', 'null', 'columns', 'column'];
 	reserved constant text[] := ARRAY['bootstrap.servers', 'metadata.broker.list', 'group.id',
 		'enable.auto.commit', 'enable.auto.offset.store', 'enable.partition.eof'];
 	lim record;
@@ -176,6 +182,7 @@ $$;
 -- Runs as the role changing streamext.sources: the privilege rules live here.
 CREATE FUNCTION streamext._sources_check() RETURNS trigger
 	LANGUAGE plpgsql
+	SET search_path = pg_catalog, pg_temp
 	AS $$
 DECLARE
 	su boolean := (SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user);
@@ -205,7 +212,9 @@ BEGIN
 	END IF;
 	IF (TG_OP = 'INSERT' OR (NEW.target, NEW.owner) IS DISTINCT FROM (OLD.target, OLD.owner))
 		AND NOT pg_catalog.has_table_privilege(NEW.owner::oid, NEW.target::oid, 'INSERT') THEN
-		RAISE EXCEPTION 'permission denied for table %', NEW.target
+		-- the bare name: with this function's search_path a regclass would print schema-qualified
+		RAISE EXCEPTION 'permission denied for table %',
+			(SELECT pg_catalog.quote_ident(c.relname) FROM pg_catalog.pg_class c WHERE c.oid = NEW.target::oid)
 			USING ERRCODE = 'insufficient_privilege',
 				DETAIL = format('The owner of a source (%s) needs INSERT on its target table.', NEW.owner);
 	END IF;
@@ -258,6 +267,7 @@ GRANT SELECT ON streamext.source_status TO PUBLIC;
 -- Raise the right error when name is not a source the caller may change.
 CREATE FUNCTION streamext._own_source(source_name text) RETURNS void
 	LANGUAGE plpgsql STABLE
+	SET search_path = pg_catalog, pg_temp
 	AS $$
 BEGIN
 	IF source_name IS NULL THEN
@@ -278,6 +288,7 @@ CREATE FUNCTION streamext.create_source(name text, brokers text, topic text, tar
 										format text DEFAULT 'json', options jsonb DEFAULT '{}')
 	RETURNS void
 	LANGUAGE plpgsql VOLATILE
+	SET search_path = pg_catalog, pg_temp
 	AS $$
 BEGIN
 	IF name IS NULL OR brokers IS NULL OR topic IS NULL OR target IS NULL OR format IS NULL THEN
@@ -306,6 +317,7 @@ COMMENT ON FUNCTION streamext.create_source(text, text, text, regclass, text, js
 
 CREATE FUNCTION streamext.drop_source(name text) RETURNS void
 	LANGUAGE plpgsql VOLATILE
+	SET search_path = pg_catalog, pg_temp
 	AS $$
 BEGIN
 	PERFORM streamext._own_source(name);
@@ -317,6 +329,7 @@ COMMENT ON FUNCTION streamext.drop_source(text) IS 'stop a source and forget it 
 
 CREATE FUNCTION streamext.pause_source(name text) RETURNS void
 	LANGUAGE plpgsql VOLATILE
+	SET search_path = pg_catalog, pg_temp
 	AS $$
 BEGIN
 	PERFORM streamext._own_source(name);
@@ -328,6 +341,7 @@ COMMENT ON FUNCTION streamext.pause_source(text) IS 'stop a source''s workers; r
 
 CREATE FUNCTION streamext.resume_source(name text) RETURNS void
 	LANGUAGE plpgsql VOLATILE
+	SET search_path = pg_catalog, pg_temp
 	AS $$
 BEGIN
 	PERFORM streamext._own_source(name);
@@ -339,6 +353,7 @@ COMMENT ON FUNCTION streamext.resume_source(text) IS 'restart a paused source, o
 
 CREATE FUNCTION streamext.alter_source(name text, options jsonb) RETURNS void
 	LANGUAGE plpgsql VOLATILE
+	SET search_path = pg_catalog, pg_temp
 	AS $$
 DECLARE
 	merged jsonb;
