@@ -14,7 +14,8 @@
 
 CREATE TABLE streamext.sources (
 	id bigserial UNIQUE,
-	name text PRIMARY KEY CHECK (length(name) BETWEEN 1 AND 63),
+	-- 63 bytes: the workers use the name as application_name and in shared memory
+	name text PRIMARY KEY CHECK (length(name) >= 1 AND octet_length(name) <= 63),
 	owner regrole NOT NULL DEFAULT current_user::regrole,
 	brokers text NOT NULL CHECK (brokers <> ''),
 	topic text NOT NULL CHECK (topic <> ''),
@@ -61,9 +62,17 @@ CREATE POLICY source_owner ON streamext.sources
 ALTER TABLE streamext.source_offsets ENABLE ROW LEVEL SECURITY;
 CREATE POLICY source_owner ON streamext.source_offsets
 	USING (EXISTS (SELECT 1 FROM streamext.sources s WHERE s.name = source));
+-- Dead letters stay when their source is dropped (superusers can still read
+-- them), but names are free for anyone to take again: a role sees only the dead
+-- letters written since its source of that name was created, never those of an
+-- earlier source that had the name.
 ALTER TABLE streamext.dead_letters ENABLE ROW LEVEL SECURITY;
-CREATE POLICY source_owner ON streamext.dead_letters
-	USING (EXISTS (SELECT 1 FROM streamext.sources s WHERE s.name = source));
+CREATE POLICY source_owner_insert ON streamext.dead_letters FOR INSERT
+	WITH CHECK (EXISTS (SELECT 1 FROM streamext.sources s WHERE s.name = source));
+CREATE POLICY source_owner_select ON streamext.dead_letters FOR SELECT
+	USING (EXISTS (SELECT 1 FROM streamext.sources s WHERE s.name = source AND s.created_at <= failed_at));
+CREATE POLICY source_owner_delete ON streamext.dead_letters FOR DELETE
+	USING (EXISTS (SELECT 1 FROM streamext.sources s WHERE s.name = source AND s.created_at <= failed_at));
 
 GRANT SELECT, INSERT, UPDATE, DELETE ON streamext.sources TO PUBLIC;
 GRANT SELECT, INSERT, UPDATE, DELETE ON streamext.source_offsets TO PUBLIC;
@@ -204,8 +213,8 @@ BEGIN
 			RAISE EXCEPTION 'only superusers may change the owner of a source'
 				USING ERRCODE = 'insufficient_privilege';
 		END IF;
-		IF (NEW.brokers, NEW.topic, NEW.target, NEW.format, NEW.options, NEW.owner)
-			IS DISTINCT FROM (OLD.brokers, OLD.topic, OLD.target, OLD.format, OLD.options, OLD.owner)
+		IF (NEW.name, NEW.brokers, NEW.topic, NEW.target, NEW.format, NEW.options, NEW.owner)
+			IS DISTINCT FROM (OLD.name, OLD.brokers, OLD.topic, OLD.target, OLD.format, OLD.options, OLD.owner)
 			OR (NEW.state = 'running' AND OLD.state <> 'running') THEN
 			NEW.generation := OLD.generation + 1;
 		END IF;
@@ -254,7 +263,8 @@ SELECT s.name AS source,
 	coalesce(w.workers, 0) AS workers,
 	coalesce(w.messages, 0) AS messages,
 	coalesce(w.rows, 0) AS rows,
-	(SELECT count(*) FROM streamext.dead_letters d WHERE d.source = s.name) AS dead_letters,
+	(SELECT count(*) FROM streamext.dead_letters d
+	  WHERE d.source = s.name AND d.failed_at >= s.created_at) AS dead_letters,
 	coalesce(w.bytes, 0) AS bytes,
 	w.lag,
 	w.last_batch_at,
@@ -295,8 +305,10 @@ BEGIN
 		RAISE EXCEPTION 'name, brokers, topic, target and format must not be null'
 			USING ERRCODE = 'null_value_not_allowed';
 	END IF;
-	IF length(name) NOT BETWEEN 1 AND 63 THEN
-		RAISE EXCEPTION 'source name must have 1 to 63 characters' USING ERRCODE = 'invalid_parameter_value';
+	IF length(name) < 1 OR octet_length(name) > 63 THEN
+		RAISE EXCEPTION 'source name must be 1 to 63 bytes long, and "%" has % bytes', name, octet_length(name)
+			USING ERRCODE = 'invalid_parameter_value',
+				HINT = 'Characters outside ASCII take 2 to 4 bytes each in UTF-8.';
 	END IF;
 	IF format NOT IN ('json', 'csv', 'text', 'bytes') THEN
 		RAISE EXCEPTION 'unknown source format "%"', format
@@ -325,7 +337,7 @@ BEGIN
 	PERFORM streamext._wake_launcher();
 END
 $$;
-COMMENT ON FUNCTION streamext.drop_source(text) IS 'stop a source and forget it and its offsets (dead letters stay)';
+COMMENT ON FUNCTION streamext.drop_source(text) IS 'stop a source and forget it and its offsets (dead letters stay, readable by superusers only)';
 
 CREATE FUNCTION streamext.pause_source(name text) RETURNS void
 	LANGUAGE plpgsql VOLATILE

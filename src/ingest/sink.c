@@ -678,6 +678,20 @@ sink_write_batch(SinkState *ss, SinkMessage *msgs, int n, SinkResult *result)
 	if (n == 0)
 		return;
 
+	/*
+	 * SET CONSTRAINTS ALL IMMEDIATE: deferred constraints (deferrable foreign
+	 * keys, unique constraints) are then checked at the end of each insert,
+	 * inside its subtransaction, so a violating row becomes a dead letter
+	 * instead of failing the commit of the whole batch.
+	 */
+	{
+		ConstraintsSetStmt *immediate = makeNode(ConstraintsSetStmt);
+
+		immediate->constraints = NIL;
+		immediate->deferred = false;
+		AfterTriggerSetState(immediate);
+	}
+
 	rel = try_relation_open(ss->target, RowExclusiveLock);
 	if (rel == NULL)
 		ereport(ERROR,

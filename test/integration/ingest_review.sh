@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Regression checks for the review of the ingestion (/work/review-ingest.md): planted operators are
 # never run by the catalog functions (S2-2); the csv/text options null, columns and column are
-# accepted (S1-5).
+# accepted (S1-5); deferred constraint violations become dead letters (S1-3); names over 63 bytes
+# are refused, multibyte names work (S2-4); a dropped source's dead letters are not readable by
+# the next owner of its name (S2-1).
 . "$SE_LIB"; se_test_begin
 se_pg_start pg1
 se_psql pg1 -c "CREATE EXTENSION streamext"
-se_broker_start --brokers 1 --topic rv:1 --topic rcsv:1 --topic rtxt:1
+se_broker_start --brokers 1 --topic rv:1 --topic rcsv:1 --topic rtxt:1 --topic rfk:1 --topic rmb:1
 se_psql pg1 <<'SQL'
 CREATE ROLE rv_bob LOGIN;
+CREATE ROLE rv_alice LOGIN;
 CREATE TABLE rv_t (device_id text, seq bigint);
 GRANT INSERT ON rv_t TO rv_bob;
 GRANT CREATE ON SCHEMA public TO rv_bob;
@@ -40,3 +43,40 @@ se_psql pg1 -c "SELECT streamext.create_source('rv_txt', '$SE_BOOTSTRAP', 'rtxt'
 se_wait_for pg1 30 "SELECT (SELECT count(*) FROM rv_csv) = 2 AND (SELECT count(*) FROM rv_txt) = 2" || se_die "csv/text rows missing: $(se_psql pg1 -c 'SELECT * FROM streamext.source_status')"
 se_assert_eq "csv rows" "truck-a|7|hello,truck-b||" "$(se_psql pg1 -c "SELECT string_agg(concat_ws('|', device_id, coalesce(seq::text, ''), coalesce(note, '')), ',' ORDER BY device_id) FROM rv_csv")"
 se_assert_eq "text rows" "|line one,|line two" "$(se_psql pg1 -c "SELECT string_agg(coalesce(body, '') || '|' || extra, ',' ORDER BY extra) FROM rv_txt")"
+
+# S1-3: a deferrable foreign key, initially deferred: 1 good row, 9 dead letters, source running.
+se_psql pg1 -c "CREATE TABLE rv_dev (id text PRIMARY KEY); INSERT INTO rv_dev VALUES ('truck-0000');
+CREATE TABLE rv_fk (device_id text REFERENCES rv_dev DEFERRABLE INITIALLY DEFERRED, seq bigint)"
+"$SE_TOOLS/se-produce" --brokers "$SE_BOOTSTRAP" --topic rfk --count 10 --devices 10 2>/dev/null
+se_psql pg1 -c "SELECT streamext.create_source('rv_fk', '$SE_BOOTSTRAP', 'rfk', 'rv_fk')"
+se_wait_for pg1 30 "SELECT rows + dead_letters = 10 FROM streamext.source_status WHERE source = 'rv_fk'" ||
+	se_die "deferred fk: $(se_psql pg1 -c "SELECT * FROM streamext.source_status WHERE source = 'rv_fk'")"
+se_assert_eq "deferred fk rows" 1 "$(se_psql pg1 -c 'SELECT count(*) FROM rv_fk')"
+se_assert_eq "deferred fk dead letters" 9 "$(se_psql pg1 -c "SELECT count(*) FROM streamext.dead_letters WHERE source = 'rv_fk' AND error LIKE '%foreign key%'")"
+se_assert_eq "deferred fk state" running "$(se_psql pg1 -c "SELECT state FROM streamext.source_status WHERE source = 'rv_fk'")"
+
+# S2-4: 67 bytes (34 characters) are refused with a clear error; 63 bytes of Cyrillic work.
+long=телеметрия_грузовиков_северо_запад
+out=$(se_psql pg1 -c "SELECT streamext.create_source('$long', '$SE_BOOTSTRAP', 'rmb', 'rv_t')" 2>&1) && se_die "67-byte name accepted"
+grep -q "must be 1 to 63 bytes long" <<<"$out" || se_die "unexpected error: $out"
+name=телеметрия_грузовиков_северо_запа
+se_assert_eq "name bytes" 63 "$(se_psql pg1 -c "SELECT octet_length('$name')")"
+"$SE_TOOLS/se-produce" --brokers "$SE_BOOTSTRAP" --topic rmb --count 10 2>/dev/null
+se_psql pg1 -c "CREATE TABLE rv_mb (device_id text, seq bigint)"
+se_psql pg1 -c "SELECT streamext.create_source('$name', '$SE_BOOTSTRAP', 'rmb', 'rv_mb')"
+se_wait_for pg1 30 "SELECT count(*) = 10 FROM rv_mb" || se_die "multibyte name: $(se_psql pg1 -c 'SELECT * FROM streamext.source_status')"
+se_assert_eq "multibyte name offsets" 10 "$(se_psql pg1 -c "SELECT next_offset FROM streamext.source_offsets WHERE source = '$name'")"
+
+# S2-1: alice's dead letter stays after drop_source, but bob, taking the name, cannot see it.
+se_psql pg1 -c "CREATE TABLE rv_at (device_id text, seq bigint); GRANT INSERT ON rv_at TO rv_alice"
+as rv_alice -c "SELECT streamext.create_source('rv_orders', '$SE_BOOTSTRAP', 'rv', 'rv_at', options => '{\"start_from\": \"latest\"}')" \
+	-c "INSERT INTO streamext.dead_letters (source, payload, error) VALUES ('rv_orders', 'card 4111-1111', 'x')"
+se_assert_eq "alice sees her dead letter" 1 "$(as rv_alice -c "SELECT count(*) FROM streamext.dead_letters")"
+as rv_alice -c "SELECT streamext.drop_source('rv_orders')"
+as rv_bob -c "SELECT streamext.create_source('rv_orders', '$SE_BOOTSTRAP', 'rv', 'rv_t', options => '{\"start_from\": \"latest\"}')"
+se_assert_eq "bob sees no old dead letters" 0 "$(as rv_bob -c "SELECT count(*) FROM streamext.dead_letters WHERE source = 'rv_orders'")"
+se_assert_eq "bob deletes none" "" "$(as rv_bob -c "DELETE FROM streamext.dead_letters WHERE source = 'rv_orders' RETURNING id")"
+se_assert_eq "status counts none" 0 "$(as rv_bob -c "SELECT dead_letters FROM streamext.source_status WHERE source = 'rv_orders'")"
+as rv_bob -c "INSERT INTO streamext.dead_letters (source, payload, error) VALUES ('rv_orders', 'bob', 'x')"
+se_assert_eq "bob sees his own" bob "$(as rv_bob -c "SELECT convert_from(payload, 'UTF8') FROM streamext.dead_letters WHERE source = 'rv_orders'")"
+se_assert_eq "superuser still has both" 2 "$(se_psql pg1 -c "SELECT count(*) FROM streamext.dead_letters WHERE source = 'rv_orders'")"
