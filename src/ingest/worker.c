@@ -372,12 +372,73 @@ commit_written(const rd_kafka_topic_partition_list_t *parts)
 	}
 }
 
+/*
+ * Store where start_from "latest" or a timestamp put partitions that had no
+ * offset yet, so that a restart (pause/resume, alter_source, a crash, a
+ * rebalance) continues there instead of resolving start_from again and
+ * skipping what arrived meanwhile.  A row someone stored meanwhile wins.
+ */
+static void
+store_resolved(rd_kafka_topic_partition_list_t *parts, rd_kafka_topic_partition_list_t *resolved)
+{
+	Oid			types[6] = {TEXTOID, TEXTARRAYOID, INT4ARRAYOID, INT8ARRAYOID, INT8OID, INT4OID};
+	Datum		values[6];
+	Datum	   *topics = palloc(sizeof(Datum) * resolved->cnt);
+	Datum	   *pnums = palloc(sizeof(Datum) * resolved->cnt);
+	Datum	   *offs = palloc(sizeof(Datum) * resolved->cnt);
+	int			i,
+				ret;
+	uint64		r;
+
+	for (i = 0; i < resolved->cnt; i++)
+	{
+		topics[i] = CStringGetTextDatum(resolved->elems[i].topic);
+		pnums[i] = Int32GetDatum(resolved->elems[i].partition);
+		offs[i] = Int64GetDatum(resolved->elems[i].offset);
+	}
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	SPI_connect();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	values[0] = CStringGetTextDatum(wargs.name);
+	values[1] = PointerGetDatum(construct_array(topics, resolved->cnt, TEXTOID, -1, false, TYPALIGN_INT));
+	values[2] = PointerGetDatum(construct_array(pnums, resolved->cnt, INT4OID, 4, true, TYPALIGN_INT));
+	values[3] = PointerGetDatum(construct_array(offs, resolved->cnt, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	values[4] = Int64GetDatum(wargs.source_id);
+	values[5] = Int32GetDatum(wargs.generation);
+	ret = SPI_execute_with_args("INSERT INTO streamext.source_offsets AS o (source, topic, partition, next_offset) "
+								"SELECT $1, t, p, n FROM unnest($2, $3, $4) AS u(t, p, n) "
+								"WHERE EXISTS (SELECT 1 FROM streamext.sources "
+								"  WHERE id = $5 AND generation = $6 AND state = 'running') "
+								"ON CONFLICT (source, topic, partition) DO UPDATE SET next_offset = o.next_offset "
+								"RETURNING topic, partition, next_offset",
+								6, types, values, NULL, false, 0);
+	if (ret != SPI_OK_INSERT_RETURNING)
+		elog(ERROR, "cannot store the start offsets: %s", SPI_result_code_string(ret));
+	for (r = 0; r < SPI_processed; r++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[r];
+		TupleDesc	td = SPI_tuptable->tupdesc;
+		bool		isnull;
+		rd_kafka_topic_partition_t *p;
+
+		p = rd_kafka_topic_partition_list_find(parts, SPI_getvalue(tup, td, 1),
+											   DatumGetInt32(SPI_getbinval(tup, td, 2, &isnull)));
+		if (p)
+			p->offset = DatumGetInt64(SPI_getbinval(tup, td, 3, &isnull));
+	}
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+}
+
 /* Starting offsets for newly assigned partitions: ours, else Kafka's, else start_from. */
 static void
 set_start_offsets(rd_kafka_topic_partition_list_t *parts)
 {
 	rd_kafka_topic_partition_list_t *committed;
 	rd_kafka_topic_partition_list_t *by_time;
+	rd_kafka_topic_partition_list_t *resolved = rd_kafka_topic_partition_list_new(1);
 	Oid			types[1] = {TEXTOID};
 	Datum		values[1];
 	int			ret,
@@ -451,7 +512,26 @@ set_start_offsets(rd_kafka_topic_partition_list_t *parts)
 		if (start_from_ms >= 0)
 			rd_kafka_topic_partition_list_add(by_time, p->topic, p->partition)->offset = start_from_ms;
 		else if (strcmp(start_from, "latest") == 0)
-			p->offset = RD_KAFKA_OFFSET_END;
+		{
+			int64_t		lo,
+						hi;
+			rd_kafka_resp_err_t err;
+
+			/* A number, to be stored: "latest" must not move on at every assignment. */
+			err = rd_kafka_query_watermark_offsets(rk, p->topic, p->partition, &lo, &hi, 10000);
+			if (err == RD_KAFKA_RESP_ERR_NO_ERROR && hi >= 0)
+			{
+				p->offset = hi;
+				rd_kafka_topic_partition_list_add(resolved, p->topic, p->partition)->offset = hi;
+			}
+			else
+			{
+				ereport(LOG,
+						(errmsg("source \"%s\": cannot read the end offset of partition %d of \"%s\": %s",
+								wargs.name, p->partition, p->topic, rd_kafka_err2str(err))));
+				p->offset = RD_KAFKA_OFFSET_END;
+			}
+		}
 		else
 			p->offset = RD_KAFKA_OFFSET_BEGINNING;
 	}
@@ -469,7 +549,10 @@ set_start_offsets(rd_kafka_topic_partition_list_t *parts)
 			rd_kafka_topic_partition_t *p = rd_kafka_topic_partition_list_find(parts, q->topic, q->partition);
 
 			if (q->err == 0 && q->offset >= 0)
+			{
 				p->offset = q->offset;
+				rd_kafka_topic_partition_list_add(resolved, p->topic, p->partition)->offset = q->offset;
+			}
 			else
 			{
 				p->offset = RD_KAFKA_OFFSET_BEGINNING;
@@ -479,6 +562,9 @@ set_start_offsets(rd_kafka_topic_partition_list_t *parts)
 		}
 	}
 	rd_kafka_topic_partition_list_destroy(by_time);
+	if (resolved->cnt > 0)
+		store_resolved(parts, resolved);
+	rd_kafka_topic_partition_list_destroy(resolved);
 }
 
 /*

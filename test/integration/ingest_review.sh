@@ -3,11 +3,12 @@
 # never run by the catalog functions (S2-2); the csv/text options null, columns and column are
 # accepted (S1-5); deferred constraint violations become dead letters (S1-3); names over 63 bytes
 # are refused, multibyte names work (S2-4); a dropped source's dead letters are not readable by
-# the next owner of its name (S2-1).
+# the next owner of its name (S2-1); start_from latest is resolved once per partition, so a
+# partition idle until after a pause loses nothing (S1-2).
 . "$SE_LIB"; se_test_begin
 se_pg_start pg1
 se_psql pg1 -c "CREATE EXTENSION streamext"
-se_broker_start --brokers 1 --topic rv:1 --topic rcsv:1 --topic rtxt:1 --topic rfk:1 --topic rmb:1
+se_broker_start --brokers 1 --topic rv:1 --topic rcsv:1 --topic rtxt:1 --topic rfk:1 --topic rmb:1 --topic rlt:2
 se_psql pg1 <<'SQL'
 CREATE ROLE rv_bob LOGIN;
 CREATE ROLE rv_alice LOGIN;
@@ -80,3 +81,19 @@ se_assert_eq "status counts none" 0 "$(as rv_bob -c "SELECT dead_letters FROM st
 as rv_bob -c "INSERT INTO streamext.dead_letters (source, payload, error) VALUES ('rv_orders', 'bob', 'x')"
 se_assert_eq "bob sees his own" bob "$(as rv_bob -c "SELECT convert_from(payload, 'UTF8') FROM streamext.dead_letters WHERE source = 'rv_orders'")"
 se_assert_eq "superuser still has both" 2 "$(se_psql pg1 -c "SELECT count(*) FROM streamext.dead_letters WHERE source = 'rv_orders'")"
+
+# S1-2: start_from latest; p1 gets its first messages while the source is paused.
+se_psql pg1 -c "CREATE TABLE rv_lt (device_id text, seq bigint, _partition int)"
+"$SE_TOOLS/se-produce" --brokers "$SE_BOOTSTRAP" --topic rlt --partition 0 --count 3 --seed 9 2>/dev/null
+se_psql pg1 -c "SELECT streamext.create_source('rv_lt', '$SE_BOOTSTRAP', 'rlt', 'rv_lt', options => '{\"start_from\": \"latest\"}')"
+se_wait_for pg1 30 "SELECT count(*) = 2 FROM streamext.source_offsets WHERE source = 'rv_lt'" ||
+	se_die "latest offsets not stored at assignment: $(se_psql pg1 -c "SELECT * FROM streamext.source_offsets WHERE source = 'rv_lt'")"
+se_assert_eq "latest resolved" "0:3,1:0" "$(se_psql pg1 -c "SELECT string_agg(partition || ':' || next_offset, ',' ORDER BY partition) FROM streamext.source_offsets WHERE source = 'rv_lt'")"
+"$SE_TOOLS/se-produce" --brokers "$SE_BOOTSTRAP" --topic rlt --partition 0 --count 5 2>/dev/null
+se_wait_for pg1 30 "SELECT count(*) = 5 FROM rv_lt" || se_die "p0 not written"
+se_psql pg1 -c "SELECT streamext.pause_source('rv_lt')"
+se_wait_for pg1 10 "SELECT NOT EXISTS (SELECT FROM pg_stat_activity WHERE backend_type = 'streamext source' AND application_name = 'rv_lt')" || se_die "workers did not stop"
+"$SE_TOOLS/se-produce" --brokers "$SE_BOOTSTRAP" --topic rlt --partition 1 --count 10 --seed 3 2>/dev/null
+se_psql pg1 -c "SELECT streamext.resume_source('rv_lt')"
+se_wait_for pg1 30 "SELECT count(*) = 15 FROM rv_lt" || se_log "rows not all there"
+se_assert_eq "latest: rows per partition" "0:5,1:10" "$(se_psql pg1 -c "SELECT string_agg(p || ':' || n, ',' ORDER BY p) FROM (SELECT _partition p, count(*) n FROM rv_lt GROUP BY 1) x")"
