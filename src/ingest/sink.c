@@ -18,6 +18,7 @@
 #include "access/table.h"
 #include "access/tableam.h"
 #include "access/xact.h"
+#include "catalog/heap.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "executor/execPartition.h"
@@ -54,6 +55,7 @@ struct SinkState
 	SPIPlanPtr	dead_plan;
 	bool		merge_schema;
 	List	   *new_columns;	/* merge_schema: NewColumn to add before a retry */
+	List	   *refused_columns;	/* merge_schema: names that could not be added */
 };
 
 /* A column merge_schema adds for a new top-level JSON key. */
@@ -212,7 +214,17 @@ remember_new_columns(SinkState *ss, const IngestMessage *msg, List *keys)
 			if (strcmp(((NewColumn *) lfirst(c))->name, key) == 0)
 				known = true;
 		}
-		if (known)
+		foreach(c, ss->refused_columns)
+		{
+			if (strcmp((char *) lfirst(c), key) == 0)
+				known = true;
+		}
+
+		/*
+		 * No column can have a system column's name (xmin, ctid, ...); such a
+		 * key is ignored like any key merge_schema cannot turn into a column.
+		 */
+		if (known || SystemAttributeByName(key) != NULL)
 			continue;
 		type = decoder_infer_type(ss->dec, msg, key);
 		if (type == NULL)
@@ -241,12 +253,16 @@ sink_apply_schema(SinkState *ss)
 {
 	ListCell   *lc;
 	Oid			types[3] = {OIDOID, TEXTOID, TEXTOID};
+	MemoryContext cxt;
+	ResourceOwner owner;
 
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	PushActiveSnapshot(GetTransactionSnapshot());
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
+	cxt = CurrentMemoryContext;
+	owner = CurrentResourceOwner;
 	foreach(lc, ss->new_columns)
 	{
 		NewColumn  *nc = lfirst(lc);
@@ -258,15 +274,50 @@ sink_apply_schema(SinkState *ss)
 		values[0] = ObjectIdGetDatum(ss->target);
 		values[1] = CStringGetTextDatum(nc->name);
 		values[2] = CStringGetTextDatum(nc->type);
-		ret = SPI_execute_with_args("SELECT format('ALTER TABLE %s ADD COLUMN IF NOT EXISTS %I %s', $1::regclass, $2, $3)",
+		ret = SPI_execute_with_args("SELECT pg_catalog.format('ALTER TABLE %s ADD COLUMN IF NOT EXISTS %I %s', $1::pg_catalog.regclass, $2, $3)",
 									3, types, values, NULL, true, 1);
 		if (ret != SPI_OK_SELECT || SPI_processed != 1)
 			elog(ERROR, "cannot build ALTER TABLE for merge_schema");
 		sql = TextDatumGetCString(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 		ereport(LOG, (errmsg("source \"%s\" (merge_schema): %s", ss->source_name, sql)));
-		ret = SPI_execute(sql, false, 0);
-		if (ret != SPI_OK_UTILITY)
-			elog(ERROR, "merge_schema: %s failed: %s", sql, SPI_result_code_string(ret));
+
+		/*
+		 * A column that cannot be added (the owner does not own the table, a
+		 * name PostgreSQL refuses, too many columns) must not stop the
+		 * source: its key is ignored from now on, and the messages land
+		 * without it.
+		 */
+		BeginInternalSubTransaction(NULL);
+		MemoryContextSwitchTo(cxt);
+		PG_TRY();
+		{
+			ret = SPI_execute(sql, false, 0);
+			if (ret != SPI_OK_UTILITY)
+				elog(ERROR, "merge_schema: %s failed: %s", sql, SPI_result_code_string(ret));
+			ReleaseCurrentSubTransaction();
+			MemoryContextSwitchTo(cxt);
+			CurrentResourceOwner = owner;
+		}
+		PG_CATCH();
+		{
+			ErrorData  *ed;
+			MemoryContext old;
+
+			MemoryContextSwitchTo(cxt);
+			ed = CopyErrorData();
+			FlushErrorState();
+			RollbackAndReleaseCurrentSubTransaction();
+			MemoryContextSwitchTo(cxt);
+			CurrentResourceOwner = owner;
+			ereport(WARNING,
+					(errmsg("source \"%s\" (merge_schema): cannot add column \"%s\", the key is ignored: %s",
+							ss->source_name, nc->name, ed->message)));
+			old = MemoryContextSwitchTo(ss->cxt);
+			ss->refused_columns = lappend(ss->refused_columns, pstrdup(nc->name));
+			MemoryContextSwitchTo(old);
+			FreeErrorData(ed);
+		}
+		PG_END_TRY();
 	}
 	SPI_finish();
 	PopActiveSnapshot();

@@ -4,11 +4,12 @@
 # accepted (S1-5); deferred constraint violations become dead letters (S1-3); names over 63 bytes
 # are refused, multibyte names work (S2-4); a dropped source's dead letters are not readable by
 # the next owner of its name (S2-1); start_from latest is resolved once per partition, so a
-# partition idle until after a pause loses nothing (S1-2).
+# partition idle until after a pause loses nothing (S1-2); merge_schema ignores keys it cannot add
+# as columns (system column names, a target the owner does not own) and the messages land (S1-4).
 . "$SE_LIB"; se_test_begin
 se_pg_start pg1
 se_psql pg1 -c "CREATE EXTENSION streamext"
-se_broker_start --brokers 1 --topic rv:1 --topic rcsv:1 --topic rtxt:1 --topic rfk:1 --topic rmb:1 --topic rlt:2
+se_broker_start --brokers 1 --topic rv:1 --topic rcsv:1 --topic rtxt:1 --topic rfk:1 --topic rmb:1 --topic rlt:2 --topic rms:1 --topic rms2:1
 se_psql pg1 <<'SQL'
 CREATE ROLE rv_bob LOGIN;
 CREATE ROLE rv_alice LOGIN;
@@ -97,3 +98,17 @@ se_wait_for pg1 10 "SELECT NOT EXISTS (SELECT FROM pg_stat_activity WHERE backen
 se_psql pg1 -c "SELECT streamext.resume_source('rv_lt')"
 se_wait_for pg1 30 "SELECT count(*) = 15 FROM rv_lt" || se_log "rows not all there"
 se_assert_eq "latest: rows per partition" "0:5,1:10" "$(se_psql pg1 -c "SELECT string_agg(p || ':' || n, ',' ORDER BY p) FROM (SELECT _partition p, count(*) n FROM rv_lt GROUP BY 1) x")"
+
+# S1-4: merge_schema with keys named like system columns, and with an owner who cannot ALTER.
+se_psql pg1 -c "CREATE TABLE rv_ms (a int, _offset bigint); CREATE TABLE rv_ms2 (a int); GRANT INSERT ON rv_ms2 TO rv_bob"
+printf '%s\n' '{"a":1}' '{"a":2,"xmin":5,"ctid":"x","b":"new"}' '{"a":3,"tableoid":1}' |
+	"$SE_TOOLS/se-produce" --brokers "$SE_BOOTSTRAP" --topic rms --stdin 2>/dev/null
+printf '%s\n' '{"a":1}' '{"a":2,"c":7}' '{"a":3}' | "$SE_TOOLS/se-produce" --brokers "$SE_BOOTSTRAP" --topic rms2 --stdin 2>/dev/null
+se_psql pg1 -c "SELECT streamext.create_source('rv_ms', '$SE_BOOTSTRAP', 'rms', 'rv_ms', options => '{\"merge_schema\": true}')"
+as rv_bob -c "SELECT streamext.create_source('rv_ms2', '$SE_BOOTSTRAP', 'rms2', 'rv_ms2', options => '{\"merge_schema\": true}')"
+se_wait_for pg1 30 "SELECT (SELECT count(*) FROM rv_ms) = 3 AND (SELECT count(*) FROM rv_ms2) = 3" ||
+	se_die "merge_schema rows missing: $(se_psql pg1 -c "SELECT source, state, rows, last_error FROM streamext.source_status WHERE source LIKE 'rv_ms%'")"
+se_assert_eq "merge_schema: rows" "1|,2|new,3|" "$(se_psql pg1 -c "SELECT string_agg(a || '|' || coalesce(b, ''), ',' ORDER BY a) FROM rv_ms")"
+se_assert_eq "merge_schema: no dead letters" 0 "$(se_psql pg1 -c "SELECT count(*) FROM streamext.dead_letters WHERE source LIKE 'rv_ms%'")"
+se_assert_eq "merge_schema: not owner, column not added" "a" "$(se_psql pg1 -c "SELECT string_agg(attname, ',') FROM pg_attribute WHERE attrelid = 'rv_ms2'::regclass AND attnum > 0")"
+se_assert_eq "merge_schema: states" "running,running" "$(se_psql pg1 -c "SELECT string_agg(state, ',') FROM streamext.source_status WHERE source LIKE 'rv_ms%'")"
