@@ -201,7 +201,8 @@ BEGIN
 			RAISE EXCEPTION 'only superusers may create a source owned by another role'
 				USING ERRCODE = 'insufficient_privilege';
 		END IF;
-		IF NOT (SELECT rolcanlogin OR rolsuper FROM pg_catalog.pg_roles WHERE oid = NEW.owner) THEN
+		-- superusers too: a background worker cannot connect as a NOLOGIN role
+		IF NOT coalesce((SELECT rolcanlogin FROM pg_catalog.pg_roles WHERE oid = NEW.owner::oid), false) THEN
 			RAISE EXCEPTION 'the owner of a source must be a role that can log in, and % cannot', NEW.owner
 				USING ERRCODE = 'invalid_parameter_value',
 					HINT = 'The source''s workers connect as its owner; use a LOGIN role.';
