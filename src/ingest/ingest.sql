@@ -269,11 +269,17 @@ SELECT s.name AS source,
 	coalesce(w.bytes, 0) AS bytes,
 	w.lag,
 	w.last_batch_at,
-	coalesce(s.last_error, w.last_error) AS last_error
+	-- every role sees every source's name and state, but error texts can quote row data
+	CASE WHEN pg_catalog.pg_has_role(s.owner, 'MEMBER')
+		OR pg_catalog.pg_has_role('pg_read_all_stats', 'MEMBER')
+		THEN coalesce(s.last_error, w.last_error) END AS last_error
 FROM streamext.sources s
 LEFT JOIN streamext._source_worker_stats() w ON w.source_id = s.id;
 COMMENT ON VIEW streamext.source_status IS 'one row per source: state, running workers, counters since server start, lag, last error';
 GRANT SELECT ON streamext.source_status TO PUBLIC;
+-- _source_worker_stats() stays executable by PUBLIC: the view calls it with the
+-- querying role's rights.  Its last_error holds only Kafka client errors; the
+-- errors of the data (triggers, constraints) are in sources.last_error, under RLS.
 
 -- Raise the right error when name is not a source the caller may change.
 CREATE FUNCTION streamext._own_source(source_name text) RETURNS void
@@ -370,17 +376,31 @@ CREATE FUNCTION streamext.alter_source(name text, options jsonb) RETURNS void
 	AS $$
 DECLARE
 	merged jsonb;
+	kafka jsonb;
 BEGIN
 	PERFORM streamext._own_source(name);
 	IF options IS NULL OR jsonb_typeof(options) <> 'object' THEN
 		RAISE EXCEPTION 'source options must be a JSON object' USING ERRCODE = 'invalid_parameter_value';
 	END IF;
-	-- Merge key by key; a key set to null goes back to its default.
-	SELECT jsonb_strip_nulls(s.options || alter_source.options) INTO merged
+	-- Merge key by key; a key set to null goes back to its default.  The kafka
+	-- object is merged property by property too (so changing one keeps the
+	-- others, such as sasl.password); "kafka": null removes all of them.
+	SELECT s.options || alter_source.options,
+		CASE WHEN jsonb_typeof(alter_source.options -> 'kafka') = 'object'
+			THEN coalesce(CASE WHEN jsonb_typeof(s.options -> 'kafka') = 'object' THEN s.options -> 'kafka' END, '{}')
+				|| (alter_source.options -> 'kafka') END
+		INTO merged, kafka
 		FROM streamext.sources s WHERE s.name = alter_source.name;
+	IF kafka IS NOT NULL THEN
+		merged := jsonb_set(merged, '{kafka}',
+			(SELECT coalesce(jsonb_object_agg(key, value), '{}') FROM jsonb_each(kafka)
+			  WHERE jsonb_typeof(value) <> 'null'));
+	END IF;
+	merged := (SELECT coalesce(jsonb_object_agg(key, value), '{}') FROM jsonb_each(merged)
+				WHERE jsonb_typeof(value) <> 'null');
 	UPDATE streamext.sources s SET options = merged WHERE s.name = alter_source.name;
 	PERFORM streamext._wake_launcher();
 END
 $$;
 COMMENT ON FUNCTION streamext.alter_source(text, jsonb)
-	IS 'change a source''s options (merged into the current ones; null removes one); its workers restart';
+	IS 'change a source''s options (merged into the current ones, the kafka object property by property; null removes one); its workers restart';

@@ -338,6 +338,7 @@ insert_rows(SinkState *ss, SinkMessage *msgs, int lo, int hi, List **dead)
 	RangeTblEntry *rte;
 	ResultRelInfo *rri;
 	ModifyTableState *mtstate;
+	TransitionCaptureState *tcs;
 	PartitionTupleRouting *proute = NULL;
 	BulkInsertState bistate;
 	TupleTableSlot *rootslot;
@@ -391,6 +392,10 @@ insert_rows(SinkState *ss, SinkMessage *msgs, int lo, int hi, List **dead)
 		proute = ExecSetupPartitionTupleRouting(estate, rel);
 
 	AfterTriggerBeginQuery();
+
+	/* Statement triggers with REFERENCING NEW TABLE see the rows, as with COPY. */
+	tcs = MakeTransitionCaptureState(rel->trigdesc, RelationGetRelid(rel), CMD_INSERT);
+	mtstate->mt_transition_capture = tcs;
 	ExecBSInsertTriggers(estate, rri);
 
 	bistate = GetBulkInsertState();
@@ -464,7 +469,7 @@ insert_rows(SinkState *ss, SinkMessage *msgs, int lo, int hi, List **dead)
 			ExecPartitionCheck(target_rri, slot, estate, true);
 		MemoryContextSwitchTo(old);
 
-		if (can_buffer(target_rri))
+		if (tcs == NULL && can_buffer(target_rri))
 		{
 			b = (InsertBuffer *) target_rri->ri_CopyMultiInsertBuffer;
 			if (b == NULL)
@@ -494,7 +499,7 @@ insert_rows(SinkState *ss, SinkMessage *msgs, int lo, int hi, List **dead)
 		table_tuple_insert(target_rri->ri_RelationDesc, slot, estate->es_output_cid, 0, bistate);
 		if (target_rri->ri_NumIndices > 0)
 			recheck = ExecInsertIndexTuples(target_rri, slot, estate, false, false, NULL, NIL);
-		ExecARInsertTriggers(estate, target_rri, slot, recheck, NULL);
+		ExecARInsertTriggers(estate, target_rri, slot, recheck, tcs);
 		list_free(recheck);
 		MemoryContextSwitchTo(old);
 		rows++;
@@ -514,7 +519,7 @@ insert_rows(SinkState *ss, SinkMessage *msgs, int lo, int hi, List **dead)
 		b->rri->ri_CopyMultiInsertBuffer = NULL;
 	}
 
-	ExecASInsertTriggers(estate, rri, NULL);
+	ExecASInsertTriggers(estate, rri, tcs);
 	AfterTriggerEndQuery(estate);
 	FreeBulkInsertState(bistate);
 	if (proute)

@@ -5,11 +5,13 @@
 # are refused, multibyte names work (S2-4); a dropped source's dead letters are not readable by
 # the next owner of its name (S2-1); start_from latest is resolved once per partition, so a
 # partition idle until after a pause loses nothing (S1-2); merge_schema ignores keys it cannot add
-# as columns (system column names, a target the owner does not own) and the messages land (S1-4).
+# as columns (system column names, a target the owner does not own) and the messages land (S1-4);
+# statement triggers with transition tables see the batch's rows (S2-9); alter_source merges the
+# kafka object property by property (S3-5); last_error is shown only to the owner (S2-3).
 . "$SE_LIB"; se_test_begin
 se_pg_start pg1
 se_psql pg1 -c "CREATE EXTENSION streamext"
-se_broker_start --brokers 1 --topic rv:1 --topic rcsv:1 --topic rtxt:1 --topic rfk:1 --topic rmb:1 --topic rlt:2 --topic rms:1 --topic rms2:1
+se_broker_start --brokers 1 --topic rv:1 --topic rcsv:1 --topic rtxt:1 --topic rfk:1 --topic rmb:1 --topic rlt:2 --topic rms:1 --topic rms2:1 --topic rtt:1
 se_psql pg1 <<'SQL'
 CREATE ROLE rv_bob LOGIN;
 CREATE ROLE rv_alice LOGIN;
@@ -112,3 +114,24 @@ se_assert_eq "merge_schema: rows" "1|,2|new,3|" "$(se_psql pg1 -c "SELECT string
 se_assert_eq "merge_schema: no dead letters" 0 "$(se_psql pg1 -c "SELECT count(*) FROM streamext.dead_letters WHERE source LIKE 'rv_ms%'")"
 se_assert_eq "merge_schema: not owner, column not added" "a" "$(se_psql pg1 -c "SELECT string_agg(attname, ',') FROM pg_attribute WHERE attrelid = 'rv_ms2'::regclass AND attnum > 0")"
 se_assert_eq "merge_schema: states" "running,running" "$(se_psql pg1 -c "SELECT string_agg(state, ',') FROM streamext.source_status WHERE source LIKE 'rv_ms%'")"
+
+# S2-9: AFTER INSERT ... REFERENCING NEW TABLE ... FOR EACH STATEMENT sees every row.
+se_psql pg1 -c "CREATE TABLE rv_tt (device_id text, seq bigint); CREATE TABLE rv_tt_count (n bigint);
+CREATE FUNCTION rv_ttf() RETURNS trigger LANGUAGE plpgsql AS \$\$ BEGIN INSERT INTO rv_tt_count SELECT count(*) FROM newrows; RETURN NULL; END \$\$;
+CREATE TRIGGER rv_ttt AFTER INSERT ON rv_tt REFERENCING NEW TABLE AS newrows FOR EACH STATEMENT EXECUTE FUNCTION rv_ttf()"
+"$SE_TOOLS/se-produce" --brokers "$SE_BOOTSTRAP" --topic rtt --count 20 2>/dev/null
+se_psql pg1 -c "SELECT streamext.create_source('rv_tt', '$SE_BOOTSTRAP', 'rtt', 'rv_tt')"
+se_wait_for pg1 30 "SELECT count(*) = 20 FROM rv_tt" || se_die "transition table: $(se_psql pg1 -c "SELECT state, last_error FROM streamext.source_status WHERE source = 'rv_tt'")"
+se_assert_eq "transition table rows seen" 20 "$(se_psql pg1 -c 'SELECT sum(n) FROM rv_tt_count')"
+
+# S3-5: alter_source keeps the other kafka properties; null removes one.
+se_psql pg1 -c "SELECT streamext.alter_source('rv_tt', '{\"kafka\": {\"sasl.username\": \"u\", \"sasl.password\": \"p\", \"client.rack\": \"r1\"}}')"
+se_psql pg1 -c "SELECT streamext.alter_source('rv_tt', '{\"kafka\": {\"fetch.max.bytes\": 1048576, \"client.rack\": null}}')"
+se_assert_eq "kafka merged" '{"sasl.password": "p", "sasl.username": "u", "fetch.max.bytes": 1048576}' "$(se_psql pg1 -c "SELECT options->'kafka' FROM streamext.sources WHERE name = 'rv_tt'")"
+se_psql pg1 -c "SELECT streamext.alter_source('rv_tt', '{\"kafka\": null}')"
+se_assert_eq "kafka removed" "f" "$(se_psql pg1 -c "SELECT options ? 'kafka' FROM streamext.sources WHERE name = 'rv_tt'")"
+
+# S2-3: another role sees bob's source in source_status, but not its last_error.
+se_psql pg1 -c "UPDATE streamext.sources SET state = 'error', last_error = 'bad card 4111' WHERE name = 'rv'"
+se_assert_eq "owner sees last_error" "bad card 4111" "$(as rv_bob -c "SELECT last_error FROM streamext.source_status WHERE source = 'rv'")"
+se_assert_eq "others do not" "error|" "$(as rv_alice -c "SELECT state, last_error FROM streamext.source_status WHERE source = 'rv'")"
