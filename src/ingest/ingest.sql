@@ -107,7 +107,8 @@ DECLARE
 		'batch_max_ms', 'max_buffered_bytes', 'merge_schema', 'column_map', 'time_partition',
 		'kafka', 'delimiter', 'quote', 'header', 'null', 'columns', 'column'];
 	reserved constant text[] := ARRAY['bootstrap.servers', 'metadata.broker.list', 'group.id',
-		'enable.auto.commit', 'enable.auto.offset.store', 'enable.partition.eof'];
+		'enable.auto.commit', 'enable.auto.offset.store', 'enable.partition.eof',
+		'group.instance.id'];
 	lim record;
 BEGIN
 	IF options IS NULL OR jsonb_typeof(options) <> 'object' THEN

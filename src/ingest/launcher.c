@@ -27,6 +27,7 @@
 #include "storage/ipc.h"
 #include "storage/latch.h"
 #include "storage/proc.h"
+#include "storage/procarray.h"
 #include "storage/shmem.h"
 #include "tcop/tcopprot.h"
 #include "utils/builtins.h"
@@ -602,6 +603,34 @@ launcher_shmem_exit(int code, Datum arg)
 	LWLockRelease(ingest_shared->lock);
 }
 
+/*
+ * Workers of a previous launcher (one that exited with an error) still run,
+ * and this launcher knows nothing of them: stop them, it starts its own.
+ */
+static void
+launcher_stop_orphans(void)
+{
+	int			i;
+	int			n = 0;
+
+	LWLockAcquire(ingest_shared->lock, LW_SHARED);
+	for (i = 0; i < ingest_shared->nslots; i++)
+	{
+		IngestWorkerSlot *s = &ingest_shared->slots[i];
+
+		/* only a process of this server: a stale slot's pid may be reused */
+		if (s->in_use && s->pid != 0 && BackendPidGetProc(s->pid) != NULL)
+		{
+			(void) kill(s->pid, SIGTERM);
+			n++;
+		}
+	}
+	LWLockRelease(ingest_shared->lock);
+	if (n > 0)
+		ereport(LOG,
+				(errmsg("streamext launcher: stopped %d consumer worker(s) of a previous launcher", n)));
+}
+
 void
 ingest_launcher_main(Datum arg)
 {
@@ -618,6 +647,7 @@ ingest_launcher_main(Datum arg)
 	ingest_shared->launcher_latch = MyLatch;
 	LWLockRelease(ingest_shared->lock);
 	before_shmem_exit(launcher_shmem_exit, 0);
+	launcher_stop_orphans();
 
 	ereport(LOG, (errmsg("streamext launcher started for database \"%s\"", ingest_database)));
 
@@ -652,5 +682,6 @@ ingest_launcher_main(Datum arg)
 		foreach(lc, launcher_workers)
 			TerminateBackgroundWorker(((LauncherWorker *) lfirst(lc))->handle);
 	}
-	proc_exit(0);
+	/* Exit code 1: the postmaster restarts a launcher that was merely terminated. */
+	proc_exit(1);
 }

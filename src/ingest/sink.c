@@ -30,6 +30,7 @@
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
 #include "parser/parse_relation.h"
+#include "postmaster/interrupt.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
@@ -413,6 +414,17 @@ insert_rows(SinkState *ss, SinkMessage *msgs, int lo, int hi, List **dead)
 		List	   *unknown = NIL;
 
 		CHECK_FOR_INTERRUPTS();
+
+		/*
+		 * pause_source, drop_source and server shutdown must not wait for a
+		 * long batch (slow triggers, halving): give it up; the rows roll
+		 * back with the offsets, so the messages are read again later.
+		 */
+		if (ShutdownRequestPending)
+			ereport(ERROR,
+					(errcode(ERRCODE_ADMIN_SHUTDOWN),
+					 errmsg("source \"%s\" is stopping; the batch is abandoned and will be read again",
+							ss->source_name)));
 		ResetPerTupleExprContext(estate);
 		old = MemoryContextSwitchTo(GetPerTupleMemoryContext(estate));
 		ExecClearTuple(rootslot);

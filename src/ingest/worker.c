@@ -34,6 +34,7 @@
 #include "postmaster/interrupt.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
+#include "storage/procarray.h"
 #include "tcop/tcopprot.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -125,7 +126,9 @@ worker_shmem_exit(int code, Datum arg)
 	if (myslot == NULL)
 		return;
 	LWLockAcquire(ingest_shared->lock, LW_EXCLUSIVE);
-	memset(myslot, 0, sizeof(IngestWorkerSlot));
+	/* a successor may have taken the slot over */
+	if (myslot->pid == MyProcPid)
+		memset(myslot, 0, sizeof(IngestWorkerSlot));
 	LWLockRelease(ingest_shared->lock);
 	myslot = NULL;
 }
@@ -141,7 +144,9 @@ claim_slot(void)
 		IngestWorkerSlot *s = &ingest_shared->slots[i];
 
 		/* A slot whose process died without cleanup (crash) is reused too. */
-		if (!s->in_use || (s->source_id == wargs.source_id && s->index == wargs.index))
+		if (!s->in_use ||
+			(s->source_id == wargs.source_id && s->index == wargs.index &&
+			 (s->pid == 0 || BackendPidGetProc(s->pid) == NULL)))
 		{
 			memset(s, 0, sizeof(IngestWorkerSlot));
 			s->in_use = true;
@@ -358,7 +363,8 @@ commit_written(const rd_kafka_topic_partition_list_t *parts)
 	{
 		if (!XLogRecPtrIsInvalid(pending_lsn) && GetFlushRecPtr(NULL) < pending_lsn)
 			XLogFlush(pending_lsn);
-		err = rd_kafka_commit(rk, list, 0);
+		/* While the brokers are down a synchronous commit would block for long. */
+		err = rd_kafka_commit(rk, list, broker_down ? 1 : 0);
 		if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
 			ereport(LOG,
 					(errmsg("source \"%s\": committing offsets to Kafka failed: %s",
@@ -1334,10 +1340,16 @@ ingest_worker_main(Datum arg)
 		 * a clean close could block.  The group notices our exit when the
 		 * session times out, and the next worker reads our stored offsets.
 		 */
-		if (is_transient_error(ed->sqlerrcode))
+		/* A batch abandoned for pause, drop or shutdown: stop as gracefully as ever. */
+		if (ed->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN && ShutdownRequestPending)
+			ereport(LOG, (errmsg("%s", ed->message)));
+		else if (is_transient_error(ed->sqlerrcode))
 			ReThrowError(ed);
-		set_error_state(ed->message);
-		proc_exit(0);
+		else
+		{
+			set_error_state(ed->message);
+			proc_exit(0);
+		}
 	}
 	PG_END_TRY();
 
