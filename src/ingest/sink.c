@@ -19,6 +19,8 @@
 #include "access/tableam.h"
 #include "access/xact.h"
 #include "catalog/heap.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_index.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "executor/execPartition.h"
@@ -39,6 +41,7 @@
 #include "utils/resowner.h"
 #include "utils/rls.h"
 #include "utils/snapmgr.h"
+#include "utils/syscache.h"
 
 #include "ingest/ingest_internal.h"
 
@@ -65,6 +68,8 @@ typedef struct NewColumn
 	char	   *name;
 	char	   *type;
 } NewColumn;
+
+static bool is_position_key(ErrorData *ed);
 
 /* A message that goes to the dead letters, and why. */
 typedef struct DeadLetter
@@ -596,8 +601,15 @@ write_range(SinkState *ss, SinkMessage *msgs, int lo, int hi, List **dead, int64
 	}
 	if (hi - lo == 1)
 	{
-		DeadLetter *dl = palloc(sizeof(DeadLetter));
+		DeadLetter *dl;
 
+		/* Written before (a re-delivered message): it is there, not a dead letter. */
+		if (ed->sqlerrcode == ERRCODE_UNIQUE_VIOLATION && is_position_key(ed))
+		{
+			FreeErrorData(ed);
+			return;
+		}
+		dl = palloc(sizeof(DeadLetter));
 		dl->index = lo;
 		dl->error = error_text(ed);
 		*dead = lappend(*dead, dl);
@@ -607,6 +619,58 @@ write_range(SinkState *ss, SinkMessage *msgs, int lo, int hi, List **dead, int64
 	mid = lo + (hi - lo) / 2;
 	write_range(ss, msgs, lo, mid, dead, rows);
 	write_range(ss, msgs, mid, hi, dead, rows);
+}
+
+/*
+ * Did this unique violation come from a unique index on the message's Kafka
+ * position: plain columns only, among them _partition and _offset, all of
+ * them from _topic, _partition, _offset?  DESIGN makes such an index the
+ * target's idempotency key.
+ */
+static bool
+is_position_key(ErrorData *ed)
+{
+	Oid			nsp;
+	Oid			idx;
+	HeapTuple	tup;
+	Form_pg_index ind;
+	bool		result = true;
+	bool		has_partition = false,
+				has_offset = false;
+	int			i;
+
+	if (ed->constraint_name == NULL || ed->schema_name == NULL)
+		return false;
+	nsp = get_namespace_oid(ed->schema_name, true);
+	if (!OidIsValid(nsp))
+		return false;
+	idx = get_relname_relid(ed->constraint_name, nsp);
+	if (!OidIsValid(idx))
+		return false;
+	tup = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(idx));
+	if (!HeapTupleIsValid(tup))
+		return false;
+	ind = (Form_pg_index) GETSTRUCT(tup);
+	if (!ind->indisunique ||
+		!heap_attisnull(tup, Anum_pg_index_indexprs, NULL) ||
+		!heap_attisnull(tup, Anum_pg_index_indpred, NULL))
+		result = false;
+	for (i = 0; result && i < ind->indnkeyatts; i++)
+	{
+		char	   *name = ind->indkey.values[i] > 0 ?
+			get_attname(ind->indrelid, ind->indkey.values[i], true) : NULL;
+
+		if (name == NULL)
+			result = false;
+		else if (strcmp(name, "_partition") == 0)
+			has_partition = true;
+		else if (strcmp(name, "_offset") == 0)
+			has_offset = true;
+		else if (strcmp(name, "_topic") != 0)
+			result = false;
+	}
+	ReleaseSysCache(tup);
+	return result && has_partition && has_offset;
 }
 
 static Datum

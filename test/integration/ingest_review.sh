@@ -7,11 +7,13 @@
 # partition idle until after a pause loses nothing (S1-2); merge_schema ignores keys it cannot add
 # as columns (system column names, a target the owner does not own) and the messages land (S1-4);
 # statement triggers with transition tables see the batch's rows (S2-9); alter_source merges the
-# kafka object property by property (S3-5); last_error is shown only to the owner (S2-3).
+# kafka object property by property (S3-5); last_error is shown only to the owner (S2-3); a message
+# already present under a unique (_topic, _partition, _offset) index is skipped, not dead-lettered (S3-2);
+# group.instance.id is refused (S3-4).
 . "$SE_LIB"; se_test_begin
 se_pg_start pg1
 se_psql pg1 -c "CREATE EXTENSION streamext"
-se_broker_start --brokers 1 --topic rv:1 --topic rcsv:1 --topic rtxt:1 --topic rfk:1 --topic rmb:1 --topic rlt:2 --topic rms:1 --topic rms2:1 --topic rtt:1
+se_broker_start --brokers 1 --topic rv:1 --topic rcsv:1 --topic rtxt:1 --topic rfk:1 --topic rmb:1 --topic rlt:2 --topic rms:1 --topic rms2:1 --topic rtt:1 --topic rid:1
 se_psql pg1 <<'SQL'
 CREATE ROLE rv_bob LOGIN;
 CREATE ROLE rv_alice LOGIN;
@@ -135,3 +137,20 @@ se_assert_eq "kafka removed" "f" "$(se_psql pg1 -c "SELECT options ? 'kafka' FRO
 se_psql pg1 -c "UPDATE streamext.sources SET state = 'error', last_error = 'bad card 4111' WHERE name = 'rv'"
 se_assert_eq "owner sees last_error" "bad card 4111" "$(as rv_bob -c "SELECT last_error FROM streamext.source_status WHERE source = 'rv'")"
 se_assert_eq "others do not" "error|" "$(as rv_alice -c "SELECT state, last_error FROM streamext.source_status WHERE source = 'rv'")"
+
+# S3-2: 5 of 10 messages are already in the target (re-delivery); the unique index on the Kafka
+# position makes them "already there"; a unique violation on another column is still a dead letter.
+se_psql pg1 -c "CREATE TABLE rv_id (device_id text, seq bigint, _topic text, _partition int, _offset bigint, UNIQUE (_topic, _partition, _offset), tag int UNIQUE)
+	; INSERT INTO rv_id (device_id, _topic, _partition, _offset) SELECT 'old', 'rid', 0, g FROM generate_series(0, 4) g
+	; INSERT INTO rv_id (device_id, tag) VALUES ('tagged', 1)"
+printf '%s\n' '{"device_id":"a"}' '{"device_id":"b"}' '{"device_id":"c"}' '{"device_id":"d"}' '{"device_id":"e"}' \
+	'{"device_id":"f"}' '{"device_id":"g","tag":1}' '{"device_id":"h"}' '{"device_id":"i"}' '{"device_id":"j"}' |
+	"$SE_TOOLS/se-produce" --brokers "$SE_BOOTSTRAP" --topic rid --stdin 2>/dev/null
+se_psql pg1 -c "SELECT streamext.create_source('rv_id', '$SE_BOOTSTRAP', 'rid', 'rv_id')"
+se_wait_for pg1 30 "SELECT next_offset = 10 FROM streamext.source_offsets WHERE source = 'rv_id'" || se_die "rv_id not consumed"
+se_assert_eq "position duplicates skipped" "old,old,old,old,old,f,h,i,j" "$(se_psql pg1 -c "SELECT string_agg(device_id, ',' ORDER BY _offset) FROM rv_id WHERE _offset IS NOT NULL")"
+se_assert_eq "other unique violation is a dead letter" "6" "$(se_psql pg1 -c "SELECT string_agg(\"offset\"::text, ',') FROM streamext.dead_letters WHERE source = 'rv_id'")"
+
+# S3-4: static membership would fence all but one worker.
+out=$(se_psql pg1 -c "SELECT streamext.create_source('rv_gi', '$SE_BOOTSTRAP', 'rid', 'rv_id', options => '{\"kafka\": {\"group.instance.id\": \"x\"}}')" 2>&1) && se_die "group.instance.id accepted"
+grep -q 'kafka property "group.instance.id" is set by streamext' <<<"$out" || se_die "unexpected: $out"
