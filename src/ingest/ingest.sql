@@ -74,7 +74,12 @@ CREATE POLICY source_owner_select ON streamext.dead_letters FOR SELECT
 CREATE POLICY source_owner_delete ON streamext.dead_letters FOR DELETE
 	USING (EXISTS (SELECT 1 FROM streamext.sources s WHERE s.name = source AND s.created_at <= failed_at));
 
-GRANT SELECT, INSERT, UPDATE, DELETE ON streamext.sources TO PUBLIC;
+-- id, generation and the timestamps are the extension's: a role choosing ids
+-- could make other roles' create_source fail.
+GRANT SELECT, DELETE ON streamext.sources TO PUBLIC;
+GRANT INSERT (name, owner, brokers, topic, target, format, options, state),
+	UPDATE (name, owner, brokers, topic, target, format, options, state, last_error)
+	ON streamext.sources TO PUBLIC;
 GRANT SELECT, INSERT, UPDATE, DELETE ON streamext.source_offsets TO PUBLIC;
 GRANT SELECT, INSERT, DELETE ON streamext.dead_letters TO PUBLIC;
 GRANT USAGE ON SEQUENCE streamext.sources_id_seq, streamext.dead_letters_id_seq TO PUBLIC;

@@ -9,7 +9,7 @@
 # statement triggers with transition tables see the batch's rows (S2-9); alter_source merges the
 # kafka object property by property (S3-5); last_error is shown only to the owner (S2-3); a message
 # already present under a unique (_topic, _partition, _offset) index is skipped, not dead-lettered (S3-2);
-# group.instance.id is refused (S3-4).
+# group.instance.id is refused (S3-4); roles cannot choose a source's id or generation (S4).
 . "$SE_LIB"; se_test_begin
 se_pg_start pg1
 se_psql pg1 -c "CREATE EXTENSION streamext"
@@ -154,3 +154,10 @@ se_assert_eq "other unique violation is a dead letter" "6" "$(se_psql pg1 -c "SE
 # S3-4: static membership would fence all but one worker.
 out=$(se_psql pg1 -c "SELECT streamext.create_source('rv_gi', '$SE_BOOTSTRAP', 'rid', 'rv_id', options => '{\"kafka\": {\"group.instance.id\": \"x\"}}')" 2>&1) && se_die "group.instance.id accepted"
 grep -q 'kafka property "group.instance.id" is set by streamext' <<<"$out" || se_die "unexpected: $out"
+
+# S4: id and generation are not writable by roles.
+out=$(as rv_bob -c "INSERT INTO streamext.sources (id, name, brokers, topic, target) VALUES (1000, 'rv_x', 'b', 't', 'rv_t')" 2>&1) && se_die "explicit id accepted"
+grep -q "permission denied" <<<"$out" || se_die "unexpected: $out"
+out=$(as rv_bob -c "UPDATE streamext.sources SET generation = 100 WHERE name = 'rv'" 2>&1) && se_die "generation writable"
+grep -q "permission denied" <<<"$out" || se_die "unexpected: $out"
+as rv_bob -c "SELECT streamext.pause_source('rv')" -c "SELECT streamext.alter_source('rv', '{\"batch_max_ms\": 200}')" -c "SELECT streamext.drop_source('rv')"
