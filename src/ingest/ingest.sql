@@ -97,6 +97,8 @@ CREATE FUNCTION streamext._kafka_property_is_privileged(prop text) RETURNS boole
 		OR lower(prop) LIKE '%plugin%'
 		OR lower(prop) LIKE 'ssl.engine%'
 		OR lower(prop) LIKE '%certificate.stores'
+		OR lower(prop) LIKE '%.file'          -- newer librdkafka: read a file
+		OR lower(prop) LIKE '%endpoint.url'   -- OIDC token endpoint; libcurl reads file:// URLs
 		OR lower(prop) IN ('ssl_engine_location', 'sasl.oauthbearer.config', 'ssl.providers')
 	$$;
 
@@ -247,7 +249,7 @@ $$;
 CREATE TRIGGER sources_check BEFORE INSERT OR UPDATE ON streamext.sources
 	FOR EACH ROW EXECUTE FUNCTION streamext._sources_check();
 
--- Live statistics of the consumer workers (shared memory; since server start).
+-- Live statistics of the consumer workers (shared memory; since each worker started).
 CREATE FUNCTION streamext._source_worker_stats(
 	OUT source_id bigint, OUT workers integer, OUT messages bigint, OUT rows bigint,
 	OUT bytes bigint, OUT lag bigint, OUT last_batch_at timestamptz,
@@ -281,7 +283,7 @@ SELECT s.name AS source,
 		THEN coalesce(s.last_error, w.last_error) END AS last_error
 FROM streamext.sources s
 LEFT JOIN streamext._source_worker_stats() w ON w.source_id = s.id;
-COMMENT ON VIEW streamext.source_status IS 'one row per source: state, running workers, counters since server start, lag, last error';
+COMMENT ON VIEW streamext.source_status IS 'one row per source: state, running workers, counters since the workers started, lag, last error';
 GRANT SELECT ON streamext.source_status TO PUBLIC;
 -- _source_worker_stats() stays executable by PUBLIC: the view calls it with the
 -- querying role's rights.  Its last_error holds only Kafka client errors; the

@@ -621,11 +621,29 @@ rebalance_cb(rd_kafka_t *k, rd_kafka_resp_err_t err,
 	}
 	else
 	{
+		MemoryContext cxt = CurrentMemoryContext;
+
 		/* Revoked (or an error): what we hold for them is someone else's now. */
 		drop_buffered(parts);
 		for (int i = 0; i < parts->cnt; i++)
 			rd_kafka_topic_partition_list_del(time_filter, parts->elems[i].topic, parts->elems[i].partition);
-		commit_written(parts);
+		/* An error (say flushing WAL) must not unwind through librdkafka. */
+		PG_TRY();
+		{
+			commit_written(parts);
+		}
+		PG_CATCH();
+		{
+			ErrorData  *ed;
+
+			MemoryContextSwitchTo(cxt);
+			ed = CopyErrorData();
+			FlushErrorState();
+			if (rebalance_error == NULL)
+				rebalance_error = MemoryContextStrdup(TopMemoryContext, ed->message);
+			FreeErrorData(ed);
+		}
+		PG_END_TRY();
 		if (cooperative)
 			rd_kafka_error_destroy(rd_kafka_incremental_unassign(k, parts));
 		else

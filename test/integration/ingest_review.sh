@@ -161,3 +161,7 @@ grep -q "permission denied" <<<"$out" || se_die "unexpected: $out"
 out=$(as rv_bob -c "UPDATE streamext.sources SET generation = 100 WHERE name = 'rv'" 2>&1) && se_die "generation writable"
 grep -q "permission denied" <<<"$out" || se_die "unexpected: $out"
 as rv_bob -c "SELECT streamext.pause_source('rv')" -c "SELECT streamext.alter_source('rv', '{\"batch_max_ms\": 200}')" -c "SELECT streamext.drop_source('rv')"
+for prop in sasl.oauthbearer.assertion.private.key.file sasl.oauthbearer.token.endpoint.url; do
+	out=$(as rv_bob -c "SELECT streamext.create_source('rv_p', '$SE_BOOTSTRAP', 'rid', 'rv_t', options => '{\"kafka\": {\"$prop\": \"/etc/passwd\"}}')" 2>&1) && se_die "$prop accepted"
+	grep -q "only superusers may set kafka property" <<<"$out" || se_die "unexpected: $out"
+done
