@@ -557,6 +557,9 @@ error_text(ErrorData *ed)
 	return pstrdup(ed->message ? ed->message : "unknown error");
 }
 
+/* A failed range this small is retried message by message. */
+#define SINK_ROW_BY_ROW 32
+
 /*
  * Write msgs[lo, hi) in a subtransaction; on a data error, split in halves
  * until the single bad messages are found and dead-lettered.
@@ -616,6 +619,17 @@ write_range(SinkState *ss, SinkMessage *msgs, int lo, int hi, List **dead, int64
 		return;
 	}
 	FreeErrorData(ed);
+
+	/*
+	 * Small ranges go row by row at once: halving them further would insert
+	 * (and run the triggers of) their good rows several times more.
+	 */
+	if (hi - lo <= SINK_ROW_BY_ROW)
+	{
+		for (mid = lo; mid < hi; mid++)
+			write_range(ss, msgs, mid, mid + 1, dead, rows);
+		return;
+	}
 	mid = lo + (hi - lo) / 2;
 	write_range(ss, msgs, lo, mid, dead, rows);
 	write_range(ss, msgs, mid, hi, dead, rows);

@@ -680,6 +680,9 @@ kafka_conf_set(rd_kafka_conf_t *conf, const char *name, const char *value)
 				 errmsg("invalid kafka property \"%s\" of source \"%s\": %s", name, wargs.name, errstr)));
 }
 
+static void offset_commit_cb(rd_kafka_t *k, rd_kafka_resp_err_t err,
+							 rd_kafka_topic_partition_list_t *offsets, void *opaque);
+
 static void
 create_consumer(const char *brokers, const char *topic, const char *group_id, List *kafka_props)
 {
@@ -714,6 +717,7 @@ create_consumer(const char *brokers, const char *topic, const char *group_id, Li
 		kafka_conf_set(conf, lfirst(lc), lfirst(lnext(kafka_props, lc)));
 
 	rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
+	rd_kafka_conf_set_offset_commit_cb(conf, offset_commit_cb);
 	rd_kafka_conf_set_error_cb(conf, error_cb);
 
 	rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
@@ -762,6 +766,42 @@ remember_offset(rd_kafka_topic_partition_list_t *list, const char *topic, int32 
 		p = rd_kafka_topic_partition_list_add(list, topic, partition);
 	if (next > p->offset)
 		p->offset = next;
+}
+
+/*
+ * The outcome of a Kafka commit (served from a poll on this thread).  An
+ * offset Kafka refused (a coordinator move, a rebalance) is committed again
+ * later, while the partition is still ours: otherwise the next owner, on
+ * another server, would start from an older offset and write messages a
+ * second time.
+ */
+static void
+offset_commit_cb(rd_kafka_t *k, rd_kafka_resp_err_t err,
+				 rd_kafka_topic_partition_list_t *offsets, void *opaque)
+{
+	rd_kafka_topic_partition_list_t *assigned = NULL;
+	rd_kafka_topic_partition_t *w;
+	int			i;
+
+	if (offsets == NULL || pending_commit == NULL)
+		return;
+	if (rd_kafka_assignment(k, &assigned) != RD_KAFKA_RESP_ERR_NO_ERROR || assigned == NULL)
+		return;
+	for (i = 0; i < offsets->cnt; i++)
+	{
+		rd_kafka_topic_partition_t *o = &offsets->elems[i];
+		rd_kafka_resp_err_t e = o->err ? o->err : err;
+
+		if (e == RD_KAFKA_RESP_ERR_NO_ERROR || e == RD_KAFKA_RESP_ERR__NO_OFFSET || o->offset < 0)
+			continue;
+		if (rd_kafka_topic_partition_list_find(assigned, o->topic, o->partition) == NULL)
+			continue;
+		/* the newest written offset, never the refused one: Kafka's must not go back */
+		w = written ? rd_kafka_topic_partition_list_find(written, o->topic, o->partition) : NULL;
+		if (w && w->offset >= 0)
+			remember_offset(pending_commit, o->topic, o->partition, w->offset);
+	}
+	rd_kafka_topic_partition_list_destroy(assigned);
 }
 
 /* Sum over assigned partitions of (high watermark - next offset to write). */
