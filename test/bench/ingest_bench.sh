@@ -2,7 +2,8 @@
 # Ingest benchmark (issue 3): 1,000,000 truck messages over 64 partitions into a range-partitioned
 # typed bronze table, compared in the same run with COPY of the same rows as typed text into the same
 # table, and with the kcat | psql \copy jsonb pipeline plus a typed INSERT ... SELECT.
-# SE_BENCH_SCALE scales the message count.
+# SE_BENCH_SCALE scales the message count; SE_INGEST_PARALLELISM sets the source's workers (default 2:
+# one per core of the 2-core reference machine, as the mock broker and librdkafka share them).
 . "$SE_LIB"; se_test_begin
 N=$(python3 -c "print(int(1000000 * float('${SE_BENCH_SCALE:-1}')))")
 se_pg_start pg1 "shared_buffers = 512MB" "max_wal_size = 8GB" "checkpoint_timeout = 30min" "wal_buffers = 64MB"
@@ -40,7 +41,7 @@ se_psql pg1 -c "DROP TABLE raw"
 make_table bronze
 se_psql pg1 -c "CHECKPOINT"
 t0=$(now_s)
-se_psql pg1 -c "SELECT streamext.create_source('bench', '$SE_BOOTSTRAP', 'trucks', 'bronze', options => jsonb_build_object('batch_max_messages', 20000, 'parallelism', ${SE_INGEST_PARALLELISM:-1}))"
+se_psql pg1 -c "SELECT streamext.create_source('bench', '$SE_BOOTSTRAP', 'trucks', 'bronze', options => jsonb_build_object('batch_max_messages', 20000, 'parallelism', ${SE_INGEST_PARALLELISM:-2}))"
 tf=""
 while :; do
 	m=$(se_psql pg1 -c "SELECT messages FROM streamext.source_status WHERE source = 'bench'")
@@ -75,7 +76,7 @@ t1=$(now_s)
 kcat_rows=$(se_psql pg1 -c "SELECT count(*) FROM bronze")
 kcat_rate=$(rate "$kcat_rows" "$t0" "$t1")
 
-echo "ingest_bench: $N messages, 64 partitions, parallelism ${SE_INGEST_PARALLELISM:-1}, range-partitioned typed bronze table (15 daily partitions)"
+echo "ingest_bench: $N messages, 64 partitions, parallelism ${SE_INGEST_PARALLELISM:-2}, range-partitioned typed bronze table (15 daily partitions)"
 echo "  streamext, create_source to last row:  $streamext_rate msgs/s (includes the consumer group join, ~3 s)"
 echo "  streamext, first batch to last row:    $steady_rate msgs/s"
 echo "  COPY typed text:                       $copy_rate rows/s"
