@@ -1,6 +1,10 @@
 -- src/ingest/ingest.sql: Kafka sources — catalog tables, their privilege rules, the
 -- functions users call (create/alter/drop/pause/resume_source) and the status view.
 --
+-- Every SQL function here runs with search_path = pg_catalog, pg_temp: they are
+-- called by (and the trigger fires for) superusers too, and must not resolve an
+-- operator or function planted in a schema of the caller's search_path.
+--
 -- Privileges are enforced where the rows change, not in the functions: the catalog
 -- tables are writable by everyone but protected by row-level security (a role sees
 -- and changes only the sources it owns) and by a validation trigger that runs as the
@@ -10,7 +14,8 @@
 
 CREATE TABLE streamext.sources (
 	id bigserial UNIQUE,
-	name text PRIMARY KEY CHECK (length(name) BETWEEN 1 AND 63),
+	-- 63 bytes: the workers use the name as application_name and in shared memory
+	name text PRIMARY KEY CHECK (length(name) >= 1 AND octet_length(name) <= 63),
 	owner regrole NOT NULL DEFAULT current_user::regrole,
 	brokers text NOT NULL CHECK (brokers <> ''),
 	topic text NOT NULL CHECK (topic <> ''),
@@ -57,11 +62,24 @@ CREATE POLICY source_owner ON streamext.sources
 ALTER TABLE streamext.source_offsets ENABLE ROW LEVEL SECURITY;
 CREATE POLICY source_owner ON streamext.source_offsets
 	USING (EXISTS (SELECT 1 FROM streamext.sources s WHERE s.name = source));
+-- Dead letters stay when their source is dropped (superusers can still read
+-- them), but names are free for anyone to take again: a role sees only the dead
+-- letters written since its source of that name was created, never those of an
+-- earlier source that had the name.
 ALTER TABLE streamext.dead_letters ENABLE ROW LEVEL SECURITY;
-CREATE POLICY source_owner ON streamext.dead_letters
-	USING (EXISTS (SELECT 1 FROM streamext.sources s WHERE s.name = source));
+CREATE POLICY source_owner_insert ON streamext.dead_letters FOR INSERT
+	WITH CHECK (EXISTS (SELECT 1 FROM streamext.sources s WHERE s.name = source));
+CREATE POLICY source_owner_select ON streamext.dead_letters FOR SELECT
+	USING (EXISTS (SELECT 1 FROM streamext.sources s WHERE s.name = source AND s.created_at <= failed_at));
+CREATE POLICY source_owner_delete ON streamext.dead_letters FOR DELETE
+	USING (EXISTS (SELECT 1 FROM streamext.sources s WHERE s.name = source AND s.created_at <= failed_at));
 
-GRANT SELECT, INSERT, UPDATE, DELETE ON streamext.sources TO PUBLIC;
+-- id, generation and the timestamps are the extension's: a role choosing ids
+-- could make other roles' create_source fail.
+GRANT SELECT, DELETE ON streamext.sources TO PUBLIC;
+GRANT INSERT (name, owner, brokers, topic, target, format, options, state),
+	UPDATE (name, owner, brokers, topic, target, format, options, state, last_error)
+	ON streamext.sources TO PUBLIC;
 GRANT SELECT, INSERT, UPDATE, DELETE ON streamext.source_offsets TO PUBLIC;
 GRANT SELECT, INSERT, DELETE ON streamext.dead_letters TO PUBLIC;
 GRANT USAGE ON SEQUENCE streamext.sources_id_seq, streamext.dead_letters_id_seq TO PUBLIC;
@@ -70,6 +88,7 @@ GRANT USAGE ON SEQUENCE streamext.sources_id_seq, streamext.dead_letters_id_seq 
 -- commands; only superusers may set them.
 CREATE FUNCTION streamext._kafka_property_is_privileged(prop text) RETURNS boolean
 	LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+	SET search_path = pg_catalog, pg_temp
 	AS $$
 	SELECT lower(prop) LIKE '%location'
 		OR lower(prop) LIKE '%.cmd'
@@ -78,21 +97,25 @@ CREATE FUNCTION streamext._kafka_property_is_privileged(prop text) RETURNS boole
 		OR lower(prop) LIKE '%plugin%'
 		OR lower(prop) LIKE 'ssl.engine%'
 		OR lower(prop) LIKE '%certificate.stores'
+		OR lower(prop) LIKE '%.file'          -- newer librdkafka: read a file
+		OR lower(prop) LIKE '%endpoint.url'   -- OIDC token endpoint; libcurl reads file:// URLs
 		OR lower(prop) IN ('ssl_engine_location', 'sasl.oauthbearer.config', 'ssl.providers')
 	$$;
 
 -- Check a source's options; raises a clear error for anything wrong.
 CREATE FUNCTION streamext._check_source_options(options jsonb, is_superuser boolean) RETURNS void
 	LANGUAGE plpgsql STABLE
+	SET search_path = pg_catalog, pg_temp
 	AS $$
 DECLARE
 	k text;
 	v jsonb;
 	known constant text[] := ARRAY['group_id', 'parallelism', 'start_from', 'batch_max_messages',
 		'batch_max_ms', 'max_buffered_bytes', 'merge_schema', 'column_map', 'time_partition',
-		'kafka', 'delimiter', 'quote', 'header'];
+		'kafka', 'delimiter', 'quote', 'header', 'null', 'columns', 'column'];
 	reserved constant text[] := ARRAY['bootstrap.servers', 'metadata.broker.list', 'group.id',
-		'enable.auto.commit', 'enable.auto.offset.store', 'enable.partition.eof'];
+		'enable.auto.commit', 'enable.auto.offset.store', 'enable.partition.eof',
+		'group.instance.id'];
 	lim record;
 BEGIN
 	IF options IS NULL OR jsonb_typeof(options) <> 'object' THEN
@@ -174,6 +197,7 @@ $$;
 -- Runs as the role changing streamext.sources: the privilege rules live here.
 CREATE FUNCTION streamext._sources_check() RETURNS trigger
 	LANGUAGE plpgsql
+	SET search_path = pg_catalog, pg_temp
 	AS $$
 DECLARE
 	su boolean := (SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user);
@@ -183,7 +207,8 @@ BEGIN
 			RAISE EXCEPTION 'only superusers may create a source owned by another role'
 				USING ERRCODE = 'insufficient_privilege';
 		END IF;
-		IF NOT (SELECT rolcanlogin OR rolsuper FROM pg_catalog.pg_roles WHERE oid = NEW.owner) THEN
+		-- superusers too: a background worker cannot connect as a NOLOGIN role
+		IF NOT coalesce((SELECT rolcanlogin FROM pg_catalog.pg_roles WHERE oid = NEW.owner::oid), false) THEN
 			RAISE EXCEPTION 'the owner of a source must be a role that can log in, and % cannot', NEW.owner
 				USING ERRCODE = 'invalid_parameter_value',
 					HINT = 'The source''s workers connect as its owner; use a LOGIN role.';
@@ -195,15 +220,17 @@ BEGIN
 			RAISE EXCEPTION 'only superusers may change the owner of a source'
 				USING ERRCODE = 'insufficient_privilege';
 		END IF;
-		IF (NEW.brokers, NEW.topic, NEW.target, NEW.format, NEW.options, NEW.owner)
-			IS DISTINCT FROM (OLD.brokers, OLD.topic, OLD.target, OLD.format, OLD.options, OLD.owner)
+		IF (NEW.name, NEW.brokers, NEW.topic, NEW.target, NEW.format, NEW.options, NEW.owner)
+			IS DISTINCT FROM (OLD.name, OLD.brokers, OLD.topic, OLD.target, OLD.format, OLD.options, OLD.owner)
 			OR (NEW.state = 'running' AND OLD.state <> 'running') THEN
 			NEW.generation := OLD.generation + 1;
 		END IF;
 	END IF;
 	IF (TG_OP = 'INSERT' OR (NEW.target, NEW.owner) IS DISTINCT FROM (OLD.target, OLD.owner))
 		AND NOT pg_catalog.has_table_privilege(NEW.owner::oid, NEW.target::oid, 'INSERT') THEN
-		RAISE EXCEPTION 'permission denied for table %', NEW.target
+		-- the bare name: with this function's search_path a regclass would print schema-qualified
+		RAISE EXCEPTION 'permission denied for table %',
+			(SELECT pg_catalog.quote_ident(c.relname) FROM pg_catalog.pg_class c WHERE c.oid = NEW.target::oid)
 			USING ERRCODE = 'insufficient_privilege',
 				DETAIL = format('The owner of a source (%s) needs INSERT on its target table.', NEW.owner);
 	END IF;
@@ -224,7 +251,7 @@ $$;
 CREATE TRIGGER sources_check BEFORE INSERT OR UPDATE ON streamext.sources
 	FOR EACH ROW EXECUTE FUNCTION streamext._sources_check();
 
--- Live statistics of the consumer workers (shared memory; since server start).
+-- Live statistics of the consumer workers (shared memory; since each worker started).
 CREATE FUNCTION streamext._source_worker_stats(
 	OUT source_id bigint, OUT workers integer, OUT messages bigint, OUT rows bigint,
 	OUT bytes bigint, OUT lag bigint, OUT last_batch_at timestamptz,
@@ -247,19 +274,27 @@ SELECT s.name AS source,
 	coalesce(w.workers, 0) AS workers,
 	coalesce(w.messages, 0) AS messages,
 	coalesce(w.rows, 0) AS rows,
-	(SELECT count(*) FROM streamext.dead_letters d WHERE d.source = s.name) AS dead_letters,
+	(SELECT count(*) FROM streamext.dead_letters d
+	  WHERE d.source = s.name AND d.failed_at >= s.created_at) AS dead_letters,
 	coalesce(w.bytes, 0) AS bytes,
 	w.lag,
 	w.last_batch_at,
-	coalesce(s.last_error, w.last_error) AS last_error
+	-- every role sees every source's name and state, but error texts can quote row data
+	CASE WHEN pg_catalog.pg_has_role(s.owner, 'MEMBER')
+		OR pg_catalog.pg_has_role('pg_read_all_stats', 'MEMBER')
+		THEN coalesce(s.last_error, w.last_error) END AS last_error
 FROM streamext.sources s
 LEFT JOIN streamext._source_worker_stats() w ON w.source_id = s.id;
-COMMENT ON VIEW streamext.source_status IS 'one row per source: state, running workers, counters since server start, lag, last error';
+COMMENT ON VIEW streamext.source_status IS 'one row per source: state, running workers, counters since the workers started, lag, last error';
 GRANT SELECT ON streamext.source_status TO PUBLIC;
+-- _source_worker_stats() stays executable by PUBLIC: the view calls it with the
+-- querying role's rights.  Its last_error holds only Kafka client errors; the
+-- errors of the data (triggers, constraints) are in sources.last_error, under RLS.
 
 -- Raise the right error when name is not a source the caller may change.
 CREATE FUNCTION streamext._own_source(source_name text) RETURNS void
 	LANGUAGE plpgsql STABLE
+	SET search_path = pg_catalog, pg_temp
 	AS $$
 BEGIN
 	IF source_name IS NULL THEN
@@ -280,14 +315,17 @@ CREATE FUNCTION streamext.create_source(name text, brokers text, topic text, tar
 										format text DEFAULT 'json', options jsonb DEFAULT '{}')
 	RETURNS void
 	LANGUAGE plpgsql VOLATILE
+	SET search_path = pg_catalog, pg_temp
 	AS $$
 BEGIN
 	IF name IS NULL OR brokers IS NULL OR topic IS NULL OR target IS NULL OR format IS NULL THEN
 		RAISE EXCEPTION 'name, brokers, topic, target and format must not be null'
 			USING ERRCODE = 'null_value_not_allowed';
 	END IF;
-	IF length(name) NOT BETWEEN 1 AND 63 THEN
-		RAISE EXCEPTION 'source name must have 1 to 63 characters' USING ERRCODE = 'invalid_parameter_value';
+	IF length(name) < 1 OR octet_length(name) > 63 THEN
+		RAISE EXCEPTION 'source name must be 1 to 63 bytes long, and "%" has % bytes', name, octet_length(name)
+			USING ERRCODE = 'invalid_parameter_value',
+				HINT = 'Characters outside ASCII take 2 to 4 bytes each in UTF-8.';
 	END IF;
 	IF format NOT IN ('json', 'csv', 'text', 'bytes') THEN
 		RAISE EXCEPTION 'unknown source format "%"', format
@@ -308,6 +346,7 @@ COMMENT ON FUNCTION streamext.create_source(text, text, text, regclass, text, js
 
 CREATE FUNCTION streamext.drop_source(name text) RETURNS void
 	LANGUAGE plpgsql VOLATILE
+	SET search_path = pg_catalog, pg_temp
 	AS $$
 BEGIN
 	PERFORM streamext._own_source(name);
@@ -315,10 +354,11 @@ BEGIN
 	PERFORM streamext._wake_launcher();
 END
 $$;
-COMMENT ON FUNCTION streamext.drop_source(text) IS 'stop a source and forget it and its offsets (dead letters stay)';
+COMMENT ON FUNCTION streamext.drop_source(text) IS 'stop a source and forget it and its offsets (dead letters stay, readable by superusers only)';
 
 CREATE FUNCTION streamext.pause_source(name text) RETURNS void
 	LANGUAGE plpgsql VOLATILE
+	SET search_path = pg_catalog, pg_temp
 	AS $$
 BEGIN
 	PERFORM streamext._own_source(name);
@@ -330,6 +370,7 @@ COMMENT ON FUNCTION streamext.pause_source(text) IS 'stop a source''s workers; r
 
 CREATE FUNCTION streamext.resume_source(name text) RETURNS void
 	LANGUAGE plpgsql VOLATILE
+	SET search_path = pg_catalog, pg_temp
 	AS $$
 BEGIN
 	PERFORM streamext._own_source(name);
@@ -341,20 +382,35 @@ COMMENT ON FUNCTION streamext.resume_source(text) IS 'restart a paused source, o
 
 CREATE FUNCTION streamext.alter_source(name text, options jsonb) RETURNS void
 	LANGUAGE plpgsql VOLATILE
+	SET search_path = pg_catalog, pg_temp
 	AS $$
 DECLARE
 	merged jsonb;
+	kafka jsonb;
 BEGIN
 	PERFORM streamext._own_source(name);
 	IF options IS NULL OR jsonb_typeof(options) <> 'object' THEN
 		RAISE EXCEPTION 'source options must be a JSON object' USING ERRCODE = 'invalid_parameter_value';
 	END IF;
-	-- Merge key by key; a key set to null goes back to its default.
-	SELECT jsonb_strip_nulls(s.options || alter_source.options) INTO merged
+	-- Merge key by key; a key set to null goes back to its default.  The kafka
+	-- object is merged property by property too (so changing one keeps the
+	-- others, such as sasl.password); "kafka": null removes all of them.
+	SELECT s.options || alter_source.options,
+		CASE WHEN jsonb_typeof(alter_source.options -> 'kafka') = 'object'
+			THEN coalesce(CASE WHEN jsonb_typeof(s.options -> 'kafka') = 'object' THEN s.options -> 'kafka' END, '{}')
+				|| (alter_source.options -> 'kafka') END
+		INTO merged, kafka
 		FROM streamext.sources s WHERE s.name = alter_source.name;
+	IF kafka IS NOT NULL THEN
+		merged := jsonb_set(merged, '{kafka}',
+			(SELECT coalesce(jsonb_object_agg(key, value), '{}') FROM jsonb_each(kafka)
+			  WHERE jsonb_typeof(value) <> 'null'));
+	END IF;
+	merged := (SELECT coalesce(jsonb_object_agg(key, value), '{}') FROM jsonb_each(merged)
+				WHERE jsonb_typeof(value) <> 'null');
 	UPDATE streamext.sources s SET options = merged WHERE s.name = alter_source.name;
 	PERFORM streamext._wake_launcher();
 END
 $$;
 COMMENT ON FUNCTION streamext.alter_source(text, jsonb)
-	IS 'change a source''s options (merged into the current ones; null removes one); its workers restart';
+	IS 'change a source''s options (merged into the current ones, the kafka object property by property; null removes one); its workers restart';

@@ -27,6 +27,7 @@
 #include "storage/ipc.h"
 #include "storage/latch.h"
 #include "storage/proc.h"
+#include "storage/procarray.h"
 #include "storage/shmem.h"
 #include "tcop/tcopprot.h"
 #include "utils/builtins.h"
@@ -56,8 +57,29 @@ typedef struct LauncherWorker
 	int32		index;
 	BackgroundWorkerHandle *handle;
 	bool		stopping;		/* terminate requested */
+	TimestampTz started_at;
 	TimestampTz stopped_at;		/* when we saw it stopped; 0 while running */
+	int			restart_delay_ms;	/* once stopped: wait this long before a restart */
 } LauncherWorker;
+
+/*
+ * Consecutive failures of a (source, generation, worker index): a worker
+ * that keeps failing (a "transient" error that persists, no free slot, ...)
+ * is restarted after 1 s, 2 s, 4 s ... up to a minute, not every second.
+ */
+typedef struct LauncherBackoff
+{
+	int64		source_id;
+	int32		generation;
+	int32		index;
+	int			failures;
+} LauncherBackoff;
+
+#define BACKOFF_MAX_MS 60000
+/* a worker that ran this long before stopping starts its count again */
+#define BACKOFF_RESET_MS 60000
+
+static List *launcher_backoff = NIL;
 
 /* A source row as the launcher needs it. */
 typedef struct LauncherSource
@@ -313,11 +335,27 @@ launcher_read_sources(void)
 
 		if (installed)
 		{
+			/*
+			 * A worker connects as the source's owner; if the owner cannot log
+			 * in (NOLOGIN, dropped), every start would fail: say so instead.
+			 */
+			ret = SPI_execute("UPDATE streamext.sources s SET state = 'error', "
+							  " last_error = pg_catalog.format('the owner of the source, role %s, cannot log in (or does not exist); "
+							  "give it LOGIN, or another owner, then call streamext.resume_source', s.owner) "
+							  "WHERE s.state = 'running' AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles r "
+							  " WHERE r.oid OPERATOR(pg_catalog.=) s.owner::pg_catalog.oid AND r.rolcanlogin)",
+							  false, 0);
+			if (ret != SPI_OK_UPDATE)
+				elog(ERROR, "cannot update streamext.sources: %s", SPI_result_code_string(ret));
+			if (SPI_processed > 0)
+				ereport(LOG,
+						(errmsg("streamext launcher: %llu source(s) stopped because their owner cannot log in",
+								(unsigned long long) SPI_processed)));
 			ret = SPI_execute("SELECT id, generation, "
 							  "greatest(1, coalesce((options->>'parallelism')::int, 1)), "
 							  "owner::oid, name "
 							  "FROM streamext.sources WHERE state = 'running' ORDER BY id",
-							  true, 0);
+							  false, 0);
 			if (ret != SPI_OK_SELECT)
 				elog(ERROR, "cannot read streamext.sources: %s", SPI_result_code_string(ret));
 			for (i = 0; i < SPI_processed; i++)
@@ -386,8 +424,54 @@ launcher_start_worker(LauncherSource *src, int index, LauncherWorker *lw)
 	lw->index = index;
 	lw->handle = handle;
 	lw->stopping = false;
+	lw->started_at = GetCurrentTimestamp();
 	lw->stopped_at = 0;
+	lw->restart_delay_ms = 1000;
 	return true;
+}
+
+/*
+ * A wanted worker stopped without being asked to: count the failure and
+ * return how long to wait before starting it again.
+ */
+static int
+launcher_note_failure(LauncherWorker *lw, TimestampTz now)
+{
+	LauncherBackoff *b = NULL;
+	ListCell   *lc;
+	MemoryContext old;
+	int			delay = 1000;
+	int			i;
+
+	foreach(lc, launcher_backoff)
+	{
+		LauncherBackoff *c = lfirst(lc);
+
+		if (c->source_id == lw->source_id && c->generation == lw->generation && c->index == lw->index)
+			b = c;
+	}
+	if (b == NULL)
+	{
+		old = MemoryContextSwitchTo(TopMemoryContext);
+		b = palloc0(sizeof(LauncherBackoff));
+		b->source_id = lw->source_id;
+		b->generation = lw->generation;
+		b->index = lw->index;
+		launcher_backoff = lappend(launcher_backoff, b);
+		MemoryContextSwitchTo(old);
+	}
+	if (TimestampDifferenceExceeds(lw->started_at, now, BACKOFF_RESET_MS))
+		b->failures = 0;
+	b->failures++;
+	for (i = 1; i < b->failures && delay < BACKOFF_MAX_MS; i++)
+		delay *= 2;
+	delay = Min(delay, BACKOFF_MAX_MS);
+	if (b->failures >= 3)
+		ereport(LOG,
+				(errmsg("streamext launcher: worker %d of source %lld failed %d times in a row; next start in %d s",
+						lw->index, (long long) lw->source_id, b->failures, delay / 1000),
+				 errhint("See the worker's errors above, and streamext.source_status.")));
+	return delay;
 }
 
 /* One pass: make the running workers match the running sources. */
@@ -421,10 +505,14 @@ launcher_reconcile(void)
 		if (st == BGWH_STOPPED)
 		{
 			if (lw->stopped_at == 0)
+			{
 				lw->stopped_at = now;
+				if (wanted && !lw->stopping)
+					lw->restart_delay_ms = launcher_note_failure(lw, now);
+			}
 			/* Keep a stopped, still wanted worker's entry for the restart delay. */
 			if (wanted && !lw->stopping &&
-				!TimestampDifferenceExceeds(lw->stopped_at, now, 1000))
+				!TimestampDifferenceExceeds(lw->stopped_at, now, lw->restart_delay_ms))
 			{
 				keep = lappend(keep, lw);
 				continue;
@@ -442,6 +530,29 @@ launcher_reconcile(void)
 	}
 	list_free(launcher_workers);
 	launcher_workers = keep;
+
+	/* Forget the failures of sources that stopped or changed. */
+	keep = NIL;
+	foreach(lc, launcher_backoff)
+	{
+		LauncherBackoff *b = lfirst(lc);
+		ListCell   *ls;
+		bool		wanted = false;
+
+		foreach(ls, sources)
+		{
+			LauncherSource *src = lfirst(ls);
+
+			if (src->id == b->source_id && src->generation == b->generation)
+				wanted = true;
+		}
+		if (wanted)
+			keep = lappend(keep, b);
+		else
+			pfree(b);
+	}
+	list_free(launcher_backoff);
+	launcher_backoff = keep;
 
 	/* Start what is missing. */
 	foreach(lc, sources)
@@ -498,6 +609,34 @@ launcher_shmem_exit(int code, Datum arg)
 	LWLockRelease(ingest_shared->lock);
 }
 
+/*
+ * Workers of a previous launcher (one that exited with an error) still run,
+ * and this launcher knows nothing of them: stop them, it starts its own.
+ */
+static void
+launcher_stop_orphans(void)
+{
+	int			i;
+	int			n = 0;
+
+	LWLockAcquire(ingest_shared->lock, LW_SHARED);
+	for (i = 0; i < ingest_shared->nslots; i++)
+	{
+		IngestWorkerSlot *s = &ingest_shared->slots[i];
+
+		/* only a process of this server: a stale slot's pid may be reused */
+		if (s->in_use && s->pid != 0 && BackendPidGetProc(s->pid) != NULL)
+		{
+			(void) kill(s->pid, SIGTERM);
+			n++;
+		}
+	}
+	LWLockRelease(ingest_shared->lock);
+	if (n > 0)
+		ereport(LOG,
+				(errmsg("streamext launcher: stopped %d consumer worker(s) of a previous launcher", n)));
+}
+
 void
 ingest_launcher_main(Datum arg)
 {
@@ -514,6 +653,7 @@ ingest_launcher_main(Datum arg)
 	ingest_shared->launcher_latch = MyLatch;
 	LWLockRelease(ingest_shared->lock);
 	before_shmem_exit(launcher_shmem_exit, 0);
+	launcher_stop_orphans();
 
 	ereport(LOG, (errmsg("streamext launcher started for database \"%s\"", ingest_database)));
 
@@ -548,5 +688,6 @@ ingest_launcher_main(Datum arg)
 		foreach(lc, launcher_workers)
 			TerminateBackgroundWorker(((LauncherWorker *) lfirst(lc))->handle);
 	}
-	proc_exit(0);
+	/* Exit code 1: the postmaster restarts a launcher that was merely terminated. */
+	proc_exit(1);
 }

@@ -18,6 +18,9 @@
 #include "access/table.h"
 #include "access/tableam.h"
 #include "access/xact.h"
+#include "catalog/heap.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_index.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "executor/execPartition.h"
@@ -29,6 +32,7 @@
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
 #include "parser/parse_relation.h"
+#include "postmaster/interrupt.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
@@ -37,6 +41,7 @@
 #include "utils/resowner.h"
 #include "utils/rls.h"
 #include "utils/snapmgr.h"
+#include "utils/syscache.h"
 
 #include "ingest/ingest_internal.h"
 #include "ingest/time_partition.h"
@@ -55,6 +60,7 @@ struct SinkState
 	SPIPlanPtr	dead_plan;
 	bool		merge_schema;
 	List	   *new_columns;	/* merge_schema: NewColumn to add before a retry */
+	List	   *refused_columns;	/* merge_schema: names that could not be added */
 	TimePartition *tp;			/* time_partition, or NULL */
 };
 
@@ -64,6 +70,8 @@ typedef struct NewColumn
 	char	   *name;
 	char	   *type;
 } NewColumn;
+
+static bool is_position_key(ErrorData *ed);
 
 /* A message that goes to the dead letters, and why. */
 typedef struct DeadLetter
@@ -215,7 +223,17 @@ remember_new_columns(SinkState *ss, const IngestMessage *msg, List *keys)
 			if (strcmp(((NewColumn *) lfirst(c))->name, key) == 0)
 				known = true;
 		}
-		if (known)
+		foreach(c, ss->refused_columns)
+		{
+			if (strcmp((char *) lfirst(c), key) == 0)
+				known = true;
+		}
+
+		/*
+		 * No column can have a system column's name (xmin, ctid, ...); such a
+		 * key is ignored like any key merge_schema cannot turn into a column.
+		 */
+		if (known || SystemAttributeByName(key) != NULL)
 			continue;
 		type = decoder_infer_type(ss->dec, msg, key);
 		if (type == NULL)
@@ -251,12 +269,16 @@ sink_apply_schema(SinkState *ss)
 {
 	ListCell   *lc;
 	Oid			types[3] = {OIDOID, TEXTOID, TEXTOID};
+	MemoryContext cxt;
+	ResourceOwner owner;
 
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	PushActiveSnapshot(GetTransactionSnapshot());
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
+	cxt = CurrentMemoryContext;
+	owner = CurrentResourceOwner;
 	foreach(lc, ss->new_columns)
 	{
 		NewColumn  *nc = lfirst(lc);
@@ -268,15 +290,50 @@ sink_apply_schema(SinkState *ss)
 		values[0] = ObjectIdGetDatum(ss->target);
 		values[1] = CStringGetTextDatum(nc->name);
 		values[2] = CStringGetTextDatum(nc->type);
-		ret = SPI_execute_with_args("SELECT format('ALTER TABLE %s ADD COLUMN IF NOT EXISTS %I %s', $1::regclass, $2, $3)",
+		ret = SPI_execute_with_args("SELECT pg_catalog.format('ALTER TABLE %s ADD COLUMN IF NOT EXISTS %I %s', $1::pg_catalog.regclass, $2, $3)",
 									3, types, values, NULL, true, 1);
 		if (ret != SPI_OK_SELECT || SPI_processed != 1)
 			elog(ERROR, "cannot build ALTER TABLE for merge_schema");
 		sql = TextDatumGetCString(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 		ereport(LOG, (errmsg("source \"%s\" (merge_schema): %s", ss->source_name, sql)));
-		ret = SPI_execute(sql, false, 0);
-		if (ret != SPI_OK_UTILITY)
-			elog(ERROR, "merge_schema: %s failed: %s", sql, SPI_result_code_string(ret));
+
+		/*
+		 * A column that cannot be added (the owner does not own the table, a
+		 * name PostgreSQL refuses, too many columns) must not stop the
+		 * source: its key is ignored from now on, and the messages land
+		 * without it.
+		 */
+		BeginInternalSubTransaction(NULL);
+		MemoryContextSwitchTo(cxt);
+		PG_TRY();
+		{
+			ret = SPI_execute(sql, false, 0);
+			if (ret != SPI_OK_UTILITY)
+				elog(ERROR, "merge_schema: %s failed: %s", sql, SPI_result_code_string(ret));
+			ReleaseCurrentSubTransaction();
+			MemoryContextSwitchTo(cxt);
+			CurrentResourceOwner = owner;
+		}
+		PG_CATCH();
+		{
+			ErrorData  *ed;
+			MemoryContext old;
+
+			MemoryContextSwitchTo(cxt);
+			ed = CopyErrorData();
+			FlushErrorState();
+			RollbackAndReleaseCurrentSubTransaction();
+			MemoryContextSwitchTo(cxt);
+			CurrentResourceOwner = owner;
+			ereport(WARNING,
+					(errmsg("source \"%s\" (merge_schema): cannot add column \"%s\", the key is ignored: %s",
+							ss->source_name, nc->name, ed->message)));
+			old = MemoryContextSwitchTo(ss->cxt);
+			ss->refused_columns = lappend(ss->refused_columns, pstrdup(nc->name));
+			MemoryContextSwitchTo(old);
+			FreeErrorData(ed);
+		}
+		PG_END_TRY();
 	}
 	SPI_finish();
 	PopActiveSnapshot();
@@ -298,6 +355,7 @@ insert_rows(SinkState *ss, SinkMessage *msgs, int lo, int hi, List **dead)
 	RangeTblEntry *rte;
 	ResultRelInfo *rri;
 	ModifyTableState *mtstate;
+	TransitionCaptureState *tcs;
 	PartitionTupleRouting *proute = NULL;
 	BulkInsertState bistate;
 	TupleTableSlot *rootslot;
@@ -353,6 +411,10 @@ insert_rows(SinkState *ss, SinkMessage *msgs, int lo, int hi, List **dead)
 		tpart_begin(ss->tp, rel);
 
 	AfterTriggerBeginQuery();
+
+	/* Statement triggers with REFERENCING NEW TABLE see the rows, as with COPY. */
+	tcs = MakeTransitionCaptureState(rel->trigdesc, RelationGetRelid(rel), CMD_INSERT);
+	mtstate->mt_transition_capture = tcs;
 	ExecBSInsertTriggers(estate, rri);
 
 	bistate = GetBulkInsertState();
@@ -370,6 +432,17 @@ insert_rows(SinkState *ss, SinkMessage *msgs, int lo, int hi, List **dead)
 		List	   *unknown = NIL;
 
 		CHECK_FOR_INTERRUPTS();
+
+		/*
+		 * pause_source, drop_source and server shutdown must not wait for a
+		 * long batch (slow triggers, halving): give it up; the rows roll
+		 * back with the offsets, so the messages are read again later.
+		 */
+		if (ShutdownRequestPending)
+			ereport(ERROR,
+					(errcode(ERRCODE_ADMIN_SHUTDOWN),
+					 errmsg("source \"%s\" is stopping; the batch is abandoned and will be read again",
+							ss->source_name)));
 		ResetPerTupleExprContext(estate);
 		old = MemoryContextSwitchTo(GetPerTupleMemoryContext(estate));
 		ExecClearTuple(rootslot);
@@ -455,7 +528,7 @@ insert_rows(SinkState *ss, SinkMessage *msgs, int lo, int hi, List **dead)
 			ExecPartitionCheck(target_rri, slot, estate, true);
 		MemoryContextSwitchTo(old);
 
-		if (can_buffer(target_rri))
+		if (tcs == NULL && can_buffer(target_rri))
 		{
 			b = (InsertBuffer *) target_rri->ri_CopyMultiInsertBuffer;
 			if (b == NULL)
@@ -485,7 +558,7 @@ insert_rows(SinkState *ss, SinkMessage *msgs, int lo, int hi, List **dead)
 		table_tuple_insert(target_rri->ri_RelationDesc, slot, estate->es_output_cid, 0, bistate);
 		if (target_rri->ri_NumIndices > 0)
 			recheck = ExecInsertIndexTuples(target_rri, slot, estate, false, false, NULL, NIL);
-		ExecARInsertTriggers(estate, target_rri, slot, recheck, NULL);
+		ExecARInsertTriggers(estate, target_rri, slot, recheck, tcs);
 		list_free(recheck);
 		MemoryContextSwitchTo(old);
 		rows++;
@@ -509,7 +582,7 @@ insert_rows(SinkState *ss, SinkMessage *msgs, int lo, int hi, List **dead)
 		b->rri->ri_CopyMultiInsertBuffer = NULL;
 	}
 
-	ExecASInsertTriggers(estate, rri, NULL);
+	ExecASInsertTriggers(estate, rri, tcs);
 	AfterTriggerEndQuery(estate);
 	FreeBulkInsertState(bistate);
 	if (proute)
@@ -529,6 +602,9 @@ error_text(ErrorData *ed)
 		return psprintf("%s (%s)", ed->message, ed->detail);
 	return pstrdup(ed->message ? ed->message : "unknown error");
 }
+
+/* A failed range this small is retried message by message. */
+#define SINK_ROW_BY_ROW 32
 
 /*
  * Write msgs[lo, hi) in a subtransaction; on a data error, split in halves
@@ -574,17 +650,87 @@ write_range(SinkState *ss, SinkMessage *msgs, int lo, int hi, List **dead, int64
 	}
 	if (hi - lo == 1)
 	{
-		DeadLetter *dl = palloc(sizeof(DeadLetter));
+		DeadLetter *dl;
 
+		/* Written before (a re-delivered message): it is there, not a dead letter. */
+		if (ed->sqlerrcode == ERRCODE_UNIQUE_VIOLATION && is_position_key(ed))
+		{
+			FreeErrorData(ed);
+			return;
+		}
+		dl = palloc(sizeof(DeadLetter));
 		dl->index = lo;
 		dl->error = error_text(ed);
 		*dead = lappend(*dead, dl);
 		return;
 	}
 	FreeErrorData(ed);
+
+	/*
+	 * Small ranges go row by row at once: halving them further would insert
+	 * (and run the triggers of) their good rows several times more.
+	 */
+	if (hi - lo <= SINK_ROW_BY_ROW)
+	{
+		for (mid = lo; mid < hi; mid++)
+			write_range(ss, msgs, mid, mid + 1, dead, rows);
+		return;
+	}
 	mid = lo + (hi - lo) / 2;
 	write_range(ss, msgs, lo, mid, dead, rows);
 	write_range(ss, msgs, mid, hi, dead, rows);
+}
+
+/*
+ * Did this unique violation come from a unique index on the message's Kafka
+ * position: plain columns only, among them _partition and _offset, all of
+ * them from _topic, _partition, _offset?  DESIGN makes such an index the
+ * target's idempotency key.
+ */
+static bool
+is_position_key(ErrorData *ed)
+{
+	Oid			nsp;
+	Oid			idx;
+	HeapTuple	tup;
+	Form_pg_index ind;
+	bool		result = true;
+	bool		has_partition = false,
+				has_offset = false;
+	int			i;
+
+	if (ed->constraint_name == NULL || ed->schema_name == NULL)
+		return false;
+	nsp = get_namespace_oid(ed->schema_name, true);
+	if (!OidIsValid(nsp))
+		return false;
+	idx = get_relname_relid(ed->constraint_name, nsp);
+	if (!OidIsValid(idx))
+		return false;
+	tup = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(idx));
+	if (!HeapTupleIsValid(tup))
+		return false;
+	ind = (Form_pg_index) GETSTRUCT(tup);
+	if (!ind->indisunique ||
+		!heap_attisnull(tup, Anum_pg_index_indexprs, NULL) ||
+		!heap_attisnull(tup, Anum_pg_index_indpred, NULL))
+		result = false;
+	for (i = 0; result && i < ind->indnkeyatts; i++)
+	{
+		char	   *name = ind->indkey.values[i] > 0 ?
+			get_attname(ind->indrelid, ind->indkey.values[i], true) : NULL;
+
+		if (name == NULL)
+			result = false;
+		else if (strcmp(name, "_partition") == 0)
+			has_partition = true;
+		else if (strcmp(name, "_offset") == 0)
+			has_offset = true;
+		else if (strcmp(name, "_topic") != 0)
+			result = false;
+	}
+	ReleaseSysCache(tup);
+	return result && has_partition && has_offset;
 }
 
 static Datum
@@ -723,6 +869,20 @@ sink_write_batch(SinkState *ss, SinkMessage *msgs, int n, SinkResult *result)
 	result->dead_letters = 0;
 	if (n == 0)
 		return;
+
+	/*
+	 * SET CONSTRAINTS ALL IMMEDIATE: deferred constraints (deferrable foreign
+	 * keys, unique constraints) are then checked at the end of each insert,
+	 * inside its subtransaction, so a violating row becomes a dead letter
+	 * instead of failing the commit of the whole batch.
+	 */
+	{
+		ConstraintsSetStmt *immediate = makeNode(ConstraintsSetStmt);
+
+		immediate->constraints = NIL;
+		immediate->deferred = false;
+		AfterTriggerSetState(immediate);
+	}
 
 	rel = try_relation_open(ss->target, RowExclusiveLock);
 	if (rel == NULL)

@@ -34,7 +34,9 @@
 #include "postmaster/interrupt.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
+#include "storage/procarray.h"
 #include "tcop/tcopprot.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/jsonb.h"
@@ -124,7 +126,9 @@ worker_shmem_exit(int code, Datum arg)
 	if (myslot == NULL)
 		return;
 	LWLockAcquire(ingest_shared->lock, LW_EXCLUSIVE);
-	memset(myslot, 0, sizeof(IngestWorkerSlot));
+	/* a successor may have taken the slot over */
+	if (myslot->pid == MyProcPid)
+		memset(myslot, 0, sizeof(IngestWorkerSlot));
 	LWLockRelease(ingest_shared->lock);
 	myslot = NULL;
 }
@@ -140,7 +144,9 @@ claim_slot(void)
 		IngestWorkerSlot *s = &ingest_shared->slots[i];
 
 		/* A slot whose process died without cleanup (crash) is reused too. */
-		if (!s->in_use || (s->source_id == wargs.source_id && s->index == wargs.index))
+		if (!s->in_use ||
+			(s->source_id == wargs.source_id && s->index == wargs.index &&
+			 (s->pid == 0 || BackendPidGetProc(s->pid) == NULL)))
 		{
 			memset(s, 0, sizeof(IngestWorkerSlot));
 			s->in_use = true;
@@ -357,7 +363,8 @@ commit_written(const rd_kafka_topic_partition_list_t *parts)
 	{
 		if (!XLogRecPtrIsInvalid(pending_lsn) && GetFlushRecPtr(NULL) < pending_lsn)
 			XLogFlush(pending_lsn);
-		err = rd_kafka_commit(rk, list, 0);
+		/* While the brokers are down a synchronous commit would block for long. */
+		err = rd_kafka_commit(rk, list, broker_down ? 1 : 0);
 		if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
 			ereport(LOG,
 					(errmsg("source \"%s\": committing offsets to Kafka failed: %s",
@@ -371,12 +378,73 @@ commit_written(const rd_kafka_topic_partition_list_t *parts)
 	}
 }
 
+/*
+ * Store where start_from "latest" or a timestamp put partitions that had no
+ * offset yet, so that a restart (pause/resume, alter_source, a crash, a
+ * rebalance) continues there instead of resolving start_from again and
+ * skipping what arrived meanwhile.  A row someone stored meanwhile wins.
+ */
+static void
+store_resolved(rd_kafka_topic_partition_list_t *parts, rd_kafka_topic_partition_list_t *resolved)
+{
+	Oid			types[6] = {TEXTOID, TEXTARRAYOID, INT4ARRAYOID, INT8ARRAYOID, INT8OID, INT4OID};
+	Datum		values[6];
+	Datum	   *topics = palloc(sizeof(Datum) * resolved->cnt);
+	Datum	   *pnums = palloc(sizeof(Datum) * resolved->cnt);
+	Datum	   *offs = palloc(sizeof(Datum) * resolved->cnt);
+	int			i,
+				ret;
+	uint64		r;
+
+	for (i = 0; i < resolved->cnt; i++)
+	{
+		topics[i] = CStringGetTextDatum(resolved->elems[i].topic);
+		pnums[i] = Int32GetDatum(resolved->elems[i].partition);
+		offs[i] = Int64GetDatum(resolved->elems[i].offset);
+	}
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	SPI_connect();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	values[0] = CStringGetTextDatum(wargs.name);
+	values[1] = PointerGetDatum(construct_array(topics, resolved->cnt, TEXTOID, -1, false, TYPALIGN_INT));
+	values[2] = PointerGetDatum(construct_array(pnums, resolved->cnt, INT4OID, 4, true, TYPALIGN_INT));
+	values[3] = PointerGetDatum(construct_array(offs, resolved->cnt, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	values[4] = Int64GetDatum(wargs.source_id);
+	values[5] = Int32GetDatum(wargs.generation);
+	ret = SPI_execute_with_args("INSERT INTO streamext.source_offsets AS o (source, topic, partition, next_offset) "
+								"SELECT $1, t, p, n FROM unnest($2, $3, $4) AS u(t, p, n) "
+								"WHERE EXISTS (SELECT 1 FROM streamext.sources "
+								"  WHERE id = $5 AND generation = $6 AND state = 'running') "
+								"ON CONFLICT (source, topic, partition) DO UPDATE SET next_offset = o.next_offset "
+								"RETURNING topic, partition, next_offset",
+								6, types, values, NULL, false, 0);
+	if (ret != SPI_OK_INSERT_RETURNING)
+		elog(ERROR, "cannot store the start offsets: %s", SPI_result_code_string(ret));
+	for (r = 0; r < SPI_processed; r++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[r];
+		TupleDesc	td = SPI_tuptable->tupdesc;
+		bool		isnull;
+		rd_kafka_topic_partition_t *p;
+
+		p = rd_kafka_topic_partition_list_find(parts, SPI_getvalue(tup, td, 1),
+											   DatumGetInt32(SPI_getbinval(tup, td, 2, &isnull)));
+		if (p)
+			p->offset = DatumGetInt64(SPI_getbinval(tup, td, 3, &isnull));
+	}
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+}
+
 /* Starting offsets for newly assigned partitions: ours, else Kafka's, else start_from. */
 static void
 set_start_offsets(rd_kafka_topic_partition_list_t *parts)
 {
 	rd_kafka_topic_partition_list_t *committed;
 	rd_kafka_topic_partition_list_t *by_time;
+	rd_kafka_topic_partition_list_t *resolved = rd_kafka_topic_partition_list_new(1);
 	Oid			types[1] = {TEXTOID};
 	Datum		values[1];
 	int			ret,
@@ -450,7 +518,26 @@ set_start_offsets(rd_kafka_topic_partition_list_t *parts)
 		if (start_from_ms >= 0)
 			rd_kafka_topic_partition_list_add(by_time, p->topic, p->partition)->offset = start_from_ms;
 		else if (strcmp(start_from, "latest") == 0)
-			p->offset = RD_KAFKA_OFFSET_END;
+		{
+			int64_t		lo,
+						hi;
+			rd_kafka_resp_err_t err;
+
+			/* A number, to be stored: "latest" must not move on at every assignment. */
+			err = rd_kafka_query_watermark_offsets(rk, p->topic, p->partition, &lo, &hi, 10000);
+			if (err == RD_KAFKA_RESP_ERR_NO_ERROR && hi >= 0)
+			{
+				p->offset = hi;
+				rd_kafka_topic_partition_list_add(resolved, p->topic, p->partition)->offset = hi;
+			}
+			else
+			{
+				ereport(LOG,
+						(errmsg("source \"%s\": cannot read the end offset of partition %d of \"%s\": %s",
+								wargs.name, p->partition, p->topic, rd_kafka_err2str(err))));
+				p->offset = RD_KAFKA_OFFSET_END;
+			}
+		}
 		else
 			p->offset = RD_KAFKA_OFFSET_BEGINNING;
 	}
@@ -468,7 +555,10 @@ set_start_offsets(rd_kafka_topic_partition_list_t *parts)
 			rd_kafka_topic_partition_t *p = rd_kafka_topic_partition_list_find(parts, q->topic, q->partition);
 
 			if (q->err == 0 && q->offset >= 0)
+			{
 				p->offset = q->offset;
+				rd_kafka_topic_partition_list_add(resolved, p->topic, p->partition)->offset = q->offset;
+			}
 			else
 			{
 				p->offset = RD_KAFKA_OFFSET_BEGINNING;
@@ -478,6 +568,9 @@ set_start_offsets(rd_kafka_topic_partition_list_t *parts)
 		}
 	}
 	rd_kafka_topic_partition_list_destroy(by_time);
+	if (resolved->cnt > 0)
+		store_resolved(parts, resolved);
+	rd_kafka_topic_partition_list_destroy(resolved);
 }
 
 /*
@@ -528,11 +621,29 @@ rebalance_cb(rd_kafka_t *k, rd_kafka_resp_err_t err,
 	}
 	else
 	{
+		MemoryContext cxt = CurrentMemoryContext;
+
 		/* Revoked (or an error): what we hold for them is someone else's now. */
 		drop_buffered(parts);
 		for (int i = 0; i < parts->cnt; i++)
 			rd_kafka_topic_partition_list_del(time_filter, parts->elems[i].topic, parts->elems[i].partition);
-		commit_written(parts);
+		/* An error (say flushing WAL) must not unwind through librdkafka. */
+		PG_TRY();
+		{
+			commit_written(parts);
+		}
+		PG_CATCH();
+		{
+			ErrorData  *ed;
+
+			MemoryContextSwitchTo(cxt);
+			ed = CopyErrorData();
+			FlushErrorState();
+			if (rebalance_error == NULL)
+				rebalance_error = MemoryContextStrdup(TopMemoryContext, ed->message);
+			FreeErrorData(ed);
+		}
+		PG_END_TRY();
 		if (cooperative)
 			rd_kafka_error_destroy(rd_kafka_incremental_unassign(k, parts));
 		else
@@ -569,6 +680,9 @@ kafka_conf_set(rd_kafka_conf_t *conf, const char *name, const char *value)
 				 errmsg("invalid kafka property \"%s\" of source \"%s\": %s", name, wargs.name, errstr)));
 }
 
+static void offset_commit_cb(rd_kafka_t *k, rd_kafka_resp_err_t err,
+							 rd_kafka_topic_partition_list_t *offsets, void *opaque);
+
 static void
 create_consumer(const char *brokers, const char *topic, const char *group_id, List *kafka_props)
 {
@@ -603,6 +717,7 @@ create_consumer(const char *brokers, const char *topic, const char *group_id, Li
 		kafka_conf_set(conf, lfirst(lc), lfirst(lnext(kafka_props, lc)));
 
 	rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
+	rd_kafka_conf_set_offset_commit_cb(conf, offset_commit_cb);
 	rd_kafka_conf_set_error_cb(conf, error_cb);
 
 	rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
@@ -653,6 +768,42 @@ remember_offset(rd_kafka_topic_partition_list_t *list, const char *topic, int32 
 		p->offset = next;
 }
 
+/*
+ * The outcome of a Kafka commit (served from a poll on this thread).  An
+ * offset Kafka refused (a coordinator move, a rebalance) is committed again
+ * later, while the partition is still ours: otherwise the next owner, on
+ * another server, would start from an older offset and write messages a
+ * second time.
+ */
+static void
+offset_commit_cb(rd_kafka_t *k, rd_kafka_resp_err_t err,
+				 rd_kafka_topic_partition_list_t *offsets, void *opaque)
+{
+	rd_kafka_topic_partition_list_t *assigned = NULL;
+	rd_kafka_topic_partition_t *w;
+	int			i;
+
+	if (offsets == NULL || pending_commit == NULL)
+		return;
+	if (rd_kafka_assignment(k, &assigned) != RD_KAFKA_RESP_ERR_NO_ERROR || assigned == NULL)
+		return;
+	for (i = 0; i < offsets->cnt; i++)
+	{
+		rd_kafka_topic_partition_t *o = &offsets->elems[i];
+		rd_kafka_resp_err_t e = o->err ? o->err : err;
+
+		if (e == RD_KAFKA_RESP_ERR_NO_ERROR || e == RD_KAFKA_RESP_ERR__NO_OFFSET || o->offset < 0)
+			continue;
+		if (rd_kafka_topic_partition_list_find(assigned, o->topic, o->partition) == NULL)
+			continue;
+		/* the newest written offset, never the refused one: Kafka's must not go back */
+		w = written ? rd_kafka_topic_partition_list_find(written, o->topic, o->partition) : NULL;
+		if (w && w->offset >= 0)
+			remember_offset(pending_commit, o->topic, o->partition, w->offset);
+	}
+	rd_kafka_topic_partition_list_destroy(assigned);
+}
+
 /* Sum over assigned partitions of (high watermark - next offset to write). */
 static int64
 compute_lag(void)
@@ -688,6 +839,174 @@ kafka_ms_to_timestamptz(int64 ms)
 {
 	return (TimestampTz) (ms * 1000 -
 						  ((int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE)) * USECS_PER_DAY);
+}
+
+/*
+ * Partitions of the batch that another consumer has already written past
+ * (see claim_batch); the worker drops their buffered messages and seeks.
+ */
+static rd_kafka_topic_partition_list_t *stale = NULL;
+
+typedef enum ClaimResult
+{
+	CLAIM_OK,					/* write the batch */
+	CLAIM_STALE,				/* some partitions moved on: see stale */
+	CLAIM_GONE					/* the source stopped, changed or was dropped */
+} ClaimResult;
+
+/*
+ * In the batch's transaction, before anything is written: make sure the
+ * source is still the one this worker was started for, and lock the offset
+ * rows of the batch's partitions.  Two consumers may both believe they own a
+ * partition (a batch longer than max.poll.interval.ms, an old worker still
+ * finishing while a re-created source starts): the row lock serializes their
+ * batches, and the second one sees that the stored offset is already past
+ * its first message.  So each message is committed once and offsets never
+ * move backwards.
+ */
+static ClaimResult
+claim_batch(SinkMessage *msgs, int n)
+{
+	static SPIPlanPtr source_plan = NULL;
+	static SPIPlanPtr insert_plan = NULL;
+	static SPIPlanPtr lock_plan = NULL;
+	Datum	   *topics = palloc(sizeof(Datum) * n);
+	const char **tnames = palloc(sizeof(char *) * n);
+	Datum	   *parts = palloc(sizeof(Datum) * n);
+	Datum	   *firsts = palloc(sizeof(Datum) * n);
+	int			nparts = 0;
+	int			i,
+				ret;
+	Datum		values[4];
+	ClaimResult result = CLAIM_OK;
+	uint64		r;
+
+	/* Messages of a partition come in offset order: the first seen is the lowest. */
+	for (i = 0; i < n; i++)
+	{
+		const IngestMessage *m = &msgs[i].msg;
+		int			j;
+
+		for (j = nparts - 1; j >= 0; j--)
+			if (DatumGetInt32(parts[j]) == m->partition &&
+				strcmp(tnames[j], m->topic) == 0)
+				break;
+		if (j >= 0)
+		{
+			if (DatumGetInt64(firsts[j]) > m->offset)
+				firsts[j] = Int64GetDatum(m->offset);
+			continue;
+		}
+		tnames[nparts] = m->topic;
+		topics[nparts] = CStringGetTextDatum(m->topic);
+		parts[nparts] = Int32GetDatum(m->partition);
+		firsts[nparts] = Int64GetDatum(m->offset);
+		nparts++;
+	}
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (source_plan == NULL)
+	{
+		Oid			types[2] = {INT8OID, INT4OID};
+
+		source_plan = SPI_prepare("SELECT 1 FROM streamext.sources "
+								  "WHERE id = $1 AND generation = $2 AND state = 'running' "
+								  "FOR KEY SHARE", 2, types);
+		if (source_plan == NULL)
+			elog(ERROR, "cannot prepare source check: %s", SPI_result_code_string(SPI_result));
+		SPI_keepplan(source_plan);
+	}
+	values[0] = Int64GetDatum(wargs.source_id);
+	values[1] = Int32GetDatum(wargs.generation);
+	ret = SPI_execute_plan(source_plan, values, NULL, false, 0);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "cannot check the source: %s", SPI_result_code_string(ret));
+	if (SPI_processed == 0)
+	{
+		SPI_finish();
+		return CLAIM_GONE;
+	}
+
+	if (insert_plan == NULL)
+	{
+		Oid			types[4] = {TEXTOID, TEXTARRAYOID, INT4ARRAYOID, INT8ARRAYOID};
+
+		/* A row to lock even for a partition written for the first time. */
+		insert_plan = SPI_prepare("INSERT INTO streamext.source_offsets (source, topic, partition, next_offset) "
+								  "SELECT $1, t, p, f FROM unnest($2, $3, $4) AS u(t, p, f) "
+								  "ON CONFLICT DO NOTHING", 4, types);
+		if (insert_plan == NULL)
+			elog(ERROR, "cannot prepare offsets insert: %s", SPI_result_code_string(SPI_result));
+		SPI_keepplan(insert_plan);
+		lock_plan = SPI_prepare("SELECT o.topic, o.partition, o.next_offset, u.f "
+								"FROM streamext.source_offsets o "
+								"JOIN unnest($2, $3, $4) AS u(t, p, f) ON o.topic = u.t AND o.partition = u.p "
+								"WHERE o.source = $1 ORDER BY o.topic, o.partition FOR UPDATE OF o",
+								4, types);
+		if (lock_plan == NULL)
+			elog(ERROR, "cannot prepare offsets lock: %s", SPI_result_code_string(SPI_result));
+		SPI_keepplan(lock_plan);
+	}
+	values[0] = CStringGetTextDatum(wargs.name);
+	values[1] = PointerGetDatum(construct_array(topics, nparts, TEXTOID, -1, false, TYPALIGN_INT));
+	values[2] = PointerGetDatum(construct_array(parts, nparts, INT4OID, 4, true, TYPALIGN_INT));
+	values[3] = PointerGetDatum(construct_array(firsts, nparts, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	ret = SPI_execute_plan(insert_plan, values, NULL, false, 0);
+	if (ret != SPI_OK_INSERT)
+		elog(ERROR, "cannot store offsets: %s", SPI_result_code_string(ret));
+	/* A new snapshot per statement: the lock sees the newest committed offsets. */
+	ret = SPI_execute_plan(lock_plan, values, NULL, false, 0);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "cannot lock offsets: %s", SPI_result_code_string(ret));
+	if (stale)
+		rd_kafka_topic_partition_list_destroy(stale);
+	stale = rd_kafka_topic_partition_list_new(1);
+	for (r = 0; r < SPI_processed; r++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[r];
+		TupleDesc	td = SPI_tuptable->tupdesc;
+		bool		isnull;
+		int64		next = DatumGetInt64(SPI_getbinval(tup, td, 3, &isnull));
+		int64		first = DatumGetInt64(SPI_getbinval(tup, td, 4, &isnull));
+
+		if (next > first)
+		{
+			rd_kafka_topic_partition_list_add(stale, SPI_getvalue(tup, td, 1),
+											  DatumGetInt32(SPI_getbinval(tup, td, 2, &isnull)))->offset = next;
+			result = CLAIM_STALE;
+		}
+	}
+	SPI_finish();
+	return result;
+}
+
+/*
+ * Another consumer wrote past our buffered messages of the stale
+ * partitions: forget them and read on from the stored offsets (if the
+ * partitions are still ours; if not, the next rebalance takes them away).
+ */
+static void
+skip_stale(void)
+{
+	rd_kafka_error_t *error;
+	int			i;
+
+	for (i = 0; i < stale->cnt; i++)
+		ereport(LOG,
+				(errmsg("source \"%s\": partition %d of \"%s\" was written up to offset %lld by another consumer; skipping to there",
+						wargs.name, stale->elems[i].partition, stale->elems[i].topic,
+						(long long) stale->elems[i].offset)));
+	drop_buffered(stale);
+	for (i = 0; i < stale->cnt; i++)
+		remember_offset(written, stale->elems[i].topic, stale->elems[i].partition, stale->elems[i].offset);
+	error = rd_kafka_seek_partitions(rk, stale, 5000);
+	if (error)
+	{
+		ereport(LOG,
+				(errmsg("source \"%s\": cannot seek: %s", wargs.name, rd_kafka_error_string(error))));
+		rd_kafka_error_destroy(error);
+	}
 }
 
 /* Write the buffered batch in one transaction. */
@@ -750,6 +1069,7 @@ flush_batch(MemoryContext batch_cxt)
 	for (int attempt = 0;; attempt++)
 	{
 		bool		done = false;
+		volatile ClaimResult claim = CLAIM_OK;
 
 		if (attempt > 20)
 			ereport(ERROR,
@@ -762,10 +1082,14 @@ flush_batch(MemoryContext batch_cxt)
 			SetCurrentStatementStartTimestamp();
 			StartTransactionCommand();
 			PushActiveSnapshot(GetTransactionSnapshot());
-			sink_write_batch(sink, msgs, nbuf, &res);
-			PopActiveSnapshot();
-			CommitTransactionCommand();
-			done = true;
+			claim = claim_batch(msgs, nbuf);
+			if (claim == CLAIM_OK)
+			{
+				sink_write_batch(sink, msgs, nbuf, &res);
+				PopActiveSnapshot();
+				CommitTransactionCommand();
+				done = true;
+			}
 		}
 		PG_CATCH();
 		{
@@ -779,6 +1103,25 @@ flush_batch(MemoryContext batch_cxt)
 		PG_END_TRY();
 		if (done)
 			break;
+		if (claim != CLAIM_OK)
+		{
+			/* Nothing was written: let go of the locks, then forget what is not ours. */
+			AbortCurrentTransaction();
+			pgstat_report_activity(STATE_IDLE, NULL);
+			MemoryContextSwitchTo(old);
+			if (claim == CLAIM_GONE)
+			{
+				ereport(LOG,
+						(errmsg("source \"%s\" was paused, changed or dropped; worker %d stops",
+								wargs.name, wargs.index)));
+				free_buffer();
+				ShutdownRequestPending = true;
+			}
+			else
+				skip_stale();
+			MemoryContextReset(batch_cxt);
+			return;
+		}
 		sink_apply_schema(sink);
 	}
 	pgstat_report_activity(STATE_IDLE, NULL);
@@ -1056,10 +1399,16 @@ ingest_worker_main(Datum arg)
 		 * a clean close could block.  The group notices our exit when the
 		 * session times out, and the next worker reads our stored offsets.
 		 */
-		if (is_transient_error(ed->sqlerrcode))
+		/* A batch abandoned for pause, drop or shutdown: stop as gracefully as ever. */
+		if (ed->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN && ShutdownRequestPending)
+			ereport(LOG, (errmsg("%s", ed->message)));
+		else if (is_transient_error(ed->sqlerrcode))
 			ReThrowError(ed);
-		set_error_state(ed->message);
-		proc_exit(0);
+		else
+		{
+			set_error_state(ed->message);
+			proc_exit(0);
+		}
 	}
 	PG_END_TRY();
 
