@@ -13,6 +13,7 @@
 CREATE FUNCTION streamext._check_time_partition(target regclass, tp jsonb, owner regrole)
 	RETURNS void
 	LANGUAGE plpgsql STABLE
+	SET search_path = pg_catalog, pg_temp
 	AS $$
 DECLARE
 	k text;
@@ -125,11 +126,13 @@ $$;
 
 CREATE FUNCTION streamext._tp_months(width interval) RETURNS integer
 	LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+	SET search_path = pg_catalog, pg_temp
 	AS $$ SELECT (extract(year FROM width) * 12 + extract(month FROM width))::integer $$;
 
 -- No negative part and not zero.
 CREATE FUNCTION streamext._tp_interval_positive(width interval) RETURNS boolean
 	LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+	SET search_path = pg_catalog, pg_temp
 	AS $$
 	SELECT streamext._tp_months(width) >= 0 AND extract(day FROM width) >= 0
 		AND extract(epoch FROM width - make_interval(months => streamext._tp_months(width),
@@ -141,6 +144,7 @@ CREATE FUNCTION streamext._tp_interval_positive(width interval) RETURNS boolean
 -- with months in width to calendar months counted from January 1970.
 CREATE FUNCTION streamext._tp_floor(ts timestamp, width interval) RETURNS timestamp
 	LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
+	SET search_path = pg_catalog, pg_temp
 	AS $$
 DECLARE
 	m integer := streamext._tp_months(width);
@@ -164,6 +168,7 @@ $$;
 -- A partition bound as pg_get_expr prints it, as a UTC timestamp.
 CREATE FUNCTION streamext._tp_bound(b text, typ regtype) RETURNS timestamp
 	LANGUAGE sql STABLE STRICT PARALLEL SAFE
+	SET search_path = pg_catalog, pg_temp
 	AS $$
 	SELECT CASE WHEN b = 'MINVALUE' THEN '-infinity'::timestamp
 		WHEN b = 'MAXVALUE' THEN 'infinity'::timestamp
@@ -175,6 +180,7 @@ CREATE FUNCTION streamext._tp_bound(b text, typ regtype) RETURNS timestamp
 -- A UTC timestamp as a literal of the key's type, read back in this session.
 CREATE FUNCTION streamext._tp_literal(ts timestamp, typ regtype) RETURNS text
 	LANGUAGE sql STABLE STRICT PARALLEL SAFE
+	SET search_path = pg_catalog, pg_temp
 	AS $$
 	SELECT CASE WHEN typ = 'timestamptz'::regtype THEN (ts AT TIME ZONE 'UTC')::text
 		WHEN typ = 'date'::regtype THEN ts::date::text
@@ -186,6 +192,7 @@ CREATE FUNCTION streamext._tp_partitions(target regclass, typ regtype,
 										 OUT part regclass, OUT lo timestamp, OUT hi timestamp)
 	RETURNS SETOF record
 	LANGUAGE sql STABLE STRICT
+	SET search_path = pg_catalog, pg_temp
 	AS $$
 	SELECT c.oid::regclass, streamext._tp_bound(m[1], typ), streamext._tp_bound(m[2], typ)
 	FROM pg_catalog.pg_inherits i
@@ -198,11 +205,13 @@ CREATE FUNCTION streamext._tp_partitions(target regclass, typ regtype,
 -- Serialize partition DDL of one target between workers and maintain_partitions.
 CREATE FUNCTION streamext._tp_lock(target regclass) RETURNS void
 	LANGUAGE sql VOLATILE STRICT
+	SET search_path = pg_catalog, pg_temp
 	AS $$ SELECT pg_catalog.pg_advisory_xact_lock(hashtext('streamext.time_partition'), target::oid::integer) $$;
 
 -- rel || suffix, with rel shortened so that the name fits in NAMEDATALEN - 1 bytes.
 CREATE FUNCTION streamext._tp_name(rel text, suffix text) RETURNS text
 	LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
+	SET search_path = pg_catalog, pg_temp
 	AS $$
 BEGIN
 	WHILE octet_length(rel) + octet_length(suffix) > 63 LOOP
@@ -219,6 +228,7 @@ $$;
 CREATE FUNCTION streamext._tp_ensure(target regclass, options jsonb, points timestamp[], ahead integer)
 	RETURNS SETOF text
 	LANGUAGE plpgsql VOLATILE
+	SET search_path = pg_catalog, pg_temp
 	AS $$
 DECLARE
 	tp jsonb := options -> 'time_partition';
@@ -295,6 +305,7 @@ $$;
 CREATE FUNCTION streamext.maintain_partitions(source text, OUT action text, OUT partition text)
 	RETURNS SETOF record
 	LANGUAGE plpgsql VOLATILE
+	SET search_path = pg_catalog, pg_temp
 	AS $$
 DECLARE
 	target regclass;

@@ -78,7 +78,7 @@ se_assert_eq "maintain_partitions when all is there" "" "$(se_psql pg1 -c "SELEC
 se_psql pg1 -c "SELECT streamext.pause_source('tp_src')"
 se_psql pg1 -c "SELECT streamext.alter_source('tp_src', '{\"time_partition\": {\"column\": \"event_time\", \"interval\": \"1 day\", \"premake\": 2, \"retention\": \"30 days\"}}')"
 se_assert_eq "dropped by retention" \
-	"dropped|trucks_p20260101 dropped|trucks_p20260102 dropped|trucks_p20260103 dropped|trucks_p20260104 dropped|trucks_p20260105 dropped|trucks_p20260106 dropped|trucks_p20260107" \
+	"dropped|public.trucks_p20260101 dropped|public.trucks_p20260102 dropped|public.trucks_p20260103 dropped|public.trucks_p20260104 dropped|public.trucks_p20260105 dropped|public.trucks_p20260106 dropped|public.trucks_p20260107" \
 	"$(se_psql pg1 -c "SELECT string_agg(action || '|' || partition, ' ' ORDER BY partition) FROM streamext.maintain_partitions('tp_src')")"
 se_assert_eq "partitions left" 3 "$(se_psql pg1 -c "SELECT count(*) FROM pg_inherits WHERE inhparent = 'trucks'::regclass")"
 expect_error 'has no time_partition option' "SELECT streamext.create_source('other', '$B', 'nothing', 'plain'); SELECT streamext.maintain_partitions('other')"
