@@ -407,11 +407,13 @@ tpart_pending(TimePartition *tp)
 }
 
 /*
- * Run "SELECT ... FROM streamext._tp_ensure(target, options, points, ahead)"
- * in a transaction of its own.  Returns NULL, or the error message.
+ * Run sql, a query returning (action text, partition text) rows, in a
+ * transaction of its own and log each row.  Returns NULL, or the error
+ * message after rolling the transaction back; partition DDL must commit (or
+ * fail) on its own, never inside a batch.
  */
 static char *
-ensure(Oid target, Jsonb *options, int64 *points, int npoints, int ahead, const char *source_name)
+run_partition_ddl(const char *sql, int nargs, Oid *types, Datum *values, const char *source_name)
 {
 	MemoryContext cxt = CurrentMemoryContext;
 	char	   *error = NULL;
@@ -420,31 +422,20 @@ ensure(Oid target, Jsonb *options, int64 *points, int npoints, int ahead, const 
 	StartTransactionCommand();
 	PG_TRY();
 	{
-		Oid			types[4] = {OIDOID, JSONBOID, TIMESTAMPARRAYOID, INT4OID};
-		Datum		values[4];
-		Datum	   *elems = palloc(sizeof(Datum) * npoints);
-		int			i;
 		uint64		r;
 		int			ret;
 
 		PushActiveSnapshot(GetTransactionSnapshot());
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "SPI_connect failed");
-		for (i = 0; i < npoints; i++)
-			elems[i] = TimestampGetDatum(points[i]);
-		values[0] = ObjectIdGetDatum(target);
-		values[1] = JsonbPGetDatum(options);
-		values[2] = PointerGetDatum(construct_array(elems, npoints, TIMESTAMPOID, sizeof(Timestamp),
-													FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-		values[3] = Int32GetDatum(ahead);
-		ret = SPI_execute_with_args("SELECT p FROM streamext._tp_ensure($1::regclass, $2, $3, $4) p",
-									4, types, values, NULL, false, 0);
+		ret = SPI_execute_with_args(sql, nargs, types, values, NULL, false, 0);
 		if (ret != SPI_OK_SELECT)
-			elog(ERROR, "streamext._tp_ensure failed: %s", SPI_result_code_string(ret));
+			elog(ERROR, "%s failed: %s", sql, SPI_result_code_string(ret));
 		for (r = 0; r < SPI_processed; r++)
 			ereport(LOG,
-					(errmsg("source \"%s\" (time_partition): created partition %s", source_name,
-							SPI_getvalue(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1))));
+					(errmsg("source \"%s\" (time_partition): %s partition %s", source_name,
+							SPI_getvalue(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1),
+							SPI_getvalue(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 2))));
 		SPI_finish();
 		PopActiveSnapshot();
 		CommitTransactionCommand();
@@ -459,12 +450,42 @@ ensure(Oid target, Jsonb *options, int64 *points, int npoints, int ahead, const 
 		AbortCurrentTransaction();
 		MemoryContextSwitchTo(cxt);
 		error = ed->message ? pstrdup(ed->message) : pstrdup("unknown error");
-		ereport(LOG,
-				(errmsg("source \"%s\" (time_partition): cannot create a partition: %s",
-						source_name, error)));
 		FreeErrorData(ed);
 	}
 	PG_END_TRY();
+	return error;
+}
+
+/*
+ * Create the partitions holding points (and ahead more after the newest) with
+ * streamext._tp_ensure.  Returns NULL, or the error message.
+ */
+static char *
+ensure(Oid target, Jsonb *options, int64 *points, int npoints, int ahead, const char *source_name)
+{
+	Oid			types[4] = {OIDOID, JSONBOID, TIMESTAMPARRAYOID, INT4OID};
+	Datum		values[4];
+	Datum	   *elems = palloc(sizeof(Datum) * npoints);
+	ArrayType  *arr;
+	char	   *error;
+	int			i;
+
+	for (i = 0; i < npoints; i++)
+		elems[i] = TimestampGetDatum(points[i]);
+	arr = construct_array(elems, npoints, TIMESTAMPOID, sizeof(Timestamp), FLOAT8PASSBYVAL,
+						  TYPALIGN_DOUBLE);
+	values[0] = ObjectIdGetDatum(target);
+	values[1] = JsonbPGetDatum(options);
+	values[2] = PointerGetDatum(arr);
+	values[3] = Int32GetDatum(ahead);
+	error = run_partition_ddl("SELECT 'created', p FROM streamext._tp_ensure($1::regclass, $2, $3, $4) p",
+							  4, types, values, source_name);
+	if (error)
+		ereport(LOG,
+				(errmsg("source \"%s\" (time_partition): cannot create a partition: %s",
+						source_name, error)));
+	pfree(arr);
+	pfree(elems);
 	return error;
 }
 
@@ -509,7 +530,9 @@ void
 tpart_maintain(TimePartition *tp, const char *source_name)
 {
 	TimestampTz now = GetCurrentTimestamp();
-	MemoryContext cxt = CurrentMemoryContext;
+	Oid			types[1] = {TEXTOID};
+	Datum		values[1];
+	char	   *error;
 
 	if (tp == NULL ||
 		(tp->last_maintain != 0 && !TimestampDifferenceExceeds(tp->last_maintain, now, TPART_MAINTAIN_MS)))
@@ -520,46 +543,16 @@ tpart_maintain(TimePartition *tp, const char *source_name)
 	tp->tried = NIL;
 
 	pgstat_report_activity(STATE_RUNNING, "maintaining partitions");
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	PG_TRY();
+	values[0] = CStringGetTextDatum(source_name);
+	error = run_partition_ddl("SELECT action, partition FROM streamext.maintain_partitions($1)",
+							  1, types, values, source_name);
+	if (error)
 	{
-		Oid			types[1] = {TEXTOID};
-		Datum		values[1];
-		uint64		r;
-		int			ret;
-
-		PushActiveSnapshot(GetTransactionSnapshot());
-		if (SPI_connect() != SPI_OK_CONNECT)
-			elog(ERROR, "SPI_connect failed");
-		values[0] = CStringGetTextDatum(source_name);
-		ret = SPI_execute_with_args("SELECT action, partition FROM streamext.maintain_partitions($1)",
-									1, types, values, NULL, false, 0);
-		if (ret != SPI_OK_SELECT)
-			elog(ERROR, "streamext.maintain_partitions failed: %s", SPI_result_code_string(ret));
-		for (r = 0; r < SPI_processed; r++)
-			ereport(LOG,
-					(errmsg("source \"%s\" (time_partition): %s partition %s", source_name,
-							SPI_getvalue(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1),
-							SPI_getvalue(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 2))));
-		SPI_finish();
-		PopActiveSnapshot();
-		CommitTransactionCommand();
-	}
-	PG_CATCH();
-	{
-		ErrorData  *ed;
-
-		MemoryContextSwitchTo(cxt);
-		ed = CopyErrorData();
-		FlushErrorState();
-		AbortCurrentTransaction();
-		MemoryContextSwitchTo(cxt);
 		ereport(WARNING,
 				(errmsg("source \"%s\" (time_partition): partition maintenance failed: %s",
-						source_name, ed->message)));
-		FreeErrorData(ed);
+						source_name, error)));
+		pfree(error);
 	}
-	PG_END_TRY();
+	pfree(DatumGetPointer(values[0]));
 	pgstat_report_activity(STATE_IDLE, NULL);
 }
