@@ -92,6 +92,28 @@ static const CustomPathMethods path_methods = {
 	.PlanCustomPath = columnar_plan_path,
 };
 
+/* Add the serial VersionedColumnarScan path of rel with the given estimates. */
+static CustomPath *
+add_columnar_path(RelOptInfo *rel, double rows, Cost startup_cost, Cost total_cost)
+{
+	CustomPath *cpath = makeNode(CustomPath);
+
+	cpath->path.pathtype = T_CustomScan;
+	cpath->path.parent = rel;
+	cpath->path.pathtarget = rel->reltarget;
+	cpath->path.param_info = NULL;
+	cpath->path.parallel_aware = false;
+	cpath->path.parallel_safe = false;
+	cpath->path.rows = rows;
+	cpath->path.startup_cost = startup_cost;
+	cpath->path.total_cost = total_cost;
+	cpath->path.pathkeys = NIL;
+	cpath->flags = 0;
+	cpath->methods = &path_methods;
+	add_path(rel, &cpath->path);
+	return cpath;
+}
+
 static const CustomScanMethods plan_methods = {
 	.CustomName = "VersionedColumnarScan",
 	.CreateCustomScanState = columnar_create_state,
@@ -244,20 +266,7 @@ add_as_of_path(PlannerInfo *root, RelOptInfo *rel, RangeTblEntry *rte)
 	rel->pathlist = NIL;
 	rel->partial_pathlist = NIL;
 	rel->consider_parallel = false;
-	cpath = makeNode(CustomPath);
-	cpath->path.pathtype = T_CustomScan;
-	cpath->path.parent = rel;
-	cpath->path.pathtarget = rel->reltarget;
-	cpath->path.param_info = NULL;
-	cpath->path.parallel_aware = false;
-	cpath->path.parallel_safe = false;
-	cpath->path.rows = rel->rows;
-	cpath->path.startup_cost = 0;
-	cpath->path.total_cost = cost;
-	cpath->path.pathkeys = NIL;
-	cpath->flags = 0;
-	cpath->methods = &path_methods;
-	add_path(rel, &cpath->path);
+	cpath = add_columnar_path(rel, rel->rows, 0, cost);
 
 	/*
 	 * The scan of a committed version needs nothing of this backend's
@@ -393,21 +402,9 @@ columnar_set_rel_pathlist(PlannerInfo *root, RelOptInfo *rel, Index rti, RangeTb
 
 	seg_fraction = skip_fraction(root, rel, rte->relid);
 
-	cpath = makeNode(CustomPath);
-	cpath->path.pathtype = T_CustomScan;
-	cpath->path.parent = rel;
-	cpath->path.pathtarget = rel->reltarget;
-	cpath->path.param_info = NULL;
-	cpath->path.parallel_aware = false;
-	cpath->path.parallel_safe = false;
-	cpath->path.rows = seq->rows;
-	cpath->path.startup_cost = seq->startup_cost;
-	cpath->path.total_cost = seq->startup_cost +
-		(seq->total_cost - seq->startup_cost) * (0.2 + 0.6 * fraction) * seg_fraction;
-	cpath->path.pathkeys = NIL;
-	cpath->flags = 0;
-	cpath->methods = &path_methods;
-	add_path(rel, &cpath->path);
+	cpath = add_columnar_path(rel, seq->rows, seq->startup_cost,
+							  seq->startup_cost + (seq->total_cost - seq->startup_cost) *
+							  (0.2 + 0.6 * fraction) * seg_fraction);
 
 	if (rel->consider_parallel && workers_for_pages(rel->pages * seg_fraction) > 0)
 		add_partial_twin(rel, cpath, workers_for_pages(rel->pages * seg_fraction));
