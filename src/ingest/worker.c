@@ -19,6 +19,7 @@
 #include "postgres.h"
 
 #include <fcntl.h>
+#include <malloc.h>
 #include <unistd.h>
 
 #include <librdkafka/rdkafka.h>
@@ -59,7 +60,7 @@ static MemoryContext worker_cxt;
 /* options */
 static int	batch_max_messages = 10000;
 static int	batch_max_ms = 500;
-static int64 max_buffered_bytes = 64 * 1024 * 1024;
+static int64 max_buffered_bytes = 128 * 1024 * 1024;
 static char *start_from = "earliest";
 static int64 start_from_ms = -1;
 
@@ -67,6 +68,19 @@ static int64 start_from_ms = -1;
 static rd_kafka_message_t **buf = NULL;
 static int	nbuf = 0;
 static int64 buf_bytes = 0;
+
+/*
+ * Of max_buffered_bytes, the batch being built gets a quarter (1 to 16 MiB)
+ * and librdkafka's prefetch queue the rest.  The queue must hold a good
+ * second of writing: once it is full, librdkafka (2.0) fetches again only at
+ * its broker thread's next wake-up, up to a second later, and a worker that
+ * drains the queue before then sits idle.
+ */
+static int64
+batch_max_bytes(void)
+{
+	return Min(Max(1024 * 1024, max_buffered_bytes / 4), 16 * 1024 * 1024);
+}
 static TimestampTz batch_started = 0;
 
 /* offsets committed in PostgreSQL, waiting for their WAL flush before Kafka hears of them */
@@ -214,7 +228,7 @@ load_source(char **brokers, char **topic, Oid *target, char **format, Jsonb **op
 								" coalesce(options->>'group_id', 'streamext-' || name), "
 								" coalesce((options->>'batch_max_messages')::int, 10000), "
 								" coalesce((options->>'batch_max_ms')::int, 500), "
-								" coalesce((options->>'max_buffered_bytes')::bigint, 67108864), "
+								" coalesce((options->>'max_buffered_bytes')::bigint, 134217728), "
 								" coalesce(options->>'start_from', 'earliest'), "
 								" CASE WHEN coalesce(options->>'start_from', 'earliest') NOT IN ('earliest', 'latest') "
 								"  THEN (extract(epoch FROM (options->>'start_from')::timestamptz) * 1000)::bigint END "
@@ -606,7 +620,8 @@ rebalance_cb(rd_kafka_t *k, rd_kafka_resp_err_t err,
 				parts->elems[i].offset = RD_KAFKA_OFFSET_INVALID;
 		}
 		PG_END_TRY();
-		ereport(DEBUG1, (errmsg("source \"%s\": assigned %d partitions", wargs.name, parts->cnt)));
+		ereport(LOG, (errmsg("source \"%s\" worker %d: assigned %d partitions",
+							 wargs.name, wargs.index, parts->cnt)));
 		if (rebalance_error)
 		{
 			/* Take nothing; the worker restarts and rejoins. */
@@ -624,6 +639,8 @@ rebalance_cb(rd_kafka_t *k, rd_kafka_resp_err_t err,
 		MemoryContext cxt = CurrentMemoryContext;
 
 		/* Revoked (or an error): what we hold for them is someone else's now. */
+		ereport(LOG, (errmsg("source \"%s\" worker %d: %d partitions revoked",
+							 wargs.name, wargs.index, parts->cnt)));
 		drop_buffered(parts);
 		for (int i = 0; i < parts->cnt; i++)
 			rd_kafka_topic_partition_list_del(time_filter, parts->elems[i].topic, parts->elems[i].partition);
@@ -702,9 +719,27 @@ create_consumer(const char *brokers, const char *topic, const char *group_id, Li
 	kafka_conf_set(conf, "enable.auto.commit", "false");
 	kafka_conf_set(conf, "enable.auto.offset.store", "false");
 	kafka_conf_set(conf, "auto.offset.reset", strcmp(start_from, "latest") == 0 ? "latest" : "earliest");
-	snprintf(num, sizeof(num), "%d", (int) Max(1024, max_buffered_bytes / 2 / 1024));
+	snprintf(num, sizeof(num), "%d", (int) Max(1024, (max_buffered_bytes - batch_max_bytes()) / 1024));
 	kafka_conf_set(conf, "queued.max.messages.kbytes", num);
+
+	/*
+	 * The byte limit above is what bounds memory; librdkafka's default
+	 * message-count floor (100,000) would stop prefetching while a batch is
+	 * written and leave the worker waiting for the next fetch afterwards.
+	 */
+	kafka_conf_set(conf, "queued.min.messages", "10000000");
+
+	/*
+	 * Moderate fetch responses: a 2 MB response is parsed while it is still
+	 * in the CPU caches and its buffer is recycled quickly; librdkafka's
+	 * 50 MB default made the consumer (and the broker) spend more CPU per
+	 * message than writing the rows does.  A message larger than this still
+	 * comes through (brokers return at least one batch per fetch).
+	 */
+	kafka_conf_set(conf, "fetch.max.bytes", "2097152");
 	kafka_conf_set(conf, "log.connection.close", "false");
+	/* New partitions (and topics matching a ^regex) show up in metadata: look every 30 s, not 5 min. */
+	kafka_conf_set(conf, "topic.metadata.refresh.interval.ms", "30000");
 
 	/*
 	 * A worker that crashed (or a server that died) stays a group member
@@ -715,10 +750,44 @@ create_consumer(const char *brokers, const char *topic, const char *group_id, Li
 	kafka_conf_set(conf, "heartbeat.interval.ms", "1000");
 	for (lc = list_head(kafka_props); lc != NULL; lc = lnext(kafka_props, lnext(kafka_props, lc)))
 		kafka_conf_set(conf, lfirst(lc), lfirst(lnext(kafka_props, lc)));
+	{
+		char		val[64];
+		size_t		len = sizeof(val);
+		long		fetch_max,
+					message_max;
+
+		/* librdkafka refuses fetch.max.bytes below message.max.bytes: follow a raised one. */
+		if (rd_kafka_conf_get(conf, "message.max.bytes", val, &len) == RD_KAFKA_CONF_OK)
+		{
+			message_max = atol(val);
+			len = sizeof(val);
+			if (rd_kafka_conf_get(conf, "fetch.max.bytes", val, &len) == RD_KAFKA_CONF_OK)
+			{
+				fetch_max = atol(val);
+				if (fetch_max < message_max)
+				{
+					snprintf(val, sizeof(val), "%ld", message_max);
+					kafka_conf_set(conf, "fetch.max.bytes", val);
+				}
+			}
+		}
+	}
 
 	rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
 	rd_kafka_conf_set_offset_commit_cb(conf, offset_commit_cb);
 	rd_kafka_conf_set_error_cb(conf, error_cb);
+
+	/*
+	 * Each fetch response arrives in one large buffer that lives until its
+	 * messages are written.  With glibc's defaults such buffers are mapped
+	 * and unmapped (or the heap grown and trimmed) per fetch, and every
+	 * fresh page costs a fault and zeroing: keep up to half the source's
+	 * memory budget around instead (a small budget keeps glibc's thresholds
+	 * small too, so the worker's memory stays bounded by it).  This process
+	 * is the worker alone.
+	 */
+	mallopt(M_MMAP_THRESHOLD, (int) Min(max_buffered_bytes / 4, 32 * 1024 * 1024));
+	mallopt(M_TRIM_THRESHOLD, (int) Min(max_buffered_bytes / 2, 1024 * 1024 * 1024));
 
 	rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
 	if (rk == NULL)
@@ -1224,7 +1293,6 @@ consume_loop(void)
 {
 	MemoryContext batch_cxt = AllocSetContextCreate(worker_cxt, "streamext batch",
 													 ALLOCSET_DEFAULT_SIZES);
-	int64		batch_max_bytes = Max(1024 * 1024, max_buffered_bytes / 2);
 
 	buf = MemoryContextAlloc(worker_cxt, sizeof(rd_kafka_message_t *) * batch_max_messages);
 	pending_commit = rd_kafka_topic_partition_list_new(16);
@@ -1244,7 +1312,7 @@ consume_loop(void)
 		}
 		sink_maintain(sink);
 
-		while (nbuf < batch_max_messages && buf_bytes < batch_max_bytes && !ShutdownRequestPending)
+		while (nbuf < batch_max_messages && buf_bytes < batch_max_bytes() && !ShutdownRequestPending)
 		{
 			rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 0);
 
@@ -1283,7 +1351,7 @@ consume_loop(void)
 
 		now = GetCurrentTimestamp();
 		if (nbuf > 0 &&
-			(nbuf >= batch_max_messages || buf_bytes >= batch_max_bytes ||
+			(nbuf >= batch_max_messages || buf_bytes >= batch_max_bytes() ||
 			 TimestampDifferenceExceeds(batch_started, now, batch_max_ms)))
 		{
 			flush_batch(batch_cxt);
