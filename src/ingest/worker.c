@@ -76,6 +76,9 @@ static int64 buf_bytes = 0;
  * its broker thread's next wake-up, up to a second later, and a worker that
  * drains the queue before then sits idle.
  */
+/* How long to wait for a fetch while Kafka has messages for us, before nudging the fetcher. */
+#define FETCH_NUDGE_MS 20
+
 static int64
 batch_max_bytes(void)
 {
@@ -1288,6 +1291,59 @@ skip_before_start(rd_kafka_message_t *m)
 	return false;
 }
 
+/*
+ * Nothing to poll although Kafka has messages we have not received: the
+ * fetcher may be asleep.  librdkafka (2.0) stops fetching while its queue is
+ * full and looks again only when its broker thread next wakes up, up to a
+ * second later, even though we drained the queue long before.  Returns true
+ * and names one such partition.
+ */
+static bool
+fetcher_behind(char **topic, int32 *partition)
+{
+	rd_kafka_topic_partition_list_t *assigned = NULL;
+	bool		behind = false;
+	int			i;
+
+	*topic = NULL;
+	if (rd_kafka_assignment(rk, &assigned) != RD_KAFKA_RESP_ERR_NO_ERROR || assigned == NULL)
+		return false;
+	/* The offset after the last message polled, per partition. */
+	(void) rd_kafka_position(rk, assigned);
+	for (i = 0; i < assigned->cnt && !behind; i++)
+	{
+		rd_kafka_topic_partition_t *a = &assigned->elems[i];
+		int64_t		lo = -1,
+					hi = -1;
+
+		if (a->offset < 0 ||
+			rd_kafka_get_watermark_offsets(rk, a->topic, a->partition, &lo, &hi) != 0)
+			continue;
+		if (hi > a->offset)
+		{
+			behind = true;
+			*topic = pstrdup(a->topic);
+			*partition = a->partition;
+		}
+	}
+	rd_kafka_topic_partition_list_destroy(assigned);
+	return behind;
+}
+
+/*
+ * Wake the broker thread that fetches the partition, with a request to the
+ * partition's leader (its watermarks): having served it, the thread decides
+ * again what to fetch.
+ */
+static void
+nudge_fetcher(const char *topic, int32 partition)
+{
+	int64_t		lo,
+				hi;
+
+	(void) rd_kafka_query_watermark_offsets(rk, topic, partition, &lo, &hi, 500);
+}
+
 static void
 consume_loop(void)
 {
@@ -1303,6 +1359,10 @@ consume_loop(void)
 	{
 		TimestampTz now;
 		long		timeout;
+		int			rc;
+		bool		behind;
+		char	   *behind_topic = NULL;
+		int32		behind_partition = 0;
 
 		CHECK_FOR_INTERRUPTS();
 		if (ConfigReloadPending)
@@ -1374,11 +1434,18 @@ consume_loop(void)
 			timeout = 1000;
 		if (pending_commit->cnt > 0)
 			timeout = Min(timeout, 200);
-		(void) WaitLatchOrSocket(MyLatch,
-								 WL_LATCH_SET | WL_SOCKET_READABLE | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-								 wake_pipe[0], timeout, PG_WAIT_EXTENSION);
+		behind = fetcher_behind(&behind_topic, &behind_partition);
+		if (behind)
+			timeout = Min(timeout, FETCH_NUDGE_MS);
+		rc = WaitLatchOrSocket(MyLatch,
+							   WL_LATCH_SET | WL_SOCKET_READABLE | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+							   wake_pipe[0], timeout, PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
 		drain_pipe();
+		if (behind && (rc & WL_TIMEOUT))
+			nudge_fetcher(behind_topic, behind_partition);
+		if (behind_topic)
+			pfree(behind_topic);
 	}
 }
 
