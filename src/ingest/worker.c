@@ -1333,7 +1333,8 @@ fetcher_behind(char **topic, int32 *partition)
 /*
  * Wake the broker thread that fetches the partition, with a request to the
  * partition's leader (its watermarks): having served it, the thread decides
- * again what to fetch.
+ * again what to fetch.  The short timeout keeps a stop prompt when the
+ * broker does not answer.
  */
 static void
 nudge_fetcher(const char *topic, int32 partition)
@@ -1341,7 +1342,7 @@ nudge_fetcher(const char *topic, int32 partition)
 	int64_t		lo,
 				hi;
 
-	(void) rd_kafka_query_watermark_offsets(rk, topic, partition, &lo, &hi, 500);
+	(void) rd_kafka_query_watermark_offsets(rk, topic, partition, &lo, &hi, 200);
 }
 
 static void
