@@ -60,7 +60,7 @@ static MemoryContext worker_cxt;
 /* options */
 static int	batch_max_messages = 10000;
 static int	batch_max_ms = 500;
-static int64 max_buffered_bytes = 128 * 1024 * 1024;
+static int64 max_buffered_bytes = 32 * 1024 * 1024;
 static char *start_from = "earliest";
 static int64 start_from_ms = -1;
 
@@ -71,10 +71,9 @@ static int64 buf_bytes = 0;
 
 /*
  * Of max_buffered_bytes, the batch being built gets a quarter (1 to 16 MiB)
- * and librdkafka's prefetch queue the rest.  The queue must hold a good
- * second of writing: once it is full, librdkafka (2.0) fetches again only at
- * its broker thread's next wake-up, up to a second later, and a worker that
- * drains the queue before then sits idle.
+ * and librdkafka's prefetch queue the rest.  A full queue stops fetching
+ * until librdkafka's broker thread next wakes up; fetcher_behind() and
+ * nudge_fetcher() make sure a worker that drained it does not wait for that.
  */
 /* How long to wait for a fetch while Kafka has messages for us, before nudging the fetcher. */
 #define FETCH_NUDGE_MS 20
@@ -231,7 +230,7 @@ load_source(char **brokers, char **topic, Oid *target, char **format, Jsonb **op
 								" coalesce(options->>'group_id', 'streamext-' || name), "
 								" coalesce((options->>'batch_max_messages')::int, 10000), "
 								" coalesce((options->>'batch_max_ms')::int, 500), "
-								" coalesce((options->>'max_buffered_bytes')::bigint, 134217728), "
+								" coalesce((options->>'max_buffered_bytes')::bigint, 33554432), "
 								" coalesce(options->>'start_from', 'earliest'), "
 								" CASE WHEN coalesce(options->>'start_from', 'earliest') NOT IN ('earliest', 'latest') "
 								"  THEN (extract(epoch FROM (options->>'start_from')::timestamptz) * 1000)::bigint END "
