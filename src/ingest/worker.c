@@ -68,22 +68,10 @@ static int64 start_from_ms = -1;
 static rd_kafka_message_t **buf = NULL;
 static int	nbuf = 0;
 static int64 buf_bytes = 0;
+static TimestampTz batch_started = 0;
 
-/*
- * Of max_buffered_bytes, the batch being built gets a quarter (1 to 16 MiB)
- * and librdkafka's prefetch queue the rest.  A full queue stops fetching
- * until librdkafka's broker thread next wakes up; fetcher_behind() and
- * nudge_fetcher() make sure a worker that drained it does not wait for that.
- */
 /* How long to wait for a fetch while Kafka has messages for us, before nudging the fetcher. */
 #define FETCH_NUDGE_MS 20
-
-static int64
-batch_max_bytes(void)
-{
-	return Min(Max(1024 * 1024, max_buffered_bytes / 4), 16 * 1024 * 1024);
-}
-static TimestampTz batch_started = 0;
 
 /* offsets committed in PostgreSQL, waiting for their WAL flush before Kafka hears of them */
 static rd_kafka_topic_partition_list_t *pending_commit = NULL;
@@ -699,6 +687,37 @@ kafka_conf_set(rd_kafka_conf_t *conf, const char *name, const char *value)
 				 errmsg("invalid kafka property \"%s\" of source \"%s\": %s", name, wargs.name, errstr)));
 }
 
+/*
+ * Of max_buffered_bytes, the batch being built gets a quarter (1 to 16 MiB)
+ * and librdkafka's prefetch queue the rest.  A full queue stops fetching
+ * until librdkafka's broker thread next wakes up; fetcher_behind() and
+ * nudge_fetcher() make sure a worker that drained it does not wait for that.
+ */
+static int64
+batch_max_bytes(void)
+{
+	return Min(Max(1024 * 1024, max_buffered_bytes / 4), 16 * 1024 * 1024);
+}
+
+/* librdkafka refuses fetch.max.bytes below message.max.bytes: follow a raised one. */
+static void
+fetch_max_at_least_message_max(rd_kafka_conf_t *conf)
+{
+	char		val[64];
+	size_t		len = sizeof(val);
+	long		message_max;
+
+	if (rd_kafka_conf_get(conf, "message.max.bytes", val, &len) != RD_KAFKA_CONF_OK)
+		return;
+	message_max = atol(val);
+	len = sizeof(val);
+	if (rd_kafka_conf_get(conf, "fetch.max.bytes", val, &len) != RD_KAFKA_CONF_OK ||
+		atol(val) >= message_max)
+		return;
+	snprintf(val, sizeof(val), "%ld", message_max);
+	kafka_conf_set(conf, "fetch.max.bytes", val);
+}
+
 static void offset_commit_cb(rd_kafka_t *k, rd_kafka_resp_err_t err,
 							 rd_kafka_topic_partition_list_t *offsets, void *opaque);
 
@@ -752,28 +771,7 @@ create_consumer(const char *brokers, const char *topic, const char *group_id, Li
 	kafka_conf_set(conf, "heartbeat.interval.ms", "1000");
 	for (lc = list_head(kafka_props); lc != NULL; lc = lnext(kafka_props, lnext(kafka_props, lc)))
 		kafka_conf_set(conf, lfirst(lc), lfirst(lnext(kafka_props, lc)));
-	{
-		char		val[64];
-		size_t		len = sizeof(val);
-		long		fetch_max,
-					message_max;
-
-		/* librdkafka refuses fetch.max.bytes below message.max.bytes: follow a raised one. */
-		if (rd_kafka_conf_get(conf, "message.max.bytes", val, &len) == RD_KAFKA_CONF_OK)
-		{
-			message_max = atol(val);
-			len = sizeof(val);
-			if (rd_kafka_conf_get(conf, "fetch.max.bytes", val, &len) == RD_KAFKA_CONF_OK)
-			{
-				fetch_max = atol(val);
-				if (fetch_max < message_max)
-				{
-					snprintf(val, sizeof(val), "%ld", message_max);
-					kafka_conf_set(conf, "fetch.max.bytes", val);
-				}
-			}
-		}
-	}
+	fetch_max_at_least_message_max(conf);
 
 	rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
 	rd_kafka_conf_set_offset_commit_cb(conf, offset_commit_cb);
