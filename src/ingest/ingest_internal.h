@@ -83,12 +83,27 @@ typedef struct SinkResult
 	int64		dead_letters;
 } SinkResult;
 
+/*
+ * The partitions of a batch, as arrays for SQL: per topic and partition the
+ * lowest offset in the batch and the offset after its highest.
+ */
+typedef struct BatchPartitions
+{
+	int			n;
+	Datum		topics;			/* text[] */
+	Datum		partitions;		/* int4[] */
+	Datum		firsts;			/* int8[] */
+	Datum		nexts;			/* int8[] */
+} BatchPartitions;
+
 typedef struct SinkState SinkState;
 
 /* sink.c */
 extern SinkState *sink_create(const char *source_name, Oid target, const char *format,
 							  Jsonb *options, MemoryContext cxt);
-extern void sink_write_batch(SinkState *ss, SinkMessage *msgs, int n, SinkResult *result);
+extern void sink_batch_partitions(SinkMessage *msgs, int n, BatchPartitions *bp);
+extern void sink_write_batch(SinkState *ss, SinkMessage *msgs, int n,
+							 const BatchPartitions *bp, SinkResult *result);
 extern bool sink_schema_pending(SinkState *ss);
 extern void sink_apply_schema(SinkState *ss);
 extern void sink_maintain(SinkState *ss);

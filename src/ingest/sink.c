@@ -792,44 +792,61 @@ write_dead_letters(SinkState *ss, SinkMessage *msgs, List *dead)
 	}
 }
 
-/* Upsert, per topic and partition of the batch, the offset after its last message. */
-static void
-write_offsets(SinkState *ss, SinkMessage *msgs, int n)
+/* Summarize the batch per topic and partition; see BatchPartitions. */
+void
+sink_batch_partitions(SinkMessage *msgs, int n, BatchPartitions *bp)
 {
 	Datum	   *topics = palloc(sizeof(Datum) * n);
-	const char **topic_names = palloc(sizeof(char *) * n);
+	const char **names = palloc(sizeof(char *) * n);
 	Datum	   *parts = palloc(sizeof(Datum) * n);
-	Datum	   *offs = palloc(sizeof(Datum) * n);
+	Datum	   *firsts = palloc(sizeof(Datum) * n);
+	Datum	   *nexts = palloc(sizeof(Datum) * n);
 	int			nparts = 0;
 	int			i,
 				j = -1;
-	Datum		values[4];
-	int			ret;
 
 	for (i = 0; i < n; i++)
 	{
 		const IngestMessage *m = &msgs[i].msg;
 
+		CHECK_FOR_INTERRUPTS();
 		/* Messages come in runs per partition: try the last one first. */
-		if (j < 0 || DatumGetInt32(parts[j]) != m->partition || strcmp(topic_names[j], m->topic) != 0)
+		if (j < 0 || DatumGetInt32(parts[j]) != m->partition || strcmp(names[j], m->topic) != 0)
 		{
 			for (j = 0; j < nparts; j++)
 			{
-				if (DatumGetInt32(parts[j]) == m->partition && strcmp(topic_names[j], m->topic) == 0)
+				if (DatumGetInt32(parts[j]) == m->partition && strcmp(names[j], m->topic) == 0)
 					break;
 			}
 		}
 		if (j == nparts)
 		{
-			topic_names[j] = m->topic;
+			names[j] = m->topic;
 			topics[j] = CStringGetTextDatum(m->topic);
 			parts[j] = Int32GetDatum(m->partition);
-			offs[j] = Int64GetDatum(m->offset + 1);
+			firsts[j] = Int64GetDatum(m->offset);
+			nexts[j] = Int64GetDatum(m->offset + 1);
 			nparts++;
+			continue;
 		}
-		else if (DatumGetInt64(offs[j]) < m->offset + 1)
-			offs[j] = Int64GetDatum(m->offset + 1);
+		if (DatumGetInt64(firsts[j]) > m->offset)
+			firsts[j] = Int64GetDatum(m->offset);
+		if (DatumGetInt64(nexts[j]) < m->offset + 1)
+			nexts[j] = Int64GetDatum(m->offset + 1);
 	}
+	bp->n = nparts;
+	bp->topics = PointerGetDatum(construct_array(topics, nparts, TEXTOID, -1, false, TYPALIGN_INT));
+	bp->partitions = PointerGetDatum(construct_array(parts, nparts, INT4OID, 4, true, TYPALIGN_INT));
+	bp->firsts = PointerGetDatum(construct_array(firsts, nparts, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	bp->nexts = PointerGetDatum(construct_array(nexts, nparts, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+}
+
+/* Upsert, per topic and partition of the batch, the offset after its last message. */
+static void
+write_offsets(SinkState *ss, const BatchPartitions *bp)
+{
+	Datum		values[4];
+	int			ret;
 
 	if (ss->offsets_plan == NULL)
 	{
@@ -846,9 +863,9 @@ write_offsets(SinkState *ss, SinkMessage *msgs, int n)
 		SPI_keepplan(ss->offsets_plan);
 	}
 	values[0] = CStringGetTextDatum(ss->source_name);
-	values[1] = PointerGetDatum(construct_array(topics, nparts, TEXTOID, -1, false, TYPALIGN_INT));
-	values[2] = PointerGetDatum(construct_array(parts, nparts, INT4OID, 4, true, TYPALIGN_INT));
-	values[3] = PointerGetDatum(construct_array(offs, nparts, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	values[1] = bp->topics;
+	values[2] = bp->partitions;
+	values[3] = bp->nexts;
 	ret = SPI_execute_plan(ss->offsets_plan, values, NULL, false, 0);
 	if (ret != SPI_OK_INSERT)
 		elog(ERROR, "cannot store offsets: %s", SPI_result_code_string(ret));
@@ -859,7 +876,8 @@ write_offsets(SinkState *ss, SinkMessage *msgs, int n)
  * caller commits.  Fills *result.
  */
 void
-sink_write_batch(SinkState *ss, SinkMessage *msgs, int n, SinkResult *result)
+sink_write_batch(SinkState *ss, SinkMessage *msgs, int n, const BatchPartitions *bp,
+				 SinkResult *result)
 {
 	Relation	rel;
 	List	   *dead = NIL;
@@ -904,7 +922,7 @@ sink_write_batch(SinkState *ss, SinkMessage *msgs, int n, SinkResult *result)
 		elog(ERROR, "SPI_connect failed");
 	if (dead != NIL)
 		write_dead_letters(ss, msgs, dead);
-	write_offsets(ss, msgs, n);
+	write_offsets(ss, bp);
 	SPI_finish();
 
 	result->rows = rows;

@@ -934,44 +934,15 @@ typedef enum ClaimResult
  * move backwards.
  */
 static ClaimResult
-claim_batch(SinkMessage *msgs, int n)
+claim_batch(const BatchPartitions *bp)
 {
 	static SPIPlanPtr source_plan = NULL;
 	static SPIPlanPtr insert_plan = NULL;
 	static SPIPlanPtr lock_plan = NULL;
-	Datum	   *topics = palloc(sizeof(Datum) * n);
-	const char **tnames = palloc(sizeof(char *) * n);
-	Datum	   *parts = palloc(sizeof(Datum) * n);
-	Datum	   *firsts = palloc(sizeof(Datum) * n);
-	int			nparts = 0;
-	int			i,
-				ret;
+	int			ret;
 	Datum		values[4];
 	ClaimResult result = CLAIM_OK;
 	uint64		r;
-
-	/* Messages of a partition come in offset order: the first seen is the lowest. */
-	for (i = 0; i < n; i++)
-	{
-		const IngestMessage *m = &msgs[i].msg;
-		int			j;
-
-		for (j = nparts - 1; j >= 0; j--)
-			if (DatumGetInt32(parts[j]) == m->partition &&
-				strcmp(tnames[j], m->topic) == 0)
-				break;
-		if (j >= 0)
-		{
-			if (DatumGetInt64(firsts[j]) > m->offset)
-				firsts[j] = Int64GetDatum(m->offset);
-			continue;
-		}
-		tnames[nparts] = m->topic;
-		topics[nparts] = CStringGetTextDatum(m->topic);
-		parts[nparts] = Int32GetDatum(m->partition);
-		firsts[nparts] = Int64GetDatum(m->offset);
-		nparts++;
-	}
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
@@ -1018,9 +989,9 @@ claim_batch(SinkMessage *msgs, int n)
 		SPI_keepplan(lock_plan);
 	}
 	values[0] = CStringGetTextDatum(wargs.name);
-	values[1] = PointerGetDatum(construct_array(topics, nparts, TEXTOID, -1, false, TYPALIGN_INT));
-	values[2] = PointerGetDatum(construct_array(parts, nparts, INT4OID, 4, true, TYPALIGN_INT));
-	values[3] = PointerGetDatum(construct_array(firsts, nparts, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	values[1] = bp->topics;
+	values[2] = bp->partitions;
+	values[3] = bp->firsts;
 	ret = SPI_execute_plan(insert_plan, values, NULL, false, 0);
 	if (ret != SPI_OK_INSERT)
 		elog(ERROR, "cannot store offsets: %s", SPI_result_code_string(ret));
@@ -1083,6 +1054,7 @@ static void
 flush_batch(MemoryContext batch_cxt)
 {
 	SinkMessage *msgs;
+	BatchPartitions bp;
 	SinkResult	res;
 	MemoryContext old;
 	int			i;
@@ -1134,6 +1106,9 @@ flush_batch(MemoryContext batch_cxt)
 		bytes += m->len + m->key_len;
 	}
 
+	/* In batch_cxt, so that it outlives the transaction retries below. */
+	sink_batch_partitions(msgs, nbuf, &bp);
+
 	pgstat_report_activity(STATE_RUNNING, "writing a batch");
 	for (int attempt = 0;; attempt++)
 	{
@@ -1151,10 +1126,10 @@ flush_batch(MemoryContext batch_cxt)
 			SetCurrentStatementStartTimestamp();
 			StartTransactionCommand();
 			PushActiveSnapshot(GetTransactionSnapshot());
-			claim = claim_batch(msgs, nbuf);
+			claim = claim_batch(&bp);
 			if (claim == CLAIM_OK)
 			{
-				sink_write_batch(sink, msgs, nbuf, &res);
+				sink_write_batch(sink, msgs, nbuf, &bp, &res);
 				PopActiveSnapshot();
 				CommitTransactionCommand();
 				done = true;
