@@ -75,6 +75,7 @@ for r in $(seq 1 "$ROUNDS"); do
 		streamext.create_source('bench$r', '$SE_BOOTSTRAP', 'trucks', 'bronze',
 			options => jsonb_build_object('batch_max_messages', 20000, 'parallelism', ${SE_INGEST_PARALLELISM:-2})) IS NULL" \
 		-c "SELECT w.* FROM wait_for_messages('bench$r', $N) w" | tr '\n' ' ' | awk '{print $1, $3, $4, $5}')
+	[ -n "$t1" ] || se_die "round $r: create_source or the wait failed"
 	rows=$(se_psql pg1 -c "SELECT count(*) FROM bronze")
 	[ "$rows" = "$N" ] || se_die "streamext wrote $rows rows, expected $N"
 	dups=$(se_psql pg1 -c "SELECT count(*) - count(DISTINCT (device_id, seq)) FROM bronze")
