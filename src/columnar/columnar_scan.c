@@ -22,6 +22,7 @@
 #include "nodes/makefuncs.h"
 #include "nodes/nodeFuncs.h"
 #include "access/parallel.h"
+#include "miscadmin.h"
 #include "port/atomics.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
@@ -36,6 +37,7 @@
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/syscache.h"
+#include "utils/tuplestore.h"
 #include "utils/typcache.h"
 #include "parser/parsetree.h"
 
@@ -58,6 +60,11 @@ typedef struct ColumnarScanState
 	Datum	   *tvalues;
 	bool	   *tnulls;
 	struct ColumnarParallelState *pstate;
+	/* scans that may run backward (SCROLL cursors): the rows returned so far */
+	Tuplestorestate *store;
+	TupleTableSlot *store_slot;	/* a row read back: scan tuple, row number */
+	TupleTableSlot *put_slot;	/* a row to store */
+	bool		eof_underlying;
 } ColumnarScanState;
 
 /* Shared by the participants of a parallel scan. */
@@ -108,7 +115,8 @@ add_columnar_path(RelOptInfo *rel, double rows, Cost startup_cost, Cost total_co
 	cpath->path.startup_cost = startup_cost;
 	cpath->path.total_cost = total_cost;
 	cpath->path.pathkeys = NIL;
-	cpath->flags = 0;
+	/* backward: the scan keeps what it returned (see columnar_next) */
+	cpath->flags = CUSTOMPATH_SUPPORT_BACKWARD_SCAN;
 	cpath->methods = &path_methods;
 	add_path(rel, &cpath->path);
 	return cpath;
@@ -190,6 +198,7 @@ add_partial_twin(RelOptInfo *rel, CustomPath *cpath, int workers)
 	double		divisor = workers + (parallel_leader_participation && leader > 0 ? leader : 0);
 
 	*ppath = *cpath;
+	ppath->flags = 0;
 	ppath->path.parallel_aware = true;
 	ppath->path.parallel_safe = true;
 	ppath->path.parallel_workers = workers;
@@ -761,6 +770,21 @@ columnar_begin(CustomScanState *node, EState *estate, int eflags)
 	foreach(lc, exprs)
 		state->key_exprs = lappend(state->key_exprs,
 								   ExecInitExpr((Expr *) lfirst(lc), &node->ss.ps));
+	if (eflags & EXEC_FLAG_BACKWARD)
+	{
+		TupleDesc	sdesc = node->ss.ss_ScanTupleSlot->tts_tupleDescriptor;
+		TupleDesc	desc = CreateTemplateTupleDesc(sdesc->natts + 1);
+		int			a;
+
+		for (a = 0; a < sdesc->natts; a++)
+			TupleDescCopyEntry(desc, a + 1, sdesc, a + 1);
+		TupleDescInitEntry(desc, sdesc->natts + 1, "rownum", INT8OID, -1, 0);
+		state->store = tuplestore_begin_heap(true, false, work_mem);
+		state->store_slot = MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple);
+		state->put_slot = MakeSingleTupleTableSlot(desc, &TTSOpsVirtual);
+		state->eof_underlying = false;
+	}
+
 	/*
 	 * The reader starts at the first row fetched: parameters of the skip
 	 * keys and the version may come from init plans, which are not ready
@@ -769,7 +793,7 @@ columnar_begin(CustomScanState *node, EState *estate, int eflags)
 }
 
 static TupleTableSlot *
-columnar_next(ScanState *ss)
+columnar_read_next(ScanState *ss)
 {
 	ColumnarScanState *state = (ColumnarScanState *) ss;
 	TupleTableSlot *slot = ss->ss_ScanTupleSlot;
@@ -797,6 +821,92 @@ columnar_next(ScanState *ss)
 	columnar_row_to_tid(rownum, &slot->tts_tid);
 	slot->tts_tableOid = RelationGetRelid(ss->ss_currentRelation);
 	ExecStoreVirtualTuple(slot);
+	return slot;
+}
+
+/* Copy a stored row (scan tuple + row number) into the scan slot. */
+static TupleTableSlot *
+from_store(ColumnarScanState *state, TupleTableSlot *slot)
+{
+	int			natts = slot->tts_tupleDescriptor->natts;
+	TupleTableSlot *ss = state->store_slot;
+	bool		isnull;
+
+	slot_getallattrs(ss);
+	ExecClearTuple(slot);
+	memcpy(slot->tts_values, ss->tts_values, sizeof(Datum) * natts);
+	memcpy(slot->tts_isnull, ss->tts_isnull, sizeof(bool) * natts);
+	columnar_row_to_tid(DatumGetInt64(slot_getattr(ss, natts + 1, &isnull)), &slot->tts_tid);
+	if (!state->as_of)
+		slot->tts_tableOid = RelationGetRelid(state->css.ss.ss_currentRelation);
+	ExecStoreVirtualTuple(slot);
+	return slot;
+}
+
+/*
+ * The scan's access method.  A scan that may be asked to run backward keeps
+ * every row it read in a tuplestore (the values stay there, so the slot may
+ * point into it) and moves over that, like a Material node would, but with
+ * each row's TID kept for WHERE CURRENT OF.
+ */
+static TupleTableSlot *
+columnar_next(ScanState *ss)
+{
+	ColumnarScanState *state = (ColumnarScanState *) ss;
+	TupleTableSlot *slot = ss->ss_ScanTupleSlot;
+	bool		forward = ScanDirectionIsForward(ss->ps.state->es_direction);
+	bool		at_end;
+
+	if (state->store == NULL)
+	{
+		if (!forward)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("cannot scan a versioned_columnar table backward here"),
+					 errhint("Declare the cursor WITH SCROLL.")));
+		return columnar_read_next(ss);
+	}
+	at_end = tuplestore_ateof(state->store);
+	if (!forward && at_end)
+	{
+		/* first step back from the end: skip over the end position */
+		if (!state->eof_underlying && !tuplestore_advance(state->store, false))
+			return ExecClearTuple(slot);
+		at_end = false;
+	}
+	if (!at_end)
+	{
+		if (tuplestore_gettupleslot(state->store, forward, false, state->store_slot))
+			return from_store(state, slot);
+		if (!forward)
+			return ExecClearTuple(slot);
+	}
+	if (state->eof_underlying)
+		return ExecClearTuple(slot);
+	slot = columnar_read_next(ss);
+	if (TupIsNull(slot))
+	{
+		state->eof_underlying = true;
+		return slot;
+	}
+	{
+		TupleTableSlot *st = state->put_slot;
+		TupleDesc	desc = slot->tts_tupleDescriptor;
+		int			natts = desc->natts;
+		int			a;
+
+		ExecClearTuple(st);
+		for (a = 0; a < natts; a++)
+		{
+			st->tts_values[a] = slot->tts_values[a];
+			st->tts_isnull[a] = slot->tts_isnull[a] || TupleDescAttr(desc, a)->attisdropped;
+		}
+		st->tts_values[natts] = Int64GetDatum(columnar_tid_to_row(&slot->tts_tid));
+		st->tts_isnull[natts] = false;
+		st->tts_tableOid = slot->tts_tableOid;
+		ExecStoreVirtualTuple(st);
+		tuplestore_puttupleslot(state->store, st);
+	}
 	return slot;
 }
 
@@ -838,6 +948,13 @@ columnar_end(CustomScanState *node)
 	ColumnarScanState *state = (ColumnarScanState *) node;
 
 	stop_reader(state);
+	if (state->store)
+	{
+		tuplestore_end(state->store);
+		ExecDropSingleTupleTableSlot(state->store_slot);
+		ExecDropSingleTupleTableSlot(state->put_slot);
+		state->store = NULL;
+	}
 	if (state->rel)
 		table_close(state->rel, AccessShareLock);
 	state->rel = NULL;
@@ -849,6 +966,11 @@ columnar_rescan(CustomScanState *node)
 	ColumnarScanState *state = (ColumnarScanState *) node;
 
 	stop_reader(state);
+	if (state->store)
+	{
+		tuplestore_clear(state->store);
+		state->eof_underlying = false;
+	}
 	ExecScanReScan(&node->ss);
 }
 
