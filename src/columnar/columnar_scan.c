@@ -189,6 +189,55 @@ has_local_changes(Oid relid)
 	return storage_id != 0 && columnar_write_state_find(storage_id) != NULL;
 }
 
+/*
+ * Rows of a gold table carry no transaction or command ids: a query that
+ * reads xmin, xmax, cmin or cmax is refused while it is planned (ctid and
+ * tableoid work).  A made-up value could silently break optimistic locking
+ * schemes that compare xmin.
+ */
+static void
+refuse_xact_columns(PlannerInfo *root, RelOptInfo *rel)
+{
+	Bitmapset  *attrs = NULL;
+	ListCell   *lc;
+	int			x = -1;
+
+	/* RETURNING reads the changed row from the table, not from this scan */
+	if (root->parse->resultRelation == (int) rel->relid)
+		pull_varattnos((Node *) root->parse->returningList, rel->relid, &attrs);
+	pull_varattnos((Node *) rel->reltarget->exprs, rel->relid, &attrs);
+	foreach(lc, rel->baserestrictinfo)
+		pull_varattnos((Node *) ((RestrictInfo *) lfirst(lc))->clause, rel->relid, &attrs);
+	foreach(lc, rel->joininfo)
+		pull_varattnos((Node *) ((RestrictInfo *) lfirst(lc))->clause, rel->relid, &attrs);
+	while ((x = bms_next_member(attrs, x)) >= 0)
+	{
+		int			attnum = x + FirstLowInvalidHeapAttributeNumber;
+		const char *name = NULL;
+
+		switch (attnum)
+		{
+			case MinTransactionIdAttributeNumber:
+				name = "xmin";
+				break;
+			case MaxTransactionIdAttributeNumber:
+				name = "xmax";
+				break;
+			case MinCommandIdAttributeNumber:
+				name = "cmin";
+				break;
+			case MaxCommandIdAttributeNumber:
+				name = "cmax";
+				break;
+		}
+		if (name)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("system column \"%s\" is not available on versioned_columnar tables", name),
+					 errhint("Rows of these tables carry no transaction ids; streamext.history() lists the versions that wrote them.")));
+	}
+}
+
 /* Add the parallel-aware twin of a scan path. */
 static void
 add_partial_twin(RelOptInfo *rel, CustomPath *cpath, int workers)
@@ -389,6 +438,7 @@ columnar_set_rel_pathlist(PlannerInfo *root, RelOptInfo *rel, Index rti, RangeTb
 		return;
 	if (!rel_is_columnar(rte->relid))
 		return;
+	refuse_xact_columns(root, rel);
 
 	/*
 	 * The core's parallel paths would scan through the table AM in workers,

@@ -15,6 +15,7 @@
 
 #include <math.h>
 
+#include "access/genam.h"
 #include "access/heapam.h"
 #include "access/multixact.h"
 #include "access/relscan.h"
@@ -42,6 +43,7 @@
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
 #include "utils/guc.h"
+#include "utils/tuplesort.h"
 
 typedef struct ColumnarScanDescData
 {
@@ -696,11 +698,11 @@ columnar_index_build_range_scan(Relation table_rel, Relation index_rel, IndexInf
 	bool		isnull[INDEX_MAX_KEYS];
 	double		reltuples = 0;
 	int64		rownum;
+	/* a range of virtual blocks (BRIN summarization): its row numbers */
+	int64		first_row = (int64) start_blockno * COLUMNAR_ROWS_PER_BLOCK;
+	int64		end_row = numblocks == InvalidBlockNumber ? PG_INT64_MAX :
+		((int64) start_blockno + numblocks) * COLUMNAR_ROWS_PER_BLOCK;
 
-	if (start_blockno != 0 || numblocks != InvalidBlockNumber)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("partial index builds of versioned_columnar tables are not supported")));
 	if (sscan != NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
@@ -716,6 +718,11 @@ columnar_index_build_range_scan(Relation table_rel, Relation index_rel, IndexInf
 		CHECK_FOR_INTERRUPTS();
 		ExecClearTuple(slot);
 		if (!columnar_reader_next(reader, slot->tts_values, slot->tts_isnull, &rownum))
+			break;
+		/* rows come in row number order: after the range, nothing more */
+		if (rownum < first_row)
+			continue;
+		if (rownum >= end_row)
 			break;
 		ExecStoreVirtualTuple(slot);
 		columnar_row_to_tid(rownum, &slot->tts_tid);
@@ -736,13 +743,69 @@ columnar_index_build_range_scan(Relation table_rel, Relation index_rel, IndexInf
 	return reltuples;
 }
 
+/*
+ * The last phase of CREATE INDEX CONCURRENTLY / REINDEX CONCURRENTLY: insert
+ * every row the snapshot sees that the index lacks.  state->tuplesort holds
+ * the index's TIDs, sorted; rows come in row number order, which is TID
+ * order, so one merge pass finds the missing ones.
+ */
 static void
 columnar_index_validate_scan(Relation table_rel, Relation index_rel, IndexInfo *index_info,
 							 Snapshot snapshot, ValidateIndexState *state)
 {
-	ereport(ERROR,
-			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-			 errmsg("CREATE INDEX CONCURRENTLY is not supported on versioned_columnar tables")));
+	ColumnarReader *reader;
+	EState	   *estate = CreateExecutorState();
+	ExprContext *econtext = GetPerTupleExprContext(estate);
+	TupleTableSlot *slot = MakeSingleTupleTableSlot(RelationGetDescr(table_rel), &TTSOpsVirtual);
+	ExprState  *predicate;
+	Datum		values[INDEX_MAX_KEYS];
+	bool		isnull[INDEX_MAX_KEYS];
+	int64		rownum;
+	int64		indexed = -1;	/* the last index TID read from the sort */
+	bool		sort_done = false;
+
+	econtext->ecxt_scantuple = slot;
+	predicate = ExecPrepareQual(index_info->ii_Predicate, estate);
+	reader = columnar_reader_begin(table_rel, snapshot, 0, NULL, NIL);
+	for (;;)
+	{
+		int64		encoded;
+
+		CHECK_FOR_INTERRUPTS();
+		ExecClearTuple(slot);
+		if (!columnar_reader_next(reader, slot->tts_values, slot->tts_isnull, &rownum))
+			break;
+		ExecStoreVirtualTuple(slot);
+		columnar_row_to_tid(rownum, &slot->tts_tid);
+		slot->tts_tableOid = RelationGetRelid(table_rel);
+		encoded = itemptr_encode(&slot->tts_tid);
+		state->htups += 1;
+		while (!sort_done && indexed < encoded)
+		{
+			Datum		val;
+			bool		null;
+
+			if (tuplesort_getdatum(state->tuplesort, true, &val, &null, NULL))
+				indexed = DatumGetInt64(val);
+			else
+				sort_done = true;
+		}
+		if (indexed == encoded)
+			continue;
+		MemoryContextReset(econtext->ecxt_per_tuple_memory);
+		if (predicate != NULL && !ExecQual(predicate, econtext))
+			continue;
+		FormIndexDatum(index_info, slot, estate, values, isnull);
+		index_insert(index_rel, values, isnull, &slot->tts_tid, table_rel,
+					 index_info->ii_Unique ? UNIQUE_CHECK_YES : UNIQUE_CHECK_NO,
+					 false, index_info);
+		state->tups_inserted += 1;
+	}
+	columnar_reader_end(reader);
+	ExecDropSingleTupleTableSlot(slot);
+	FreeExecutorState(estate);
+	index_info->ii_ExpressionsState = NIL;
+	index_info->ii_PredicateState = NULL;
 }
 
 /* ---- sizes ---- */
