@@ -35,3 +35,17 @@ BEGIN;
 DECLARE j SCROLL CURSOR FOR SELECT x.a, y.b FROM snap_sc x JOIN snap_sc y ON x.a = y.a + 1 ORDER BY x.a;
 FETCH ALL j; FETCH BACKWARD ALL j;
 COMMIT;
+-- backward steps of a core TID range scan, TID range bounds
+CREATE TABLE snap_big (a int) USING versioned_columnar;
+INSERT INTO snap_big SELECT generate_series(1, 20000);
+ANALYZE snap_big;
+EXPLAIN (COSTS OFF) SELECT * FROM snap_big WHERE ctid < '(0,5)';
+BEGIN;
+DECLARE c SCROLL CURSOR FOR SELECT * FROM snap_big WHERE ctid < '(0,5)';
+FETCH 2 c; FETCH BACKWARD 1 c; FETCH BACKWARD 1 c; FETCH ALL c; FETCH BACKWARD 2 c; FETCH ABSOLUTE 3 c; FETCH LAST c; FETCH NEXT c; FETCH PRIOR c; MOVE BACKWARD ALL c; FETCH c;
+COMMIT;
+SELECT min(ctid) = '(1,1)' AS starts_at_block_1, max(ctid) < '(2,0)' AS ends_in_block_1,
+	count(*) = (SELECT count(*) FROM snap_big WHERE ctid >= '(1,1)' AND ctid <= '(1,65535)') AS same_rows
+FROM snap_big WHERE ctid >= '(1,0)' AND ctid < '(2,0)';
+SELECT count(*) FROM snap_big WHERE ctid < '(0,0)';
+SELECT a FROM snap_big WHERE ctid = '(0,1)';

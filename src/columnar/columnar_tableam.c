@@ -58,6 +58,9 @@ typedef struct ColumnarScanDescData
 	/* TID range scans */
 	int64		min_row;
 	int64		max_row;
+	/* position for backward steps: rows returned so far (n + 1: past the end) */
+	int64		pos;
+	bool		past_end;
 } ColumnarScanDescData;
 
 typedef ColumnarScanDescData *ColumnarScanDesc;
@@ -139,6 +142,21 @@ columnar_scan_rescan(TableScanDesc sscan, ScanKey key, bool set_params,
 
 	if (scan->reader)
 		columnar_reader_rescan(scan->reader);
+	scan->pos = 0;
+	scan->past_end = false;
+}
+
+/* The next row of the scan in row number order, within the TID range. */
+static bool
+scan_next_row(ColumnarScanDesc scan, TupleTableSlot *slot, int64 *rownum)
+{
+	for (;;)
+	{
+		if (!columnar_reader_next(scan->reader, slot->tts_values, slot->tts_isnull, rownum))
+			return false;
+		if (*rownum >= scan->min_row && *rownum <= scan->max_row)
+			return true;
+	}
 }
 
 static bool
@@ -148,17 +166,52 @@ columnar_scan_getnextslot(TableScanDesc sscan, ScanDirection direction,
 	ColumnarScanDesc scan = (ColumnarScanDesc) sscan;
 	int64		rownum;
 
-	if (direction == BackwardScanDirection)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("backward scans of versioned_columnar tables are not supported")));
 	ExecClearTuple(slot);
-	for (;;)
+	if (direction == BackwardScanDirection)
 	{
-		if (!columnar_reader_next(scan->reader, slot->tts_values, slot->tts_isnull, &rownum))
+		/*
+		 * Segments decode forward only: a step back reads again from the
+		 * start up to the previous row.  Only scroll cursors over a core
+		 * scan (a TID range scan, mostly) step back; the custom scan keeps
+		 * its rows instead.
+		 */
+		int64		target = scan->pos - 1;
+
+		if (scan->pos == 0)
+		{
+			/* a fresh scan (or one back before its start) begins at the end */
+			columnar_reader_rescan(scan->reader);
+			target = 0;
+			while (scan_next_row(scan, slot, &rownum))
+			{
+				CHECK_FOR_INTERRUPTS();
+				target++;
+			}
+		}
+		columnar_reader_rescan(scan->reader);
+		scan->pos = 0;
+		scan->past_end = false;
+		if (target <= 0)
 			return false;
-		if (rownum >= scan->min_row && rownum <= scan->max_row)
-			break;
+		while (scan->pos < target)
+		{
+			CHECK_FOR_INTERRUPTS();
+			if (!scan_next_row(scan, slot, &rownum))
+				return false;	/* the rows changed under us: cannot happen */
+			scan->pos++;
+		}
+	}
+	else
+	{
+		if (scan->past_end)
+			return false;
+		if (!scan_next_row(scan, slot, &rownum))
+		{
+			scan->past_end = true;
+			scan->pos++;
+			return false;
+		}
+		scan->pos++;
 	}
 	columnar_row_to_tid(rownum, &slot->tts_tid);
 	slot->tts_tableOid = RelationGetRelid(scan->base.rs_rd);
@@ -171,9 +224,26 @@ static void
 columnar_scan_set_tidrange(TableScanDesc sscan, ItemPointer mintid, ItemPointer maxtid)
 {
 	ColumnarScanDesc scan = (ColumnarScanDesc) sscan;
+	BlockNumber minblk = ItemPointerGetBlockNumber(mintid);
+	OffsetNumber minoff = ItemPointerGetOffsetNumber(mintid);
+	BlockNumber maxblk = ItemPointerGetBlockNumber(maxtid);
+	OffsetNumber maxoff = ItemPointerGetOffsetNumber(maxtid);
 
-	scan->min_row = columnar_tid_to_row(mintid);
-	scan->max_row = columnar_tid_to_row(maxtid);
+	/*
+	 * The bounds may name offsets no virtual block has (0, or beyond its
+	 * COLUMNAR_ROWS_PER_BLOCK rows: "ctid < '(2,0)'" arrives as (1,65535)).
+	 */
+	if (minoff > COLUMNAR_ROWS_PER_BLOCK)
+		scan->min_row = ((int64) minblk + 1) * COLUMNAR_ROWS_PER_BLOCK;
+	else
+		scan->min_row = (int64) minblk * COLUMNAR_ROWS_PER_BLOCK + Max(minoff, 1) - 1;
+	if (maxoff == 0)
+		scan->max_row = (int64) maxblk * COLUMNAR_ROWS_PER_BLOCK - 1;
+	else
+		scan->max_row = (int64) maxblk * COLUMNAR_ROWS_PER_BLOCK +
+			Min(maxoff, COLUMNAR_ROWS_PER_BLOCK) - 1;
+	scan->pos = 0;
+	scan->past_end = false;
 }
 
 static bool
