@@ -37,3 +37,18 @@ SELECT count(*) FROM snap_b WHERE a < 100 AND b = 1;
 RESET enable_seqscan;
 INSERT INTO snap_b VALUES (8, 1);
 SELECT indexrelid::regclass, indisvalid, indisready FROM pg_index WHERE indrelid = 'snap_b'::regclass ORDER BY 1::text;
+-- VACUUM gives each index its cleanup pass: GIN's pending list, BRIN's new ranges
+CREATE TABLE snap_g (a int[]) USING versioned_columnar;
+CREATE INDEX snap_g_gin ON snap_g USING gin (a) WITH (fastupdate = on);
+INSERT INTO snap_g SELECT ARRAY[g, g + 1] FROM generate_series(1, 200) g;
+VACUUM snap_g;
+SELECT gin_clean_pending_list('snap_g_gin');
+SET enable_seqscan = off;
+SELECT count(*) FROM snap_g WHERE a @> ARRAY[7];
+RESET enable_seqscan;
+CREATE TABLE snap_v (a int) USING versioned_columnar;
+CREATE INDEX snap_v_brin ON snap_v USING brin (a) WITH (pages_per_range = 1);
+INSERT INTO snap_v SELECT generate_series(1, 2000);
+VACUUM snap_v;
+SELECT brin_summarize_new_values('snap_v_brin');
+VACUUM (INDEX_CLEANUP off) snap_v;

@@ -57,6 +57,7 @@ extern ColumnarReader *columnar_reader_begin(Relation rel, Snapshot snapshot,
 extern bool columnar_reader_next(ColumnarReader *reader, Datum *values,
 								 bool *isnull, int64 *rownum);
 extern void columnar_reader_rescan(ColumnarReader *reader);
+extern void columnar_reader_set_row_range(ColumnarReader *reader, int64 lo, int64 hi);
 extern void columnar_reader_end(ColumnarReader *reader);
 extern void columnar_reader_counts(ColumnarReader *reader, int64 *read,
 								   int64 *skipped);

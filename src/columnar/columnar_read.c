@@ -68,6 +68,8 @@ struct ColumnarReader
 	int			nkeys;
 	int			capacity;		/* rows the vals/nulls arrays hold */
 	bool		nothing;		/* parallel worker of a leader-only scan */
+	int64		row_lo;			/* only segments with rows in [row_lo, row_hi) */
+	int64		row_hi;
 };
 
 static bool segment_refuted(ColumnarReader *r, int idx);
@@ -220,6 +222,8 @@ columnar_reader_begin(Relation rel, Snapshot snapshot, int64 as_of_version,
 	r->storage_id = columnar_storage_id(rel, false);
 	r->snapshot = snapshot;
 	r->as_of = as_of_version;
+	r->row_lo = 0;
+	r->row_hi = PG_INT64_MAX;
 	r->attrs = attrs;
 	r->skip_keys = skip_keys;
 	r->segcxt = AllocSetContextCreate(CurrentMemoryContext, "columnar reader segment",
@@ -377,7 +381,8 @@ next_segment(ColumnarReader *r)
 		seg = &r->segs[idx];
 
 		CHECK_FOR_INTERRUPTS();
-		if (r->stats && segment_refuted(r, idx))
+		if (seg->segno + seg->row_count <= r->row_lo || seg->segno >= r->row_hi ||
+			(r->stats && segment_refuted(r, idx)))
 		{
 			r->nskipped++;
 			continue;
@@ -447,6 +452,18 @@ next_segment(ColumnarReader *r)
 		r->nread++;
 		return true;
 	}
+}
+
+/*
+ * Read only the segments that hold rows numbered in [lo, hi) (TID range
+ * scans, BRIN summarization of a block range); the caller still filters the
+ * rows themselves.  Set before the first row is read.
+ */
+void
+columnar_reader_set_row_range(ColumnarReader *r, int64 lo, int64 hi)
+{
+	r->row_lo = lo;
+	r->row_hi = hi;
 }
 
 bool

@@ -242,6 +242,8 @@ columnar_scan_set_tidrange(TableScanDesc sscan, ItemPointer mintid, ItemPointer 
 	else
 		scan->max_row = (int64) maxblk * COLUMNAR_ROWS_PER_BLOCK +
 			Min(maxoff, COLUMNAR_ROWS_PER_BLOCK) - 1;
+	columnar_reader_set_row_range(scan->reader, scan->min_row,
+								  scan->max_row < PG_INT64_MAX ? scan->max_row + 1 : PG_INT64_MAX);
 	scan->pos = 0;
 	scan->past_end = false;
 }
@@ -706,11 +708,40 @@ columnar_relation_copy_for_cluster(Relation OldTable, Relation NewTable, Relatio
 static void
 columnar_relation_vacuum(Relation rel, VacuumParams *params, BufferAccessStrategy bstrategy)
 {
+	Relation   *indrels;
+	int			nindexes;
+	int			i;
+
 	/*
-	 * Nothing to do: dead metadata rows are vacuumed with the metadata
+	 * No rows to remove: dead metadata rows are vacuumed with the metadata
 	 * tables, and data of old versions is kept for time travel until
-	 * streamext.vacuum() removes it.
+	 * streamext.vacuum() removes it.  Index entries stay (old versions are
+	 * read through them), but each index gets its cleanup pass, as after a
+	 * heap vacuum that found nothing dead: GIN moves its pending list into
+	 * the index, BRIN summarizes new block ranges, btree recycles pages.
 	 */
+	if (params->index_cleanup == VACOPTVALUE_DISABLED)
+		return;
+	vac_open_indexes(rel, RowExclusiveLock, &nindexes, &indrels);
+	for (i = 0; i < nindexes; i++)
+	{
+		IndexVacuumInfo ivinfo;
+		IndexBulkDeleteResult *stats;
+
+		CHECK_FOR_INTERRUPTS();
+		memset(&ivinfo, 0, sizeof(ivinfo));
+		ivinfo.index = indrels[i];
+		ivinfo.analyze_only = false;
+		ivinfo.report_progress = false;
+		ivinfo.estimated_count = true;
+		ivinfo.message_level = DEBUG2;
+		ivinfo.num_heap_tuples = Max(rel->rd_rel->reltuples, 0);
+		ivinfo.strategy = bstrategy;
+		stats = index_vacuum_cleanup(&ivinfo, NULL);
+		if (stats)
+			pfree(stats);
+	}
+	vac_close_indexes(nindexes, indrels, NoLock);
 }
 
 /* ---- ANALYZE ---- */
@@ -783,6 +814,7 @@ columnar_index_build_range_scan(Relation table_rel, Relation index_rel, IndexInf
 	snapshot = RegisterSnapshot(GetTransactionSnapshot());
 	own_snapshot = true;
 	reader = columnar_reader_begin(table_rel, snapshot, 0, NULL, NIL);
+	columnar_reader_set_row_range(reader, first_row, end_row);
 	for (;;)
 	{
 		CHECK_FOR_INTERRUPTS();
