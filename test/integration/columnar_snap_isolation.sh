@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # PostgreSQL's isolation tester over versioned_columnar tables: the specs in
 # test/isolation/columnar_snap_*.spec (unique and deferred unique keys of two
-# sessions, cancel of a waiting insert, SERIALIZABLE write skew), each output
-# compared with its .out.  Sessions are synchronized by the tester, which waits
-# until a step is seen blocked in pg_locks: no sleeps.
+# sessions, cancel of a waiting insert, a dirty-snapshot reader waiting for the
+# xid of an uncommitted segment, SERIALIZABLE write skew), each output compared
+# with its .out.  Sessions are synchronized by the tester, which waits until a
+# step is seen blocked in pg_locks: no sleeps.
 . "$SE_LIB"; se_test_begin
 iso=$(dirname "$(pg_config --pgxs)")/../test/isolation/isolationtester
 [ -x "$iso" ] || se_die "isolationtester not found at $iso"
@@ -19,4 +20,4 @@ for spec in "$SE_SRC"/test/isolation/columnar_snap_*.spec; do
 	se_log "ok: $name"
 	n=$((n + 1))
 done
-se_assert_eq "specs run" "2" "$n"
+se_assert_eq "specs run" "3" "$n"
