@@ -5,7 +5,7 @@
  *
  * Tuples are virtual: values are decoded from column chunks (or taken from
  * the transaction's insert buffer) and a TID is the row number.  Row locks,
- * speculative insertion (ON CONFLICT), TABLESAMPLE, CLUSTER and parallel
+ * speculative insertion (ON CONFLICT), CLUSTER and parallel
  * scans are refused with a clear error instead of being half supported.
  */
 #include "postgres.h"
@@ -20,6 +20,7 @@
 #include "access/multixact.h"
 #include "access/relscan.h"
 #include "access/tableam.h"
+#include "access/tsmapi.h"
 #include "access/xact.h"
 #include "catalog/index.h"
 #include "catalog/objectaccess.h"
@@ -55,6 +56,9 @@ typedef struct ColumnarScanDescData
 	int			offset;
 	/* bitmap scans */
 	int			bm_index;
+	/* TABLESAMPLE */
+	BlockNumber nblocks;
+	bool		sample_started;
 	/* TID range scans */
 	int64		min_row;
 	int64		max_row;
@@ -109,11 +113,7 @@ columnar_scan_begin(Relation rel, Snapshot snapshot, int nkeys, ScanKey key,
 	scan->base.rs_parallel = pscan;
 	scan->min_row = 0;
 	scan->max_row = PG_INT64_MAX;
-	if (flags & SO_TYPE_SAMPLESCAN)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("TABLESAMPLE is not supported on versioned_columnar tables")));
-	if (flags & (SO_TYPE_ANALYZE | SO_TYPE_BITMAPSCAN))
+	if (flags & (SO_TYPE_ANALYZE | SO_TYPE_BITMAPSCAN | SO_TYPE_SAMPLESCAN))
 		scan->fetcher = columnar_fetcher_begin(rel);
 	else
 		scan->reader = columnar_reader_begin(rel, snapshot, 0, NULL, NIL);
@@ -142,6 +142,7 @@ columnar_scan_rescan(TableScanDesc sscan, ScanKey key, bool set_params,
 
 	if (scan->reader)
 		columnar_reader_rescan(scan->reader);
+	scan->sample_started = false;
 	scan->pos = 0;
 	scan->past_end = false;
 }
@@ -1015,20 +1016,59 @@ columnar_scan_bitmap_next_tuple(TableScanDesc sscan, TBMIterateResult *tbmres,
 	}
 }
 
+/*
+ * TABLESAMPLE over the virtual blocks of row numbers (COLUMNAR_ROWS_PER_BLOCK
+ * rows each): the sampling method picks blocks and offsets as on a heap, and
+ * each picked row is fetched if the snapshot sees it.
+ */
 static bool
-columnar_scan_sample_next_block(TableScanDesc scan, SampleScanState *scanstate)
+columnar_scan_sample_next_block(TableScanDesc sscan, SampleScanState *scanstate)
 {
-	ereport(ERROR,
-			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-			 errmsg("TABLESAMPLE is not supported on versioned_columnar tables")));
-	return false;
+	ColumnarScanDesc scan = (ColumnarScanDesc) sscan;
+	TsmRoutine *tsm = scanstate->tsmroutine;
+	BlockNumber blockno;
+
+	if (!scan->sample_started)
+		scan->nblocks = RelationGetNumberOfBlocks(sscan->rs_rd);
+	if (scan->nblocks == 0)
+		return false;
+	if (tsm->NextSampleBlock)
+		blockno = tsm->NextSampleBlock(scanstate, scan->nblocks);
+	else
+		blockno = scan->sample_started ? scan->block + 1 : 0;
+	if (!BlockNumberIsValid(blockno) || blockno >= scan->nblocks)
+		return false;
+	scan->sample_started = true;
+	scan->block = blockno;
+	return true;
 }
 
 static bool
-columnar_scan_sample_next_tuple(TableScanDesc scan, SampleScanState *scanstate,
+columnar_scan_sample_next_tuple(TableScanDesc sscan, SampleScanState *scanstate,
 								TupleTableSlot *slot)
 {
-	return columnar_scan_sample_next_block(scan, scanstate);
+	ColumnarScanDesc scan = (ColumnarScanDesc) sscan;
+	TsmRoutine *tsm = scanstate->tsmroutine;
+
+	for (;;)
+	{
+		OffsetNumber off;
+		ItemPointerData tid;
+
+		CHECK_FOR_INTERRUPTS();
+		off = tsm->NextSampleTuple(scanstate, scan->block, COLUMNAR_ROWS_PER_BLOCK);
+		if (!OffsetNumberIsValid(off))
+		{
+			ExecClearTuple(slot);
+			return false;
+		}
+		ItemPointerSet(&tid, scan->block, off);
+		if (fetch_into_slot(scan->fetcher, sscan->rs_rd, &tid, sscan->rs_snapshot, slot))
+		{
+			pgstat_count_heap_getnext(sscan->rs_rd);
+			return true;
+		}
+	}
 }
 
 static const TableAmRoutine columnar_am_methods = {
