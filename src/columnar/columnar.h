@@ -225,6 +225,30 @@ extern void columnar_read_chunks(int64 storage_id, int64 segno, int32 nrows,
 								 ColumnarScratch *scratch);
 extern bool columnar_stat_refutes(ColumnarSkipKey *sk, int null_count, int nrows,
 								  bool has_minmax, Datum minv, Datum maxv);
+
+/* TableAmRoutine callbacks defined outside columnar_tableam.c */
+#include "access/tableam.h"
+#include "catalog/index.h"
+#include "commands/vacuum.h"
+
+/* columnar_tid.c */
+extern bool columnar_tuple_tid_valid(TableScanDesc scan, ItemPointer tid);
+extern void columnar_get_latest_tid(TableScanDesc scan, ItemPointer tid);
+extern void columnar_note_replaced(Relation rel, ItemPointer otid, ItemPointer ntid);
+extern void columnar_forget_updates(void);
+
+/* columnar_index.c */
+extern double columnar_index_build_range_scan(Relation table_rel, Relation index_rel,
+											  IndexInfo *index_info, bool allow_sync,
+											  bool anyvisible, bool progress,
+											  BlockNumber start_blockno, BlockNumber numblocks,
+											  IndexBuildCallback callback, void *callback_state,
+											  TableScanDesc sscan);
+extern void columnar_index_validate_scan(Relation table_rel, Relation index_rel,
+										 IndexInfo *index_info, Snapshot snapshot,
+										 ValidateIndexState *state);
+extern void columnar_relation_vacuum(Relation rel, VacuumParams *params,
+									 BufferAccessStrategy bstrategy);
 #endif							/* COLUMNAR_INTERNAL */
 
 #endif							/* STREAMEXT_COLUMNAR_H */

@@ -44,7 +44,6 @@
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
 #include "utils/guc.h"
-#include "utils/tuplesort.h"
 
 typedef struct ColumnarScanDescData
 {
@@ -359,123 +358,6 @@ columnar_fetch_row_version(Relation rel, ItemPointer tid, Snapshot snapshot,
 	return fetch_into_slot(get_row_fetcher(rel), rel, tid, snapshot, slot);
 }
 
-/*
- * A TID is valid if its row number was handed out and its row still exists
- * physically for the scan: in our insert buffer, or in a segment that no
- * TRUNCATE visible to the snapshot removed (a truncated heap has no blocks).
- * Deleted rows stay valid, as dead heap tuples do.
- */
-static bool
-columnar_tuple_tid_valid(TableScanDesc scan, ItemPointer tid)
-{
-	int64		storage_id = columnar_storage_id(scan->rs_rd, false);
-	int64		rownum;
-	ColumnarWriteState *ws;
-	ColumnarSegment seg;
-
-	if (!ItemPointerIsValid(tid) || ItemPointerGetOffsetNumber(tid) > COLUMNAR_ROWS_PER_BLOCK)
-		return false;
-	rownum = columnar_tid_to_row(tid);
-	if (rownum >= columnar_next_row(storage_id))
-		return false;
-	ws = columnar_write_state_find(storage_id);
-	if (ws && ws->nbuf > 0 && rownum >= ws->buf_first_row && rownum < ws->buf_first_row + ws->nbuf)
-		return true;
-	return columnar_find_segment(storage_id, rownum, scan->rs_snapshot, &seg) &&
-		seg.removed_version == 0;
-}
-
-/*
- * The updates of this transaction, as runs of old row -> new row (an UPDATE
- * of consecutive rows makes one run), so that a TID leads to the row that
- * replaced it, as the heap's t_ctid chain does: WHERE CURRENT OF after an
- * UPDATE of the cursor's row, currtid2().  Updates of other, committed
- * transactions are not followed: the old TID then stays the latest.
- */
-typedef struct UpdateRun
-{
-	int64		storage_id;
-	int64		old_row;
-	int64		new_row;
-	int64		len;
-} UpdateRun;
-
-static UpdateRun *update_runs = NULL;
-static int	n_update_runs = 0;
-static int	cap_update_runs = 0;
-
-static void
-remember_update(Relation rel, ItemPointer otid, ItemPointer ntid)
-{
-	int64		storage_id = columnar_storage_id(rel, false);
-	int64		o = columnar_tid_to_row(otid);
-	int64		n = columnar_tid_to_row(ntid);
-	UpdateRun  *last = n_update_runs > 0 ? &update_runs[n_update_runs - 1] : NULL;
-
-	if (last && last->storage_id == storage_id && last->old_row + last->len == o &&
-		last->new_row + last->len == n)
-	{
-		last->len++;
-		return;
-	}
-	if (n_update_runs == cap_update_runs)
-	{
-		int			newcap = Max(64, cap_update_runs * 2);
-
-		if (update_runs == NULL)
-			update_runs = MemoryContextAlloc(TopTransactionContext, sizeof(UpdateRun) * newcap);
-		else
-			update_runs = repalloc_huge(update_runs, sizeof(UpdateRun) * newcap);
-		cap_update_runs = newcap;
-	}
-	update_runs[n_update_runs].storage_id = storage_id;
-	update_runs[n_update_runs].old_row = o;
-	update_runs[n_update_runs].new_row = n;
-	update_runs[n_update_runs].len = 1;
-	n_update_runs++;
-}
-
-/* The row that last replaced row (newest update first), or -1. */
-static int64
-replacing_row(int64 storage_id, int64 row)
-{
-	int			i;
-
-	for (i = n_update_runs - 1; i >= 0; i--)
-	{
-		UpdateRun  *u = &update_runs[i];
-
-		if (u->storage_id == storage_id && row >= u->old_row && row < u->old_row + u->len)
-			return u->new_row + (row - u->old_row);
-	}
-	return -1;
-}
-
-static bool columnar_fetch_row_version(Relation rel, ItemPointer tid, Snapshot snapshot,
-									   TupleTableSlot *slot);
-
-/* Follow the updates from tid to the latest row version visible to the scan. */
-static void
-columnar_get_latest_tid(TableScanDesc scan, ItemPointer tid)
-{
-	Relation	rel = scan->rs_rd;
-	int64		storage_id = columnar_storage_id(rel, false);
-	int64		row = columnar_tid_to_row(tid);
-	TupleTableSlot *slot = MakeSingleTupleTableSlot(RelationGetDescr(rel), &TTSOpsVirtual);
-
-	while (row >= 0)
-	{
-		ItemPointerData cur;
-
-		CHECK_FOR_INTERRUPTS();
-		columnar_row_to_tid(row, &cur);
-		if (columnar_fetch_row_version(rel, &cur, scan->rs_snapshot, slot))
-			*tid = cur;
-		row = replacing_row(storage_id, row);
-	}
-	ExecDropSingleTupleTableSlot(slot);
-}
-
 static bool
 columnar_tuple_satisfies_snapshot(Relation rel, TupleTableSlot *slot, Snapshot snapshot)
 {
@@ -601,7 +483,7 @@ columnar_tuple_update(Relation rel, ItemPointer otid, TupleTableSlot *slot, Comm
 	columnar_note_update(rel);
 	slot_getallattrs(slot);
 	columnar_insert_row(rel, slot->tts_values, slot->tts_isnull, cid, &slot->tts_tid);
-	remember_update(rel, otid, &slot->tts_tid);
+	columnar_note_replaced(rel, otid, &slot->tts_tid);
 	slot->tts_tableOid = RelationGetRelid(rel);
 	pgstat_count_heap_update(rel, false);
 	return TM_Ok;
@@ -706,45 +588,6 @@ columnar_relation_copy_for_cluster(Relation OldTable, Relation NewTable, Relatio
 	*multi_cutoff = InvalidMultiXactId;
 }
 
-static void
-columnar_relation_vacuum(Relation rel, VacuumParams *params, BufferAccessStrategy bstrategy)
-{
-	Relation   *indrels;
-	int			nindexes;
-	int			i;
-
-	/*
-	 * No rows to remove: dead metadata rows are vacuumed with the metadata
-	 * tables, and data of old versions is kept for time travel until
-	 * streamext.vacuum() removes it.  Index entries stay (old versions are
-	 * read through them), but each index gets its cleanup pass, as after a
-	 * heap vacuum that found nothing dead: GIN moves its pending list into
-	 * the index, BRIN summarizes new block ranges, btree recycles pages.
-	 */
-	if (params->index_cleanup == VACOPTVALUE_DISABLED)
-		return;
-	vac_open_indexes(rel, RowExclusiveLock, &nindexes, &indrels);
-	for (i = 0; i < nindexes; i++)
-	{
-		IndexVacuumInfo ivinfo;
-		IndexBulkDeleteResult *stats;
-
-		CHECK_FOR_INTERRUPTS();
-		memset(&ivinfo, 0, sizeof(ivinfo));
-		ivinfo.index = indrels[i];
-		ivinfo.analyze_only = false;
-		ivinfo.report_progress = false;
-		ivinfo.estimated_count = true;
-		ivinfo.message_level = DEBUG2;
-		ivinfo.num_heap_tuples = Max(rel->rd_rel->reltuples, 0);
-		ivinfo.strategy = bstrategy;
-		stats = index_vacuum_cleanup(&ivinfo, NULL);
-		if (stats)
-			pfree(stats);
-	}
-	vac_close_indexes(nindexes, indrels, NoLock);
-}
-
 /* ---- ANALYZE ---- */
 
 static bool
@@ -778,137 +621,6 @@ columnar_scan_analyze_next_tuple(TableScanDesc sscan, TransactionId OldestXmin,
 		}
 	}
 	return false;
-}
-
-/* ---- indexes ---- */
-
-static double
-columnar_index_build_range_scan(Relation table_rel, Relation index_rel, IndexInfo *index_info,
-								bool allow_sync, bool anyvisible, bool progress,
-								BlockNumber start_blockno, BlockNumber numblocks,
-								IndexBuildCallback callback, void *callback_state,
-								TableScanDesc sscan)
-{
-	Snapshot	snapshot;
-	bool		own_snapshot = false;
-	ColumnarReader *reader;
-	EState	   *estate = CreateExecutorState();
-	ExprContext *econtext = GetPerTupleExprContext(estate);
-	TupleTableSlot *slot = MakeSingleTupleTableSlot(RelationGetDescr(table_rel), &TTSOpsVirtual);
-	ExprState  *predicate;
-	Datum		values[INDEX_MAX_KEYS];
-	bool		isnull[INDEX_MAX_KEYS];
-	double		reltuples = 0;
-	int64		rownum;
-	/* a range of virtual blocks (BRIN summarization): its row numbers */
-	int64		first_row = (int64) start_blockno * COLUMNAR_ROWS_PER_BLOCK;
-	int64		end_row = numblocks == InvalidBlockNumber ? PG_INT64_MAX :
-		((int64) start_blockno + numblocks) * COLUMNAR_ROWS_PER_BLOCK;
-
-	if (sscan != NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("parallel index builds of versioned_columnar tables are not supported")));
-
-	econtext->ecxt_scantuple = slot;
-	predicate = ExecPrepareQual(index_info->ii_Predicate, estate);
-	snapshot = RegisterSnapshot(GetTransactionSnapshot());
-	own_snapshot = true;
-	reader = columnar_reader_begin(table_rel, snapshot, 0, NULL, NIL);
-	columnar_reader_set_row_range(reader, first_row, end_row);
-	for (;;)
-	{
-		CHECK_FOR_INTERRUPTS();
-		ExecClearTuple(slot);
-		if (!columnar_reader_next(reader, slot->tts_values, slot->tts_isnull, &rownum))
-			break;
-		/* rows come in row number order: after the range, nothing more */
-		if (rownum < first_row)
-			continue;
-		if (rownum >= end_row)
-			break;
-		ExecStoreVirtualTuple(slot);
-		columnar_row_to_tid(rownum, &slot->tts_tid);
-		MemoryContextReset(econtext->ecxt_per_tuple_memory);
-		if (predicate != NULL && !ExecQual(predicate, econtext))
-			continue;
-		reltuples += 1;
-		FormIndexDatum(index_info, slot, estate, values, isnull);
-		callback(index_rel, &slot->tts_tid, values, isnull, true, callback_state);
-	}
-	columnar_reader_end(reader);
-	ExecDropSingleTupleTableSlot(slot);
-	FreeExecutorState(estate);
-	if (own_snapshot)
-		UnregisterSnapshot(snapshot);
-	index_info->ii_ExpressionsState = NIL;
-	index_info->ii_PredicateState = NULL;
-	return reltuples;
-}
-
-/*
- * The last phase of CREATE INDEX CONCURRENTLY / REINDEX CONCURRENTLY: insert
- * every row the snapshot sees that the index lacks.  state->tuplesort holds
- * the index's TIDs, sorted; rows come in row number order, which is TID
- * order, so one merge pass finds the missing ones.
- */
-static void
-columnar_index_validate_scan(Relation table_rel, Relation index_rel, IndexInfo *index_info,
-							 Snapshot snapshot, ValidateIndexState *state)
-{
-	ColumnarReader *reader;
-	EState	   *estate = CreateExecutorState();
-	ExprContext *econtext = GetPerTupleExprContext(estate);
-	TupleTableSlot *slot = MakeSingleTupleTableSlot(RelationGetDescr(table_rel), &TTSOpsVirtual);
-	ExprState  *predicate;
-	Datum		values[INDEX_MAX_KEYS];
-	bool		isnull[INDEX_MAX_KEYS];
-	int64		rownum;
-	int64		indexed = -1;	/* the last index TID read from the sort */
-	bool		sort_done = false;
-
-	econtext->ecxt_scantuple = slot;
-	predicate = ExecPrepareQual(index_info->ii_Predicate, estate);
-	reader = columnar_reader_begin(table_rel, snapshot, 0, NULL, NIL);
-	for (;;)
-	{
-		int64		encoded;
-
-		CHECK_FOR_INTERRUPTS();
-		ExecClearTuple(slot);
-		if (!columnar_reader_next(reader, slot->tts_values, slot->tts_isnull, &rownum))
-			break;
-		ExecStoreVirtualTuple(slot);
-		columnar_row_to_tid(rownum, &slot->tts_tid);
-		slot->tts_tableOid = RelationGetRelid(table_rel);
-		encoded = itemptr_encode(&slot->tts_tid);
-		state->htups += 1;
-		while (!sort_done && indexed < encoded)
-		{
-			Datum		val;
-			bool		null;
-
-			if (tuplesort_getdatum(state->tuplesort, true, &val, &null, NULL))
-				indexed = DatumGetInt64(val);
-			else
-				sort_done = true;
-		}
-		if (indexed == encoded)
-			continue;
-		MemoryContextReset(econtext->ecxt_per_tuple_memory);
-		if (predicate != NULL && !ExecQual(predicate, econtext))
-			continue;
-		FormIndexDatum(index_info, slot, estate, values, isnull);
-		index_insert(index_rel, values, isnull, &slot->tts_tid, table_rel,
-					 index_info->ii_Unique ? UNIQUE_CHECK_YES : UNIQUE_CHECK_NO,
-					 false, index_info);
-		state->tups_inserted += 1;
-	}
-	columnar_reader_end(reader);
-	ExecDropSingleTupleTableSlot(slot);
-	FreeExecutorState(estate);
-	index_info->ii_ExpressionsState = NIL;
-	index_info->ii_PredicateState = NULL;
 }
 
 /* ---- sizes ---- */
@@ -1174,9 +886,7 @@ columnar_tableam_xact_callback(XactEvent event, void *arg)
 			row_fetcher = NULL;
 			row_fetcher_relid = InvalidOid;
 			row_fetcher_cxt = NULL; /* freed with TopTransactionContext */
-			update_runs = NULL;
-			n_update_runs = 0;
-			cap_update_runs = 0;
+			columnar_forget_updates();
 			break;
 		default:
 			break;
