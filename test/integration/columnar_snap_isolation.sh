@@ -2,7 +2,8 @@
 # PostgreSQL's isolation tester over versioned_columnar tables: the specs in
 # test/isolation/columnar_snap_*.spec (unique and deferred unique keys of two
 # sessions, cancel of a waiting insert, a dirty-snapshot reader waiting for the
-# xid of an uncommitted segment, SERIALIZABLE write skew), each output compared
+# xid of an uncommitted segment, SERIALIZABLE write skew, CREATE INDEX
+# CONCURRENTLY waiting for a writer), each output compared
 # with its .out.  Sessions are synchronized by the tester, which waits until a
 # step is seen blocked in pg_locks: no sleeps.
 . "$SE_LIB"; se_test_begin
@@ -20,4 +21,4 @@ for spec in "$SE_SRC"/test/isolation/columnar_snap_*.spec; do
 	se_log "ok: $name"
 	n=$((n + 1))
 done
-se_assert_eq "specs run" "3" "$n"
+se_assert_eq "specs run" "4" "$n"
