@@ -101,7 +101,6 @@ SELECT (streamext.verify('col_basic')->>'rows')::bigint = (SELECT count(*) FROM 
 
 -- unsupported features fail cleanly
 SELECT * FROM col_copy FOR UPDATE;
-SELECT * FROM col_copy TABLESAMPLE SYSTEM (10);
 CREATE UNLOGGED TABLE col_unlogged (a int) USING versioned_columnar;
 CREATE UNIQUE INDEX ON col_copy (a);
 INSERT INTO col_copy VALUES (1, 'again') ON CONFLICT (a) DO NOTHING;

@@ -27,7 +27,7 @@ RESET enable_indexscan;
 CREATE INDEX CONCURRENTLY snap_b_a ON snap_b (a);
 CREATE UNIQUE INDEX CONCURRENTLY snap_b_ua ON snap_b (a) WHERE b = 1;
 CREATE UNIQUE INDEX CONCURRENTLY snap_b_ub ON snap_b (b);
-SELECT indexrelid::regclass, indisvalid, indisready FROM pg_index WHERE indrelid = 'snap_b'::regclass ORDER BY 1::text;
+SELECT indexrelid::regclass, indisvalid, indisready FROM pg_index WHERE indrelid = 'snap_b'::regclass ORDER BY indexrelid::regclass::text;
 DROP INDEX snap_b_ub;
 REINDEX INDEX CONCURRENTLY snap_b_a;
 REINDEX TABLE CONCURRENTLY snap_b;
@@ -36,7 +36,7 @@ SELECT a, b FROM snap_b WHERE a = 4242;
 SELECT count(*) FROM snap_b WHERE a < 100 AND b = 1;
 RESET enable_seqscan;
 INSERT INTO snap_b VALUES (8, 1);
-SELECT indexrelid::regclass, indisvalid, indisready FROM pg_index WHERE indrelid = 'snap_b'::regclass ORDER BY 1::text;
+SELECT indexrelid::regclass, indisvalid, indisready FROM pg_index WHERE indrelid = 'snap_b'::regclass ORDER BY indexrelid::regclass::text;
 -- VACUUM gives each index its cleanup pass: GIN's pending list, BRIN's new ranges
 CREATE TABLE snap_g (a int[]) USING versioned_columnar;
 CREATE INDEX snap_g_gin ON snap_g USING gin (a) WITH (fastupdate = on);
