@@ -1,0 +1,167 @@
+/*
+ * columnar_lock.c
+ *		Row locks of versioned_columnar tables and what writers need to
+ *		follow concurrent changes: the state of a row as the lock holder sees
+ *		it, the successors UPDATE leaves behind, and speculative insertion.
+ *
+ * A row lock is the table's writer lock (columnar_write.c): writers of one
+ * table already serialize on it, so whoever holds it sees every other
+ * transaction's changes of the table either committed or rolled back, and
+ * nothing moves while it holds it.  Locking a row is then taking that lock
+ * (in every FOR ... mode: a coarser lock than the heap's) and re-checking
+ * the row under it.  Because an UPDATE is a deletion plus an insert, the
+ * deletion vector of a committed UPDATE records the new row number of each
+ * row it changed, so that READ COMMITTED writers can follow an updated row
+ * to its latest version (EvalPlanQual) as they do on the heap.
+ */
+#include "postgres.h"
+
+#define COLUMNAR_INTERNAL
+#include "columnar/columnar.h"
+
+#include "access/tableam.h"
+#include "access/xact.h"
+#include "utils/hsearch.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+
+/*
+ * Take the row lock of rel's rows (the writer lock), held to the end of the
+ * (sub)transaction.  LockWaitError raises heap's "could not obtain lock on
+ * row" (55P03) if another transaction holds it; LockWaitSkip returns false.
+ */
+bool
+columnar_lock_rows(Relation rel, LockWaitPolicy wait_policy)
+{
+	if (columnar_write_state_lock(rel, wait_policy != LockWaitBlock) != NULL)
+		return true;
+	if (wait_policy == LockWaitError)
+		ereport(ERROR,
+				(errcode(ERRCODE_LOCK_NOT_AVAILABLE),
+				 errmsg("could not obtain lock on row in relation \"%s\"",
+						RelationGetRelationName(rel))));
+	return false;
+}
+
+/*
+ * The state of a row for the holder of the writer lock: LIVE, deleted by
+ * this transaction (in command *cmax), DELETED by a committed transaction
+ * (*successor: its new version if an UPDATE made one, else -1), or MISSING
+ * (rolled back, or never written).  *ours says whether this transaction
+ * inserted it.
+ */
+ColumnarRowState
+columnar_row_state(Relation rel, int64 rownum, CommandId *cmax, int64 *successor,
+				   bool *ours)
+{
+	ColumnarWriteState *ws = columnar_write_state_lock(rel, false);
+	ColumnarSegment seg;
+	ColumnarPendingDel *pd;
+	int			r;
+
+	*successor = -1;
+	*ours = false;
+	*cmax = InvalidCommandId;
+	if (ws->nbuf > 0 && rownum >= ws->buf_first_row && rownum < ws->buf_first_row + ws->nbuf)
+	{
+		int			i = rownum - ws->buf_first_row;
+
+		*ours = true;
+		if (ws->subids[i] == InvalidSubTransactionId)
+			return COLUMNAR_ROW_MISSING;
+		if (ws->del_cids[i] != InvalidCommandId)
+		{
+			*cmax = ws->del_cids[i];
+			return COLUMNAR_ROW_SELF_DELETED;
+		}
+		return COLUMNAR_ROW_LIVE;
+	}
+	if (ws->last_seg.row_count > 0 && rownum >= ws->last_seg.segno &&
+		rownum < ws->last_seg.segno + ws->last_seg.row_count)
+		seg = ws->last_seg;
+	else if (!columnar_find_segment(ws->storage_id, rownum, SnapshotSelf, &seg))
+		return COLUMNAR_ROW_MISSING;
+	else
+		ws->last_seg = seg;
+	*ours = seg.added_version == ws->version;
+	if (seg.removed_version == ws->version)
+		return COLUMNAR_ROW_MISSING;	/* truncated by us: gone for this transaction */
+	pd = columnar_pending_del_for(ws, &seg);
+	r = rownum - seg.segno;
+	if (pd->cids[r] != InvalidCommandId)
+	{
+		*cmax = pd->cids[r];
+		return COLUMNAR_ROW_SELF_DELETED;
+	}
+	if (seg.removed_version != 0 || pd->removed)
+		return COLUMNAR_ROW_DELETED;
+	if (pd->committed[r / 8] & (1 << (r % 8)))
+	{
+		*successor = columnar_row_successor(ws->storage_id, seg.segno, r);
+		return COLUMNAR_ROW_DELETED;
+	}
+	return COLUMNAR_ROW_LIVE;
+}
+
+/*
+ * Record that this transaction's UPDATE made newrow the new version of
+ * oldrow (newrow -1: oldrow was simply deleted), which it has just deleted.
+ * Rows of the insert buffer are skipped: nobody else ever sees them.
+ */
+void
+columnar_set_successor(Relation rel, int64 oldrow, int64 newrow)
+{
+	ColumnarWriteState *ws = columnar_write_state_lock(rel, false);
+	ColumnarPendingDel *pd;
+	int64		segno;
+	int			i;
+
+	if (ws->nbuf > 0 && oldrow >= ws->buf_first_row && oldrow < ws->buf_first_row + ws->nbuf)
+		return;
+	/* columnar_delete_row just remembered the row's segment */
+	if (!(ws->last_seg.row_count > 0 && oldrow >= ws->last_seg.segno &&
+		  oldrow < ws->last_seg.segno + ws->last_seg.row_count))
+		return;
+	segno = ws->last_seg.segno;
+	pd = hash_search(ws->dels, &segno, HASH_FIND, NULL);
+	if (pd == NULL)
+		return;
+	if (pd->succ == NULL)
+	{
+		if (newrow < 0)
+			return;
+		pd->succ = MemoryContextAlloc(ws->cxt, sizeof(int64) * pd->nrows);
+		for (i = 0; i < pd->nrows; i++)
+			pd->succ[i] = -1;
+	}
+	pd->succ[oldrow - segno] = newrow;
+}
+
+/*
+ * INSERT ... ON CONFLICT found a conflict after inserting its row: the row
+ * never existed.  It is treated like a row of a rolled-back subtransaction
+ * (counted neither as added nor as removed).
+ */
+void
+columnar_abort_speculative(Relation rel, int64 rownum)
+{
+	ColumnarWriteState *ws = columnar_write_state_lock(rel, false);
+	CommandId	cmax;
+
+	if (ws->nbuf > 0 && rownum >= ws->buf_first_row && rownum < ws->buf_first_row + ws->nbuf)
+	{
+		int			i = rownum - ws->buf_first_row;
+
+		if (ws->subids[i] == InvalidSubTransactionId)
+			return;
+		ws->subids[i] = InvalidSubTransactionId;
+		ws->del_cids[i] = FirstCommandId;
+		ws->del_subids[i] = InvalidSubTransactionId;
+		ws->rows_aborted++;
+		return;
+	}
+	/* already written as part of a segment: delete it there */
+	if (columnar_delete_row(rel, rownum, GetCurrentCommandId(true), &cmax) == TM_Ok)
+		ws->rows_aborted++;
+}
