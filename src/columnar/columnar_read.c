@@ -17,7 +17,9 @@
 
 #include "access/genam.h"
 #include "access/htup_details.h"
+#include "access/subtrans.h"
 #include "access/table.h"
+#include "storage/procarray.h"
 #include "utils/fmgroids.h"
 #include "port/atomics.h"
 #include "miscadmin.h"
@@ -566,6 +568,19 @@ columnar_fetcher_end(ColumnarFetcher *f)
 	pfree(f);
 }
 
+/*
+ * The top-level transaction of a running (sub)transaction, what a waiter
+ * must wait for; Invalid for Invalid or a transaction that has ended.
+ */
+static TransactionId
+top_level_xid(TransactionId xid)
+{
+	if (!TransactionIdIsValid(xid) || TransactionIdIsCurrentTransactionId(xid) ||
+		!TransactionIdIsInProgress(xid))
+		return InvalidTransactionId;
+	return SubTransGetTopmostTransaction(xid);
+}
+
 bool
 columnar_fetch_row(ColumnarFetcher *f, int64 rownum, Snapshot snapshot,
 				   Datum *values, bool *isnull)
@@ -576,6 +591,29 @@ columnar_fetch_row(ColumnarFetcher *f, int64 rownum, Snapshot snapshot,
 	bool		check_deleted = true;
 	int			r;
 	int			a;
+	SnapshotData dirty_meta;
+	bool		dirty = snapshot->snapshot_type == SNAPSHOT_DIRTY;
+	TransactionId seg_xmin = InvalidTransactionId;
+	TransactionId seg_xmax = InvalidTransactionId;
+
+	/*
+	 * A dirty snapshot tells its caller (btree unique checks, exclusion
+	 * constraints, ON CONFLICT) which in-progress transaction to wait for, in
+	 * its xmin/xmax.  InitDirtySnapshot leaves them unset, so they are always
+	 * set here: invalid for our own rows (as the heap does for the current
+	 * transaction), the inserting or removing transaction's top-level xid for
+	 * a segment another transaction has not committed yet.  The metadata is
+	 * read with a dirty snapshot of our own, whose fields the heap fills per
+	 * metadata tuple.
+	 */
+	if (dirty)
+	{
+		snapshot->xmin = InvalidTransactionId;
+		snapshot->xmax = InvalidTransactionId;
+		snapshot->speculativeToken = 0;
+		InitDirtySnapshot(dirty_meta);
+		meta_snapshot = &dirty_meta;
+	}
 
 	if (ws && ws->nbuf > 0 && rownum >= ws->buf_first_row &&
 		rownum < ws->buf_first_row + ws->nbuf)
@@ -628,6 +666,11 @@ columnar_fetch_row(ColumnarFetcher *f, int64 rownum, Snapshot snapshot,
 		f->vis_deleted = NULL;
 		f->vis_snapshot = NULL;
 		f->vis_found = columnar_find_segment(f->storage_id, rownum, meta_snapshot, &f->vis_seg);
+		if (dirty)
+		{
+			seg_xmin = dirty_meta.xmin;
+			seg_xmax = dirty_meta.xmax;
+		}
 		if (f->vis_found && check_deleted)
 			f->vis_deleted = columnar_deleted_bitmap(f->storage_id, f->vis_seg.segno,
 													 f->vis_seg.row_count, meta_snapshot, 0, &nd);
@@ -674,6 +717,11 @@ columnar_fetch_row(ColumnarFetcher *f, int64 rownum, Snapshot snapshot,
 	{
 		values[a] = f->vals[a][r];
 		isnull[a] = f->nulls[a][r];
+	}
+	if (dirty)
+	{
+		snapshot->xmin = top_level_xid(seg_xmin);
+		snapshot->xmax = top_level_xid(seg_xmax);
 	}
 	return true;
 }

@@ -167,6 +167,21 @@ workers_for_pages(double pages)
 	return workers;
 }
 
+/*
+ * Does this backend hold changes of the table that are not in its storage
+ * yet (buffered rows, pending deletions)?  Parallel workers cannot see them,
+ * so such a table gets no parallel scan path.
+ */
+static bool
+has_local_changes(Oid relid)
+{
+	Relation	relation = table_open(relid, NoLock);
+	int64		storage_id = columnar_storage_id(relation, true);
+
+	table_close(relation, NoLock);
+	return storage_id != 0 && columnar_write_state_find(storage_id) != NULL;
+}
+
 /* Add the parallel-aware twin of a scan path. */
 static void
 add_partial_twin(RelOptInfo *rel, CustomPath *cpath, int workers)
@@ -407,7 +422,8 @@ columnar_set_rel_pathlist(PlannerInfo *root, RelOptInfo *rel, Index rti, RangeTb
 							  seq->startup_cost + (seq->total_cost - seq->startup_cost) *
 							  (0.2 + 0.6 * fraction) * seg_fraction);
 
-	if (rel->consider_parallel && workers_for_pages(rel->pages * seg_fraction) > 0)
+	if (rel->consider_parallel && workers_for_pages(rel->pages * seg_fraction) > 0 &&
+		!has_local_changes(rte->relid))
 		add_partial_twin(rel, cpath, workers_for_pages(rel->pages * seg_fraction));
 }
 
@@ -922,6 +938,18 @@ columnar_init_dsm(CustomScanState *node, ParallelContext *pcxt, void *coordinate
 	else
 		storage_id = columnar_storage_id(node->ss.ss_currentRelation, true);
 	ps->leader_only = storage_id != 0 && columnar_write_state_find(storage_id) != NULL;
+
+	/*
+	 * A plan made before this transaction wrote the table (a cached plan)
+	 * can still scan it in parallel: the leader then scans alone, which it
+	 * cannot do if it does not take part.  Refuse rather than miss rows.
+	 */
+	if (ps->leader_only && !parallel_leader_participation)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot scan versioned_columnar table \"%s\" in parallel without the leader: this transaction has unwritten changes of it",
+						RelationGetRelationName(node->ss.ss_currentRelation)),
+				 errhint("Set parallel_leader_participation to on, or plan the query again in this transaction.")));
 	pg_atomic_init_u32(&ps->next_seg, 0);
 	state->pstate = ps;
 	attach_parallel(state);

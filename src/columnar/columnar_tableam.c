@@ -289,17 +289,121 @@ columnar_fetch_row_version(Relation rel, ItemPointer tid, Snapshot snapshot,
 	return fetch_into_slot(get_row_fetcher(rel), rel, tid, snapshot, slot);
 }
 
+/*
+ * A TID is valid if its row number was handed out and its row still exists
+ * physically for the scan: in our insert buffer, or in a segment that no
+ * TRUNCATE visible to the snapshot removed (a truncated heap has no blocks).
+ * Deleted rows stay valid, as dead heap tuples do.
+ */
 static bool
 columnar_tuple_tid_valid(TableScanDesc scan, ItemPointer tid)
 {
-	return ItemPointerIsValid(tid) &&
-		columnar_tid_to_row(tid) < columnar_next_row(columnar_storage_id(scan->rs_rd, false));
+	int64		storage_id = columnar_storage_id(scan->rs_rd, false);
+	int64		rownum;
+	ColumnarWriteState *ws;
+	ColumnarSegment seg;
+
+	if (!ItemPointerIsValid(tid) || ItemPointerGetOffsetNumber(tid) > COLUMNAR_ROWS_PER_BLOCK)
+		return false;
+	rownum = columnar_tid_to_row(tid);
+	if (rownum >= columnar_next_row(storage_id))
+		return false;
+	ws = columnar_write_state_find(storage_id);
+	if (ws && ws->nbuf > 0 && rownum >= ws->buf_first_row && rownum < ws->buf_first_row + ws->nbuf)
+		return true;
+	return columnar_find_segment(storage_id, rownum, scan->rs_snapshot, &seg) &&
+		seg.removed_version == 0;
 }
 
+/*
+ * The updates of this transaction, as runs of old row -> new row (an UPDATE
+ * of consecutive rows makes one run), so that a TID leads to the row that
+ * replaced it, as the heap's t_ctid chain does: WHERE CURRENT OF after an
+ * UPDATE of the cursor's row, currtid2().  Updates of other, committed
+ * transactions are not followed: the old TID then stays the latest.
+ */
+typedef struct UpdateRun
+{
+	int64		storage_id;
+	int64		old_row;
+	int64		new_row;
+	int64		len;
+} UpdateRun;
+
+static UpdateRun *update_runs = NULL;
+static int	n_update_runs = 0;
+static int	cap_update_runs = 0;
+
+static void
+remember_update(Relation rel, ItemPointer otid, ItemPointer ntid)
+{
+	int64		storage_id = columnar_storage_id(rel, false);
+	int64		o = columnar_tid_to_row(otid);
+	int64		n = columnar_tid_to_row(ntid);
+	UpdateRun  *last = n_update_runs > 0 ? &update_runs[n_update_runs - 1] : NULL;
+
+	if (last && last->storage_id == storage_id && last->old_row + last->len == o &&
+		last->new_row + last->len == n)
+	{
+		last->len++;
+		return;
+	}
+	if (n_update_runs == cap_update_runs)
+	{
+		int			newcap = Max(64, cap_update_runs * 2);
+
+		if (update_runs == NULL)
+			update_runs = MemoryContextAlloc(TopTransactionContext, sizeof(UpdateRun) * newcap);
+		else
+			update_runs = repalloc_huge(update_runs, sizeof(UpdateRun) * newcap);
+		cap_update_runs = newcap;
+	}
+	update_runs[n_update_runs].storage_id = storage_id;
+	update_runs[n_update_runs].old_row = o;
+	update_runs[n_update_runs].new_row = n;
+	update_runs[n_update_runs].len = 1;
+	n_update_runs++;
+}
+
+/* The row that last replaced row (newest update first), or -1. */
+static int64
+replacing_row(int64 storage_id, int64 row)
+{
+	int			i;
+
+	for (i = n_update_runs - 1; i >= 0; i--)
+	{
+		UpdateRun  *u = &update_runs[i];
+
+		if (u->storage_id == storage_id && row >= u->old_row && row < u->old_row + u->len)
+			return u->new_row + (row - u->old_row);
+	}
+	return -1;
+}
+
+static bool columnar_fetch_row_version(Relation rel, ItemPointer tid, Snapshot snapshot,
+									   TupleTableSlot *slot);
+
+/* Follow the updates from tid to the latest row version visible to the scan. */
 static void
 columnar_get_latest_tid(TableScanDesc scan, ItemPointer tid)
 {
-	/* rows are never updated in place: a TID is always its own latest */
+	Relation	rel = scan->rs_rd;
+	int64		storage_id = columnar_storage_id(rel, false);
+	int64		row = columnar_tid_to_row(tid);
+	TupleTableSlot *slot = MakeSingleTupleTableSlot(RelationGetDescr(rel), &TTSOpsVirtual);
+
+	while (row >= 0)
+	{
+		ItemPointerData cur;
+
+		CHECK_FOR_INTERRUPTS();
+		columnar_row_to_tid(row, &cur);
+		if (columnar_fetch_row_version(rel, &cur, scan->rs_snapshot, slot))
+			*tid = cur;
+		row = replacing_row(storage_id, row);
+	}
+	ExecDropSingleTupleTableSlot(slot);
 }
 
 static bool
@@ -388,7 +492,13 @@ delete_result(int r, ItemPointer tid, CommandId cmax, TM_FailureData *tmfd)
 	tmfd->traversed = false;
 	if (r == TM_SelfModified)
 	{
-		tmfd->xmax = GetTopTransactionIdIfAny();
+		/*
+		 * The executor tells "modified by this command" (MERGE's cardinality
+		 * error, UPDATE ... FROM's skip) from an invisible tuple by xmax
+		 * being our transaction: rows are buffered without an xid, so assign
+		 * one now (the commit writes the rows with it anyway).
+		 */
+		tmfd->xmax = GetTopTransactionId();
 		tmfd->cmax = cmax;
 		return TM_SelfModified;
 	}
@@ -452,6 +562,7 @@ columnar_tuple_update(Relation rel, ItemPointer otid, TupleTableSlot *slot, Comm
 	slot_getallattrs(slot);
 	columnar_insert_row(rel, slot->tts_values, slot->tts_isnull, cid, &slot->tts_tid);
 	columnar_set_successor(rel, oldrow, columnar_tid_to_row(&slot->tts_tid));
+	remember_update(rel, otid, &slot->tts_tid);
 	slot->tts_tableOid = RelationGetRelid(rel);
 	pgstat_count_heap_update(rel, false);
 	return TM_Ok;
@@ -969,6 +1080,9 @@ columnar_tableam_xact_callback(XactEvent event, void *arg)
 			row_fetcher = NULL;
 			row_fetcher_relid = InvalidOid;
 			row_fetcher_cxt = NULL; /* freed with TopTransactionContext */
+			update_runs = NULL;
+			n_update_runs = 0;
+			cap_update_runs = 0;
 			break;
 		default:
 			break;
