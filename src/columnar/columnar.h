@@ -243,6 +243,8 @@ extern ColumnarRowState columnar_row_state(Relation rel, int64 rownum, CommandId
 										   int64 *successor, bool *ours);
 extern void columnar_set_successor(Relation rel, int64 oldrow, int64 newrow);
 extern void columnar_abort_speculative(Relation rel, int64 rownum);
+struct TupleTableSlotOps;
+extern const struct TupleTableSlotOps *columnar_slot_ops_get(void);
 
 extern bool columnar_stat_refutes(ColumnarSkipKey *sk, int null_count, int nrows,
 								  bool has_minmax, Datum minv, Datum maxv);

@@ -19,11 +19,15 @@
 #define COLUMNAR_INTERNAL
 #include "columnar/columnar.h"
 
+#include "access/sysattr.h"
 #include "access/tableam.h"
+#include "access/transam.h"
+#include "executor/tuptable.h"
 #include "access/xact.h"
 #include "utils/hsearch.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/relcache.h"
 #include "utils/snapmgr.h"
 
 /*
@@ -164,4 +168,65 @@ columnar_abort_speculative(Relation rel, int64 rownum)
 	/* already written as part of a segment: delete it there */
 	if (columnar_delete_row(rel, rownum, GetCurrentCommandId(true), &cmax) == TM_Ok)
 		ws->rows_aborted++;
+}
+
+/*
+ * The slots of versioned_columnar tables: virtual slots that can answer
+ * the one system column the executor asks of a table's rows, xmin, with
+ * what it needs to know from it (foreign key checks of an UPDATE, ON
+ * CONFLICT under REPEATABLE READ): whether this transaction inserted the
+ * row.  Our rows say "this transaction" (its xid), other rows "committed
+ * long ago" (FrozenTransactionId).  The other system columns are refused.
+ */
+static TupleTableSlotOps columnar_slot_ops;
+static bool columnar_slot_ops_ready = false;
+
+static bool
+row_inserted_by_us(Oid relid, ItemPointer tid)
+{
+	Relation	rel = RelationIdGetRelation(relid);
+	int64		storage_id;
+	int64		rownum = columnar_tid_to_row(tid);
+	ColumnarWriteState *ws;
+	ColumnarSegment seg;
+	bool		ours = false;
+
+	if (!RelationIsValid(rel))
+		return false;
+	storage_id = columnar_storage_id(rel, true);
+	RelationClose(rel);
+	ws = storage_id != 0 ? columnar_write_state_find(storage_id) : NULL;
+	if (ws == NULL)
+		return false;
+	if (ws->nbuf > 0 && rownum >= ws->buf_first_row && rownum < ws->buf_first_row + ws->nbuf)
+		ours = true;
+	else if (columnar_find_segment(storage_id, rownum, SnapshotSelf, &seg))
+		ours = seg.added_version == ws->version;
+	return ours;
+}
+
+static Datum
+columnar_slot_getsysattr(TupleTableSlot *slot, int attnum, bool *isnull)
+{
+	*isnull = false;
+	if (attnum == MinTransactionIdAttributeNumber && OidIsValid(slot->tts_tableOid) &&
+		ItemPointerIsValid(&slot->tts_tid))
+		return TransactionIdGetDatum(row_inserted_by_us(slot->tts_tableOid, &slot->tts_tid) ?
+									 GetTopTransactionId() : FrozenTransactionId);
+	ereport(ERROR,
+			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+			 errmsg("cannot retrieve a system column in this context")));
+	return (Datum) 0;
+}
+
+const TupleTableSlotOps *
+columnar_slot_ops_get(void)
+{
+	if (!columnar_slot_ops_ready)
+	{
+		columnar_slot_ops = TTSOpsVirtual;
+		columnar_slot_ops.getsysattr = columnar_slot_getsysattr;
+		columnar_slot_ops_ready = true;
+	}
+	return &columnar_slot_ops;
 }

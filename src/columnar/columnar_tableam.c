@@ -86,7 +86,8 @@ forbid_parallel(ParallelTableScanDesc pscan)
 static const TupleTableSlotOps *
 columnar_slot_callbacks(Relation rel)
 {
-	return &TTSOpsVirtual;
+	/* virtual slots that know whether we inserted their row (columnar_lock.c) */
+	return columnar_slot_ops_get();
 }
 
 static TableScanDesc

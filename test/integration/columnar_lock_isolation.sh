@@ -13,8 +13,8 @@ SE_DB=isolation_columnar se_psql pg1 -c "CREATE EXTENSION streamext"
 dir=$SE_WORK/isolation
 rm -rf "$dir"
 mkdir -p "$dir/specs" "$dir/expected"
-cp "$SE_WORK"/src/test/isolation/specs/*.spec "$dir/specs/"
-cp "$SE_WORK"/src/test/isolation/expected/*.out "$dir/expected/"
+cp "$SE_SRC"/test/isolation/specs/*.spec "$dir/specs/"
+cp "$SE_SRC"/test/isolation/expected/*.out "$dir/expected/"
 # the heap twin of the spec that must behave as on the heap
 sed 's/ USING versioned_columnar//' "$dir/specs/columnar_lock_epq.spec" >"$dir/specs/heap_lock_epq.spec"
 cp "$dir/expected/columnar_lock_epq.out" "$dir/expected/heap_lock_epq.out"
