@@ -749,8 +749,32 @@ columnar_relation_vacuum(Relation rel, VacuumParams *params, BufferAccessStrateg
 	 * pg_stat_user_tables shows the vacuum and autovacuum does not come
 	 * back for the same deletions again and again.
 	 */
-	pgstat_report_vacuum(RelationGetRelid(rel), rel->rd_rel->relisshared,
-						 (PgStat_Counter) columnar_live_rows_estimate(rel), 0);
+	int64		storage_id = columnar_storage_id(rel, true);
+	PgStat_Counter live = 0;
+
+	if (storage_id != 0)
+	{
+		List	   *segs = columnar_segments(storage_id, SnapshotSelf);
+		ListCell   *lc;
+
+		foreach(lc, segs)
+		{
+			ColumnarSegment *seg = lfirst(lc);
+			int			nd;
+			uint8	   *bits;
+
+			CHECK_FOR_INTERRUPTS();
+			if (seg->removed_version != 0)
+				continue;
+			bits = columnar_deleted_bitmap(storage_id, seg->segno, seg->row_count,
+										   SnapshotSelf, 0, &nd);
+			if (bits)
+				pfree(bits);
+			live += seg->row_count - nd;
+		}
+		list_free_deep(segs);
+	}
+	pgstat_report_vacuum(RelationGetRelid(rel), rel->rd_rel->relisshared, live, 0);
 }
 
 /* ---- ANALYZE ---- */
