@@ -747,10 +747,26 @@ columnar_xact_callback(XactEvent event, void *arg)
 			}
 			break;
 		case XACT_EVENT_PRE_PREPARE:
-			if (write_states && hash_get_num_entries(write_states) > 0)
-				ereport(ERROR,
-						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-						 errmsg("cannot PREPARE a transaction that wrote to a versioned_columnar table")));
+			if (write_states)
+			{
+				HASH_SEQ_STATUS st;
+				ColumnarWriteState *ws;
+
+				/*
+				 * Row locks alone (a write state without changes) are fine:
+				 * the writer lock goes to the prepared transaction, as the
+				 * heap's row locks do.
+				 */
+				hash_seq_init(&st, write_states);
+				while ((ws = hash_seq_search(&st)) != NULL)
+					if (ws->inserted || ws->deleted || ws->truncated || ws->operation)
+					{
+						hash_seq_term(&st);
+						ereport(ERROR,
+								(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+								 errmsg("cannot PREPARE a transaction that wrote to a versioned_columnar table")));
+					}
+			}
 			break;
 		case XACT_EVENT_COMMIT:
 		case XACT_EVENT_PARALLEL_COMMIT:

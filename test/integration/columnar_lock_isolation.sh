@@ -6,7 +6,7 @@
 . "$SE_LIB"; se_test_begin
 iso=$(dirname "$(pg_config --pgxs)")/../test/isolation/pg_isolation_regress
 [ -x "$iso" ] || se_die "pg_isolation_regress not found at $iso"
-se_pg_start pg1
+se_pg_start pg1 "max_prepared_transactions = 2"
 se_psql pg1 -c "CREATE DATABASE isolation_columnar"
 SE_DB=isolation_columnar se_psql pg1 -c "CREATE EXTENSION streamext"
 
@@ -27,3 +27,16 @@ if [ "$status" -ne 0 ]; then
 	cat "$dir/out/regression.diffs" >&2 || true
 	se_die "isolation tests failed"
 fi
+
+# a transaction that only locked rows of a gold table can be prepared (the lock goes with it);
+# one that wrote to it cannot
+se_psql pg1 -c "CREATE TABLE p (k int) USING versioned_columnar" -c "INSERT INTO p VALUES (1)"
+se_psql pg1 -c "BEGIN; SELECT * FROM p FOR UPDATE; PREPARE TRANSACTION 'lock_only'" >/dev/null
+se_assert_eq "prepared row lock held" "1" "$(se_psql pg1 -c "SELECT count(*) FROM pg_prepared_xacts")"
+se_assert_eq "lock held by the prepared transaction" "could not obtain lock on row in relation \"p\"" \
+	"$(se_psql pg1 -c "SELECT * FROM p FOR SHARE NOWAIT" 2>&1 | sed -n 's/^ERROR:  //p')"
+se_psql pg1 -c "COMMIT PREPARED 'lock_only'"
+se_assert_eq "lock released by COMMIT PREPARED" "1" "$(se_psql pg1 -c "SELECT k FROM p FOR SHARE NOWAIT")"
+se_assert_eq "a writer cannot prepare" "cannot PREPARE a transaction that wrote to a versioned_columnar table" \
+	"$(se_psql pg1 -c "BEGIN; INSERT INTO p VALUES (2); PREPARE TRANSACTION 'w'" 2>&1 | sed -n 's/^ERROR:  //p')"
+se_assert_eq "nothing prepared" "0" "$(se_psql pg1 -c "SELECT count(*) FROM pg_prepared_xacts")"
