@@ -8,7 +8,8 @@ iso=$(dirname "$(pg_config --pgxs)")/../test/isolation/pg_isolation_regress
 [ -x "$iso" ] || se_die "pg_isolation_regress not found at $iso"
 se_pg_start pg1 "max_prepared_transactions = 2"
 se_psql pg1 -c "CREATE DATABASE isolation_columnar"
-SE_DB=isolation_columnar se_psql pg1 -c "CREATE EXTENSION streamext"
+export SE_DB=isolation_columnar
+se_psql pg1 -c "CREATE EXTENSION streamext"
 
 dir=$SE_WORK/isolation
 rm -rf "$dir"
