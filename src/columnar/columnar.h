@@ -242,6 +242,8 @@ extern bool columnar_lock_rows(Relation rel, LockWaitPolicy wait_policy);
 extern ColumnarRowState columnar_row_state(Relation rel, int64 rownum, CommandId *cmax,
 										   int64 *successor, bool *ours);
 extern void columnar_set_successor(Relation rel, int64 oldrow, int64 newrow);
+extern void columnar_resolve_successors(ColumnarWriteState *ws);
+extern void columnar_lock_init(void);
 extern void columnar_abort_speculative(Relation rel, int64 rownum);
 struct TupleTableSlotOps;
 extern const struct TupleTableSlotOps *columnar_slot_ops_get(void);

@@ -24,6 +24,7 @@
 #include "access/transam.h"
 #include "executor/tuptable.h"
 #include "access/xact.h"
+#include "storage/proc.h"
 #include "utils/hsearch.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
@@ -109,9 +110,118 @@ columnar_row_state(Relation rel, int64 rownum, CommandId *cmax, int64 *successor
 }
 
 /*
+ * Rows this transaction inserted and then updated or deleted again: their
+ * next version (-1: none).  Nobody else ever sees these rows, but a
+ * committed row's successor may be one of them, and the commit records
+ * the last version instead (see columnar_resolve_successors).  Kept in
+ * TopTransactionContext; the local transaction id tells a table of an
+ * earlier transaction, which is gone.  A rollback to a savepoint drops the
+ * entries its subtransactions made (subtransaction ids only grow).
+ */
+typedef struct ChainKey
+{
+	int64		storage_id;
+	int64		row;
+} ChainKey;
+
+typedef struct ChainEntry
+{
+	ChainKey	key;
+	int64		next;
+	SubTransactionId subid;
+} ChainEntry;
+
+static HTAB *own_chain = NULL;
+static LocalTransactionId own_chain_lxid = InvalidLocalTransactionId;
+
+static HTAB *
+own_chain_table(bool create)
+{
+	HASHCTL		ctl;
+
+	if (own_chain != NULL && own_chain_lxid == MyProc->lxid)
+		return own_chain;
+	own_chain = NULL;
+	if (!create)
+		return NULL;
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = sizeof(ChainKey);
+	ctl.entrysize = sizeof(ChainEntry);
+	ctl.hcxt = TopTransactionContext;
+	own_chain = hash_create("columnar own update chain", 64, &ctl,
+							HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	own_chain_lxid = MyProc->lxid;
+	return own_chain;
+}
+
+static void
+own_chain_subxact(SubXactEvent event, SubTransactionId mySubid,
+				  SubTransactionId parentSubid, void *arg)
+{
+	HTAB	   *chain;
+	HASH_SEQ_STATUS st;
+	ChainEntry *e;
+
+	if (event != SUBXACT_EVENT_ABORT_SUB || (chain = own_chain_table(false)) == NULL)
+		return;
+	hash_seq_init(&st, chain);
+	while ((e = hash_seq_search(&st)) != NULL)
+		if (e->subid >= mySubid)
+			hash_search(chain, &e->key, HASH_REMOVE, NULL);
+}
+
+void
+columnar_lock_init(void)
+{
+	RegisterSubXactCallback(own_chain_subxact, NULL);
+}
+
+/*
+ * At commit, before the deletion vectors are written: a successor that
+ * this transaction updated or deleted again becomes the version that
+ * survives (or -1).
+ */
+void
+columnar_resolve_successors(ColumnarWriteState *ws)
+{
+	HTAB	   *chain = own_chain_table(false);
+	HASH_SEQ_STATUS st;
+	ColumnarPendingDel *pd;
+	int			i;
+
+	if (chain == NULL)
+		return;
+	hash_seq_init(&st, ws->dels);
+	while ((pd = hash_seq_search(&st)) != NULL)
+	{
+		if (pd->succ == NULL)
+			continue;
+		for (i = 0; i < pd->nrows; i++)
+		{
+			int64		s = pd->succ[i];
+			int			hops = 0;
+
+			while (s >= 0 && hops++ < 1000000)
+			{
+				ChainKey	key;
+				ChainEntry *e;
+
+				key.storage_id = ws->storage_id;
+				key.row = s;
+				e = hash_search(chain, &key, HASH_FIND, NULL);
+				if (e == NULL)
+					break;
+				s = e->next;
+			}
+			pd->succ[i] = s;
+		}
+	}
+}
+
+/*
  * Record that this transaction's UPDATE made newrow the new version of
  * oldrow (newrow -1: oldrow was simply deleted), which it has just deleted.
- * Rows of the insert buffer are skipped: nobody else ever sees them.
+ * For a row this transaction inserted, only the chain above learns it.
  */
 void
 columnar_set_successor(Relation rel, int64 oldrow, int64 newrow)
@@ -120,13 +230,29 @@ columnar_set_successor(Relation rel, int64 oldrow, int64 newrow)
 	ColumnarPendingDel *pd;
 	int64		segno;
 	int			i;
+	bool		own;
 
-	if (ws->nbuf > 0 && oldrow >= ws->buf_first_row && oldrow < ws->buf_first_row + ws->nbuf)
+	own = ws->nbuf > 0 && oldrow >= ws->buf_first_row && oldrow < ws->buf_first_row + ws->nbuf;
+	/* else columnar_delete_row just remembered the row's segment */
+	if (!own && !(ws->last_seg.row_count > 0 && oldrow >= ws->last_seg.segno &&
+				  oldrow < ws->last_seg.segno + ws->last_seg.row_count))
 		return;
-	/* columnar_delete_row just remembered the row's segment */
-	if (!(ws->last_seg.row_count > 0 && oldrow >= ws->last_seg.segno &&
-		  oldrow < ws->last_seg.segno + ws->last_seg.row_count))
-		return;
+	if (own || ws->last_seg.added_version == ws->version)
+	{
+		ChainKey	key;
+		ChainEntry *e;
+		HTAB	   *chain = own_chain_table(newrow >= 0);
+
+		if (chain == NULL)
+			return;				/* nothing to resolve through this row */
+		key.storage_id = ws->storage_id;
+		key.row = oldrow;
+		e = hash_search(chain, &key, HASH_ENTER, NULL);
+		e->next = newrow;
+		e->subid = GetCurrentSubTransactionId();
+		if (own)
+			return;
+	}
 	segno = ws->last_seg.segno;
 	pd = hash_search(ws->dels, &segno, HASH_FIND, NULL);
 	if (pd == NULL)

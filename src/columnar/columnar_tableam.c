@@ -645,7 +645,8 @@ columnar_tuple_lock(Relation rel, ItemPointer tid, Snapshot snapshot, TupleTable
 				columnar_row_to_tid(successor, &tmfd->ctid);
 				return TM_Updated;
 			case COLUMNAR_ROW_MISSING:
-				return TM_Invisible;
+				/* an update chain may end in a row its transaction never wrote out */
+				return tmfd->traversed ? TM_Deleted : TM_Invisible;
 		}
 	}
 }
@@ -1130,5 +1131,6 @@ columnar_init(void)
 	object_access_hook = columnar_object_access;
 	RegisterXactCallback(columnar_tableam_xact_callback, NULL);
 	columnar_xact_init();
+	columnar_lock_init();
 	columnar_scan_init();
 }

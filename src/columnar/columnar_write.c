@@ -674,6 +674,7 @@ commit_write_state(ColumnarWriteState *ws)
 
 	if (ws->nbuf > 0)
 		flush_buffer(ws);
+	columnar_resolve_successors(ws);
 
 	hash_seq_init(&st, ws->dels);
 	while ((pd = hash_seq_search(&st)) != NULL)
