@@ -12,7 +12,9 @@
  * the row under it.  Because an UPDATE is a deletion plus an insert, the
  * deletion vector of a committed UPDATE records the new row number of each
  * row it changed, so that READ COMMITTED writers can follow an updated row
- * to its latest version (EvalPlanQual) as they do on the heap.
+ * to its latest version (EvalPlanQual) as they do on the heap.  The slots
+ * of the table answer the executor's one question about a row's xmin (did
+ * this transaction insert it?), which foreign keys and ON CONFLICT ask.
  */
 #include "postgres.h"
 
