@@ -148,6 +148,7 @@ extern void columnar_xact_init(void);
 #include "utils/hsearch.h"
 #include "access/xact.h"
 #include "storage/lockdefs.h"
+#include "nodes/lockoptions.h"
 
 /* Pending deletions of one flushed segment in the current transaction. */
 typedef struct ColumnarPendingDel
@@ -158,6 +159,7 @@ typedef struct ColumnarPendingDel
 	uint8	   *committed;		/* rows deleted by committed versions */
 	CommandId  *cids;			/* InvalidCommandId: not deleted by us */
 	SubTransactionId *subids;
+	int64	   *succ;			/* NULL, or new row of each row we updated (-1: none) */
 	int32		npending;
 } ColumnarPendingDel;
 
@@ -215,7 +217,11 @@ extern bytea *columnar_encode_chunk(Datum *values, bool *isnull, int nrows,
 									bytea **min_value, bytea **max_value);
 extern void columnar_write_segment(ColumnarWriteState *ws, int start, int nrows);
 extern void columnar_insert_deletion(int64 storage_id, int64 segno, int64 version,
-									 uint8 *bits, int32 nrows);
+									 uint8 *bits, int32 nrows, int64 *succ);
+extern int64 columnar_row_successor(int64 storage_id, int64 segno, int32 r);
+extern ColumnarWriteState *columnar_write_state_lock(Relation rel, bool dont_wait);
+extern ColumnarPendingDel *columnar_pending_del_for(ColumnarWriteState *ws,
+													ColumnarSegment *seg);
 extern int64 columnar_reserve_rows(int64 storage_id, int64 count);
 extern bool columnar_find_segment(int64 storage_id, int64 rownum, Snapshot snapshot,
 								  ColumnarSegment *seg);
@@ -223,6 +229,26 @@ extern void columnar_read_chunks(int64 storage_id, int64 segno, int32 nrows,
 								 TupleDesc tupdesc, Bitmapset *attrs,
 								 Datum **values, bool **isnull,
 								 ColumnarScratch *scratch);
+
+/* Row locks and the row state writers see (columnar_lock.c). */
+typedef enum ColumnarRowState
+{
+	COLUMNAR_ROW_LIVE,
+	COLUMNAR_ROW_SELF_DELETED,
+	COLUMNAR_ROW_DELETED,
+	COLUMNAR_ROW_MISSING
+} ColumnarRowState;
+
+extern bool columnar_lock_rows(Relation rel, LockWaitPolicy wait_policy);
+extern ColumnarRowState columnar_row_state(Relation rel, int64 rownum, CommandId *cmax,
+										   int64 *successor, bool *ours);
+extern void columnar_set_successor(Relation rel, int64 oldrow, int64 newrow);
+extern void columnar_resolve_successors(ColumnarWriteState *ws);
+extern void columnar_lock_init(void);
+extern void columnar_abort_speculative(Relation rel, int64 rownum);
+struct TupleTableSlotOps;
+extern const struct TupleTableSlotOps *columnar_slot_ops_get(void);
+
 extern bool columnar_stat_refutes(ColumnarSkipKey *sk, int null_count, int nrows,
 								  bool has_minmax, Datum minv, Datum maxv);
 

@@ -19,6 +19,7 @@
 #include "commands/vacuum.h"
 #include "executor/executor.h"
 #include "miscadmin.h"
+#include "pgstat.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 #include "utils/tuplesort.h"
@@ -157,6 +158,43 @@ columnar_index_validate_scan(Relation table_rel, Relation index_rel, IndexInfo *
 	index_info->ii_PredicateState = NULL;
 }
 
+/*
+ * Like the heap, report what VACUUM found: the live rows, and no dead rows
+ * (rows of old versions are kept for time travel, not garbage), so that
+ * pg_stat_user_tables shows the vacuum and autovacuum does not come back for
+ * the same deletions again and again.
+ */
+static void
+report_vacuum_counts(Relation rel)
+{
+	int64		storage_id = columnar_storage_id(rel, true);
+	PgStat_Counter live = 0;
+
+	if (storage_id != 0)
+	{
+		List	   *segs = columnar_segments(storage_id, SnapshotSelf);
+		ListCell   *lc;
+
+		foreach(lc, segs)
+		{
+			ColumnarSegment *seg = lfirst(lc);
+			int			nd;
+			uint8	   *bits;
+
+			CHECK_FOR_INTERRUPTS();
+			if (seg->removed_version != 0)
+				continue;
+			bits = columnar_deleted_bitmap(storage_id, seg->segno, seg->row_count,
+										   SnapshotSelf, 0, &nd);
+			if (bits)
+				pfree(bits);
+			live += seg->row_count - nd;
+		}
+		list_free_deep(segs);
+	}
+	pgstat_report_vacuum(RelationGetRelid(rel), rel->rd_rel->relisshared, live, 0);
+}
+
 void
 columnar_relation_vacuum(Relation rel, VacuumParams *params, BufferAccessStrategy bstrategy)
 {
@@ -172,6 +210,7 @@ columnar_relation_vacuum(Relation rel, VacuumParams *params, BufferAccessStrateg
 	 * heap vacuum that found nothing dead: GIN moves its pending list into
 	 * the index, BRIN summarizes new block ranges, btree recycles pages.
 	 */
+	report_vacuum_counts(rel);
 	if (params->index_cleanup == VACOPTVALUE_DISABLED)
 		return;
 	vac_open_indexes(rel, RowExclusiveLock, &nindexes, &indrels);

@@ -40,6 +40,7 @@
 #include "utils/tuplestore.h"
 #include "utils/typcache.h"
 #include "parser/parsetree.h"
+#include "pgstat.h"
 
 typedef struct ColumnarScanState
 {
@@ -760,12 +761,15 @@ start_reader(ColumnarScanState *state)
 		state->reader = columnar_reader_begin(state->rel, state->css.ss.ps.state->es_snapshot,
 											  state->version, state->attrs, keys);
 		attach_parallel(state);
+		pgstat_count_heap_scan(state->rel);
 		return;
 	}
 	state->reader = columnar_reader_begin(state->css.ss.ss_currentRelation,
 										  state->css.ss.ps.state->es_snapshot, 0,
 										  state->attrs, keys);
 	attach_parallel(state);
+	/* the heap's sequential scan counts for pg_stat_user_tables (seq_scan, seq_tup_read) */
+	pgstat_count_heap_scan(state->css.ss.ss_currentRelation);
 }
 
 static void
@@ -864,6 +868,7 @@ columnar_read_next(ScanState *ss)
 			i++;
 		}
 		ExecStoreVirtualTuple(slot);
+		pgstat_count_heap_getnext(state->rel);
 		return slot;
 	}
 	if (!columnar_reader_next(state->reader, slot->tts_values, slot->tts_isnull, &rownum))
@@ -871,6 +876,7 @@ columnar_read_next(ScanState *ss)
 	columnar_row_to_tid(rownum, &slot->tts_tid);
 	slot->tts_tableOid = RelationGetRelid(ss->ss_currentRelation);
 	ExecStoreVirtualTuple(slot);
+	pgstat_count_heap_getnext(ss->ss_currentRelation);
 	return slot;
 }
 

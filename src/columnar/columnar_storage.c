@@ -556,13 +556,18 @@ columnar_deleted_bitmap(int64 storage_id, int64 segno, int32 nrows,
 	return bits;
 }
 
+/*
+ * A deletion vector of one version; succ (or NULL) gives, for each row of
+ * the segment an UPDATE deleted, the row number of its new version (-1 for
+ * rows simply deleted), stored as int64s in the order of the bitmap's bits.
+ */
 void
 columnar_insert_deletion(int64 storage_id, int64 segno, int64 version,
-						 uint8 *bits, int32 nrows)
+						 uint8 *bits, int32 nrows, int64 *succ)
 {
 	Relation	rel = columnar_meta_open("columnar_deletion", RowExclusiveLock);
-	Datum		values[4];
-	bool		nulls[4] = {false, false, false, false};
+	Datum		values[5];
+	bool		nulls[5] = {false, false, false, false, true};
 	int			nbytes = (nrows + 7) / 8;
 	bytea	   *b = palloc(VARHDRSZ + nbytes);
 	HeapTuple	tup;
@@ -573,9 +578,69 @@ columnar_insert_deletion(int64 storage_id, int64 segno, int64 version,
 	values[1] = Int64GetDatum(segno);
 	values[2] = Int64GetDatum(version);
 	values[3] = PointerGetDatum(b);
+	if (succ != NULL)
+	{
+		StringInfoData sbuf;
+		int			i;
+
+		initStringInfo(&sbuf);
+		appendStringInfoSpaces(&sbuf, VARHDRSZ);
+		for (i = 0; i < nrows; i++)
+			if (bits[i / 8] & (1 << (i % 8)))
+				appendBinaryStringInfo(&sbuf, (char *) &succ[i], sizeof(int64));
+		SET_VARSIZE(sbuf.data, sbuf.len);
+		values[4] = PointerGetDatum(sbuf.data);
+		nulls[4] = false;
+	}
 	tup = heap_form_tuple(RelationGetDescr(rel), values, nulls);
 	CatalogTupleInsert(rel, tup);
 	table_close(rel, RowExclusiveLock);
+}
+
+/*
+ * The new version of row r of a segment, if a committed UPDATE deleted it
+ * (as SnapshotSelf sees the deletion vectors); -1 if it was deleted without
+ * a successor or is not deleted.
+ */
+int64
+columnar_row_successor(int64 storage_id, int64 segno, int32 r)
+{
+	Relation	rel = columnar_meta_open("columnar_deletion", AccessShareLock);
+	ScanKeyData key[2];
+	SysScanDesc scan;
+	HeapTuple	tup;
+	int64		result = -1;
+
+	ScanKeyInit(&key[0], 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(storage_id));
+	ScanKeyInit(&key[1], 2, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(segno));
+	scan = systable_beginscan(rel, columnar_meta_index("columnar_deletion_pkey"), true,
+							  SnapshotSelf, 2, key);
+	while (HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		bool		isnull;
+		bytea	   *b = DatumGetByteaPP(heap_getattr(tup, 4, RelationGetDescr(rel), &isnull));
+		uint8	   *bits = (uint8 *) VARDATA_ANY(b);
+		Datum		sd;
+		bytea	   *sb;
+		int			rank = 0;
+		int			i;
+
+		if (r / 8 >= (int) VARSIZE_ANY_EXHDR(b) || !(bits[r / 8] & (1 << (r % 8))))
+			continue;
+		sd = heap_getattr(tup, 5, RelationGetDescr(rel), &isnull);
+		if (isnull)
+			break;
+		for (i = 0; i < r; i++)
+			if (bits[i / 8] & (1 << (i % 8)))
+				rank++;
+		sb = DatumGetByteaPP(sd);
+		if ((Size) (rank + 1) * sizeof(int64) <= VARSIZE_ANY_EXHDR(sb))
+			memcpy(&result, VARDATA_ANY(sb) + rank * sizeof(int64), sizeof(int64));
+		break;
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return result;
 }
 
 /* Live rows, roughly: for the planner. */
@@ -1302,6 +1367,7 @@ columnar_write_segment(ColumnarWriteState *ws, int start, int nrows)
 					pd->committed = palloc0((nrows + 7) / 8);
 					pd->cids = palloc(sizeof(CommandId) * nrows);
 					pd->subids = palloc0(sizeof(SubTransactionId) * nrows);
+					pd->succ = NULL;
 					pd->npending = 0;
 					for (a = 0; a < nrows; a++)
 						pd->cids[a] = InvalidCommandId;

@@ -4,9 +4,9 @@
  *		drop hook that removes a table's metadata with it.
  *
  * Tuples are virtual: values are decoded from column chunks (or taken from
- * the transaction's insert buffer) and a TID is the row number.  Row locks,
- * speculative insertion (ON CONFLICT), CLUSTER and parallel
- * scans are refused with a clear error instead of being half supported.
+ * the transaction's insert buffer) and a TID is the row number.  Row locks
+ * are the table's writer lock (columnar_lock.c).  CLUSTER is refused with a
+ * clear error instead of being half supported.
  */
 #include "postgres.h"
 
@@ -94,7 +94,8 @@ forbid_parallel(ParallelTableScanDesc pscan)
 static const TupleTableSlotOps *
 columnar_slot_callbacks(Relation rel)
 {
-	return &TTSOpsVirtual;
+	/* virtual slots that know whether we inserted their row (columnar_lock.c) */
+	return columnar_slot_ops_get();
 }
 
 static TableScanDesc
@@ -112,6 +113,9 @@ columnar_scan_begin(Relation rel, Snapshot snapshot, int nkeys, ScanKey key,
 	scan->base.rs_parallel = pscan;
 	scan->min_row = 0;
 	scan->max_row = PG_INT64_MAX;
+	/* like the heap: pg_stat_user_tables.seq_scan counts sequential scans */
+	if (flags & SO_TYPE_SEQSCAN)
+		pgstat_count_heap_scan(rel);
 	if (flags & (SO_TYPE_ANALYZE | SO_TYPE_BITMAPSCAN | SO_TYPE_SAMPLESCAN))
 		scan->fetcher = columnar_fetcher_begin(rel);
 	else
@@ -141,6 +145,8 @@ columnar_scan_rescan(TableScanDesc sscan, ScanKey key, bool set_params,
 
 	if (scan->reader)
 		columnar_reader_rescan(scan->reader);
+	if (scan->base.rs_flags & SO_TYPE_SEQSCAN)
+		pgstat_count_heap_scan(scan->base.rs_rd);
 	scan->sample_started = false;
 	scan->pos = 0;
 	scan->past_end = false;
@@ -397,23 +403,26 @@ columnar_tuple_insert(Relation rel, TupleTableSlot *slot, CommandId cid, int opt
 	pgstat_count_heap_insert(rel, 1);
 }
 
+/*
+ * INSERT ... ON CONFLICT.  Other backends cannot see a row before its
+ * transaction commits and inserters of one table serialize on the writer
+ * lock, so nobody ever waits for a speculative insertion: the row is
+ * inserted as any other and removed again if its index entries found a
+ * conflict.
+ */
 static void
 columnar_tuple_insert_speculative(Relation rel, TupleTableSlot *slot, CommandId cid,
 								  int options, BulkInsertState bistate, uint32 specToken)
 {
-	ereport(ERROR,
-			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-			 errmsg("INSERT ... ON CONFLICT is not supported on versioned_columnar tables"),
-			 errhint("Use MERGE, or DELETE and INSERT in one transaction.")));
+	columnar_tuple_insert(rel, slot, cid, options, bistate);
 }
 
 static void
 columnar_tuple_complete_speculative(Relation rel, TupleTableSlot *slot, uint32 specToken,
 									bool succeeded)
 {
-	ereport(ERROR,
-			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-			 errmsg("INSERT ... ON CONFLICT is not supported on versioned_columnar tables")));
+	if (!succeeded)
+		columnar_abort_speculative(rel, columnar_tid_to_row(&slot->tts_tid));
 }
 
 static void
@@ -456,16 +465,42 @@ delete_result(int r, ItemPointer tid, CommandId cmax, TM_FailureData *tmfd)
 	return TM_Deleted;
 }
 
+/*
+ * A row a committed transaction deleted is TM_Updated if that was an UPDATE
+ * (tmfd->ctid is then the new version), so that READ COMMITTED re-checks
+ * the new version (EvalPlanQual) as on the heap.
+ */
+static TM_Result
+updated_result(Relation rel, TM_Result result, TM_FailureData *tmfd)
+{
+	CommandId	cmax;
+	int64		successor;
+	bool		ours;
+
+	if (result == TM_Deleted &&
+		columnar_row_state(rel, columnar_tid_to_row(&tmfd->ctid), &cmax, &successor,
+						   &ours) == COLUMNAR_ROW_DELETED && successor >= 0)
+	{
+		columnar_row_to_tid(successor, &tmfd->ctid);
+		return TM_Updated;
+	}
+	return result;
+}
+
 static TM_Result
 columnar_tuple_delete(Relation rel, ItemPointer tid, CommandId cid, Snapshot snapshot,
 					  Snapshot crosscheck, bool wait, TM_FailureData *tmfd, bool changingPart)
 {
 	CommandId	cmax = InvalidCommandId;
-	int			r = columnar_delete_row(rel, columnar_tid_to_row(tid), cid, &cmax);
+	int64		rownum = columnar_tid_to_row(tid);
+	int			r = columnar_delete_row(rel, rownum, cid, &cmax);
 
 	if (r == TM_Ok)
+	{
+		columnar_set_successor(rel, rownum, -1);
 		pgstat_count_heap_delete(rel);
-	return delete_result(r, tid, cmax, tmfd);
+	}
+	return updated_result(rel, delete_result(r, tid, cmax, tmfd), tmfd);
 }
 
 static TM_Result
@@ -474,30 +509,103 @@ columnar_tuple_update(Relation rel, ItemPointer otid, TupleTableSlot *slot, Comm
 					  TM_FailureData *tmfd, LockTupleMode *lockmode, bool *update_indexes)
 {
 	CommandId	cmax = InvalidCommandId;
-	int			r = columnar_delete_row(rel, columnar_tid_to_row(otid), cid, &cmax);
+	int64		oldrow = columnar_tid_to_row(otid);
+	int			r = columnar_delete_row(rel, oldrow, cid, &cmax);
 
 	*lockmode = LockTupleExclusive;
 	*update_indexes = true;
 	if (r != TM_Ok)
-		return delete_result(r, otid, cmax, tmfd);
+		return updated_result(rel, delete_result(r, otid, cmax, tmfd), tmfd);
 	columnar_note_update(rel);
 	slot_getallattrs(slot);
 	columnar_insert_row(rel, slot->tts_values, slot->tts_isnull, cid, &slot->tts_tid);
+	columnar_set_successor(rel, oldrow, columnar_tid_to_row(&slot->tts_tid));
 	columnar_note_replaced(rel, otid, &slot->tts_tid);
 	slot->tts_tableOid = RelationGetRelid(rel);
 	pgstat_count_heap_update(rel, false);
 	return TM_Ok;
 }
 
+/*
+ * Row locks (SELECT ... FOR UPDATE/SHARE, foreign keys, ON CONFLICT DO
+ * UPDATE, BEFORE ROW triggers): every mode takes the table's writer lock,
+ * then the row is checked as the lock holder sees it (columnar_lock.c).
+ */
 static TM_Result
 columnar_tuple_lock(Relation rel, ItemPointer tid, Snapshot snapshot, TupleTableSlot *slot,
 					CommandId cid, LockTupleMode mode, LockWaitPolicy wait_policy,
 					uint8 flags, TM_FailureData *tmfd)
 {
-	ereport(ERROR,
-			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-			 errmsg("row locks (SELECT ... FOR UPDATE/SHARE, foreign keys referencing the table) are not supported on versioned_columnar tables")));
-	return TM_Ok;				/* keep the compiler quiet */
+	int64		rownum = columnar_tid_to_row(tid);
+
+	tmfd->traversed = false;
+	tmfd->xmax = InvalidTransactionId;
+	tmfd->cmax = InvalidCommandId;
+	tmfd->ctid = *tid;
+	if (!columnar_lock_rows(rel, wait_policy))
+		return TM_WouldBlock;
+	for (;;)
+	{
+		ItemPointerData cur;
+		CommandId	cmax;
+		int64		successor;
+		bool		ours;
+
+		CHECK_FOR_INTERRUPTS();
+		columnar_row_to_tid(rownum, &cur);
+		tmfd->ctid = cur;
+		switch (columnar_row_state(rel, rownum, &cmax, &successor, &ours))
+		{
+			case COLUMNAR_ROW_LIVE:
+				if (!fetch_into_slot(get_row_fetcher(rel), rel, &cur, snapshot, slot))
+				{
+					if (ours)
+					{
+						/*
+						 * Inserted by the current command: only ON CONFLICT
+						 * DO UPDATE meets such a row (its conflict check sees
+						 * it), and on the heap it raises this error.
+						 */
+						if (!(flags & TUPLE_LOCK_FLAG_FIND_LAST_VERSION))
+							ereport(ERROR,
+									(errcode(ERRCODE_CARDINALITY_VIOLATION),
+									 errmsg("%s command cannot affect row a second time",
+											"ON CONFLICT DO UPDATE"),
+									 errhint("Ensure that no rows proposed for insertion within the same command have duplicate constrained values.")));
+						return TM_Invisible;
+					}
+					/* committed after the snapshot was taken */
+					if (IsolationUsesXactSnapshot())
+						ereport(ERROR,
+								(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+								 errmsg("could not serialize access due to concurrent update")));
+					if (!fetch_into_slot(get_row_fetcher(rel), rel, &cur, SnapshotAny, slot))
+						return TM_Invisible;
+				}
+				*tid = cur;
+				return TM_Ok;
+			case COLUMNAR_ROW_SELF_DELETED:
+				if (cmax < cid)
+					return TM_Invisible;	/* deleted by an earlier command */
+				tmfd->xmax = GetTopTransactionId();
+				tmfd->cmax = cmax;
+				return TM_SelfModified;
+			case COLUMNAR_ROW_DELETED:
+				if (successor < 0)
+					return TM_Deleted;
+				if (flags & TUPLE_LOCK_FLAG_FIND_LAST_VERSION)
+				{
+					rownum = successor;
+					tmfd->traversed = true;
+					continue;
+				}
+				columnar_row_to_tid(successor, &tmfd->ctid);
+				return TM_Updated;
+			case COLUMNAR_ROW_MISSING:
+				/* an update chain may end in a row its transaction never wrote out */
+				return tmfd->traversed ? TM_Deleted : TM_Invisible;
+		}
+	}
 }
 
 static void
@@ -909,5 +1017,6 @@ columnar_init(void)
 	object_access_hook = columnar_object_access;
 	RegisterXactCallback(columnar_tableam_xact_callback, NULL);
 	columnar_xact_init();
+	columnar_lock_init();
 	columnar_scan_init();
 }

@@ -65,14 +65,14 @@ columnar_write_state_find(int64 storage_id)
 	return hash_search(write_states, &storage_id, HASH_FIND, NULL);
 }
 
-static void
-lock_storage(int64 storage_id)
+static bool
+lock_storage(int64 storage_id, bool dont_wait)
 {
 	LOCKTAG		tag;
 
 	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, (uint32) (storage_id >> 32),
 						 (uint32) storage_id, COLUMNAR_LOCK_FIELD4);
-	(void) LockAcquire(&tag, ExclusiveLock, false, false);
+	return LockAcquire(&tag, ExclusiveLock, false, dont_wait) != LOCKACQUIRE_NOT_AVAIL;
 }
 
 static void
@@ -136,9 +136,12 @@ buffer_reset(ColumnarWriteState *ws)
 	MemoryContextReset(ws->bufcxt);
 }
 
-/* The write state of rel in this transaction; takes the writer lock first. */
+/*
+ * The write state of rel in this transaction; takes the writer lock first.
+ * With dont_wait, NULL if another transaction holds the lock.
+ */
 static ColumnarWriteState *
-get_write_state(Relation rel)
+get_write_state_ext(Relation rel, bool dont_wait)
 {
 	int64		storage_id;
 	ColumnarWriteState *ws;
@@ -227,11 +230,19 @@ get_write_state(Relation rel)
 	/* a failure from here on must not leave a half-made entry behind */
 	PG_TRY();
 	{
-		lock_storage(storage_id);
-		ws->lock_subid = GetCurrentSubTransactionId();
-		ws->user_id = GetUserId();
-		ws->version = columnar_latest_version(storage_id, SnapshotSelf) + 1;
-		ws->next_row = ws->reserved_end = 0;
+		if (!lock_storage(storage_id, dont_wait))
+		{
+			MemoryContextDelete(ws->cxt);
+			hash_search(write_states, &storage_id, HASH_REMOVE, NULL);
+			ws = NULL;
+		}
+		else
+		{
+			ws->lock_subid = GetCurrentSubTransactionId();
+			ws->user_id = GetUserId();
+			ws->version = columnar_latest_version(storage_id, SnapshotSelf) + 1;
+			ws->next_row = ws->reserved_end = 0;
+		}
 	}
 	PG_CATCH();
 	{
@@ -241,8 +252,22 @@ get_write_state(Relation rel)
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
-	remember_ws(rel, ws);
+	if (ws != NULL)
+		remember_ws(rel, ws);
 	return ws;
+}
+
+static ColumnarWriteState *
+get_write_state(Relation rel)
+{
+	return get_write_state_ext(rel, false);
+}
+
+/* For row locks: the write state, or NULL if dont_wait and the lock is taken. */
+ColumnarWriteState *
+columnar_write_state_lock(Relation rel, bool dont_wait)
+{
+	return get_write_state_ext(rel, dont_wait);
 }
 
 static void
@@ -381,8 +406,8 @@ columnar_insert_row(Relation rel, Datum *values, bool *isnull, CommandId cid,
 	maybe_flush(ws);
 }
 
-static ColumnarPendingDel *
-pending_del_for(ColumnarWriteState *ws, ColumnarSegment *seg)
+ColumnarPendingDel *
+columnar_pending_del_for(ColumnarWriteState *ws, ColumnarSegment *seg)
 {
 	bool		found;
 	ColumnarPendingDel *pd = hash_search(ws->dels, &seg->segno, HASH_ENTER, &found);
@@ -402,6 +427,7 @@ pending_del_for(ColumnarWriteState *ws, ColumnarSegment *seg)
 		pd->committed = committed ? committed : palloc0((seg->row_count + 7) / 8);
 		pd->cids = palloc(sizeof(CommandId) * seg->row_count);
 		pd->subids = palloc0(sizeof(SubTransactionId) * seg->row_count);
+		pd->succ = NULL;
 		for (i = 0; i < seg->row_count; i++)
 			pd->cids[i] = InvalidCommandId;
 		pd->npending = 0;
@@ -445,7 +471,7 @@ columnar_delete_row(Relation rel, int64 rownum, CommandId cid, CommandId *cmax)
 		return TM_Deleted;
 	else
 		ws->last_seg = seg;
-	pd = pending_del_for(ws, &seg);
+	pd = columnar_pending_del_for(ws, &seg);
 	r = rownum - seg.segno;
 	if (seg.removed_version != 0 || pd->removed ||
 		(pd->committed[r / 8] & (1 << (r % 8))))
@@ -648,6 +674,7 @@ commit_write_state(ColumnarWriteState *ws)
 
 	if (ws->nbuf > 0)
 		flush_buffer(ws);
+	columnar_resolve_successors(ws);
 
 	hash_seq_init(&st, ws->dels);
 	while ((pd = hash_seq_search(&st)) != NULL)
@@ -668,7 +695,8 @@ commit_write_state(ColumnarWriteState *ws)
 		if (n == 0)
 			continue;
 		/* rows we added and deleted ourselves were never visible to anyone */
-		columnar_insert_deletion(ws->storage_id, pd->segno, ws->version, bits, pd->nrows);
+		columnar_insert_deletion(ws->storage_id, pd->segno, ws->version, bits, pd->nrows,
+								 pd->succ);
 		rows_removed += n;
 		pfree(bits);
 	}
@@ -720,10 +748,26 @@ columnar_xact_callback(XactEvent event, void *arg)
 			}
 			break;
 		case XACT_EVENT_PRE_PREPARE:
-			if (write_states && hash_get_num_entries(write_states) > 0)
-				ereport(ERROR,
-						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-						 errmsg("cannot PREPARE a transaction that wrote to a versioned_columnar table")));
+			if (write_states)
+			{
+				HASH_SEQ_STATUS st;
+				ColumnarWriteState *ws;
+
+				/*
+				 * Row locks alone (a write state without changes) are fine:
+				 * the writer lock goes to the prepared transaction, as the
+				 * heap's row locks do.
+				 */
+				hash_seq_init(&st, write_states);
+				while ((ws = hash_seq_search(&st)) != NULL)
+					if (ws->inserted || ws->deleted || ws->truncated || ws->operation)
+					{
+						hash_seq_term(&st);
+						ereport(ERROR,
+								(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+								 errmsg("cannot PREPARE a transaction that wrote to a versioned_columnar table")));
+					}
+			}
 			break;
 		case XACT_EVENT_COMMIT:
 		case XACT_EVENT_PARALLEL_COMMIT:
@@ -769,8 +813,13 @@ columnar_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 		 * them): they stay in the buffer, deleted for everyone, and are
 		 * counted neither as added nor as removed.
 		 */
-		for (i = ws->nbuf - 1; i >= 0 && ws->subids[i] >= mySubid; i--)
+		for (i = ws->nbuf - 1; i >= 0; i--)
 		{
+			/* rows already gone (a failed ON CONFLICT insert) are skipped */
+			if (ws->subids[i] == InvalidSubTransactionId)
+				continue;
+			if (ws->subids[i] < mySubid)
+				break;
 			ws->subids[i] = InvalidSubTransactionId;
 			ws->del_cids[i] = FirstCommandId;
 			ws->del_subids[i] = InvalidSubTransactionId;
