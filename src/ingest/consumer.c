@@ -18,12 +18,72 @@
 
 #include "access/xact.h"
 #include "miscadmin.h"
+#include "postmaster/interrupt.h"
 #include "utils/memutils.h"
+#include "utils/timestamp.h"
 
 #include "ingest/worker.h"
 
 static rd_kafka_queue_t *consumer_queue = NULL;
 static int	wake_pipe[2] = {-1, -1};
+
+/*
+ * The partitions this consumer holds, as the rebalance callback gave them.
+ * rd_kafka_assignment() would ask librdkafka's group thread and wait for its
+ * answer without a time limit, which never comes while the consumer closes:
+ * the worker keeps its own copy instead.
+ */
+static rd_kafka_topic_partition_list_t *assignment = NULL;
+
+/*
+ * How long closing the consumer may take at most, in all; while the brokers
+ * are known to be down, leaving the group cannot succeed and is hardly tried.
+ */
+#define CLOSE_TIMEOUT_MS 1000
+#define CLOSE_TIMEOUT_DOWN_MS 200
+
+static void
+assignment_changed(void)
+{
+	worker_set_assigned(assignment->cnt);
+}
+
+/* The partitions this consumer holds (never NULL). */
+const rd_kafka_topic_partition_list_t *
+consumer_assignment(void)
+{
+	if (assignment == NULL)
+		assignment = rd_kafka_topic_partition_list_new(8);
+	return assignment;
+}
+
+static void
+assignment_add(const rd_kafka_topic_partition_list_t *parts)
+{
+	(void) consumer_assignment();
+	for (int i = 0; i < parts->cnt; i++)
+		if (!rd_kafka_topic_partition_list_find(assignment, parts->elems[i].topic,
+												parts->elems[i].partition))
+			rd_kafka_topic_partition_list_add(assignment, parts->elems[i].topic,
+											  parts->elems[i].partition);
+	assignment_changed();
+}
+
+static void
+assignment_remove(const rd_kafka_topic_partition_list_t *parts)
+{
+	(void) consumer_assignment();
+	if (parts == NULL)
+	{
+		rd_kafka_topic_partition_list_destroy(assignment);
+		assignment = rd_kafka_topic_partition_list_new(8);
+	}
+	else
+		for (int i = 0; i < parts->cnt; i++)
+			rd_kafka_topic_partition_list_del(assignment, parts->elems[i].topic,
+											  parts->elems[i].partition);
+	assignment_changed();
+}
 
 /*
  * Called by librdkafka from inside rd_kafka_consumer_poll() in this process's
@@ -60,17 +120,24 @@ rebalance_cb(rd_kafka_t *k, rd_kafka_resp_err_t err,
 		PG_END_TRY();
 		ereport(LOG, (errmsg("source \"%s\" worker %d: assigned %d partitions",
 							 se_worker.args.name, se_worker.args.index, parts->cnt)));
-		if (se_worker.consumer_error)
+		if (se_worker.consumer_error || ShutdownRequestPending)
 		{
-			/* Take nothing; the worker restarts and rejoins. */
+			/* Take nothing; the worker restarts and rejoins, or stops. */
 			if (!cooperative)
+			{
 				rd_kafka_assign(k, NULL);
+				assignment_remove(NULL);
+			}
 			return;
 		}
 		if (cooperative)
 			rd_kafka_error_destroy(rd_kafka_incremental_assign(k, parts));
 		else
+		{
 			rd_kafka_assign(k, parts);
+			assignment_remove(NULL);
+		}
+		assignment_add(parts);
 	}
 	else
 	{
@@ -98,9 +165,15 @@ rebalance_cb(rd_kafka_t *k, rd_kafka_resp_err_t err,
 		}
 		PG_END_TRY();
 		if (cooperative)
+		{
 			rd_kafka_error_destroy(rd_kafka_incremental_unassign(k, parts));
+			assignment_remove(parts);
+		}
 		else
+		{
 			rd_kafka_assign(k, NULL);
+			assignment_remove(NULL);
+		}
 	}
 }
 
@@ -286,15 +359,16 @@ consumer_drain_wakeups(void)
  * and names one such partition.
  */
 bool
-consumer_fetcher_behind(char **topic, int32 *partition)
+consumer_fetcher_behind(char **topic, int32 *partition, int64 *position)
 {
-	rd_kafka_topic_partition_list_t *assigned = NULL;
+	rd_kafka_topic_partition_list_t *assigned;
 	bool		behind = false;
 	int			i;
 
 	*topic = NULL;
-	if (rd_kafka_assignment(se_worker.rk, &assigned) != RD_KAFKA_RESP_ERR_NO_ERROR || assigned == NULL)
+	if (consumer_assignment()->cnt == 0)
 		return false;
+	assigned = rd_kafka_topic_partition_list_copy(consumer_assignment());
 	/* The offset after the last message polled, per partition. */
 	(void) rd_kafka_position(se_worker.rk, assigned);
 	for (i = 0; i < assigned->cnt && !behind; i++)
@@ -311,6 +385,7 @@ consumer_fetcher_behind(char **topic, int32 *partition)
 			behind = true;
 			*topic = pstrdup(a->topic);
 			*partition = a->partition;
+			*position = a->offset;
 		}
 	}
 	rd_kafka_topic_partition_list_destroy(assigned);
@@ -318,18 +393,26 @@ consumer_fetcher_behind(char **topic, int32 *partition)
 }
 
 /*
- * Wake the broker thread that fetches the partition, with a request to the
- * partition's leader (its watermarks): having served it, the thread decides
- * again what to fetch.  The short timeout keeps a stop prompt when the
- * broker does not answer.
+ * Wake the broker thread that fetches the partition: an asynchronous seek to
+ * where the worker is (the offset after the last message polled) reaches the
+ * thread as an operation, and having served it, the thread decides again
+ * what to fetch.  Nothing is lost or read twice: what was fetched beyond the
+ * position and not polled yet is discarded and fetched again.  The seek does
+ * not wait for the brokers (an earlier version asked the partition's leader
+ * for its watermarks, which blocked for many seconds when brokers did not
+ * answer, whatever its time limit).
  */
 void
-consumer_nudge_fetcher(const char *topic, int32 partition)
+consumer_nudge_fetcher(const char *topic, int32 partition, int64 position)
 {
-	int64_t		lo,
-				hi;
+	rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(1);
+	rd_kafka_error_t *error;
 
-	(void) rd_kafka_query_watermark_offsets(se_worker.rk, topic, partition, &lo, &hi, 200);
+	rd_kafka_topic_partition_list_add(list, topic, partition)->offset = position;
+	error = rd_kafka_seek_partitions(se_worker.rk, list, 0);
+	if (error)
+		rd_kafka_error_destroy(error);
+	rd_kafka_topic_partition_list_destroy(list);
 }
 
 /* The descriptor that becomes readable when the consumer queue has something. */
@@ -339,23 +422,87 @@ consumer_wake_fd(void)
 	return wake_pipe[0];
 }
 
-/* Graceful stop: what is committed is told to Kafka, then leave the group. */
+/*
+ * Serve the close queue until the consumer has left the group or the time is
+ * up.  Rebalance events are answered here by giving the partitions up; no
+ * PostgreSQL work, commits or other calls into the consumer happen while it
+ * closes.
+ */
+static bool
+close_consumer_bounded(TimestampTz deadline)
+{
+	rd_kafka_queue_t *q = rd_kafka_queue_new(se_worker.rk);
+	rd_kafka_error_t *error;
+	bool		closed;
+
+	error = rd_kafka_consumer_close_queue(se_worker.rk, q);
+	if (error)
+	{
+		ereport(DEBUG1,
+				(errmsg_internal("source \"%s\": closing the consumer: %s",
+								 se_worker.args.name, rd_kafka_error_string(error))));
+		rd_kafka_error_destroy(error);
+		rd_kafka_queue_destroy(q);
+		return rd_kafka_consumer_closed(se_worker.rk);
+	}
+	while (!(closed = rd_kafka_consumer_closed(se_worker.rk)))
+	{
+		long		left = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), deadline);
+		rd_kafka_event_t *ev;
+
+		if (left <= 0)
+			break;
+		ev = rd_kafka_queue_poll(q, (int) Min(left, 100));
+		if (ev == NULL)
+			continue;
+		if (rd_kafka_event_type(ev) == RD_KAFKA_EVENT_REBALANCE)
+		{
+			if (strcmp(rd_kafka_rebalance_protocol(se_worker.rk), "COOPERATIVE") == 0)
+			{
+				rd_kafka_topic_partition_list_t *parts = rd_kafka_event_topic_partition_list(ev);
+
+				if (rd_kafka_event_error(ev) == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS && parts)
+					rd_kafka_error_destroy(rd_kafka_incremental_unassign(se_worker.rk, parts));
+			}
+			else
+				rd_kafka_assign(se_worker.rk, NULL);
+		}
+		rd_kafka_event_destroy(ev);
+	}
+	rd_kafka_queue_destroy(q);
+	return closed;
+}
+
+/*
+ * Stop: what is committed is told to Kafka, then leave the group.  All of it
+ * within CLOSE_TIMEOUT_MS whatever the brokers do: a worker must stop
+ * promptly for pause, drop and shutdown.  A consumer that could not leave
+ * the group in time is not destroyed (that would wait for its group thread
+ * as long as the brokers keep it); the process exits with it, and the group
+ * notices when its session times out.
+ */
 void
 consumer_close(void)
 {
-	rd_kafka_topic_partition_list_t *assigned = NULL;
+	TimestampTz start = GetCurrentTimestamp();
+	int			limit = se_worker.broker_down ? CLOSE_TIMEOUT_DOWN_MS : CLOSE_TIMEOUT_MS;
+	TimestampTz deadline = TimestampTzPlusMilliseconds(start, limit);
+	bool		closed;
 
-	if (rd_kafka_assignment(se_worker.rk, &assigned) == RD_KAFKA_RESP_ERR_NO_ERROR && assigned)
-	{
-		offsets_commit_written(assigned);
-		rd_kafka_topic_partition_list_destroy(assigned);
-	}
+	offsets_commit_written(consumer_assignment(),
+						   TimestampTzPlusMilliseconds(start, limit / 3));
 	rd_kafka_queue_destroy(consumer_queue);
-	if (se_worker.broker_down)
+	consumer_queue = NULL;
+	closed = close_consumer_bounded(deadline);
+	if (closed)
 		rd_kafka_destroy_flags(se_worker.rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
 	else
-	{
-		rd_kafka_consumer_close(se_worker.rk);
-		rd_kafka_destroy(se_worker.rk);
-	}
+		ereport(LOG,
+				(errmsg("source \"%s\" worker %d: the consumer did not leave its group within %d ms; stopping without it",
+						se_worker.args.name, se_worker.args.index, limit)));
+	se_worker.rk = NULL;
+	ereport(DEBUG1,
+			(errmsg_internal("source \"%s\" worker %d: consumer closed in %ld ms",
+							 se_worker.args.name, se_worker.args.index,
+							 TimestampDifferenceMilliseconds(start, GetCurrentTimestamp()))));
 }

@@ -17,9 +17,11 @@
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
+#include "postmaster/interrupt.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/snapmgr.h"
+#include "utils/timestamp.h"
 #include "utils/wait_event.h"
 
 #include "ingest/worker.h"
@@ -44,6 +46,9 @@ static rd_kafka_topic_partition_list_t *time_filter = NULL;
  * (see offsets_claim_batch); the worker drops their buffered messages and seeks.
  */
 static rd_kafka_topic_partition_list_t *stale = NULL;
+
+/* How long a revoked partition's final commit may wait for Kafka's answer. */
+#define REVOKE_COMMIT_TIMEOUT_MS 1000
 
 static void remember_offset(rd_kafka_topic_partition_list_t *list, const char *topic,
 							int32 partition, int64 next);
@@ -79,14 +84,52 @@ offsets_commit_to_kafka(bool wait_for_flush)
 }
 
 /*
+ * Commit to Kafka and wait for the answer until deadline at most: a
+ * synchronous rd_kafka_commit() waits as long as the brokers take, and a
+ * worker must stop promptly whatever they do.
+ */
+static rd_kafka_resp_err_t
+commit_bounded(const rd_kafka_topic_partition_list_t *list, TimestampTz deadline)
+{
+	rd_kafka_queue_t *q = rd_kafka_queue_new(se_worker.rk);
+	rd_kafka_resp_err_t err;
+
+	err = rd_kafka_commit_queue(se_worker.rk, list, q, NULL, NULL);
+	if (err == RD_KAFKA_RESP_ERR_NO_ERROR)
+	{
+		err = RD_KAFKA_RESP_ERR__TIMED_OUT;
+		for (;;)
+		{
+			long		left = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), deadline);
+			rd_kafka_event_t *ev;
+
+			if (left <= 0)
+				break;
+			ev = rd_kafka_queue_poll(q, (int) Min(left, 100));
+			if (ev == NULL)
+				continue;
+			if (rd_kafka_event_type(ev) == RD_KAFKA_EVENT_OFFSET_COMMIT)
+			{
+				err = rd_kafka_event_error(ev);
+				rd_kafka_event_destroy(ev);
+				break;
+			}
+			rd_kafka_event_destroy(ev);
+		}
+	}
+	rd_kafka_queue_destroy(q);
+	return err;
+}
+
+/*
  * Before partitions leave this worker (revoke, shutdown), tell Kafka the
- * offsets written for them, synchronously: the next owner, maybe on another
- * server, starts there.  Earlier asynchronous commits may have been refused
- * (say during a rebalance), so this uses everything written, not what is
- * pending.
+ * offsets written for them, and wait for the answer until deadline: the next
+ * owner, maybe on another server, starts there.  Earlier asynchronous
+ * commits may have been refused (say during a rebalance), so this uses
+ * everything written, not what is pending.
  */
 void
-offsets_commit_written(const rd_kafka_topic_partition_list_t *parts)
+offsets_commit_written(const rd_kafka_topic_partition_list_t *parts, TimestampTz deadline)
 {
 	rd_kafka_topic_partition_list_t *list;
 	rd_kafka_resp_err_t err;
@@ -107,8 +150,11 @@ offsets_commit_written(const rd_kafka_topic_partition_list_t *parts)
 	{
 		if (!XLogRecPtrIsInvalid(pending_lsn) && GetFlushRecPtr(NULL) < pending_lsn)
 			XLogFlush(pending_lsn);
-		/* While the brokers are down a synchronous commit would block for long. */
-		err = rd_kafka_commit(se_worker.rk, list, se_worker.broker_down ? 1 : 0);
+		/* While the brokers are known to be down, waiting would be in vain. */
+		if (se_worker.broker_down)
+			err = rd_kafka_commit(se_worker.rk, list, 1);
+		else
+			err = commit_bounded(list, deadline);
 		if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
 			ereport(LOG,
 					(errmsg("source \"%s\": committing offsets to Kafka failed: %s",
@@ -128,7 +174,7 @@ offsets_revoke(const rd_kafka_topic_partition_list_t *parts)
 {
 	for (int i = 0; i < parts->cnt; i++)
 		rd_kafka_topic_partition_list_del(time_filter, parts->elems[i].topic, parts->elems[i].partition);
-	offsets_commit_written(parts);
+	offsets_commit_written(parts, TimestampTzPlusMilliseconds(GetCurrentTimestamp(), REVOKE_COMMIT_TIMEOUT_MS));
 }
 
 /* Are offsets waiting to be told to Kafka? */
@@ -230,28 +276,42 @@ offsets_assign(rd_kafka_topic_partition_list_t *parts)
 				i;
 	uint64		r;
 
-	/* Kafka's committed offsets: only other servers can be ahead of ours. */
+	/*
+	 * Kafka's committed offsets: only other servers can be ahead of ours.
+	 * Asked in short steps, so that a stop request is noticed within one.
+	 */
 	committed = rd_kafka_topic_partition_list_copy(parts);
 	for (int attempt = 0;; attempt++)
 	{
-		rd_kafka_resp_err_t err = rd_kafka_committed(se_worker.rk, committed, 10000);
+		rd_kafka_resp_err_t err = rd_kafka_committed(se_worker.rk, committed, 500);
 
 		if (err == RD_KAFKA_RESP_ERR_NO_ERROR)
 			break;
+		if (ShutdownRequestPending)
+		{
+			rd_kafka_topic_partition_list_destroy(committed);
+			ereport(ERROR,
+					(errcode(ERRCODE_ADMIN_SHUTDOWN),
+					 errmsg("source \"%s\" worker %d stops while partitions are assigned",
+							se_worker.args.name, se_worker.args.index)));
+		}
 
 		/*
 		 * Without Kafka's offsets a partition coming from another server
 		 * would be read again from our older stored offset: rather retry,
-		 * and in the end fail the assignment (the worker restarts).
+		 * and in the end (after about as long as before: 20 tries of 10 s)
+		 * fail the assignment (the worker restarts).
 		 */
-		if (attempt >= 20)
+		if (attempt >= 300)
 		{
 			rd_kafka_topic_partition_list_destroy(committed);
 			ereport(ERROR,
-					(errmsg("source \"%s\": cannot read the committed offsets from Kafka: %s",
+					(errcode(ERRCODE_CONNECTION_FAILURE),
+					 errmsg("source \"%s\": cannot read the committed offsets from Kafka: %s",
 							se_worker.args.name, rd_kafka_err2str(err))));
 		}
-		(void) WaitLatch(MyLatch, WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 250, PG_WAIT_EXTENSION);
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 250, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
 	}
 	for (i = 0; i < parts->cnt; i++)
 	{
@@ -374,13 +434,12 @@ void
 offsets_commit_cb(rd_kafka_t *k, rd_kafka_resp_err_t err,
 				 rd_kafka_topic_partition_list_t *offsets, void *opaque)
 {
-	rd_kafka_topic_partition_list_t *assigned = NULL;
+	const rd_kafka_topic_partition_list_t *assigned = consumer_assignment();
 	rd_kafka_topic_partition_t *w;
 	int			i;
 
+	/* No calls into the consumer here: this may run while it closes. */
 	if (offsets == NULL || pending_commit == NULL)
-		return;
-	if (rd_kafka_assignment(k, &assigned) != RD_KAFKA_RESP_ERR_NO_ERROR || assigned == NULL)
 		return;
 	for (i = 0; i < offsets->cnt; i++)
 	{
@@ -396,19 +455,17 @@ offsets_commit_cb(rd_kafka_t *k, rd_kafka_resp_err_t err,
 		if (w && w->offset >= 0)
 			remember_offset(pending_commit, o->topic, o->partition, w->offset);
 	}
-	rd_kafka_topic_partition_list_destroy(assigned);
 }
 
 /* Sum over assigned partitions of (high watermark - next offset to write). */
 int64
 offsets_lag(void)
 {
-	rd_kafka_topic_partition_list_t *assigned = NULL;
+	rd_kafka_topic_partition_list_t *assigned;
 	int64		lag = 0;
 	int			i;
 
-	if (rd_kafka_assignment(se_worker.rk, &assigned) != RD_KAFKA_RESP_ERR_NO_ERROR || assigned == NULL)
-		return -1;
+	assigned = rd_kafka_topic_partition_list_copy(consumer_assignment());
 	/* Where nothing was written yet, the fetch position is the best guess. */
 	(void) rd_kafka_position(se_worker.rk, assigned);
 	for (i = 0; i < assigned->cnt; i++)
@@ -546,7 +603,8 @@ offsets_skip_stale(void)
 	worker_drop_buffered(stale);
 	for (i = 0; i < stale->cnt; i++)
 		remember_offset(written, stale->elems[i].topic, stale->elems[i].partition, stale->elems[i].offset);
-	error = rd_kafka_seek_partitions(se_worker.rk, stale, 5000);
+	/* Asynchronous: waiting for the brokers here would delay a stop. */
+	error = rd_kafka_seek_partitions(se_worker.rk, stale, 0);
 	if (error)
 	{
 		ereport(LOG,

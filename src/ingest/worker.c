@@ -90,6 +90,15 @@ worker_set_broker_down(bool down, const char *why)
 	LWLockRelease(ingest_shared->lock);
 }
 
+/* The number of partitions the consumer holds, for source_status. */
+void
+worker_set_assigned(int npartitions)
+{
+	LWLockAcquire(ingest_shared->lock, LW_EXCLUSIVE);
+	myslot->assigned = npartitions;
+	LWLockRelease(ingest_shared->lock);
+}
+
 static void
 worker_shmem_exit(int code, Datum arg)
 {
@@ -440,6 +449,7 @@ is_transient_error(int sqlerrcode)
 		case ERRCODE_OPERATOR_INTERVENTION: /* 57: cancel, shutdown */
 		case ERRCODE_SYSTEM_ERROR:	/* 58 */
 		case ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE:	/* 55: lock not available */
+		case ERRCODE_CONNECTION_EXCEPTION:	/* 08: Kafka unreachable */
 			return true;
 		default:
 			return sqlerrcode == ERRCODE_INTERNAL_ERROR;
@@ -484,6 +494,7 @@ consume_loop(void)
 		bool		behind;
 		char	   *behind_topic = NULL;
 		int32		behind_partition = 0;
+		int64		behind_position = 0;
 
 		CHECK_FOR_INTERRUPTS();
 		if (ConfigReloadPending)
@@ -501,8 +512,12 @@ consume_loop(void)
 			{
 				if (m)
 					rd_kafka_message_destroy(m);
+				/* A callback gave up because the worker is to stop: stop. */
+				if (ShutdownRequestPending)
+					break;
 				ereport(ERROR,
-						(errmsg("source \"%s\": consumer failed: %s", se_worker.args.name, se_worker.consumer_error)));
+						(errcode(ERRCODE_CONNECTION_FAILURE),
+						 errmsg("source \"%s\": consumer failed: %s", se_worker.args.name, se_worker.consumer_error)));
 			}
 			if (m == NULL)
 				break;
@@ -555,7 +570,9 @@ consume_loop(void)
 			timeout = 1000;
 		if (offsets_commit_pending())
 			timeout = Min(timeout, 200);
-		behind = consumer_fetcher_behind(&behind_topic, &behind_partition);
+		/* While the brokers are down, there is nothing to wake. */
+		behind = !se_worker.broker_down &&
+			consumer_fetcher_behind(&behind_topic, &behind_partition, &behind_position);
 		if (behind)
 			timeout = Min(timeout, FETCH_NUDGE_MS);
 		rc = WaitLatchOrSocket(MyLatch,
@@ -564,7 +581,7 @@ consume_loop(void)
 		ResetLatch(MyLatch);
 		consumer_drain_wakeups();
 		if (behind && (rc & WL_TIMEOUT))
-			consumer_nudge_fetcher(behind_topic, behind_partition);
+			consumer_nudge_fetcher(behind_topic, behind_partition, behind_position);
 		if (behind_topic)
 			pfree(behind_topic);
 	}

@@ -14,6 +14,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include "access/xlogdefs.h"
+#include "datatype/timestamp.h"
 #include "nodes/pg_list.h"
 
 #include "ingest/ingest_internal.h"
@@ -42,6 +43,7 @@ extern SourceWorker se_worker;
 /* worker.c */
 extern void worker_slot_set_error(const char *msg);
 extern void worker_set_broker_down(bool down, const char *why);
+extern void worker_set_assigned(int npartitions);
 extern void worker_drop_buffered(const rd_kafka_topic_partition_list_t *parts);
 
 /* consumer.c */
@@ -50,8 +52,9 @@ extern void consumer_create(const char *brokers, const char *topic, const char *
 extern int64 consumer_batch_max_bytes(void);
 extern int	consumer_wake_fd(void);
 extern void consumer_drain_wakeups(void);
-extern bool consumer_fetcher_behind(char **topic, int32 *partition);
-extern void consumer_nudge_fetcher(const char *topic, int32 partition);
+extern bool consumer_fetcher_behind(char **topic, int32 *partition, int64 *position);
+extern void consumer_nudge_fetcher(const char *topic, int32 partition, int64 position);
+extern const rd_kafka_topic_partition_list_t *consumer_assignment(void);
 extern void consumer_close(void);
 
 /* offsets.c */
@@ -72,7 +75,8 @@ extern void offsets_skip_stale(void);
 extern void offsets_batch_written(const SinkMessage *msgs, int n, XLogRecPtr commit_lsn);
 extern void offsets_commit_to_kafka(bool wait_for_flush);
 extern bool offsets_commit_pending(void);
-extern void offsets_commit_written(const rd_kafka_topic_partition_list_t *parts);
+extern void offsets_commit_written(const rd_kafka_topic_partition_list_t *parts,
+								   TimestampTz deadline);
 extern int64 offsets_lag(void);
 extern bool offsets_skip_before_start(rd_kafka_message_t *m);
 
