@@ -284,6 +284,8 @@ consumer_create(const char *brokers, const char *topic, const char *group_id, Li
 	 * partitions to the restarted worker waits for that: keep it short.
 	 */
 	kafka_conf_set(conf, "session.timeout.ms", "6000");
+	/* Documented: messages of open or aborted transactions are not ingested. */
+	kafka_conf_set(conf, "isolation.level", "read_committed");
 	kafka_conf_set(conf, "heartbeat.interval.ms", "1000");
 	for (lc = list_head(kafka_props); lc != NULL; lc = lnext(kafka_props, lnext(kafka_props, lc)))
 		kafka_conf_set(conf, lfirst(lc), lfirst(lnext(kafka_props, lc)));

@@ -47,6 +47,13 @@ static rd_kafka_topic_partition_list_t *time_filter = NULL;
  */
 static rd_kafka_topic_partition_list_t *stale = NULL;
 
+/*
+ * Partitions sought to after a stale claim: until the seek has reset
+ * librdkafka's position, that position says nothing about what was written
+ * (see offsets_store_skipped).
+ */
+static rd_kafka_topic_partition_list_t *seeking = NULL;
+
 /* How long a revoked partition's final commit may wait for Kafka's answer. */
 #define REVOKE_COMMIT_TIMEOUT_MS 1000
 
@@ -59,6 +66,7 @@ offsets_init(void)
 	pending_commit = rd_kafka_topic_partition_list_new(16);
 	written = rd_kafka_topic_partition_list_new(16);
 	time_filter = rd_kafka_topic_partition_list_new(4);
+	seeking = rd_kafka_topic_partition_list_new(1);
 }
 
 /* Tell Kafka the offsets whose PostgreSQL commit is durable. */
@@ -261,6 +269,67 @@ store_resolved(rd_kafka_topic_partition_list_t *parts, rd_kafka_topic_partition_
 	SPI_finish();
 	PopActiveSnapshot();
 	CommitTransactionCommand();
+}
+
+/* Store the positions past skipped records (offsets_store_skipped). */
+static void
+store_skipped(rd_kafka_topic_partition_list_t *ahead)
+{
+	Oid			types[6] = {TEXTOID, TEXTARRAYOID, INT4ARRAYOID, INT8ARRAYOID, INT8OID, INT4OID};
+	Datum		values[6];
+	Datum	   *topics = palloc(sizeof(Datum) * ahead->cnt);
+	Datum	   *pnums = palloc(sizeof(Datum) * ahead->cnt);
+	Datum	   *offs = palloc(sizeof(Datum) * ahead->cnt);
+	int			i,
+				ret;
+	uint64		r;
+
+	for (i = 0; i < ahead->cnt; i++)
+	{
+		topics[i] = CStringGetTextDatum(ahead->elems[i].topic);
+		pnums[i] = Int32GetDatum(ahead->elems[i].partition);
+		offs[i] = Int64GetDatum(ahead->elems[i].offset);
+	}
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	SPI_connect();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	values[0] = CStringGetTextDatum(se_worker.args.name);
+	values[1] = PointerGetDatum(construct_array(topics, ahead->cnt, TEXTOID, -1, false, TYPALIGN_INT));
+	values[2] = PointerGetDatum(construct_array(pnums, ahead->cnt, INT4OID, 4, true, TYPALIGN_INT));
+	values[3] = PointerGetDatum(construct_array(offs, ahead->cnt, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	values[4] = Int64GetDatum(se_worker.args.source_id);
+	values[5] = Int32GetDatum(se_worker.args.generation);
+	/* Offsets only move forward; what another consumer stored meanwhile wins if it is further. */
+	ret = SPI_execute_with_args("INSERT INTO streamext.source_offsets AS o (source, topic, partition, next_offset) "
+								"SELECT $1, t, p, n FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3), pg_catalog.unnest($4)) AS u(t, p, n) "
+								"WHERE EXISTS (SELECT 1 FROM streamext.sources "
+								"  WHERE id OPERATOR(pg_catalog.=) $5 AND generation OPERATOR(pg_catalog.=) $6 "
+								"  AND state OPERATOR(pg_catalog.=) 'running') "
+								"ON CONFLICT (source, topic, partition) DO UPDATE SET next_offset = excluded.next_offset "
+								"WHERE o.next_offset OPERATOR(pg_catalog.<) excluded.next_offset "
+								"RETURNING topic, partition, next_offset",
+								6, types, values, NULL, false, 0);
+	if (ret != SPI_OK_INSERT_RETURNING)
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("cannot store the offsets past skipped records: %s", SPI_result_code_string(ret))));
+	for (r = 0; r < SPI_processed; r++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[r];
+		TupleDesc	td = SPI_tuptable->tupdesc;
+		bool		isnull;
+		char	   *topic = SPI_getvalue(tup, td, 1);
+		int32		partition = DatumGetInt32(SPI_getbinval(tup, td, 2, &isnull));
+		int64		next = DatumGetInt64(SPI_getbinval(tup, td, 3, &isnull));
+
+		remember_offset(written, topic, partition, next);
+		remember_offset(pending_commit, topic, partition, next);
+	}
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	pending_lsn = XactLastCommitEnd;
 }
 
 /* Starting offsets for newly assigned partitions: ours, else Kafka's, else start_from. */
@@ -602,7 +671,11 @@ offsets_skip_stale(void)
 						(long long) stale->elems[i].offset)));
 	worker_drop_buffered(stale);
 	for (i = 0; i < stale->cnt; i++)
+	{
 		remember_offset(written, stale->elems[i].topic, stale->elems[i].partition, stale->elems[i].offset);
+		if (!rd_kafka_topic_partition_list_find(seeking, stale->elems[i].topic, stale->elems[i].partition))
+			rd_kafka_topic_partition_list_add(seeking, stale->elems[i].topic, stale->elems[i].partition);
+	}
 	/* Asynchronous: waiting for the brokers here would delay a stop. */
 	error = rd_kafka_seek_partitions(se_worker.rk, stale, 0);
 	if (error)
@@ -631,4 +704,53 @@ offsets_skip_before_start(rd_kafka_message_t *m)
 		return true;
 	rd_kafka_topic_partition_list_del(time_filter, topic, m->partition);
 	return false;
+}
+
+/*
+ * Some records never reach a batch: the control records (COMMIT and ABORT
+ * markers) that end every transaction of a transactional producer, the
+ * messages of aborted transactions (isolation.level read_committed) and
+ * messages before start_from.  librdkafka's position (the offset after the
+ * last record it handed over or skipped) moves past them; the stored offset,
+ * Kafka's committed offset and the lag would stay before them for good.  So
+ * where the position is ahead of what was written and no message of the
+ * partition waits in the batch being collected, everything in between was
+ * skipped on purpose: store the position, with the same guard as every
+ * offset write (the source is still the one this worker runs), and tell
+ * Kafka.  Called about once a second, from the worker's loop.
+ */
+void
+offsets_store_skipped(void)
+{
+	const rd_kafka_topic_partition_list_t *assigned = consumer_assignment();
+	rd_kafka_topic_partition_list_t *pos;
+	rd_kafka_topic_partition_list_t *ahead;
+	int			i;
+
+	if (assigned->cnt == 0)
+		return;
+	pos = rd_kafka_topic_partition_list_copy(assigned);
+	(void) rd_kafka_position(se_worker.rk, pos);
+	ahead = rd_kafka_topic_partition_list_new(1);
+	for (i = 0; i < pos->cnt; i++)
+	{
+		rd_kafka_topic_partition_t *p = &pos->elems[i];
+		rd_kafka_topic_partition_t *w = rd_kafka_topic_partition_list_find(written, p->topic, p->partition);
+
+		if (rd_kafka_topic_partition_list_find(seeking, p->topic, p->partition))
+		{
+			/* An invalid position: the seek has been applied. */
+			if (p->offset < 0)
+				rd_kafka_topic_partition_list_del(seeking, p->topic, p->partition);
+			continue;
+		}
+		if (p->offset < 0 || (w && w->offset >= p->offset) ||
+			worker_has_buffered(p->topic, p->partition))
+			continue;
+		rd_kafka_topic_partition_list_add(ahead, p->topic, p->partition)->offset = p->offset;
+	}
+	rd_kafka_topic_partition_list_destroy(pos);
+	if (ahead->cnt > 0)
+		store_skipped(ahead);
+	rd_kafka_topic_partition_list_destroy(ahead);
 }

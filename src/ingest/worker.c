@@ -264,6 +264,16 @@ free_buffer(void)
 	batch_started = 0;
 }
 
+/* Does a message of the partition wait in the batch being collected? */
+bool
+worker_has_buffered(const char *topic, int32 partition)
+{
+	for (int i = 0; i < nbuf; i++)
+		if (buf[i]->partition == partition && strcmp(rd_kafka_topic_name(buf[i]->rkt), topic) == 0)
+			return true;
+	return false;
+}
+
 /* Drop buffered messages of the given partitions (they are being revoked). */
 void
 worker_drop_buffered(const rd_kafka_topic_partition_list_t *parts)
@@ -471,6 +481,7 @@ check_health(TimestampTz now)
 		rd_kafka_metadata_destroy(md);
 		worker_set_broker_down(false, NULL);
 	}
+	offsets_store_skipped();
 	lag = offsets_lag();
 	LWLockAcquire(ingest_shared->lock, LW_EXCLUSIVE);
 	myslot->lag = lag;

@@ -44,6 +44,7 @@ extern SourceWorker se_worker;
 extern void worker_slot_set_error(const char *msg);
 extern void worker_set_broker_down(bool down, const char *why);
 extern void worker_set_assigned(int npartitions);
+extern bool worker_has_buffered(const char *topic, int32 partition);
 extern void worker_drop_buffered(const rd_kafka_topic_partition_list_t *parts);
 
 /* consumer.c */
@@ -79,5 +80,6 @@ extern void offsets_commit_written(const rd_kafka_topic_partition_list_t *parts,
 								   TimestampTz deadline);
 extern int64 offsets_lag(void);
 extern bool offsets_skip_before_start(rd_kafka_message_t *m);
+extern void offsets_store_skipped(void);
 
 #endif							/* STREAMEXT_INGEST_WORKER_H */
