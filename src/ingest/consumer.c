@@ -13,10 +13,12 @@
 #include "postgres.h"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <malloc.h>
 #include <unistd.h>
 
 #include "access/xact.h"
+#include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "postmaster/interrupt.h"
 #include "utils/memutils.h"
@@ -177,12 +179,89 @@ rebalance_cb(rd_kafka_t *k, rd_kafka_resp_err_t err,
 	}
 }
 
+/*
+ * The last failure per broker address, to say why "all brokers are down":
+ * librdkafka's own count there includes each bootstrap entry besides the
+ * broker it turned out to be (one broker is "2/2 brokers are down"), and
+ * names neither addresses nor reasons.
+ */
+#define MAX_BROKER_FAILURES 8
+typedef struct BrokerFailure
+{
+	char		addr[128];
+	char		reason[192];
+} BrokerFailure;
+static BrokerFailure failures[MAX_BROKER_FAILURES];
+static int	nfailures = 0;
+static char *bootstrap_servers = NULL;
+
+/* librdkafka's reasons for a broker start with "host:port/id: " (id "bootstrap" for an entry of the list). */
+static void
+remember_failure(const char *reason)
+{
+	const char *slash = strchr(reason, '/');
+	const char *colon = slash ? strstr(slash, ": ") : NULL;
+	size_t		alen;
+	int			i;
+
+	if (slash == NULL || colon == NULL || slash == reason)
+		return;
+	alen = Min((size_t) (slash - reason), sizeof(failures[0].addr) - 1);
+	for (i = 0; i < nfailures; i++)
+		if (strncmp(failures[i].addr, reason, alen) == 0 && failures[i].addr[alen] == '\0')
+			break;
+	if (i == nfailures)
+	{
+		if (nfailures == MAX_BROKER_FAILURES)
+			i = MAX_BROKER_FAILURES - 1;
+		else
+			nfailures++;
+		memcpy(failures[i].addr, reason, alen);
+		failures[i].addr[alen] = '\0';
+	}
+	strlcpy(failures[i].reason, colon + 2, sizeof(failures[i].reason));
+}
+
+/*
+ * "1 broker unreachable: 127.0.0.1:9092 (Connect to ... failed: Connection
+ * refused ...)".  librdkafka may report every broker down before it says why
+ * (a connection the broker closed is not reported): then the reason follows
+ * with the next failure.
+ */
+static char *
+brokers_down_reason(void)
+{
+	StringInfoData s;
+
+	if (nfailures == 0)
+		return psprintf("no broker of \"%s\" answers", bootstrap_servers ? bootstrap_servers : "");
+	initStringInfo(&s);
+	appendStringInfo(&s, "%d broker%s unreachable: ", nfailures, nfailures == 1 ? "" : "s");
+	for (int i = 0; i < nfailures; i++)
+		appendStringInfo(&s, "%s%s (%s)", i > 0 ? "; " : "", failures[i].addr, failures[i].reason);
+	return s.data;
+}
+
+/* The brokers answer again: forget old failures. */
+void
+consumer_brokers_up(void)
+{
+	nfailures = 0;
+}
+
 /* librdkafka reports errors through here, from inside a poll call. */
 static void
 error_cb(rd_kafka_t *k, int err, const char *reason, void *opaque)
 {
+	if (err == RD_KAFKA_RESP_ERR__TRANSPORT || err == RD_KAFKA_RESP_ERR__RESOLVE ||
+		err == RD_KAFKA_RESP_ERR__AUTHENTICATION || err == RD_KAFKA_RESP_ERR__SSL)
+	{
+		remember_failure(reason);
+		if (se_worker.broker_down)
+			worker_set_broker_down_reason(brokers_down_reason());
+	}
 	if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN)
-		worker_set_broker_down(true, reason);
+		worker_set_broker_down(true, brokers_down_reason());
 	else if (err == RD_KAFKA_RESP_ERR__FATAL)
 	{
 		char		buf2[256];
@@ -193,6 +272,39 @@ error_cb(rd_kafka_t *k, int err, const char *reason, void *opaque)
 	}
 	else if (err != RD_KAFKA_RESP_ERR__TRANSPORT)
 		worker_slot_set_error(reason);
+}
+
+static pthread_t worker_thread;
+
+/*
+ * librdkafka's own log lines, in the server log's format (and jsonlog) with
+ * the source's name instead of raw on stderr.  log.queue makes librdkafka
+ * queue them instead of calling this from its threads; the queue is the
+ * consumer's, served by rd_kafka_consumer_poll() on the worker's thread.
+ * ereport() must not run on any other thread: should librdkafka ever call
+ * from one, the line goes to stderr as before.
+ */
+static void
+log_cb(const rd_kafka_t *k, int level, const char *fac, const char *line)
+{
+	int			elevel;
+
+	if (!pthread_equal(pthread_self(), worker_thread))
+	{
+		fprintf(stderr, "%%%d|%s|%s\n", level, fac, line);
+		return;
+	}
+	/* syslog levels: 0-4 emergency .. warning, 5 notice, 6 info, 7 debug */
+	if (level <= 4)
+		elevel = LOG;
+	else if (level <= 6)
+		elevel = DEBUG1;
+	else
+		elevel = DEBUG2;
+	ereport(elevel,
+			(errcode(level <= 3 ? ERRCODE_CONNECTION_EXCEPTION : ERRCODE_WARNING),
+			 errmsg("source \"%s\": Kafka client: %s", se_worker.args.name, line),
+			 errdetail_internal("librdkafka %s, level %d", fac, level)));
 }
 
 static void
@@ -251,6 +363,7 @@ consumer_create(const char *brokers, const char *topic, const char *group_id, Li
 	rd_kafka_resp_err_t err;
 
 	kafka_conf_set(conf, "bootstrap.servers", brokers);
+	bootstrap_servers = MemoryContextStrdup(TopMemoryContext, brokers);
 	kafka_conf_set(conf, "group.id", group_id);
 	kafka_conf_set(conf, "client.id", psprintf("streamext-%s", se_worker.args.name));
 	kafka_conf_set(conf, "enable.auto.commit", "false");
@@ -294,6 +407,9 @@ consumer_create(const char *brokers, const char *topic, const char *group_id, Li
 	rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
 	rd_kafka_conf_set_offset_commit_cb(conf, offsets_commit_cb);
 	rd_kafka_conf_set_error_cb(conf, error_cb);
+	worker_thread = pthread_self();
+	rd_kafka_conf_set_log_cb(conf, log_cb);
+	kafka_conf_set(conf, "log.queue", "true");
 
 	/*
 	 * Each fetch response arrives in one large buffer that lives until its
@@ -312,7 +428,9 @@ consumer_create(const char *brokers, const char *topic, const char *group_id, Li
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("cannot create the Kafka consumer of source \"%s\": %s", se_worker.args.name, errstr)));
+	/* Log lines to the main queue, which the consumer queue now serves (see log_cb). */
 	rd_kafka_poll_set_consumer(se_worker.rk);
+	rd_kafka_set_log_queue(se_worker.rk, NULL);
 
 	if (pipe(wake_pipe) != 0 ||
 		fcntl(wake_pipe[0], F_SETFL, O_NONBLOCK) != 0 ||

@@ -80,7 +80,10 @@ worker_set_broker_down(bool down, const char *why)
 				(errmsg("source \"%s\": cannot reach the Kafka brokers: %s; retrying",
 						se_worker.args.name, why)));
 	else
+	{
+		consumer_brokers_up();
 		ereport(LOG, (errmsg("source \"%s\": Kafka brokers reachable again", se_worker.args.name)));
+	}
 	LWLockAcquire(ingest_shared->lock, LW_EXCLUSIVE);
 	myslot->broker_down = down;
 	if (down)
@@ -96,6 +99,16 @@ worker_set_assigned(int npartitions)
 {
 	LWLockAcquire(ingest_shared->lock, LW_EXCLUSIVE);
 	myslot->assigned = npartitions;
+	LWLockRelease(ingest_shared->lock);
+}
+
+/* A better reason for an outage already reported. */
+void
+worker_set_broker_down_reason(const char *why)
+{
+	LWLockAcquire(ingest_shared->lock, LW_EXCLUSIVE);
+	if (myslot->broker_down)
+		snprintf(myslot->last_error, INGEST_ERROR_LEN, "brokers down: %s", why);
 	LWLockRelease(ingest_shared->lock);
 }
 

@@ -43,6 +43,7 @@ extern SourceWorker se_worker;
 /* worker.c */
 extern void worker_slot_set_error(const char *msg);
 extern void worker_set_broker_down(bool down, const char *why);
+extern void worker_set_broker_down_reason(const char *why);
 extern void worker_set_assigned(int npartitions);
 extern bool worker_has_buffered(const char *topic, int32 partition);
 extern void worker_drop_buffered(const rd_kafka_topic_partition_list_t *parts);
@@ -57,6 +58,7 @@ extern bool consumer_fetcher_behind(char **topic, int32 *partition, int64 *posit
 extern void consumer_nudge_fetcher(const char *topic, int32 partition, int64 position);
 extern const rd_kafka_topic_partition_list_t *consumer_assignment(void);
 extern void consumer_close(void);
+extern void consumer_brokers_up(void);
 
 /* offsets.c */
 typedef enum ClaimResult
