@@ -12,6 +12,9 @@ at the end of a transaction.  The mock stores record batches as they come.
         from producer id ID, then its COMMIT (or ABORT) marker
   se-kafka-raw.py marker  --brokers B --topic T --partition P [--abort] [--pid ID]
         append a COMMIT (or ABORT) control record only
+  se-kafka-raw.py record  --brokers B --topic T --partition P --payload TEXT [--header NAME[=HEX]]...
+        append one plain message with headers whose values are given in hex (the exact
+        bytes, NUL included); NAME alone is a header without value (null)
   se-kafka-raw.py end     --brokers B --topic T --partitions N
         print "partition end_offset" per partition (ListOffsets, latest)
   se-kafka-raw.py committed --brokers B --group G --topic T --partitions N
@@ -70,11 +73,14 @@ def kstr(s):
     return struct.pack(">h", len(b)) + b
 
 
-def record(offset_delta, key, value, ts_delta=0):
+def record(offset_delta, key, value, ts_delta=0, headers=()):
     body = bytes([0]) + varint(ts_delta) + varint(offset_delta)
     body += varint(-1) if key is None else varint(len(key)) + key
     body += varint(-1) if value is None else varint(len(value)) + value
-    body += varint(0)  # headers
+    body += varint(len(headers))
+    for name, hval in headers:
+        body += varint(len(name)) + name
+        body += varint(-1) if hval is None else varint(len(hval)) + hval
     return varint(len(body)) + body
 
 
@@ -153,7 +159,9 @@ def marker_batch(abort, pid, epoch):
 
 def main():
     ap = argparse.ArgumentParser(description="raw Kafka requests for the test rig")
-    ap.add_argument("command", choices=["txn", "marker", "end", "committed"])
+    ap.add_argument("command", choices=["txn", "marker", "record", "end", "committed"])
+    ap.add_argument("--payload", default="{}")
+    ap.add_argument("--header", action="append", default=[])
     ap.add_argument("--brokers", required=True)
     ap.add_argument("--topic", required=True)
     ap.add_argument("--partition", type=int, default=0)
@@ -165,7 +173,15 @@ def main():
     a = ap.parse_args()
     conn = Conn(a.brokers)
 
-    if a.command in ("txn", "marker"):
+    if a.command == "record":
+        hdrs = []
+        for h in a.header:
+            name, eq, val = h.partition("=")
+            hdrs.append((name.encode(), bytes.fromhex(val) if eq else None))
+        rec = record(0, None, a.payload.encode(), headers=hdrs)
+        base = produce(conn, a.topic, a.partition, record_batch([rec], 0, -1, -1, -1))
+        print("appended a message with %d headers at offset %d" % (len(hdrs), base), file=sys.stderr)
+    elif a.command in ("txn", "marker"):
         if a.command == "txn":
             recs = [record(i, None, ('{"device_id": "txn", "seq": %d}' % i).encode()) for i in range(a.count)]
             base = produce(conn, a.topic, a.partition, record_batch(recs, TRANSACTIONAL, a.pid, 0, 0))
