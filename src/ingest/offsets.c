@@ -253,7 +253,9 @@ store_resolved(rd_kafka_topic_partition_list_t *parts, rd_kafka_topic_partition_
 								"RETURNING topic, partition, next_offset",
 								6, types, values, NULL, false, 0);
 	if (ret != SPI_OK_INSERT_RETURNING)
-		elog(ERROR, "cannot store the start offsets: %s", SPI_result_code_string(ret));
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg_internal("cannot store the start offsets: %s", SPI_result_code_string(ret))));
 	for (r = 0; r < SPI_processed; r++)
 	{
 		HeapTuple	tup = SPI_tuptable->vals[r];
@@ -332,12 +334,47 @@ store_skipped(rd_kafka_topic_partition_list_t *ahead)
 	pending_lsn = XactLastCommitEnd;
 }
 
+/*
+ * rd_kafka_offsets_for_times() in steps of a second, for up to 10 s, so that
+ * a stop request is noticed within one step.  parts holds timestamps on
+ * entry and offsets on return.
+ */
+static rd_kafka_resp_err_t
+offsets_for_times_stepwise(rd_kafka_topic_partition_list_t *parts)
+{
+	rd_kafka_topic_partition_list_t *asked = rd_kafka_topic_partition_list_copy(parts);
+	rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR_NO_ERROR;
+
+	for (int attempt = 0; attempt < 10; attempt++)
+	{
+		if (ShutdownRequestPending)
+		{
+			rd_kafka_topic_partition_list_destroy(asked);
+			ereport(ERROR,
+					(errcode(ERRCODE_ADMIN_SHUTDOWN),
+					 errmsg("source \"%s\" worker %d stops while partitions are assigned",
+							se_worker.args.name, se_worker.args.index)));
+		}
+		for (int i = 0; i < parts->cnt; i++)
+		{
+			parts->elems[i].offset = asked->elems[i].offset;
+			parts->elems[i].err = RD_KAFKA_RESP_ERR_NO_ERROR;
+		}
+		err = rd_kafka_offsets_for_times(se_worker.rk, parts, 1000);
+		if (err != RD_KAFKA_RESP_ERR__TIMED_OUT)
+			break;
+	}
+	rd_kafka_topic_partition_list_destroy(asked);
+	return err;
+}
+
 /* Starting offsets for newly assigned partitions: ours, else Kafka's, else start_from. */
 void
 offsets_assign(rd_kafka_topic_partition_list_t *parts)
 {
 	rd_kafka_topic_partition_list_t *committed;
 	rd_kafka_topic_partition_list_t *by_time;
+	rd_kafka_topic_partition_list_t *latest;
 	rd_kafka_topic_partition_list_t *resolved = rd_kafka_topic_partition_list_new(1);
 	Oid			types[1] = {TEXTOID};
 	Datum		values[1];
@@ -398,7 +435,9 @@ offsets_assign(rd_kafka_topic_partition_list_t *parts)
 	ret = SPI_execute_with_args("SELECT topic, partition, next_offset FROM streamext.source_offsets "
 								"WHERE source = $1", 1, types, values, NULL, true, 0);
 	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "cannot read streamext.source_offsets: %s", SPI_result_code_string(ret));
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg_internal("cannot read streamext.source_offsets: %s", SPI_result_code_string(ret))));
 	for (r = 0; r < SPI_processed; r++)
 	{
 		HeapTuple	tup = SPI_tuptable->vals[r];
@@ -417,6 +456,7 @@ offsets_assign(rd_kafka_topic_partition_list_t *parts)
 	CommitTransactionCommand();
 
 	by_time = rd_kafka_topic_partition_list_new(parts->cnt);
+	latest = rd_kafka_topic_partition_list_new(1);
 	for (i = 0; i < parts->cnt; i++)
 	{
 		rd_kafka_topic_partition_t *p = &parts->elems[i];
@@ -426,36 +466,47 @@ offsets_assign(rd_kafka_topic_partition_list_t *parts)
 		if (se_worker.start_from_ms >= 0)
 			rd_kafka_topic_partition_list_add(by_time, p->topic, p->partition)->offset = se_worker.start_from_ms;
 		else if (strcmp(se_worker.start_from, "latest") == 0)
-		{
-			int64_t		lo,
-						hi;
-			rd_kafka_resp_err_t err;
+			rd_kafka_topic_partition_list_add(latest, p->topic, p->partition)->offset = RD_KAFKA_OFFSET_END;
+		else
+			p->offset = RD_KAFKA_OFFSET_BEGINNING;
+	}
+	if (latest->cnt > 0)
+	{
+		/*
+		 * A number, to be stored: "latest" must not move on at every
+		 * assignment.  (Timestamp -1 asks for the end offset.)
+		 */
+		rd_kafka_resp_err_t err = offsets_for_times_stepwise(latest);
 
-			/* A number, to be stored: "latest" must not move on at every assignment. */
-			err = rd_kafka_query_watermark_offsets(se_worker.rk, p->topic, p->partition, &lo, &hi, 10000);
-			if (err == RD_KAFKA_RESP_ERR_NO_ERROR && hi >= 0)
+		for (i = 0; i < latest->cnt; i++)
+		{
+			rd_kafka_topic_partition_t *q = &latest->elems[i];
+			rd_kafka_topic_partition_t *p = rd_kafka_topic_partition_list_find(parts, q->topic, q->partition);
+
+			if (err == RD_KAFKA_RESP_ERR_NO_ERROR && q->err == 0 && q->offset >= 0)
 			{
-				p->offset = hi;
-				rd_kafka_topic_partition_list_add(resolved, p->topic, p->partition)->offset = hi;
+				p->offset = q->offset;
+				rd_kafka_topic_partition_list_add(resolved, p->topic, p->partition)->offset = q->offset;
 			}
 			else
 			{
 				ereport(LOG,
 						(errmsg("source \"%s\": cannot read the end offset of partition %d of \"%s\": %s",
-								se_worker.args.name, p->partition, p->topic, rd_kafka_err2str(err))));
+								se_worker.args.name, p->partition, p->topic,
+								rd_kafka_err2str(err ? err : q->err))));
 				p->offset = RD_KAFKA_OFFSET_END;
 			}
 		}
-		else
-			p->offset = RD_KAFKA_OFFSET_BEGINNING;
 	}
+	rd_kafka_topic_partition_list_destroy(latest);
 	if (by_time->cnt > 0)
 	{
-		rd_kafka_resp_err_t err = rd_kafka_offsets_for_times(se_worker.rk, by_time, 10000);
+		rd_kafka_resp_err_t err = offsets_for_times_stepwise(by_time);
 
 		if (err)
 			ereport(ERROR,
-					(errmsg("source \"%s\": cannot look up offsets for start_from %s: %s",
+					(errcode(ERRCODE_CONNECTION_FAILURE),
+					 errmsg("source \"%s\": cannot look up offsets for start_from %s: %s",
 							se_worker.args.name, se_worker.start_from, rd_kafka_err2str(err))));
 		for (i = 0; i < by_time->cnt; i++)
 		{
@@ -577,7 +628,9 @@ offsets_claim_batch(const BatchPartitions *bp)
 	uint64		r;
 
 	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg_internal("SPI_connect failed")));
 	if (source_plan == NULL)
 	{
 		Oid			types[2] = {INT8OID, INT4OID};
@@ -586,14 +639,18 @@ offsets_claim_batch(const BatchPartitions *bp)
 								  "WHERE id = $1 AND generation = $2 AND state = 'running' "
 								  "FOR KEY SHARE", 2, types);
 		if (source_plan == NULL)
-			elog(ERROR, "cannot prepare source check: %s", SPI_result_code_string(SPI_result));
+			ereport(ERROR,
+					(errcode(ERRCODE_INTERNAL_ERROR),
+					 errmsg_internal("cannot prepare source check: %s", SPI_result_code_string(SPI_result))));
 		SPI_keepplan(source_plan);
 	}
 	values[0] = Int64GetDatum(se_worker.args.source_id);
 	values[1] = Int32GetDatum(se_worker.args.generation);
 	ret = SPI_execute_plan(source_plan, values, NULL, false, 0);
 	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "cannot check the source: %s", SPI_result_code_string(ret));
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg_internal("cannot check the source: %s", SPI_result_code_string(ret))));
 	if (SPI_processed == 0)
 	{
 		SPI_finish();
@@ -609,7 +666,9 @@ offsets_claim_batch(const BatchPartitions *bp)
 								  "SELECT $1, t, p, f FROM unnest($2, $3, $4) AS u(t, p, f) "
 								  "ON CONFLICT DO NOTHING", 4, types);
 		if (insert_plan == NULL)
-			elog(ERROR, "cannot prepare offsets insert: %s", SPI_result_code_string(SPI_result));
+			ereport(ERROR,
+					(errcode(ERRCODE_INTERNAL_ERROR),
+					 errmsg_internal("cannot prepare offsets insert: %s", SPI_result_code_string(SPI_result))));
 		SPI_keepplan(insert_plan);
 		lock_plan = SPI_prepare("SELECT o.topic, o.partition, o.next_offset, u.f "
 								"FROM streamext.source_offsets o "
@@ -617,7 +676,9 @@ offsets_claim_batch(const BatchPartitions *bp)
 								"WHERE o.source = $1 ORDER BY o.topic, o.partition FOR UPDATE OF o",
 								4, types);
 		if (lock_plan == NULL)
-			elog(ERROR, "cannot prepare offsets lock: %s", SPI_result_code_string(SPI_result));
+			ereport(ERROR,
+					(errcode(ERRCODE_INTERNAL_ERROR),
+					 errmsg_internal("cannot prepare offsets lock: %s", SPI_result_code_string(SPI_result))));
 		SPI_keepplan(lock_plan);
 	}
 	values[0] = CStringGetTextDatum(se_worker.args.name);
@@ -626,11 +687,15 @@ offsets_claim_batch(const BatchPartitions *bp)
 	values[3] = bp->firsts;
 	ret = SPI_execute_plan(insert_plan, values, NULL, false, 0);
 	if (ret != SPI_OK_INSERT)
-		elog(ERROR, "cannot store offsets: %s", SPI_result_code_string(ret));
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg_internal("cannot store offsets: %s", SPI_result_code_string(ret))));
 	/* A new snapshot per statement: the lock sees the newest committed offsets. */
 	ret = SPI_execute_plan(lock_plan, values, NULL, false, 0);
 	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "cannot lock offsets: %s", SPI_result_code_string(ret));
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg_internal("cannot lock offsets: %s", SPI_result_code_string(ret))));
 	if (stale)
 		rd_kafka_topic_partition_list_destroy(stale);
 	stale = rd_kafka_topic_partition_list_new(1);
