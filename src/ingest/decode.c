@@ -13,6 +13,7 @@
 #include "access/htup_details.h"
 #include "access/relation.h"
 #include "catalog/pg_type.h"
+#include "common/base64.h"
 #include "executor/executor.h"
 #include "funcapi.h"
 #include "mb/pg_wchar.h"
@@ -725,7 +726,36 @@ check_decode_message_options(Jsonb *options)
 	}
 }
 
-/* headers given as {"name": "value" or null, ...} */
+/*
+ * A header value given as {"b64": "<base64>"} (bytes, as _headers shows
+ * values that are not UTF-8 text): decode it; false if v is not that.
+ */
+static bool
+header_b64(JsonbValue *v, const char **value, size_t *len)
+{
+	JsonbValue *b64;
+	char	   *out;
+	int			n;
+
+	if (!JsonContainerIsObject(v->val.binary.data) || JsonContainerSize(v->val.binary.data) != 1)
+		return false;
+	b64 = getKeyJsonValueFromContainer(v->val.binary.data, "b64", 3, NULL);
+	if (b64 == NULL || b64->type != jbvString)
+		return false;
+	out = palloc(pg_b64_dec_len(b64->val.string.len) + 1);
+	n = pg_b64_decode(b64->val.string.val, b64->val.string.len, out,
+					  pg_b64_dec_len(b64->val.string.len));
+	if (n < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid base64 in a header value: \"%.*s\"",
+						b64->val.string.len, b64->val.string.val)));
+	*value = out;
+	*len = n;
+	return true;
+}
+
+/* headers given as {"name": "value", {"b64": "..."} or null, ...} */
 static void
 message_headers(Jsonb *headers, IngestMessage *msg)
 {
@@ -763,10 +793,12 @@ message_headers(Jsonb *headers, IngestMessage *msg)
 				values[n] = pg_server_to_any(v.val.string.val, v.val.string.len, PG_UTF8);
 				lens[n] = values[n] == v.val.string.val ? v.val.string.len : strlen(values[n]);
 			}
+			else if (v.type == jbvBinary && header_b64(&v, &values[n], &lens[n]))
+				;
 			else
 				ereport(ERROR,
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("header \"%s\" must have a string or null value", names[n])));
+						 errmsg("header \"%s\" must have a string, {\"b64\": \"...\"} or null value", names[n])));
 			n++;
 		}
 	}

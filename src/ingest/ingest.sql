@@ -255,7 +255,7 @@ CREATE TRIGGER sources_check BEFORE INSERT OR UPDATE ON streamext.sources
 CREATE FUNCTION streamext._source_worker_stats(
 	OUT source_id bigint, OUT workers integer, OUT messages bigint, OUT rows bigint,
 	OUT bytes bigint, OUT lag bigint, OUT last_batch_at timestamptz,
-	OUT broker_down boolean, OUT last_error text)
+	OUT broker_down boolean, OUT last_error text, OUT assigned_partitions integer)
 	RETURNS SETOF record
 	AS 'MODULE_PATHNAME', 'streamext_source_worker_stats'
 	LANGUAGE C STRICT VOLATILE PARALLEL RESTRICTED;
@@ -282,7 +282,9 @@ SELECT s.name AS source,
 	-- every role sees every source's name and state, but error texts can quote row data
 	CASE WHEN pg_catalog.pg_has_role(s.owner, 'MEMBER')
 		OR pg_catalog.pg_has_role('pg_read_all_stats', 'MEMBER')
-		THEN coalesce(s.last_error, w.last_error) END AS last_error
+		THEN coalesce(s.last_error, w.last_error) END AS last_error,
+	-- 0 with workers running: another member of the consumer group holds every partition
+	coalesce(w.assigned_partitions, 0) AS assigned_partitions
 FROM streamext.sources s
 LEFT JOIN streamext._source_worker_stats() w ON w.source_id = s.id;
 COMMENT ON VIEW streamext.source_status IS 'one row per source: state, running workers, counters since the workers started, lag, last error';

@@ -48,6 +48,7 @@ typedef struct IngestWorkerSlot
 	int64		lag;			/* -1: unknown */
 	TimestampTz last_batch_at;
 	bool		broker_down;
+	int32		assigned;		/* partitions the consumer holds */
 	char		last_error[INGEST_ERROR_LEN];
 } IngestWorkerSlot;
 

@@ -253,14 +253,15 @@ streamext_source_worker_stats(PG_FUNCTION_ARGS)
 
 	for (i = 0; i < n; i++)
 	{
-		Datum		values[9];
-		bool		nulls[9];
+		Datum		values[10];
+		bool		nulls[10];
 		int			workers = 0;
 		uint64		messages = 0,
 					rows = 0,
 					bytes = 0;
 		int64		lag = 0;
 		bool		lag_known = false;
+		int32		assigned = 0;
 		TimestampTz last_batch = 0;
 		bool		down = false;
 		const char *err = NULL;
@@ -286,6 +287,7 @@ streamext_source_worker_stats(PG_FUNCTION_ARGS)
 			if (s->last_batch_at > last_batch)
 				last_batch = s->last_batch_at;
 			down |= s->broker_down;
+			assigned += s->assigned;
 			if (s->last_error[0] != '\0' && err == NULL)
 				err = s->last_error;
 		}
@@ -303,6 +305,7 @@ streamext_source_worker_stats(PG_FUNCTION_ARGS)
 		if (err)
 			values[8] = CStringGetTextDatum(err);
 		nulls[8] = (err == NULL);
+		values[9] = Int32GetDatum(assigned);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	PG_RETURN_VOID();
