@@ -424,6 +424,30 @@ kafka_check_properties(Jsonb *options, bool superuser, const char *source_name)
 				 e.hint ? errhint("%s", e.hint) : 0));
 }
 
+List *
+kafka_property_list(Jsonb *options)
+{
+	JsonbValue	buf;
+	JsonbValue *kafka = option_value(options, "kafka", &buf);
+	List	   *result = NIL;
+	JsonbIterator *it;
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+	char	   *name = NULL;
+
+	if (kafka == NULL || kafka->type != jbvBinary || !JsonContainerIsObject(kafka->val.binary.data))
+		return NIL;
+	it = JsonbIteratorInit(kafka->val.binary.data);
+	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		if (tok == WJB_KEY)
+			name = pnstrdup(v.val.string.val, v.val.string.len);
+		else if (tok == WJB_VALUE)
+			result = lappend(lappend(result, name), kafka_value_text(&v, name));
+	}
+	return result;
+}
+
 PG_FUNCTION_INFO_V1(streamext_check_kafka_properties);
 
 /* streamext._check_kafka_properties(options jsonb, is_superuser boolean) */

@@ -9,6 +9,7 @@
 #ifndef STREAMEXT_INGEST_OPTIONS_H
 #define STREAMEXT_INGEST_OPTIONS_H
 
+#include "nodes/pg_list.h"
 #include "utils/jsonb.h"
 
 typedef enum SourceOptionType
@@ -80,5 +81,8 @@ extern const int num_kafka_properties;
  * property (and the source, when source_name is not NULL).
  */
 extern void kafka_check_properties(Jsonb *options, bool superuser, const char *source_name);
+
+/* The "kafka" object of options as a list of name, value, name, value, ... */
+extern List *kafka_property_list(Jsonb *options);
 
 #endif							/* STREAMEXT_INGEST_OPTIONS_H */

@@ -24,6 +24,7 @@
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "executor/execPartition.h"
+#include "foreign/fdwapi.h"
 #include "executor/executor.h"
 #include "executor/nodeModifyTable.h"
 #include "executor/spi.h"
@@ -275,6 +276,8 @@ sink_apply_schema(SinkState *ss)
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	PushActiveSnapshot(GetTransactionSnapshot());
+	/* until the commit: the type names of the new columns are pg_catalog's */
+	(void) ingest_pin_search_path();
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	cxt = CurrentMemoryContext;
@@ -520,7 +523,8 @@ insert_rows(SinkState *ss, SinkMessage *msgs, int lo, int hi, List **dead)
 		if (target_rri->ri_RelationDesc->rd_att->constr &&
 			target_rri->ri_RelationDesc->rd_att->constr->has_generated_stored)
 			ExecComputeStoredGenerated(target_rri, estate, slot, CMD_INSERT);
-		if (target_rri->ri_RelationDesc->rd_att->constr)
+		/* A foreign partition's constraints are the remote table's to check. */
+		if (target_rri->ri_FdwRoutine == NULL && target_rri->ri_RelationDesc->rd_att->constr)
 			ExecConstraints(target_rri, slot, estate);
 		if (target_rri->ri_RelationDesc->rd_rel->relispartition &&
 			(proute == NULL ||
@@ -551,11 +555,31 @@ insert_rows(SinkState *ss, SinkMessage *msgs, int lo, int hi, List **dead)
 			continue;
 		}
 
-		if (target_rri != prev_rri && prev_rri != NULL)
-			ReleaseBulkInsertStatePin(bistate);
-		prev_rri = target_rri;
 		old = MemoryContextSwitchTo(GetPerTupleMemoryContext(estate));
-		table_tuple_insert(target_rri->ri_RelationDesc, slot, estate->es_output_cid, 0, bistate);
+		if (target_rri->ri_FdwRoutine != NULL)
+		{
+			/*
+			 * A foreign partition has no table access method: the row goes
+			 * through its FDW, as COPY FROM does it.  ExecFindPartition()
+			 * began the foreign insert (and refused an FDW that cannot take
+			 * routed rows); ExecCleanupTupleRouting() ends it.
+			 */
+			slot = target_rri->ri_FdwRoutine->ExecForeignInsert(estate, target_rri, slot, NULL);
+			if (slot == NULL)
+			{
+				MemoryContextSwitchTo(old);
+				continue;		/* the FDW skipped the row */
+			}
+			/* AFTER ROW triggers may read tableoid */
+			slot->tts_tableOid = RelationGetRelid(target_rri->ri_RelationDesc);
+		}
+		else
+		{
+			if (target_rri != prev_rri && prev_rri != NULL)
+				ReleaseBulkInsertStatePin(bistate);
+			prev_rri = target_rri;
+			table_tuple_insert(target_rri->ri_RelationDesc, slot, estate->es_output_cid, 0, bistate);
+		}
 		if (target_rri->ri_NumIndices > 0)
 			recheck = ExecInsertIndexTuples(target_rri, slot, estate, false, false, NULL, NIL);
 		ExecARInsertTriggers(estate, target_rri, slot, recheck, tcs);
@@ -882,6 +906,7 @@ sink_write_batch(SinkState *ss, SinkMessage *msgs, int n, const BatchPartitions 
 	Relation	rel;
 	List	   *dead = NIL;
 	int64		rows = 0;
+	int			pin;
 
 	result->rows = 0;
 	result->dead_letters = 0;
@@ -918,12 +943,15 @@ sink_write_batch(SinkState *ss, SinkMessage *msgs, int n, const BatchPartitions 
 
 	write_range(ss, msgs, 0, n, &dead, &rows);
 
+	/* The rows are written; the rest are the extension's own queries. */
+	pin = ingest_pin_search_path();
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	if (dead != NIL)
 		write_dead_letters(ss, msgs, dead);
 	write_offsets(ss, bp);
 	SPI_finish();
+	ingest_unpin_search_path(pin);
 
 	result->rows = rows;
 	result->dead_letters = list_length(dead);

@@ -12,7 +12,7 @@
  * tpart_apply() creates the partitions, each in a transaction of its own (so
  * the batch's rows and offsets still commit together, exactly once), and the
  * batch is written again.  The DDL itself is SQL (time_partition.sql), runs as
- * the worker's role (the source's owner) and takes an advisory lock per
+ * the worker's role (the source's owner) and takes a SHARE UPDATE EXCLUSIVE lock per
  * target, so workers of one source never race; a partition another worker
  * made in the meantime is simply found.
  *
@@ -41,6 +41,7 @@
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
+#include "ingest/ingest_internal.h"
 #include "ingest/time_partition.h"
 
 #define TPART_MAX_PENDING 1000
@@ -426,6 +427,7 @@ run_partition_ddl(const char *sql, int nargs, Oid *types, Datum *values, const c
 		int			ret;
 
 		PushActiveSnapshot(GetTransactionSnapshot());
+		(void) ingest_pin_search_path();	/* until the commit */
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "SPI_connect failed");
 		ret = SPI_execute_with_args(sql, nargs, types, values, NULL, false, 0);
