@@ -224,10 +224,11 @@ CREATE FUNCTION streamext._group_id_taken(group_id text, source_id bigint, owner
 	LANGUAGE sql VOLATILE SECURITY DEFINER
 	SET search_path = pg_catalog, pg_temp
 	AS $$
-	SELECT pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('streamext.group_id'), pg_catalog.hashtext(group_id));
+	-- $n, not the names: "owner" would be the column s.owner
+	SELECT pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('streamext.group_id'), pg_catalog.hashtext($1));
 	SELECT EXISTS (SELECT 1 FROM streamext.sources s
-		WHERE s.id IS DISTINCT FROM source_id AND s.owner <> owner
-		AND streamext._source_group_id(s.name, s.options) = group_id)
+		WHERE s.id IS DISTINCT FROM $2 AND s.owner <> $3
+		AND streamext._source_group_id(s.name, s.options) = $1)
 	$$;
 
 -- Runs as the role changing streamext.sources: the privilege rules live here.

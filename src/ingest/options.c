@@ -25,6 +25,8 @@
 #include "postgres.h"
 
 #include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
 
 #include <librdkafka/rdkafka.h>
 
@@ -35,6 +37,7 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
+#include "utils/memutils.h"
 #include "utils/numeric.h"
 
 #include "ingest/options.h"
@@ -249,6 +252,42 @@ kafka_property_forbidden(const char *name)
 		pg_strcasecmp(name, "default.topic.conf") == 0;
 }
 
+/*
+ * Is name one of librdkafka's properties?  From librdkafka's own list
+ * (rd_kafka_conf_properties_show), read once per process: rd_kafka_conf_get()
+ * cannot tell, it calls some set properties unknown.
+ */
+static bool
+kafka_property_known(const char *name)
+{
+	static char *list = NULL;
+	const char *line;
+	size_t		len = strlen(name);
+
+	if (list == NULL)
+	{
+		char	   *buf = NULL;
+		size_t		size = 0;
+		FILE	   *f = open_memstream(&buf, &size);
+
+		if (f == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_OUT_OF_MEMORY),
+					 errmsg("cannot list librdkafka's properties: %m")));
+		rd_kafka_conf_properties_show(f);
+		fclose(f);
+		list = MemoryContextStrdup(TopMemoryContext, buf ? buf : "");
+		free(buf);
+	}
+	/* one property per line, its name first, then spaces and a '|' */
+	for (line = list; *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : line + strlen(line))
+	{
+		if (strncmp(line, name, len) == 0 && (line[len] == ' ' || line[len] == '|'))
+			return true;
+	}
+	return false;
+}
+
 /* The text of a property value: a string, number or boolean. */
 static char *
 kafka_value_text(JsonbValue *v, const char *name)
@@ -301,7 +340,6 @@ check_one(rd_kafka_conf_t *scratch, const char *name, const char *value, bool su
 {
 	const KafkaProperty *kp;
 	char		errstr[512];
-	size_t		size = 0;
 
 	if (kafka_property_forbidden(name))
 	{
@@ -318,8 +356,11 @@ check_one(rd_kafka_conf_t *scratch, const char *name, const char *value, bool su
 		e->hint = kp->hint ? pstrdup(kp->hint) : NULL;
 		return false;
 	}
-	/* A name librdkafka does not know: its own message (a set of it has no effect). */
-	if (rd_kafka_conf_get(scratch, name, NULL, &size) == RD_KAFKA_CONF_UNKNOWN)
+	/*
+	 * A name librdkafka does not know: its own message.  Setting a name that
+	 * is no property runs no property's code.
+	 */
+	if (!kafka_property_known(name))
 	{
 		if (rd_kafka_conf_set(scratch, name, value, errstr, sizeof(errstr)) != RD_KAFKA_CONF_OK)
 		{
@@ -329,6 +370,7 @@ check_one(rd_kafka_conf_t *scratch, const char *name, const char *value, bool su
 			return false;
 		}
 	}
+	/* Before librdkafka's parser: setting some properties runs code (loads plugins). */
 	if (kp == NULL && !superuser)
 	{
 		e->sqlerrcode = ERRCODE_INSUFFICIENT_PRIVILEGE;

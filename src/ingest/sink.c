@@ -564,7 +564,13 @@ insert_rows(SinkState *ss, SinkMessage *msgs, int lo, int hi, List **dead)
 			 * began the foreign insert (and refused an FDW that cannot take
 			 * routed rows); ExecCleanupTupleRouting() ends it.
 			 */
+			/*
+			 * In the query's context: the FDW keeps state it allocates on its
+			 * first row (postgres_fdw: its prepared statement's name).
+			 */
+			MemoryContextSwitchTo(estate->es_query_cxt);
 			slot = target_rri->ri_FdwRoutine->ExecForeignInsert(estate, target_rri, slot, NULL);
+			MemoryContextSwitchTo(GetPerTupleMemoryContext(estate));
 			if (slot == NULL)
 			{
 				MemoryContextSwitchTo(old);

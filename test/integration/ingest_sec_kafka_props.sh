@@ -37,7 +37,7 @@ for role in kp_alice postgres; do
 	# buffers beyond the memory budget (default 32 MiB)
 	refused $role '{"fetch.max.bytes": 100000000}' 'exceeds the source.s memory budget, max_buffered_bytes = 33554432'
 	refused $role '{"receive.message.max.bytes": 50000000}' 'exceeds the source.s memory budget'
-	refused $role '{"max.partition.fetch.bytes": 4096}' 'exceeds the source.s memory budget, max_buffered_bytes = 65536' '"max_buffered_bytes": 65536, '
+	refused $role '{"max.partition.fetch.bytes": 100000}' 'exceeds the source.s memory budget, max_buffered_bytes = 65536' '"max_buffered_bytes": 65536, '
 done
 # not in the allow-list: superusers only
 refused kp_alice '{"debug": "all"}' 'only superusers may set kafka property "debug"'

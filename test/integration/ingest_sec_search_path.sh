@@ -16,7 +16,8 @@ GRANT INSERT ON public.sp_t TO sp_alice;
 CREATE TABLE public.planted_calls (who name, op text, at timestamptz DEFAULT clock_timestamp());
 GRANT INSERT ON public.planted_calls TO PUBLIC;
 SQL
-se_psql pg1 -c "SET ROLE sp_mallory" <<'SQL'
+se_psql pg1 <<'SQL'
+SET ROLE sp_mallory;
 CREATE FUNCTION public.sp_path(a jsonb, b jsonb) RETURNS text LANGUAGE plpgsql AS $$
 BEGIN INSERT INTO public.planted_calls (who, op) VALUES (current_user, '#>>'); RETURN NULL; END $$;
 CREATE OPERATOR public.#>> (LEFTARG = jsonb, RIGHTARG = jsonb, FUNCTION = public.sp_path);
