@@ -399,10 +399,13 @@ launcher_read_sources(void)
 							  " WHERE r.oid OPERATOR(pg_catalog.=) s.owner::pg_catalog.oid AND r.rolcanlogin)",
 							  false, 0);
 			if (ret != SPI_OK_UPDATE)
-				elog(ERROR, "cannot update streamext.sources: %s", SPI_result_code_string(ret));
+				ereport(ERROR,
+						(errcode(ERRCODE_INTERNAL_ERROR),
+						 errmsg_internal("cannot update streamext.sources: %s", SPI_result_code_string(ret))));
 			if (SPI_processed > 0)
 				ereport(LOG,
-						(errmsg("streamext launcher: %llu source(s) stopped because their owner cannot log in",
+						(errcode(ERRCODE_SUCCESSFUL_COMPLETION),
+						 errmsg("streamext launcher: %llu source(s) stopped because their owner cannot log in",
 								(unsigned long long) SPI_processed)));
 			ret = SPI_execute("SELECT id, generation, "
 							  "greatest(1, coalesce((options OPERATOR(pg_catalog.->>) 'parallelism'::pg_catalog.text)::pg_catalog.int4, 1)), "
@@ -410,7 +413,9 @@ launcher_read_sources(void)
 							  "FROM streamext.sources WHERE state OPERATOR(pg_catalog.=) 'running'::pg_catalog.text ORDER BY id",
 							  false, 0);
 			if (ret != SPI_OK_SELECT)
-				elog(ERROR, "cannot read streamext.sources: %s", SPI_result_code_string(ret));
+				ereport(ERROR,
+						(errcode(ERRCODE_INTERNAL_ERROR),
+						 errmsg_internal("cannot read streamext.sources: %s", SPI_result_code_string(ret))));
 			for (i = 0; i < SPI_processed; i++)
 			{
 				HeapTuple	tup = SPI_tuptable->vals[i];
@@ -521,7 +526,8 @@ launcher_note_failure(LauncherWorker *lw, TimestampTz now)
 	delay = Min(delay, BACKOFF_MAX_MS);
 	if (b->failures >= 3)
 		ereport(LOG,
-				(errmsg("streamext launcher: worker %d of source %lld failed %d times in a row; next start in %d s",
+				(errcode(ERRCODE_SUCCESSFUL_COMPLETION),
+				 errmsg("streamext launcher: worker %d of source %lld failed %d times in a row; next start in %d s",
 						lw->index, (long long) lw->source_id, b->failures, delay / 1000),
 				 errhint("See the worker's errors above, and streamext.source_status.")));
 	return delay;
@@ -635,7 +641,8 @@ launcher_reconcile(void)
 				pfree(lw);
 				if (!warned_no_slot)
 					ereport(LOG,
-							(errmsg("streamext launcher cannot start a worker for source \"%s\": no background worker slot free",
+							(errcode(ERRCODE_SUCCESSFUL_COMPLETION),
+							 errmsg("streamext launcher cannot start a worker for source \"%s\": no background worker slot free",
 									src->name),
 							 errhint("Raise max_worker_processes.")));
 				warned_no_slot = true;
@@ -687,7 +694,8 @@ launcher_stop_orphans(void)
 	LWLockRelease(ingest_shared->lock);
 	if (n > 0)
 		ereport(LOG,
-				(errmsg("streamext launcher: stopped %d consumer worker(s) of a previous launcher", n)));
+				(errcode(ERRCODE_SUCCESSFUL_COMPLETION),
+				 errmsg("streamext launcher: stopped %d consumer worker(s) of a previous launcher", n)));
 }
 
 void
@@ -714,7 +722,11 @@ ingest_launcher_main(Datum arg)
 	before_shmem_exit(launcher_shmem_exit, 0);
 	launcher_stop_orphans();
 
-	ereport(LOG, (errmsg("streamext launcher started for database \"%s\"", ingest_database)));
+	ereport(LOG,
+
+			(errcode(ERRCODE_SUCCESSFUL_COMPLETION),
+
+			 errmsg("streamext launcher started for database \"%s\"", ingest_database)));
 
 	loop_cxt = AllocSetContextCreate(TopMemoryContext, "streamext launcher loop",
 									 ALLOCSET_DEFAULT_SIZES);

@@ -199,7 +199,9 @@ source_option_int(Jsonb *options, const char *name)
 	JsonbValue *v;
 
 	if (opt == NULL || opt->type != SOPT_INTEGER)
-		elog(ERROR, "\"%s\" is not an integer source option", name);
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg_internal("\"%s\" is not an integer source option", name)));
 	v = option_value(options, name, &buf);
 	if (v != NULL && v->type == jbvNumeric)
 		return DatumGetInt64(DirectFunctionCall1(numeric_int8, NumericGetDatum(v->val.numeric)));
@@ -214,7 +216,9 @@ source_option_string(Jsonb *options, const char *name)
 	JsonbValue *v;
 
 	if (opt == NULL || opt->type != SOPT_STRING)
-		elog(ERROR, "\"%s\" is not a string source option", name);
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg_internal("\"%s\" is not a string source option", name)));
 	v = option_value(options, name, &buf);
 	if (v != NULL && v->type == jbvString)
 		return pnstrdup(v->val.string.val, v->val.string.len);

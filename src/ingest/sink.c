@@ -279,7 +279,9 @@ sink_apply_schema(SinkState *ss)
 	/* until the commit: the type names of the new columns are pg_catalog's */
 	(void) ingest_pin_search_path();
 	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg_internal("SPI_connect failed")));
 	cxt = CurrentMemoryContext;
 	owner = CurrentResourceOwner;
 	foreach(lc, ss->new_columns)
@@ -296,9 +298,13 @@ sink_apply_schema(SinkState *ss)
 		ret = SPI_execute_with_args("SELECT pg_catalog.format('ALTER TABLE %s ADD COLUMN IF NOT EXISTS %I %s', $1::pg_catalog.regclass, $2, $3)",
 									3, types, values, NULL, true, 1);
 		if (ret != SPI_OK_SELECT || SPI_processed != 1)
-			elog(ERROR, "cannot build ALTER TABLE for merge_schema");
+			ereport(ERROR,
+					(errcode(ERRCODE_INTERNAL_ERROR),
+					 errmsg_internal("cannot build ALTER TABLE for merge_schema")));
 		sql = TextDatumGetCString(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-		ereport(LOG, (errmsg("source \"%s\" (merge_schema): %s", ss->source_name, sql)));
+		ereport(LOG,
+				(errcode(ERRCODE_SUCCESSFUL_COMPLETION),
+				 errmsg("source \"%s\" (merge_schema): %s", ss->source_name, sql)));
 
 		/*
 		 * A column that cannot be added (the owner does not own the table, a
@@ -312,7 +318,9 @@ sink_apply_schema(SinkState *ss)
 		{
 			ret = SPI_execute(sql, false, 0);
 			if (ret != SPI_OK_UTILITY)
-				elog(ERROR, "merge_schema: %s failed: %s", sql, SPI_result_code_string(ret));
+				ereport(ERROR,
+						(errcode(ERRCODE_INTERNAL_ERROR),
+						 errmsg_internal("merge_schema: %s failed: %s", sql, SPI_result_code_string(ret))));
 			ReleaseCurrentSubTransaction();
 			MemoryContextSwitchTo(cxt);
 			CurrentResourceOwner = owner;
@@ -329,7 +337,8 @@ sink_apply_schema(SinkState *ss)
 			MemoryContextSwitchTo(cxt);
 			CurrentResourceOwner = owner;
 			ereport(WARNING,
-					(errmsg("source \"%s\" (merge_schema): cannot add column \"%s\", the key is ignored: %s",
+					(errcode(ERRCODE_WARNING),
+					 errmsg("source \"%s\" (merge_schema): cannot add column \"%s\", the key is ignored: %s",
 							ss->source_name, nc->name, ed->message)));
 			old = MemoryContextSwitchTo(ss->cxt);
 			ss->refused_columns = lappend(ss->refused_columns, pstrdup(nc->name));
@@ -788,7 +797,9 @@ write_dead_letters(SinkState *ss, SinkMessage *msgs, List *dead)
 									"(source, topic, partition, \"offset\", key, payload, error) "
 									"VALUES ($1, $2, $3, $4, $5, $6, $7)", 7, types);
 		if (ss->dead_plan == NULL)
-			elog(ERROR, "cannot prepare dead letter insert: %s", SPI_result_code_string(SPI_result));
+			ereport(ERROR,
+					(errcode(ERRCODE_INTERNAL_ERROR),
+					 errmsg_internal("cannot prepare dead letter insert: %s", SPI_result_code_string(SPI_result))));
 		SPI_keepplan(ss->dead_plan);
 	}
 	foreach(lc, dead)
@@ -818,7 +829,9 @@ write_dead_letters(SinkState *ss, SinkMessage *msgs, List *dead)
 		values[6] = CStringGetTextDatum(err);
 		ret = SPI_execute_plan(ss->dead_plan, values, nulls, false, 0);
 		if (ret != SPI_OK_INSERT)
-			elog(ERROR, "cannot insert dead letter: %s", SPI_result_code_string(ret));
+			ereport(ERROR,
+					(errcode(ERRCODE_INTERNAL_ERROR),
+					 errmsg_internal("cannot insert dead letter: %s", SPI_result_code_string(ret))));
 	}
 }
 
@@ -889,7 +902,9 @@ write_offsets(SinkState *ss, const BatchPartitions *bp)
 									   "SET next_offset = excluded.next_offset, updated_at = excluded.updated_at",
 									   4, types);
 		if (ss->offsets_plan == NULL)
-			elog(ERROR, "cannot prepare offsets upsert: %s", SPI_result_code_string(SPI_result));
+			ereport(ERROR,
+					(errcode(ERRCODE_INTERNAL_ERROR),
+					 errmsg_internal("cannot prepare offsets upsert: %s", SPI_result_code_string(SPI_result))));
 		SPI_keepplan(ss->offsets_plan);
 	}
 	values[0] = CStringGetTextDatum(ss->source_name);
@@ -898,7 +913,9 @@ write_offsets(SinkState *ss, const BatchPartitions *bp)
 	values[3] = bp->nexts;
 	ret = SPI_execute_plan(ss->offsets_plan, values, NULL, false, 0);
 	if (ret != SPI_OK_INSERT)
-		elog(ERROR, "cannot store offsets: %s", SPI_result_code_string(ret));
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg_internal("cannot store offsets: %s", SPI_result_code_string(ret))));
 }
 
 /*
@@ -952,7 +969,9 @@ sink_write_batch(SinkState *ss, SinkMessage *msgs, int n, const BatchPartitions 
 	/* The rows are written; the rest are the extension's own queries. */
 	pin = ingest_pin_search_path();
 	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg_internal("SPI_connect failed")));
 	if (dead != NIL)
 		write_dead_letters(ss, msgs, dead);
 	write_offsets(ss, bp);

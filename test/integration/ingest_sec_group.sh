@@ -37,4 +37,4 @@ se_psql pg1 -c "SELECT streamext.create_source('ops', '$SE_BOOTSTRAP', 'grp', 'g
 se_log "ok: own group and superuser allowed"
 # alice's messages reach alice
 "$SE_TOOLS/se-produce" --brokers "$SE_BOOTSTRAP" --topic grp --count 40 2>/dev/null
-se_wait_for pg1 60 "SELECT count(DISTINCT seq) = 40 FROM g_a" || se_die "alice's rows: $(se_psql pg1 -c 'SELECT count(*) FROM g_a')"
+se_wait_for pg1 60 "SELECT count(DISTINCT (device_id, seq)) = 40 FROM g_a" || se_die "alice's rows: $(se_psql pg1 -c 'SELECT count(*) FROM g_a')"
