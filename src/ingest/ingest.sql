@@ -335,8 +335,14 @@ LEFT JOIN streamext._source_worker_stats() w ON w.source_id = s.id;
 COMMENT ON VIEW streamext.source_status IS 'one row per source: state, running workers, counters since the workers started, lag, last error';
 GRANT SELECT ON streamext.source_status TO PUBLIC;
 -- _source_worker_stats() stays executable by PUBLIC: the view calls it with the
--- querying role's rights.  Its last_error holds only Kafka client errors; the
--- errors of the data (triggers, constraints) are in sources.last_error, under RLS.
+-- querying role's rights, and it shows last_error only where the view does (the
+-- owner's members, pg_read_all_stats).  The other internal functions executable
+-- by PUBLIC give away nothing a role could not learn otherwise: the validators
+-- and _source_options/_kafka_properties (no data), _own_source and
+-- _source_group_id (public names), _group_id_taken (SECURITY DEFINER: only whether
+-- another role's source uses a group, which create_source says anyway),
+-- _wake_launcher (an early look at streamext.sources), the _tp_* helpers (pure,
+-- or _tp_lock/_tp_ensure: for the target's owner only).
 
 -- Raise the right error when name is not a source the caller may change.
 CREATE FUNCTION streamext._own_source(source_name text) RETURNS void
