@@ -165,7 +165,9 @@ BEGIN
 			RAISE EXCEPTION 'source option "%" must be a JSON object', k
 				USING ERRCODE = 'invalid_parameter_value',
 					HINT = CASE k WHEN 'kafka' THEN 'An object of librdkafka properties.'
-						WHEN 'column_map' THEN 'An object of column name to JSON path.' END;
+						WHEN 'column_map' THEN 'An object of column name to JSON path.'
+						WHEN 'time_partition' THEN 'For example {"column": "event_time", "interval": "1 day", "premake": 2, "retention": "30 days"}.'
+						ELSE o.description END;
 		END IF;
 	END LOOP;
 	IF options ? 'group_id' AND (jsonb_typeof(options -> 'group_id') <> 'string' OR options ->> 'group_id' = '') THEN
