@@ -68,3 +68,8 @@ for kv in '"sasl.kerberos.principal": "kafka/x; touch /tmp/pwned"' '"sasl.kerber
 	se_log "ok: refused $kv"
 done
 as sm_alice -c "SELECT streamext.create_source('sm2', 'localhost:1', 't', 'sm_t', options => '{\"kafka\": {\"sasl.kerberos.principal\": \"kafka/broker-1.example@EXAMPLE.COM\", \"sasl.kerberos.service.name\": \"kafka\"}}')"
+
+# MarkGUCPrefixReserved("streamext"): a misspelt setting is an error, not a silent placeholder.
+out=$(se_psql pg1 -c "SET streamext.max_source_worker = 4" 2>&1) && se_die "misspelt streamext setting accepted"
+grep -q 'invalid configuration parameter name "streamext.max_source_worker"' <<<"$out" || se_die "unexpected: $out"
+se_log "ok: $(grep -m1 ERROR <<<"$out")"
