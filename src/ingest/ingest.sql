@@ -219,19 +219,30 @@ CREATE FUNCTION streamext._source_group_id(name text, options jsonb) RETURNS tex
 
 -- Does a source of another owner than owner (other than source source_id) use
 -- the consumer group group_id?  Sees every source (row-level security does not
--- apply to the extension's owner), so it answers only this question, and
--- serializes the question per group until the end of the transaction.
--- VOLATILE: after waiting for the lock it must see what was committed meanwhile.
+-- apply to the extension's owner), so it answers only this question.  The
+-- question is serialized per group until the end of the transaction by an
+-- advisory lock; any role can take that lock, so it is waited for a few
+-- seconds only, and then refused with a clear error rather than hung on.
+-- VOLATILE: after the lock it must see what was committed meanwhile.
 CREATE FUNCTION streamext._group_id_taken(group_id text, source_id bigint, owner regrole) RETURNS boolean
-	LANGUAGE sql VOLATILE SECURITY DEFINER
+	LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 	SET search_path = pg_catalog, pg_temp
 	AS $$
-	-- $n, not the names: "owner" would be the column s.owner
-	SELECT pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('streamext.group_id'), pg_catalog.hashtext($1));
-	SELECT EXISTS (SELECT 1 FROM streamext.sources s
+BEGIN
+	-- $n, not the names: "owner" would be ambiguous with the column s.owner
+	FOR i IN 1 .. 100 LOOP
+		EXIT WHEN pg_catalog.pg_try_advisory_xact_lock(pg_catalog.hashtext('streamext.group_id'), pg_catalog.hashtext($1));
+		IF i = 100 THEN
+			RAISE EXCEPTION 'consumer group "%" is being changed by another transaction', $1
+				USING ERRCODE = 'lock_not_available', HINT = 'Try again.';
+		END IF;
+		PERFORM pg_catalog.pg_sleep(0.05);
+	END LOOP;
+	RETURN EXISTS (SELECT 1 FROM streamext.sources s
 		WHERE s.id IS DISTINCT FROM $2 AND s.owner <> $3
-		AND streamext._source_group_id(s.name, s.options) = $1)
-	$$;
+		AND streamext._source_group_id(s.name, s.options) = $1);
+END
+$$;
 
 -- Runs as the role changing streamext.sources: the privilege rules live here.
 CREATE FUNCTION streamext._sources_check() RETURNS trigger

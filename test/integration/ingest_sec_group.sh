@@ -38,3 +38,21 @@ se_log "ok: own group and superuser allowed"
 # alice's messages reach alice
 "$SE_TOOLS/se-produce" --brokers "$SE_BOOTSTRAP" --topic grp --count 40 2>/dev/null
 se_wait_for pg1 60 "SELECT count(DISTINCT (device_id, seq)) = 40 FROM g_a" || se_die "alice's rows: $(se_psql pg1 -c 'SELECT count(*) FROM g_a')"
+
+# The check serializes per group with an advisory lock, which any role can take: held by mallory,
+# it makes alice's create_source fail within seconds with a clear error, never hang.
+mkfifo "$SE_WORK/m.in"
+se_psql pg1 <"$SE_WORK/m.in" >"$SE_WORK/m.out" 2>&1 &
+SE_PIDS+=($!)
+m_pid=$!
+exec {M}>"$SE_WORK/m.in"
+echo "SET ROLE g_mallory; SELECT 'held ' || pg_advisory_lock(hashtext('streamext.group_id'), hashtext('streamext-orders3'))::text;" >&$M
+for _ in $(seq 1 100); do grep -q held "$SE_WORK/m.out" && break; sleep 0.1; done
+grep -q held "$SE_WORK/m.out" || se_die "mallory's session: $(cat "$SE_WORK/m.out")"
+out=$(as g_alice -c "SET statement_timeout = '30s'" -c "SELECT streamext.create_source('orders3', '$SE_BOOTSTRAP', 'grp', 'g_a')" 2>&1) &&
+	se_die "created while the group's lock was held"
+grep -q 'consumer group "streamext-orders3" is being changed by another transaction' <<<"$out" || se_die "unexpected: $out"
+se_log "ok: $(grep -m1 ERROR <<<"$out")"
+exec {M}>&-
+wait "$m_pid" || true
+as g_alice -c "SELECT streamext.create_source('orders3', '$SE_BOOTSTRAP', 'grp', 'g_a')"
