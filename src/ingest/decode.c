@@ -30,18 +30,12 @@
 #include "utils/typcache.h"
 
 #include "ingest/decode_internal.h"
+#include "ingest/options.h"
 
-/* Options the decoder reads; any other option belongs to the consumer. */
-static const char *const decoder_options[] = {
-	"column_map", "merge_schema", "delimiter", "quote", "header", "null",
-	"columns", "column", NULL
-};
-
-/* Source options of DESIGN.md that decode_message() accepts and ignores. */
-static const char *const consumer_options[] = {
-	"group_id", "parallelism", "start_from", "batch_max_messages",
-	"batch_max_ms", "max_buffered_bytes", "time_partition", "kafka", NULL
-};
+/* Which options each format reads is in the table of source options (options.c). */
+StaticAssertDecl(SOPT_FMT_JSON == (1 << DECODE_JSON) && SOPT_FMT_CSV == (1 << DECODE_CSV) &&
+				 SOPT_FMT_TEXT == (1 << DECODE_TEXT) && SOPT_FMT_BYTES == (1 << DECODE_BYTES),
+				 "SOPT_FMT_* bits are 1 << DecodeFormat");
 
 static JsonbValue *
 option_value(Jsonb *options, const char *name, JsonbValue *buf)
@@ -108,41 +102,31 @@ bool_option(Jsonb *options, const char *name, bool dflt)
 static void
 check_format_options(DecodeFormat format, const char *formatname, Jsonb *options)
 {
-	static const struct
-	{
-		const char *name;
-		unsigned	formats;	/* bit per DecodeFormat */
-	}			rules[] = {
-		{"column_map", 1 << DECODE_JSON},
-		{"merge_schema", 1 << DECODE_JSON},
-		{"delimiter", 1 << DECODE_CSV},
-		{"quote", 1 << DECODE_CSV},
-		{"header", 1 << DECODE_CSV},
-		{"null", 1 << DECODE_CSV},
-		{"columns", 1 << DECODE_CSV},
-		{"column", (1 << DECODE_TEXT) | (1 << DECODE_BYTES)},
-	};
 	int			i;
 	JsonbValue	buf;
 
-	for (i = 0; i < lengthof(rules); i++)
+	for (i = 0; i < num_source_options; i++)
 	{
-		JsonbValue *v = option_value(options, rules[i].name, &buf);
+		const SourceOption *o = &source_options[i];
+		JsonbValue *v;
 
+		if (o->formats == 0)
+			continue;			/* the consumer's, whatever the format */
+		v = option_value(options, o->name, &buf);
 		if (v == NULL || v->type == jbvNull)
 			continue;
 		/* merge_schema: false is harmless with every format */
 		if (v->type == jbvBool && !v->val.boolean &&
-			strcmp(rules[i].name, "merge_schema") == 0)
+			strcmp(o->name, "merge_schema") == 0)
 			continue;
-		if ((rules[i].formats & (1u << format)) == 0)
+		if ((o->formats & (1u << format)) == 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("option \"%s\" cannot be used with format %s",
-							rules[i].name, formatname),
-					 rules[i].formats == (1u << DECODE_CSV) ?
+							o->name, formatname),
+					 o->formats == SOPT_FMT_CSV ?
 					 errhint("It is an option of format csv.") :
-					 rules[i].formats == (1u << DECODE_JSON) ?
+					 o->formats == SOPT_FMT_JSON ?
 					 errhint("It is an option of format json.") :
 					 errhint("It is an option of formats text and bytes.")));
 	}
@@ -708,17 +692,12 @@ check_decode_message_options(Jsonb *options)
 	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
 	{
 		char	   *name;
-		int			i;
-		bool		known = false;
 
 		if (tok != WJB_KEY)
 			continue;
 		name = pnstrdup(v.val.string.val, v.val.string.len);
-		for (i = 0; decoder_options[i] && !known; i++)
-			known = strcmp(decoder_options[i], name) == 0;
-		for (i = 0; consumer_options[i] && !known; i++)
-			known = strcmp(consumer_options[i], name) == 0;
-		if (!known)
+		/* the consumer's options are accepted (and ignored) too */
+		if (source_option_find(name) == NULL)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("unknown source option \"%s\"", name),

@@ -63,6 +63,10 @@ typedef struct IngestShared
 
 extern IngestShared *ingest_shared;
 
+/* search_path.c: the extension's own queries in workers run under a pinned search_path */
+extern int	ingest_pin_search_path(void);
+extern void ingest_unpin_search_path(int level);
+
 /* launcher.c */
 extern void ingest_wake_launcher_now(void);
 

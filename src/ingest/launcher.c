@@ -16,6 +16,7 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "catalog/pg_authid.h"
 #include "commands/dbcommands.h"
 #include "executor/spi.h"
 #include "fmgr.h"
@@ -30,6 +31,7 @@
 #include "storage/procarray.h"
 #include "storage/shmem.h"
 #include "tcop/tcopprot.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
@@ -227,6 +229,43 @@ streamext_wake_launcher(PG_FUNCTION_ARGS)
 	PG_RETURN_VOID();
 }
 
+/*
+ * The sources whose errors the calling role may see: those of roles it is a
+ * member of (under the row-level security of streamext.sources), or every
+ * source for pg_read_all_stats and superusers (*all).
+ */
+static int64 *
+visible_sources(bool *all, int *n)
+{
+	int64	   *ids;
+	MemoryContext outer = CurrentMemoryContext;
+	uint64		i;
+
+	*n = 0;
+	*all = has_privs_of_role(GetUserId(), ROLE_PG_READ_ALL_STATS);
+	if (*all)
+		return NULL;
+	if (SPI_connect() != SPI_OK_CONNECT)
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("SPI_connect failed")));
+	if (SPI_execute("SELECT s.id FROM streamext.sources s "
+					"WHERE pg_catalog.pg_has_role(s.owner::pg_catalog.oid, 'MEMBER'::pg_catalog.text)",
+					true, 0) != SPI_OK_SELECT)
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("cannot read streamext.sources")));
+	ids = MemoryContextAlloc(outer, sizeof(int64) * (SPI_processed + 1));
+	for (i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+
+		ids[(*n)++] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
+	}
+	SPI_finish();
+	return ids;
+}
+
 PG_FUNCTION_INFO_V1(streamext_source_worker_stats);
 
 /* streamext._source_worker_stats(): per source, the sum over its live workers */
@@ -239,10 +278,14 @@ streamext_source_worker_stats(PG_FUNCTION_ARGS)
 	int			n,
 				i,
 				j;
+	int64	   *visible;
+	int			nvisible;
+	bool		all_visible;
 
 	InitMaterializedSRF(fcinfo, 0);
 	if (ingest_shared == NULL)
 		PG_RETURN_VOID();
+	visible = visible_sources(&all_visible, &nvisible);
 
 	n = ingest_shared->nslots;
 	copy = palloc(sizeof(IngestWorkerSlot) * n);
@@ -302,6 +345,16 @@ streamext_source_worker_stats(PG_FUNCTION_ARGS)
 		values[6] = TimestampTzGetDatum(last_batch);
 		nulls[6] = (last_batch == 0);
 		values[7] = BoolGetDatum(down);
+		/* error texts name brokers and hosts: the same rule as source_status */
+		if (err && !all_visible)
+		{
+			bool		mine = false;
+
+			for (j = 0; j < nvisible && !mine; j++)
+				mine = visible[j] == copy[i].source_id;
+			if (!mine)
+				err = NULL;
+		}
 		if (err)
 			values[8] = CStringGetTextDatum(err);
 		nulls[8] = (err == NULL);
@@ -345,22 +398,27 @@ launcher_read_sources(void)
 			ret = SPI_execute("UPDATE streamext.sources s SET state = 'error', "
 							  " last_error = pg_catalog.format('the owner of the source, role %s, cannot log in (or does not exist); "
 							  "give it LOGIN, or another owner, then call streamext.resume_source', s.owner) "
-							  "WHERE s.state = 'running' AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles r "
+							  "WHERE s.state OPERATOR(pg_catalog.=) 'running'::pg_catalog.text AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles r "
 							  " WHERE r.oid OPERATOR(pg_catalog.=) s.owner::pg_catalog.oid AND r.rolcanlogin)",
 							  false, 0);
 			if (ret != SPI_OK_UPDATE)
-				elog(ERROR, "cannot update streamext.sources: %s", SPI_result_code_string(ret));
+				ereport(ERROR,
+						(errcode(ERRCODE_INTERNAL_ERROR),
+						 errmsg_internal("cannot update streamext.sources: %s", SPI_result_code_string(ret))));
 			if (SPI_processed > 0)
 				ereport(LOG,
-						(errmsg("streamext launcher: %llu source(s) stopped because their owner cannot log in",
+						(errcode(ERRCODE_SUCCESSFUL_COMPLETION),
+						 errmsg("streamext launcher: %llu source(s) stopped because their owner cannot log in",
 								(unsigned long long) SPI_processed)));
 			ret = SPI_execute("SELECT id, generation, "
-							  "greatest(1, coalesce((options->>'parallelism')::int, 1)), "
-							  "owner::oid, name "
-							  "FROM streamext.sources WHERE state = 'running' ORDER BY id",
+							  "greatest(1, coalesce((options OPERATOR(pg_catalog.->>) 'parallelism'::pg_catalog.text)::pg_catalog.int4, 1)), "
+							  "owner::pg_catalog.oid, name "
+							  "FROM streamext.sources WHERE state OPERATOR(pg_catalog.=) 'running'::pg_catalog.text ORDER BY id",
 							  false, 0);
 			if (ret != SPI_OK_SELECT)
-				elog(ERROR, "cannot read streamext.sources: %s", SPI_result_code_string(ret));
+				ereport(ERROR,
+						(errcode(ERRCODE_INTERNAL_ERROR),
+						 errmsg_internal("cannot read streamext.sources: %s", SPI_result_code_string(ret))));
 			for (i = 0; i < SPI_processed; i++)
 			{
 				HeapTuple	tup = SPI_tuptable->vals[i];
@@ -471,7 +529,8 @@ launcher_note_failure(LauncherWorker *lw, TimestampTz now)
 	delay = Min(delay, BACKOFF_MAX_MS);
 	if (b->failures >= 3)
 		ereport(LOG,
-				(errmsg("streamext launcher: worker %d of source %lld failed %d times in a row; next start in %d s",
+				(errcode(ERRCODE_SUCCESSFUL_COMPLETION),
+				 errmsg("streamext launcher: worker %d of source %lld failed %d times in a row; next start in %d s",
 						lw->index, (long long) lw->source_id, b->failures, delay / 1000),
 				 errhint("See the worker's errors above, and streamext.source_status.")));
 	return delay;
@@ -585,7 +644,8 @@ launcher_reconcile(void)
 				pfree(lw);
 				if (!warned_no_slot)
 					ereport(LOG,
-							(errmsg("streamext launcher cannot start a worker for source \"%s\": no background worker slot free",
+							(errcode(ERRCODE_SUCCESSFUL_COMPLETION),
+							 errmsg("streamext launcher cannot start a worker for source \"%s\": no background worker slot free",
 									src->name),
 							 errhint("Raise max_worker_processes.")));
 				warned_no_slot = true;
@@ -637,7 +697,8 @@ launcher_stop_orphans(void)
 	LWLockRelease(ingest_shared->lock);
 	if (n > 0)
 		ereport(LOG,
-				(errmsg("streamext launcher: stopped %d consumer worker(s) of a previous launcher", n)));
+				(errcode(ERRCODE_SUCCESSFUL_COMPLETION),
+				 errmsg("streamext launcher: stopped %d consumer worker(s) of a previous launcher", n)));
 }
 
 void
@@ -651,6 +712,12 @@ ingest_launcher_main(Datum arg)
 
 	BackgroundWorkerInitializeConnection(ingest_database, NULL, 0);
 
+	/*
+	 * The launcher runs as a superuser: no operator or function planted in a
+	 * schema of the database's search_path may ever run in it.
+	 */
+	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_OVERRIDE);
+
 	LWLockAcquire(ingest_shared->lock, LW_EXCLUSIVE);
 	ingest_shared->launcher_pid = MyProcPid;
 	ingest_shared->launcher_latch = MyLatch;
@@ -658,7 +725,11 @@ ingest_launcher_main(Datum arg)
 	before_shmem_exit(launcher_shmem_exit, 0);
 	launcher_stop_orphans();
 
-	ereport(LOG, (errmsg("streamext launcher started for database \"%s\"", ingest_database)));
+	ereport(LOG,
+
+			(errcode(ERRCODE_SUCCESSFUL_COMPLETION),
+
+			 errmsg("streamext launcher started for database \"%s\"", ingest_database)));
 
 	loop_cxt = AllocSetContextCreate(TopMemoryContext, "streamext launcher loop",
 									 ALLOCSET_DEFAULT_SIZES);

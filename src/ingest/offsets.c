@@ -239,6 +239,7 @@ store_resolved(rd_kafka_topic_partition_list_t *parts, rd_kafka_topic_partition_
 	StartTransactionCommand();
 	SPI_connect();
 	PushActiveSnapshot(GetTransactionSnapshot());
+	(void) ingest_pin_search_path();	/* until the commit */
 	values[0] = CStringGetTextDatum(se_worker.args.name);
 	values[1] = PointerGetDatum(construct_array(topics, resolved->cnt, TEXTOID, -1, false, TYPALIGN_INT));
 	values[2] = PointerGetDatum(construct_array(pnums, resolved->cnt, INT4OID, 4, true, TYPALIGN_INT));
@@ -431,6 +432,7 @@ offsets_assign(rd_kafka_topic_partition_list_t *parts)
 	StartTransactionCommand();
 	SPI_connect();
 	PushActiveSnapshot(GetTransactionSnapshot());
+	(void) ingest_pin_search_path();	/* until the commit */
 	values[0] = CStringGetTextDatum(se_worker.args.name);
 	ret = SPI_execute_with_args("SELECT topic, partition, next_offset FROM streamext.source_offsets "
 								"WHERE source = $1", 1, types, values, NULL, true, 0);
@@ -626,11 +628,14 @@ offsets_claim_batch(const BatchPartitions *bp)
 	Datum		values[4];
 	ClaimResult result = CLAIM_OK;
 	uint64		r;
+	int			pin;
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		ereport(ERROR,
 				(errcode(ERRCODE_INTERNAL_ERROR),
 				 errmsg_internal("SPI_connect failed")));
+	/* The batch's rows are written after this, outside the pin. */
+	pin = ingest_pin_search_path();
 	if (source_plan == NULL)
 	{
 		Oid			types[2] = {INT8OID, INT4OID};
@@ -654,6 +659,7 @@ offsets_claim_batch(const BatchPartitions *bp)
 	if (SPI_processed == 0)
 	{
 		SPI_finish();
+		ingest_unpin_search_path(pin);
 		return CLAIM_GONE;
 	}
 
@@ -715,6 +721,7 @@ offsets_claim_batch(const BatchPartitions *bp)
 		}
 	}
 	SPI_finish();
+	ingest_unpin_search_path(pin);
 	return result;
 }
 

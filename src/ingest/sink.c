@@ -24,6 +24,7 @@
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "executor/execPartition.h"
+#include "foreign/fdwapi.h"
 #include "executor/executor.h"
 #include "executor/nodeModifyTable.h"
 #include "executor/spi.h"
@@ -275,8 +276,12 @@ sink_apply_schema(SinkState *ss)
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	PushActiveSnapshot(GetTransactionSnapshot());
+	/* until the commit: the type names of the new columns are pg_catalog's */
+	(void) ingest_pin_search_path();
 	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg_internal("SPI_connect failed")));
 	cxt = CurrentMemoryContext;
 	owner = CurrentResourceOwner;
 	foreach(lc, ss->new_columns)
@@ -293,9 +298,13 @@ sink_apply_schema(SinkState *ss)
 		ret = SPI_execute_with_args("SELECT pg_catalog.format('ALTER TABLE %s ADD COLUMN IF NOT EXISTS %I %s', $1::pg_catalog.regclass, $2, $3)",
 									3, types, values, NULL, true, 1);
 		if (ret != SPI_OK_SELECT || SPI_processed != 1)
-			elog(ERROR, "cannot build ALTER TABLE for merge_schema");
+			ereport(ERROR,
+					(errcode(ERRCODE_INTERNAL_ERROR),
+					 errmsg_internal("cannot build ALTER TABLE for merge_schema")));
 		sql = TextDatumGetCString(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-		ereport(LOG, (errmsg("source \"%s\" (merge_schema): %s", ss->source_name, sql)));
+		ereport(LOG,
+				(errcode(ERRCODE_SUCCESSFUL_COMPLETION),
+				 errmsg("source \"%s\" (merge_schema): %s", ss->source_name, sql)));
 
 		/*
 		 * A column that cannot be added (the owner does not own the table, a
@@ -309,7 +318,9 @@ sink_apply_schema(SinkState *ss)
 		{
 			ret = SPI_execute(sql, false, 0);
 			if (ret != SPI_OK_UTILITY)
-				elog(ERROR, "merge_schema: %s failed: %s", sql, SPI_result_code_string(ret));
+				ereport(ERROR,
+						(errcode(ERRCODE_INTERNAL_ERROR),
+						 errmsg_internal("merge_schema: %s failed: %s", sql, SPI_result_code_string(ret))));
 			ReleaseCurrentSubTransaction();
 			MemoryContextSwitchTo(cxt);
 			CurrentResourceOwner = owner;
@@ -326,7 +337,8 @@ sink_apply_schema(SinkState *ss)
 			MemoryContextSwitchTo(cxt);
 			CurrentResourceOwner = owner;
 			ereport(WARNING,
-					(errmsg("source \"%s\" (merge_schema): cannot add column \"%s\", the key is ignored: %s",
+					(errcode(ERRCODE_WARNING),
+					 errmsg("source \"%s\" (merge_schema): cannot add column \"%s\", the key is ignored: %s",
 							ss->source_name, nc->name, ed->message)));
 			old = MemoryContextSwitchTo(ss->cxt);
 			ss->refused_columns = lappend(ss->refused_columns, pstrdup(nc->name));
@@ -520,7 +532,8 @@ insert_rows(SinkState *ss, SinkMessage *msgs, int lo, int hi, List **dead)
 		if (target_rri->ri_RelationDesc->rd_att->constr &&
 			target_rri->ri_RelationDesc->rd_att->constr->has_generated_stored)
 			ExecComputeStoredGenerated(target_rri, estate, slot, CMD_INSERT);
-		if (target_rri->ri_RelationDesc->rd_att->constr)
+		/* A foreign partition's constraints are the remote table's to check. */
+		if (target_rri->ri_FdwRoutine == NULL && target_rri->ri_RelationDesc->rd_att->constr)
 			ExecConstraints(target_rri, slot, estate);
 		if (target_rri->ri_RelationDesc->rd_rel->relispartition &&
 			(proute == NULL ||
@@ -551,11 +564,37 @@ insert_rows(SinkState *ss, SinkMessage *msgs, int lo, int hi, List **dead)
 			continue;
 		}
 
-		if (target_rri != prev_rri && prev_rri != NULL)
-			ReleaseBulkInsertStatePin(bistate);
-		prev_rri = target_rri;
 		old = MemoryContextSwitchTo(GetPerTupleMemoryContext(estate));
-		table_tuple_insert(target_rri->ri_RelationDesc, slot, estate->es_output_cid, 0, bistate);
+		if (target_rri->ri_FdwRoutine != NULL)
+		{
+			/*
+			 * A foreign partition has no table access method: the row goes
+			 * through its FDW, as COPY FROM does it.  ExecFindPartition()
+			 * began the foreign insert (and refused an FDW that cannot take
+			 * routed rows); ExecCleanupTupleRouting() ends it.
+			 */
+			/*
+			 * In the query's context: the FDW keeps state it allocates on its
+			 * first row (postgres_fdw: its prepared statement's name).
+			 */
+			MemoryContextSwitchTo(estate->es_query_cxt);
+			slot = target_rri->ri_FdwRoutine->ExecForeignInsert(estate, target_rri, slot, NULL);
+			MemoryContextSwitchTo(GetPerTupleMemoryContext(estate));
+			if (slot == NULL)
+			{
+				MemoryContextSwitchTo(old);
+				continue;		/* the FDW skipped the row */
+			}
+			/* AFTER ROW triggers may read tableoid */
+			slot->tts_tableOid = RelationGetRelid(target_rri->ri_RelationDesc);
+		}
+		else
+		{
+			if (target_rri != prev_rri && prev_rri != NULL)
+				ReleaseBulkInsertStatePin(bistate);
+			prev_rri = target_rri;
+			table_tuple_insert(target_rri->ri_RelationDesc, slot, estate->es_output_cid, 0, bistate);
+		}
 		if (target_rri->ri_NumIndices > 0)
 			recheck = ExecInsertIndexTuples(target_rri, slot, estate, false, false, NULL, NIL);
 		ExecARInsertTriggers(estate, target_rri, slot, recheck, tcs);
@@ -758,7 +797,9 @@ write_dead_letters(SinkState *ss, SinkMessage *msgs, List *dead)
 									"(source, topic, partition, \"offset\", key, payload, error) "
 									"VALUES ($1, $2, $3, $4, $5, $6, $7)", 7, types);
 		if (ss->dead_plan == NULL)
-			elog(ERROR, "cannot prepare dead letter insert: %s", SPI_result_code_string(SPI_result));
+			ereport(ERROR,
+					(errcode(ERRCODE_INTERNAL_ERROR),
+					 errmsg_internal("cannot prepare dead letter insert: %s", SPI_result_code_string(SPI_result))));
 		SPI_keepplan(ss->dead_plan);
 	}
 	foreach(lc, dead)
@@ -788,7 +829,9 @@ write_dead_letters(SinkState *ss, SinkMessage *msgs, List *dead)
 		values[6] = CStringGetTextDatum(err);
 		ret = SPI_execute_plan(ss->dead_plan, values, nulls, false, 0);
 		if (ret != SPI_OK_INSERT)
-			elog(ERROR, "cannot insert dead letter: %s", SPI_result_code_string(ret));
+			ereport(ERROR,
+					(errcode(ERRCODE_INTERNAL_ERROR),
+					 errmsg_internal("cannot insert dead letter: %s", SPI_result_code_string(ret))));
 	}
 }
 
@@ -859,7 +902,9 @@ write_offsets(SinkState *ss, const BatchPartitions *bp)
 									   "SET next_offset = excluded.next_offset, updated_at = excluded.updated_at",
 									   4, types);
 		if (ss->offsets_plan == NULL)
-			elog(ERROR, "cannot prepare offsets upsert: %s", SPI_result_code_string(SPI_result));
+			ereport(ERROR,
+					(errcode(ERRCODE_INTERNAL_ERROR),
+					 errmsg_internal("cannot prepare offsets upsert: %s", SPI_result_code_string(SPI_result))));
 		SPI_keepplan(ss->offsets_plan);
 	}
 	values[0] = CStringGetTextDatum(ss->source_name);
@@ -868,7 +913,9 @@ write_offsets(SinkState *ss, const BatchPartitions *bp)
 	values[3] = bp->nexts;
 	ret = SPI_execute_plan(ss->offsets_plan, values, NULL, false, 0);
 	if (ret != SPI_OK_INSERT)
-		elog(ERROR, "cannot store offsets: %s", SPI_result_code_string(ret));
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg_internal("cannot store offsets: %s", SPI_result_code_string(ret))));
 }
 
 /*
@@ -882,6 +929,7 @@ sink_write_batch(SinkState *ss, SinkMessage *msgs, int n, const BatchPartitions 
 	Relation	rel;
 	List	   *dead = NIL;
 	int64		rows = 0;
+	int			pin;
 
 	result->rows = 0;
 	result->dead_letters = 0;
@@ -918,12 +966,17 @@ sink_write_batch(SinkState *ss, SinkMessage *msgs, int n, const BatchPartitions 
 
 	write_range(ss, msgs, 0, n, &dead, &rows);
 
+	/* The rows are written; the rest are the extension's own queries. */
+	pin = ingest_pin_search_path();
 	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg_internal("SPI_connect failed")));
 	if (dead != NIL)
 		write_dead_letters(ss, msgs, dead);
 	write_offsets(ss, bp);
 	SPI_finish();
+	ingest_unpin_search_path(pin);
 
 	result->rows = rows;
 	result->dead_letters = list_length(dead);

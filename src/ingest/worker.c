@@ -34,6 +34,7 @@
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
+#include "ingest/options.h"
 #include "ingest/worker.h"
 
 SourceWorker se_worker = {.start_from = "earliest",.start_from_ms = -1,
@@ -171,6 +172,7 @@ set_error_state(const char *msg)
 	StartTransactionCommand();
 	SPI_connect();
 	PushActiveSnapshot(GetTransactionSnapshot());
+	(void) ingest_pin_search_path();	/* until the commit */
 	values[0] = Int64GetDatum(se_worker.args.source_id);
 	values[1] = CStringGetTextDatum(msg);
 	values[2] = Int32GetDatum(se_worker.args.generation);
@@ -200,14 +202,10 @@ load_source(char **brokers, char **topic, Oid *target, char **format, Jsonb **op
 	StartTransactionCommand();
 	SPI_connect();
 	PushActiveSnapshot(GetTransactionSnapshot());
+	(void) ingest_pin_search_path();	/* until the commit */
 	pgstat_report_activity(STATE_RUNNING, "reading the source");
 	values[0] = Int64GetDatum(se_worker.args.source_id);
-	ret = SPI_execute_with_args("SELECT brokers, topic, target::oid, format, options, generation, state, "
-								" coalesce(options->>'group_id', 'streamext-' || name), "
-								" coalesce((options->>'batch_max_messages')::int, 10000), "
-								" coalesce((options->>'batch_max_ms')::int, 500), "
-								" coalesce((options->>'max_buffered_bytes')::bigint, 33554432), "
-								" coalesce(options->>'start_from', 'earliest'), "
+	ret = SPI_execute_with_args("SELECT brokers, topic, target::oid, format, options, generation, state, name, "
 								" CASE WHEN coalesce(options->>'start_from', 'earliest') NOT IN ('earliest', 'latest') "
 								"  THEN (extract(epoch FROM (options->>'start_from')::timestamptz) * 1000)::bigint END "
 								"FROM streamext.sources WHERE id = $1",
@@ -231,31 +229,20 @@ load_source(char **brokers, char **topic, Oid *target, char **format, Jsonb **op
 			*format = SPI_getvalue(tup, td, 4);
 			d = SPI_getbinval(tup, td, 5, &isnull);
 			*options = DatumGetJsonbPCopy(d);
-			*group_id = SPI_getvalue(tup, td, 8);
-			batch_max_messages = DatumGetInt32(SPI_getbinval(tup, td, 9, &isnull));
-			batch_max_ms = DatumGetInt32(SPI_getbinval(tup, td, 10, &isnull));
-			se_worker.max_buffered_bytes = DatumGetInt64(SPI_getbinval(tup, td, 11, &isnull));
-			se_worker.start_from = SPI_getvalue(tup, td, 12);
-			d = SPI_getbinval(tup, td, 13, &isnull);
+			d = SPI_getbinval(tup, td, 9, &isnull);
 			se_worker.start_from_ms = isnull ? -1 : DatumGetInt64(d);
+
+			/* The defaults are those of the options table (options.c). */
+			*group_id = source_option_string(*options, "group_id");
+			if (*group_id == NULL)
+				*group_id = psprintf("streamext-%s", SPI_getvalue(tup, td, 8));
+			batch_max_messages = (int) source_option_int(*options, "batch_max_messages");
+			batch_max_ms = (int) source_option_int(*options, "batch_max_ms");
+			se_worker.max_buffered_bytes = source_option_int(*options, "max_buffered_bytes");
+			se_worker.start_from = source_option_string(*options, "start_from");
+			*kafka_props = kafka_property_list(*options);
 			MemoryContextSwitchTo(old);
 			ok = true;
-		}
-	}
-	if (ok)
-	{
-		uint64		i;
-
-		ret = SPI_execute_with_args("SELECT key, value #>> '{}' FROM streamext.sources, "
-									"jsonb_each(options->'kafka') WHERE id = $1",
-									1, types, values, NULL, true, 0);
-		for (i = 0; ret == SPI_OK_SELECT && i < SPI_processed; i++)
-		{
-			MemoryContext old = MemoryContextSwitchTo(outer);
-
-			*kafka_props = lappend(*kafka_props, SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1));
-			*kafka_props = lappend(*kafka_props, SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2));
-			MemoryContextSwitchTo(old);
 		}
 	}
 	SPI_finish();
@@ -661,6 +648,14 @@ ingest_worker_main(Datum arg)
 		CommitTransactionCommand();
 		MemoryContextSwitchTo(worker_cxt);
 		sink = sink_create(se_worker.args.name, target, format, options, worker_cxt);
+
+		/*
+		 * The properties were checked when they were set, as the role that
+		 * set them; check again what holds for every role (say in a source
+		 * older than a check): nothing librdkafka must never get, no buffer
+		 * larger than the source's memory budget.
+		 */
+		kafka_check_properties(options, true, se_worker.args.name);
 		consumer_create(brokers, topic, group_id, kafka_props);
 	}
 	PG_CATCH();
