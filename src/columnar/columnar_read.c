@@ -519,24 +519,62 @@ columnar_reader_next(ColumnarReader *r, Datum *values, bool *isnull, int64 *rown
 /* fetch by row number                                               */
 /* ---------------------------------------------------------------- */
 
+/*
+ * Index scans fetch rows in index order, which on a table loaded in any
+ * other order jumps from segment to segment.  Decoding a segment costs as
+ * much as reading it in a scan, so the fetcher keeps decoded segments (least
+ * recently used first out, within columnar_fetch_cache_budget() bytes) and,
+ * for an MVCC snapshot, each segment's metadata and deletion bitmap, so that
+ * a fetch landing in a segment seen before costs neither a decode nor a
+ * metadata lookup.  Chunks never change once written, so decoded values stay
+ * valid whatever the snapshot; visibility is remembered per snapshot only.
+ */
+typedef struct FetchEnt
+{
+	int64		segno;			/* sort key of the fetcher's array */
+	/* visibility of the segment, valid for one MVCC snapshot */
+	Snapshot	vis_snapshot;	/* NULL: not known */
+	CommandId	vis_curcid;
+	TransactionId vis_xmin;
+	TransactionId vis_xmax;
+	ColumnarSegment seg;
+	uint8	   *deleted;
+	/* decoded columns; cxt NULL: not decoded */
+	MemoryContext cxt;
+	int			natts;
+	Datum	  **vals;
+	bool	  **nulls;
+	Size		bytes;
+	uint64		last_use;
+} FetchEnt;
+
 struct ColumnarFetcher
 {
 	Relation	rel;
 	int64		storage_id;
 	MemoryContext cxt;
-	MemoryContext segcxt;		/* the decoded segment */
-	int64		segno;			/* decoded segment, -1: none */
-	int32		nrows;
-	int			natts;
-	Datum	  **vals;
-	bool	  **nulls;
-	/* visibility of the segment, valid for one MVCC snapshot */
-	Snapshot	vis_snapshot;
-	CommandId	vis_curcid;
+	FetchEnt  **ents;			/* sorted by segno */
+	int			nents;
+	int			capents;
+	Size		decoded_bytes;	/* of all decoded entries */
+	uint64		clock;
+	/* visibility of the segment of the current fetch */
 	ColumnarSegment vis_seg;
 	bool		vis_found;
 	uint8	   *vis_deleted;
+	bool		vis_owned;		/* vis_deleted is ours, not an entry's */
 };
+
+/*
+ * Bytes of decoded segments one fetcher may keep: four times work_mem (like
+ * a hash table's hash_mem_multiplier, the fetcher trades memory for not
+ * decoding a segment again).
+ */
+Size
+columnar_fetch_cache_budget(void)
+{
+	return (Size) work_mem * 1024 * 4;
+}
 
 ColumnarFetcher *
 columnar_fetcher_begin(Relation rel)
@@ -547,9 +585,6 @@ columnar_fetcher_begin(Relation rel)
 	f->storage_id = columnar_storage_id(rel, false);
 	f->cxt = AllocSetContextCreate(CurrentMemoryContext, "columnar fetch",
 								   ALLOCSET_DEFAULT_SIZES);
-	f->segcxt = AllocSetContextCreate(f->cxt, "columnar fetch segment",
-									  ALLOCSET_DEFAULT_SIZES);
-	f->segno = -1;
 	return f;
 }
 
@@ -566,6 +601,153 @@ columnar_fetcher_end(ColumnarFetcher *f)
 	pfree(f);
 }
 
+/* Index of the entry with the greatest segno <= rownum, or -1. */
+static int
+fetch_ent_search(ColumnarFetcher *f, int64 rownum)
+{
+	int			lo = 0;
+	int			hi = f->nents - 1;
+	int			found = -1;
+
+	while (lo <= hi)
+	{
+		int			mid = (lo + hi) / 2;
+
+		if (f->ents[mid]->segno <= rownum)
+		{
+			found = mid;
+			lo = mid + 1;
+		}
+		else
+			hi = mid - 1;
+	}
+	return found;
+}
+
+/* The entry of segment segno, created if missing. */
+static FetchEnt *
+fetch_ent(ColumnarFetcher *f, int64 segno)
+{
+	int			i = fetch_ent_search(f, segno);
+	FetchEnt   *e;
+
+	if (i >= 0 && f->ents[i]->segno == segno)
+		return f->ents[i];
+	if (f->nents == f->capents)
+	{
+		f->capents = Max(16, f->capents * 2);
+		f->ents = f->ents ? repalloc(f->ents, sizeof(FetchEnt *) * f->capents) :
+			MemoryContextAlloc(f->cxt, sizeof(FetchEnt *) * f->capents);
+	}
+	e = MemoryContextAllocZero(f->cxt, sizeof(FetchEnt));
+	e->segno = segno;
+	memmove(&f->ents[i + 2], &f->ents[i + 1], sizeof(FetchEnt *) * (f->nents - i - 1));
+	f->ents[i + 1] = e;
+	f->nents++;
+	return e;
+}
+
+static inline bool
+fetch_vis_valid(FetchEnt *e, Snapshot snapshot)
+{
+	return e->vis_snapshot == snapshot && e->vis_curcid == snapshot->curcid &&
+		e->vis_xmin == snapshot->xmin && e->vis_xmax == snapshot->xmax;
+}
+
+/* Take the segment of rownum from the entries, if known for this MVCC snapshot. */
+static bool
+fetch_vis_cached(ColumnarFetcher *f, int64 rownum, Snapshot snapshot)
+{
+	int			i = fetch_ent_search(f, rownum);
+	FetchEnt   *e;
+
+	if (i < 0)
+		return false;
+	e = f->ents[i];
+	if (!fetch_vis_valid(e, snapshot) || rownum >= e->seg.segno + e->seg.row_count)
+		return false;
+	if (f->vis_owned && f->vis_deleted)
+		pfree(f->vis_deleted);
+	f->vis_seg = e->seg;
+	f->vis_deleted = e->deleted;
+	f->vis_owned = false;
+	f->vis_found = true;
+	return true;
+}
+
+/* Remember the segment just looked up for this MVCC snapshot. */
+static void
+fetch_vis_remember(ColumnarFetcher *f, Snapshot snapshot)
+{
+	FetchEnt   *e = fetch_ent(f, f->vis_seg.segno);
+
+	if (e->deleted && e->deleted != f->vis_deleted)
+		pfree(e->deleted);
+	e->seg = f->vis_seg;
+	e->deleted = f->vis_deleted;
+	e->vis_snapshot = snapshot;
+	e->vis_curcid = snapshot->curcid;
+	e->vis_xmin = snapshot->xmin;
+	e->vis_xmax = snapshot->xmax;
+	f->vis_owned = false;
+}
+
+/* The decoded columns of segment seg: from the cache, or decoded now. */
+static FetchEnt *
+fetch_decoded(ColumnarFetcher *f, ColumnarSegment *seg, TupleDesc tupdesc)
+{
+	FetchEnt   *e = fetch_ent(f, seg->segno);
+	MemoryContext old;
+	Size		budget = columnar_fetch_cache_budget();
+	int			a;
+
+	e->last_use = ++f->clock;
+	if (e->cxt != NULL && e->natts == tupdesc->natts)
+		return e;
+	if (e->cxt != NULL)
+	{
+		MemoryContextDelete(e->cxt);
+		f->decoded_bytes -= e->bytes;
+		e->cxt = NULL;
+	}
+	e->cxt = AllocSetContextCreate(f->cxt, "columnar fetch segment", ALLOCSET_DEFAULT_SIZES);
+	old = MemoryContextSwitchTo(e->cxt);
+	e->natts = tupdesc->natts;
+	e->vals = palloc(sizeof(Datum *) * tupdesc->natts);
+	e->nulls = palloc(sizeof(bool *) * tupdesc->natts);
+	for (a = 0; a < tupdesc->natts; a++)
+	{
+		e->vals[a] = palloc(sizeof(Datum) * seg->row_count);
+		e->nulls[a] = palloc(sizeof(bool) * seg->row_count);
+	}
+	columnar_read_chunks(f->storage_id, seg->segno, seg->row_count, tupdesc,
+						 NULL, e->vals, e->nulls, NULL);
+	MemoryContextSwitchTo(old);
+	e->bytes = MemoryContextMemAllocated(e->cxt, true);
+	f->decoded_bytes += e->bytes;
+
+	/* over budget: drop the least recently used other segments */
+	while (f->decoded_bytes > budget)
+	{
+		FetchEnt   *victim = NULL;
+		int			i;
+
+		for (i = 0; i < f->nents; i++)
+		{
+			FetchEnt   *c = f->ents[i];
+
+			if (c != e && c->cxt != NULL && (victim == NULL || c->last_use < victim->last_use))
+				victim = c;
+		}
+		if (victim == NULL)
+			break;
+		MemoryContextDelete(victim->cxt);
+		victim->cxt = NULL;
+		f->decoded_bytes -= victim->bytes;
+	}
+	return e;
+}
+
 bool
 columnar_fetch_row(ColumnarFetcher *f, int64 rownum, Snapshot snapshot,
 				   Datum *values, bool *isnull)
@@ -574,6 +756,7 @@ columnar_fetch_row(ColumnarFetcher *f, int64 rownum, Snapshot snapshot,
 	TupleDesc	tupdesc = RelationGetDescr(f->rel);
 	Snapshot	meta_snapshot = snapshot;
 	bool		check_deleted = true;
+	FetchEnt   *e;
 	int			r;
 	int			a;
 
@@ -616,27 +799,22 @@ columnar_fetch_row(ColumnarFetcher *f, int64 rownum, Snapshot snapshot,
 			break;
 	}
 
-	if (!(IsMVCCSnapshot(snapshot) && f->vis_snapshot == snapshot &&
-		  f->vis_curcid == snapshot->curcid && f->vis_found &&
-		  rownum >= f->vis_seg.segno && rownum < f->vis_seg.segno + f->vis_seg.row_count))
+	if (!(IsMVCCSnapshot(snapshot) && fetch_vis_cached(f, rownum, snapshot)))
 	{
 		MemoryContext old = MemoryContextSwitchTo(f->cxt);
 		int			nd;
 
-		if (f->vis_deleted)
+		if (f->vis_owned && f->vis_deleted)
 			pfree(f->vis_deleted);
 		f->vis_deleted = NULL;
-		f->vis_snapshot = NULL;
+		f->vis_owned = true;
 		f->vis_found = columnar_find_segment(f->storage_id, rownum, meta_snapshot, &f->vis_seg);
 		if (f->vis_found && check_deleted)
 			f->vis_deleted = columnar_deleted_bitmap(f->storage_id, f->vis_seg.segno,
 													 f->vis_seg.row_count, meta_snapshot, 0, &nd);
 		MemoryContextSwitchTo(old);
 		if (IsMVCCSnapshot(snapshot) && f->vis_found)
-		{
-			f->vis_snapshot = snapshot;
-			f->vis_curcid = snapshot->curcid;
-		}
+			fetch_vis_remember(f, snapshot);
 		if (!f->vis_found)
 			return false;
 	}
@@ -648,32 +826,11 @@ columnar_fetch_row(ColumnarFetcher *f, int64 rownum, Snapshot snapshot,
 		 pending_deleted(f->storage_id, f->vis_seg.segno, r, snapshot)))
 		return false;
 
-	if (f->segno != f->vis_seg.segno || f->natts != tupdesc->natts)
-	{
-		MemoryContext old;
-
-		MemoryContextReset(f->segcxt);
-		f->vals = NULL;
-		f->segno = -1;
-		old = MemoryContextSwitchTo(f->segcxt);
-		f->natts = tupdesc->natts;
-		f->vals = palloc(sizeof(Datum *) * tupdesc->natts);
-		f->nulls = palloc(sizeof(bool *) * tupdesc->natts);
-		for (a = 0; a < tupdesc->natts; a++)
-		{
-			f->vals[a] = palloc(sizeof(Datum) * f->vis_seg.row_count);
-			f->nulls[a] = palloc(sizeof(bool) * f->vis_seg.row_count);
-		}
-		columnar_read_chunks(f->storage_id, f->vis_seg.segno, f->vis_seg.row_count, tupdesc,
-							 NULL, f->vals, f->nulls, NULL);
-		MemoryContextSwitchTo(old);
-		f->segno = f->vis_seg.segno;
-		f->nrows = f->vis_seg.row_count;
-	}
+	e = fetch_decoded(f, &f->vis_seg, tupdesc);
 	for (a = 0; a < tupdesc->natts; a++)
 	{
-		values[a] = f->vals[a][r];
-		isnull[a] = f->nulls[a][r];
+		values[a] = e->vals[a][r];
+		isnull[a] = e->nulls[a][r];
 	}
 	return true;
 }

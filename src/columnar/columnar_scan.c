@@ -380,8 +380,9 @@ columnar_set_rel_pathlist(PlannerInfo *root, RelOptInfo *rel, Index rti, RangeTb
 		if (p->pathtype == T_SeqScan && p->param_info == NULL)
 			seq = p;
 	}
+	/* an index path may have beaten the seq scan our scan's cost derives from */
 	if (seq == NULL)
-		return;
+		seq = create_seqscan_path(root, rel, NULL, 0);
 
 	/* cost: the seq scan's, scaled by the share of columns read */
 	natts = rel->max_attr;
@@ -894,7 +895,10 @@ columnar_get_relation_info(PlannerInfo *root, Oid relationObjectId, bool inhpare
 	if (prev_get_relation_info_hook)
 		prev_get_relation_info_hook(root, relationObjectId, inhparent, rel);
 	if (rel_is_columnar(relationObjectId))
+	{
 		rel->rel_parallel_workers = 0;
+		columnar_cost_indexes(rel);
+	}
 }
 
 static Size
