@@ -309,7 +309,6 @@ fetch_decode_cost(PlannerInfo *root, IndexOptInfo *index, Selectivity sel, doubl
 	double		loops = Max(loop_count, 1.0);
 	double		nsegs;
 	double		overlap;
-	double		seg_rows;
 	double		seg_bytes;
 	double		cached;
 	double		candidates;
@@ -318,20 +317,25 @@ fetch_decode_cost(PlannerInfo *root, IndexOptInfo *index, Selectivity sel, doubl
 	int32		width;
 	int			natts = rel->max_attr;
 
-	if (n * loops <= 2.0)
-	{
-		/* a point lookup: one segment whatever the order */
-		nsegs = Max(1.0, ceil(T / Max(columnar_segment_rows, 1)));
-		overlap = nsegs;
-	}
-	else
-		table_overlap(rte->relid, index->indexkeys[0], &nsegs, &overlap);
-
-	seg_rows = Max(T / nsegs, 1.0);
-	width = get_relation_data_width(rte->relid, NULL);
 	/* values, null flags and decoded data, with the allocator's slack */
-	seg_bytes = seg_rows * (natts * (sizeof(Datum) + 1) + width) * 1.3;
+	width = get_relation_data_width(rte->relid, NULL);
+	nsegs = Max(1.0, ceil(T / Max(columnar_segment_rows, 1)));
+	seg_bytes = (T / nsegs) * (natts * (sizeof(Datum) + 1) + width) * 1.3;
 	cached = Max(1.0, floor((double) columnar_fetch_cache_budget() / seg_bytes));
+
+	/*
+	 * Fetches that fit in the cache even if each decodes a segment of its own
+	 * (point lookups, small ranges) do not need the statistics, which cost a
+	 * read of the table's chunk metadata: take the segments as spread.
+	 */
+	overlap = nsegs;
+	if (n * loops > cached)
+	{
+		table_overlap(rte->relid, index->indexkeys[0], &nsegs, &overlap);
+		seg_bytes = (T / nsegs) * (natts * (sizeof(Datum) + 1) + width) * 1.3;
+		cached = Max(1.0, floor((double) columnar_fetch_cache_budget() / seg_bytes));
+	}
+
 	/* the fetches of all loops share one fetcher and its cache */
 	candidates = Min(nsegs, overlap + Min(1.0, n * loops / T) * nsegs);
 	decodes = segment_decodes(n * loops, candidates, Min(overlap, candidates), cached) / loops;
