@@ -63,6 +63,9 @@ typedef struct OverlapEntry
 
 static HTAB *overlap_cache = NULL;
 
+/* Tables of more segments are not examined: planning must stay cheap. */
+#define MAX_OVERLAP_SEGMENTS 5000
+
 /* The original cost estimators, by index AM. */
 typedef struct OrigEstimator
 {
@@ -240,6 +243,14 @@ table_overlap(Oid relid, AttrNumber attnum, double *nsegs, double *overlap)
 		return;
 	}
 	next_row = columnar_next_row(storage_id);
+	if (next_row / Max(columnar_segment_rows, 1) > MAX_OVERLAP_SEGMENTS)
+	{
+		/* too many segments to read at planning time: take them as spread */
+		*nsegs = Max(1.0, ceil((double) next_row / Max(columnar_segment_rows, 1)));
+		*overlap = *nsegs;
+		table_close(rel, NoLock);
+		return;
+	}
 	if (overlap_cache == NULL)
 	{
 		HASHCTL		ctl;
