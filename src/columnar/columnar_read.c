@@ -537,6 +537,7 @@ typedef struct FetchEnt
 	CommandId	vis_curcid;
 	TransactionId vis_xmin;
 	TransactionId vis_xmax;
+	uint64		vis_completions;
 	ColumnarSegment seg;
 	uint8	   *deleted;
 	/* decoded columns; cxt NULL: not decoded */
@@ -647,11 +648,18 @@ fetch_ent(ColumnarFetcher *f, int64 segno)
 	return e;
 }
 
+/*
+ * Is what the entry knows valid for this snapshot?  A snapshot's memory may
+ * be reused for a later one: the transaction completion count it was taken
+ * at tells them apart.
+ */
 static inline bool
 fetch_vis_valid(FetchEnt *e, Snapshot snapshot)
 {
 	return e->vis_snapshot == snapshot && e->vis_curcid == snapshot->curcid &&
-		e->vis_xmin == snapshot->xmin && e->vis_xmax == snapshot->xmax;
+		e->vis_xmin == snapshot->xmin && e->vis_xmax == snapshot->xmax &&
+		e->vis_completions == snapshot->snapXactCompletionCount &&
+		snapshot->snapXactCompletionCount != 0;
 }
 
 /* Take the segment of rownum from the entries, if known for this MVCC snapshot. */
@@ -689,6 +697,7 @@ fetch_vis_remember(ColumnarFetcher *f, Snapshot snapshot)
 	e->vis_curcid = snapshot->curcid;
 	e->vis_xmin = snapshot->xmin;
 	e->vis_xmax = snapshot->xmax;
+	e->vis_completions = snapshot->snapXactCompletionCount;
 	f->vis_owned = false;
 }
 

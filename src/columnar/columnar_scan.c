@@ -380,12 +380,6 @@ columnar_set_rel_pathlist(PlannerInfo *root, RelOptInfo *rel, Index rti, RangeTb
 		if (p->pathtype == T_SeqScan && p->param_info == NULL)
 			seq = p;
 	}
-	/*
-	 * An index path may have beaten the seq scan our scan's cost derives
-	 * from; a TABLESAMPLE scan has none and must stay what it is.
-	 */
-	if (seq == NULL && rte->tablesample == NULL)
-		seq = create_seqscan_path(root, rel, NULL, 0);
 	if (seq == NULL)
 		return;
 
