@@ -522,8 +522,9 @@ columnar_reader_next(ColumnarReader *r, Datum *values, bool *isnull, int64 *rown
 /*
  * Index scans fetch rows in index order, which on a table loaded in any
  * other order jumps from segment to segment.  Decoding a segment costs as
- * much as reading it in a scan, so the fetcher keeps decoded segments (least
- * recently used first out, within columnar_fetch_cache_budget() bytes) and,
+ * much as reading it in a scan, so once the fetches come back to a segment
+ * decoded before, the fetcher keeps decoded segments (least recently used
+ * first out, within columnar_fetch_cache_budget() bytes) and, always,
  * for an MVCC snapshot, each segment's metadata and deletion bitmap, so that
  * a fetch landing in a segment seen before costs neither a decode nor a
  * metadata lookup.  Chunks never change once written, so decoded values stay
@@ -547,6 +548,7 @@ typedef struct FetchEnt
 	bool	  **nulls;
 	Size		bytes;
 	uint64		last_use;
+	bool		decoded_before;
 } FetchEnt;
 
 struct ColumnarFetcher
@@ -559,6 +561,7 @@ struct ColumnarFetcher
 	int			capents;
 	Size		decoded_bytes;	/* of all decoded entries */
 	uint64		clock;
+	bool		keep_many;		/* fetches came back to a segment: cache */
 	/* visibility of the segment of the current fetch */
 	ColumnarSegment vis_seg;
 	bool		vis_found;
@@ -715,11 +718,42 @@ fetch_decoded(ColumnarFetcher *f, ColumnarSegment *seg, TupleDesc tupdesc)
 		return e;
 	if (e->cxt != NULL)
 	{
-		MemoryContextDelete(e->cxt);
+		/* the table gained columns since: decode again */
 		f->decoded_bytes -= e->bytes;
-		e->cxt = NULL;
+		MemoryContextReset(e->cxt);
 	}
-	e->cxt = AllocSetContextCreate(f->cxt, "columnar fetch segment", ALLOCSET_DEFAULT_SIZES);
+	else
+	{
+		/*
+		 * Until the fetches come back to a segment decoded before, they go
+		 * through the table in order (a bitmap scan, an index the table is
+		 * loaded in the order of): one decoded segment is enough, and its
+		 * memory is reused rather than asking the system for more.
+		 */
+		if (e->decoded_before)
+			f->keep_many = true;
+		if (!f->keep_many)
+		{
+			int			i;
+
+			for (i = 0; i < f->nents && e->cxt == NULL; i++)
+			{
+				FetchEnt   *c = f->ents[i];
+
+				if (c != e && c->cxt != NULL)
+				{
+					e->cxt = c->cxt;
+					c->cxt = NULL;
+					f->decoded_bytes -= c->bytes;
+					MemoryContextReset(e->cxt);
+				}
+			}
+		}
+		if (e->cxt == NULL)
+			e->cxt = AllocSetContextCreate(f->cxt, "columnar fetch segment",
+										   ALLOCSET_DEFAULT_SIZES);
+	}
+	e->decoded_before = true;
 	old = MemoryContextSwitchTo(e->cxt);
 	e->natts = tupdesc->natts;
 	e->vals = palloc(sizeof(Datum *) * tupdesc->natts);
