@@ -533,12 +533,8 @@ columnar_reader_next(ColumnarReader *r, Datum *values, bool *isnull, int64 *rown
 typedef struct FetchEnt
 {
 	int64		segno;			/* sort key of the fetcher's array */
-	/* visibility of the segment, valid for one MVCC snapshot */
-	Snapshot	vis_snapshot;	/* NULL: not known */
-	CommandId	vis_curcid;
-	TransactionId vis_xmin;
-	TransactionId vis_xmax;
-	uint64		vis_completions;
+	/* visibility of the segment under the fetcher's snapshot vis_gen */
+	uint64		vis_gen;		/* 0: not known */
 	ColumnarSegment seg;
 	uint8	   *deleted;
 	/* decoded columns; cxt NULL: not decoded */
@@ -562,6 +558,11 @@ struct ColumnarFetcher
 	Size		decoded_bytes;	/* of all decoded entries */
 	uint64		clock;
 	bool		keep_many;		/* fetches came back to a segment: cache */
+	/* the MVCC snapshot the entries' visibility is for, and its generation */
+	SnapshotData snap_id;
+	TransactionId *snap_xip;
+	TransactionId *snap_subxip;
+	uint64		vis_gen;
 	/* visibility of the segment of the current fetch */
 	ColumnarSegment vis_seg;
 	bool		vis_found;
@@ -652,17 +653,40 @@ fetch_ent(ColumnarFetcher *f, int64 segno)
 }
 
 /*
- * Is what the entry knows valid for this snapshot?  A snapshot's memory may
- * be reused for a later one: the transaction completion count it was taken
- * at tells them apart.
+ * Advance the fetcher's snapshot generation unless snapshot is the one the
+ * entries' visibility is for.  The pointer alone cannot tell: a snapshot's
+ * memory may be reused for a later one, so its contents are compared too.
  */
-static inline bool
-fetch_vis_valid(FetchEnt *e, Snapshot snapshot)
+static void
+fetch_snapshot_gen(ColumnarFetcher *f, Snapshot s)
 {
-	return e->vis_snapshot == snapshot && e->vis_curcid == snapshot->curcid &&
-		e->vis_xmin == snapshot->xmin && e->vis_xmax == snapshot->xmax &&
-		e->vis_completions == snapshot->snapXactCompletionCount &&
-		snapshot->snapXactCompletionCount != 0;
+	SnapshotData *id = &f->snap_id;
+
+	if (f->vis_gen != 0 && id->curcid == s->curcid && id->xmin == s->xmin &&
+		id->xmax == s->xmax && id->xcnt == s->xcnt && id->subxcnt == s->subxcnt &&
+		id->suboverflowed == s->suboverflowed && id->takenDuringRecovery == s->takenDuringRecovery &&
+		id->snapshot_type == s->snapshot_type &&
+		(s->xcnt == 0 || memcmp(f->snap_xip, s->xip, sizeof(TransactionId) * s->xcnt) == 0) &&
+		(s->subxcnt == 0 || memcmp(f->snap_subxip, s->subxip, sizeof(TransactionId) * s->subxcnt) == 0))
+		return;
+	f->vis_gen++;
+	*id = *s;
+	if (f->snap_xip)
+		pfree(f->snap_xip);
+	if (f->snap_subxip)
+		pfree(f->snap_subxip);
+	f->snap_xip = NULL;
+	f->snap_subxip = NULL;
+	if (s->xcnt > 0)
+	{
+		f->snap_xip = MemoryContextAlloc(f->cxt, sizeof(TransactionId) * s->xcnt);
+		memcpy(f->snap_xip, s->xip, sizeof(TransactionId) * s->xcnt);
+	}
+	if (s->subxcnt > 0)
+	{
+		f->snap_subxip = MemoryContextAlloc(f->cxt, sizeof(TransactionId) * s->subxcnt);
+		memcpy(f->snap_subxip, s->subxip, sizeof(TransactionId) * s->subxcnt);
+	}
 }
 
 /* Take the segment of rownum from the entries, if known for this MVCC snapshot. */
@@ -675,7 +699,7 @@ fetch_vis_cached(ColumnarFetcher *f, int64 rownum, Snapshot snapshot)
 	if (i < 0)
 		return false;
 	e = f->ents[i];
-	if (!fetch_vis_valid(e, snapshot) || rownum >= e->seg.segno + e->seg.row_count)
+	if (e->vis_gen != f->vis_gen || rownum >= e->seg.segno + e->seg.row_count)
 		return false;
 	if (f->vis_owned && f->vis_deleted)
 		pfree(f->vis_deleted);
@@ -696,11 +720,7 @@ fetch_vis_remember(ColumnarFetcher *f, Snapshot snapshot)
 		pfree(e->deleted);
 	e->seg = f->vis_seg;
 	e->deleted = f->vis_deleted;
-	e->vis_snapshot = snapshot;
-	e->vis_curcid = snapshot->curcid;
-	e->vis_xmin = snapshot->xmin;
-	e->vis_xmax = snapshot->xmax;
-	e->vis_completions = snapshot->snapXactCompletionCount;
+	e->vis_gen = f->vis_gen;
 	f->vis_owned = false;
 }
 
@@ -842,6 +862,8 @@ columnar_fetch_row(ColumnarFetcher *f, int64 rownum, Snapshot snapshot,
 			break;
 	}
 
+	if (IsMVCCSnapshot(snapshot))
+		fetch_snapshot_gen(f, snapshot);
 	if (!(IsMVCCSnapshot(snapshot) && fetch_vis_cached(f, rownum, snapshot)))
 	{
 		MemoryContext old = MemoryContextSwitchTo(f->cxt);
