@@ -1088,7 +1088,10 @@ columnar_get_relation_info(PlannerInfo *root, Oid relationObjectId, bool inhpare
 	if (prev_get_relation_info_hook)
 		prev_get_relation_info_hook(root, relationObjectId, inhparent, rel);
 	if (rel_is_columnar(relationObjectId))
+	{
 		rel->rel_parallel_workers = 0;
+		columnar_cost_indexes(rel);
+	}
 }
 
 static Size
