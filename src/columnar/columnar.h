@@ -60,6 +60,7 @@ extern void columnar_reader_rescan(ColumnarReader *reader);
 extern void columnar_reader_end(ColumnarReader *reader);
 extern void columnar_reader_counts(ColumnarReader *reader, int64 *read,
 								   int64 *skipped);
+extern void columnar_reader_set_tupdesc(ColumnarReader *reader, TupleDesc tupdesc);
 extern void columnar_reader_set_exclude(ColumnarReader *reader,
 										Snapshot now_snapshot);
 extern double columnar_reader_unrefuted_fraction(ColumnarReader *reader);

@@ -151,6 +151,8 @@ columnar_scan_getnextslot(TableScanDesc sscan, ScanDirection direction,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("backward scans of versioned_columnar tables are not supported")));
 	ExecClearTuple(slot);
+	/* a rewrite reads the old rows with the old descriptor (its slot's) */
+	columnar_reader_set_tupdesc(scan->reader, slot->tts_tupleDescriptor);
 	for (;;)
 	{
 		if (!columnar_reader_next(scan->reader, slot->tts_values, slot->tts_isnull, &rownum))
