@@ -60,3 +60,163 @@ INSERT INTO ddl_t5 (a, b) VALUES (101, 101);
 SELECT a, b, length(d), z FROM ddl_t5 WHERE a >= 100 ORDER BY a;
 COMMIT;
 SELECT count(*), sum(a), sum(b), sum(z) FROM ddl_t5;
+
+-- TRUNCATE and DROP rolled back to a savepoint leave the rows as they were
+CREATE TABLE ddl_s1 (a int);
+BEGIN;
+INSERT INTO ddl_s1 VALUES (4);
+SAVEPOINT s1;
+TRUNCATE ddl_s1;
+ROLLBACK TO s1;
+COMMIT;
+SELECT * FROM ddl_s1;
+BEGIN;
+INSERT INTO ddl_s1 VALUES (5);
+SAVEPOINT s1;
+DROP TABLE ddl_s1;
+ROLLBACK TO s1;
+COMMIT;
+SELECT * FROM ddl_s1 ORDER BY a;
+-- nested savepoints: committed rows, a deletion, truncations released and rolled back
+CREATE TABLE ddl_s2 (a int);
+INSERT INTO ddl_s2 SELECT generate_series(1, 5);
+BEGIN;
+INSERT INTO ddl_s2 VALUES (6);
+SAVEPOINT a;
+DELETE FROM ddl_s2 WHERE a = 1;
+SAVEPOINT b;
+TRUNCATE ddl_s2;
+INSERT INTO ddl_s2 VALUES (7);
+SAVEPOINT c;
+TRUNCATE ddl_s2;
+RELEASE c;
+SELECT * FROM ddl_s2;
+ROLLBACK TO b;
+SELECT * FROM ddl_s2 ORDER BY a;
+COMMIT;
+SELECT * FROM ddl_s2 ORDER BY a;
+BEGIN;
+SAVEPOINT a;
+TRUNCATE ddl_s2;
+TRUNCATE ddl_s2;
+ROLLBACK TO a;
+SELECT count(*) FROM ddl_s2;
+TRUNCATE ddl_s2;
+TRUNCATE ddl_s2;
+INSERT INTO ddl_s2 VALUES (8);
+COMMIT;
+SELECT * FROM ddl_s2 ORDER BY a;
+-- a table created in the transaction, truncated in a savepoint
+BEGIN;
+CREATE TABLE ddl_s3 (a int);
+INSERT INTO ddl_s3 VALUES (1);
+SAVEPOINT a;
+TRUNCATE ddl_s3;
+INSERT INTO ddl_s3 VALUES (2);
+TRUNCATE ddl_s3;
+ROLLBACK TO a;
+INSERT INTO ddl_s3 VALUES (3);
+COMMIT;
+SELECT * FROM ddl_s3 ORDER BY a;
+-- segments written inside a savepoint, then rolled back; TRUNCATE and DROP over many rows
+CREATE TABLE ddl_s4 (a int);
+INSERT INTO ddl_s4 SELECT generate_series(1, 3);
+BEGIN;
+SAVEPOINT a;
+INSERT INTO ddl_s4 SELECT generate_series(10, 25009);
+ROLLBACK TO a;
+INSERT INTO ddl_s4 VALUES (4);
+COMMIT;
+SELECT count(*), sum(a) FROM ddl_s4;
+BEGIN;
+INSERT INTO ddl_s4 SELECT generate_series(10, 25009);
+SAVEPOINT a;
+TRUNCATE ddl_s4;
+ROLLBACK TO a;
+COMMIT;
+SELECT count(*), sum(a) FROM ddl_s4;
+BEGIN;
+INSERT INTO ddl_s4 VALUES (5);
+SAVEPOINT a;
+DROP TABLE ddl_s4;
+ROLLBACK TO a;
+INSERT INTO ddl_s4 VALUES (6);
+COMMIT;
+SELECT count(*), sum(a) FROM ddl_s4;
+-- a rewrite and an added column rolled back to a savepoint
+BEGIN;
+INSERT INTO ddl_s4 VALUES (7);
+SAVEPOINT a;
+ALTER TABLE ddl_s4 ALTER COLUMN a TYPE bigint;
+ROLLBACK TO a;
+SAVEPOINT b;
+ALTER TABLE ddl_s4 ADD COLUMN b int DEFAULT 1;
+INSERT INTO ddl_s4 VALUES (8, 2);
+ROLLBACK TO b;
+ALTER TABLE ddl_s4 ADD COLUMN b text DEFAULT 'x';
+INSERT INTO ddl_s4 VALUES (9, 'y');
+SELECT * FROM ddl_s4 WHERE a >= 5 ORDER BY a;
+COMMIT;
+SELECT count(*), sum(a), string_agg(DISTINCT b, ',' ORDER BY b) FROM ddl_s4;
+-- rows of an inner subtransaction rolled back between rows of its parent
+BEGIN;
+SAVEPOINT a;
+INSERT INTO ddl_s4 (a) VALUES (101);
+SAVEPOINT b;
+INSERT INTO ddl_s4 (a) VALUES (102);
+ROLLBACK TO b;
+INSERT INTO ddl_s4 (a) VALUES (103);
+ROLLBACK TO a;
+INSERT INTO ddl_s4 (a) VALUES (104);
+COMMIT;
+SELECT a FROM ddl_s4 WHERE a > 100 ORDER BY a;
+
+-- ON COMMIT DELETE ROWS: the rows go at commit, also after a large fill
+CREATE TEMP TABLE ddl_oc (a int, t text) ON COMMIT DELETE ROWS;
+BEGIN;
+INSERT INTO ddl_oc SELECT g, repeat('x', 3000) || g FROM generate_series(1, 20000) g;
+SELECT count(*) FROM ddl_oc;
+COMMIT;
+SELECT count(*) FROM ddl_oc;
+BEGIN;
+INSERT INTO ddl_oc VALUES (1, 'a');
+SAVEPOINT a;
+INSERT INTO ddl_oc VALUES (2, 'b');
+ROLLBACK TO a;
+SELECT * FROM ddl_oc;
+COMMIT;
+SELECT count(*) FROM ddl_oc;
+INSERT INTO ddl_oc VALUES (3, 'c');
+SELECT count(*) FROM ddl_oc;
+DROP TABLE ddl_oc;
+
+-- CREATE TABLE AS, SELECT INTO and materialized views over a parallel plan
+CREATE TABLE ddl_src AS SELECT g AS a, g % 10 AS b FROM generate_series(1, 100000) g;
+ANALYZE ddl_src;
+SET parallel_setup_cost = 0;
+SET parallel_tuple_cost = 0;
+SET min_parallel_table_scan_size = 0;
+SET max_parallel_workers_per_gather = 2;
+CREATE TABLE ddl_ctas AS SELECT * FROM ddl_src WHERE b < 5;
+SELECT count(*), sum(a) FROM ddl_ctas;
+SELECT * INTO ddl_ctas2 FROM ddl_src WHERE a % 1000 = 0;
+SELECT count(*), sum(a) FROM ddl_ctas2;
+CREATE MATERIALIZED VIEW ddl_mv AS SELECT * FROM ddl_src WHERE b = 1;
+SELECT count(*), sum(a) FROM ddl_mv;
+CREATE UNIQUE INDEX ON ddl_mv (a);
+REFRESH MATERIALIZED VIEW ddl_mv;
+REFRESH MATERIALIZED VIEW CONCURRENTLY ddl_mv;
+SELECT count(*), sum(a) FROM ddl_mv;
+RESET parallel_setup_cost;
+RESET parallel_tuple_cost;
+RESET min_parallel_table_scan_size;
+RESET max_parallel_workers_per_gather;
+
+DROP TABLE ddl_t1, ddl_t2, ddl_t3, ddl_t4, ddl_t5, ddl_s1, ddl_s2, ddl_s3, ddl_s4,
+	ddl_src, ddl_ctas, ddl_ctas2 CASCADE;
+DROP DOMAIN ddl_posint;
+-- nothing of the dropped and rewritten tables is left behind
+SELECT count(*) AS orphan_storages FROM streamext.columnar_storage s
+WHERE NOT EXISTS (SELECT FROM pg_class c WHERE pg_relation_filenode(c.oid) = s.relnode);
+SELECT count(*) AS orphan_chunks FROM streamext.columnar_chunk c
+WHERE NOT EXISTS (SELECT FROM streamext.columnar_storage s WHERE s.storage_id = c.storage_id);

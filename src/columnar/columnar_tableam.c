@@ -835,7 +835,8 @@ columnar_object_access(ObjectAccessType access, Oid classId, Oid objectId, int s
 			Form_pg_class cls = (Form_pg_class) GETSTRUCT(tup);
 			Oid			am = columnar_am_oid();
 
-			if (OidIsValid(am) && cls->relam == am && cls->relkind == RELKIND_RELATION)
+			if (OidIsValid(am) && cls->relam == am &&
+				(cls->relkind == RELKIND_RELATION || cls->relkind == RELKIND_MATVIEW))
 			{
 				Oid			spc = OidIsValid(cls->reltablespace) ? cls->reltablespace : MyDatabaseTableSpace;
 				Oid			node = OidIsValid(cls->relfilenode) ? cls->relfilenode : objectId;
