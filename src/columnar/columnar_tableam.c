@@ -486,10 +486,14 @@ columnar_relation_copy_data(Relation rel, const RelFileNode *newrnode)
 {
 	SMgrRelation srel;
 
-	/* SET TABLESPACE: the data lives in the metadata tables; only the map moves */
+	/*
+	 * SET TABLESPACE: the data lives in the metadata tables; only the map
+	 * moves.  Buffered rows stay buffered: the write state belongs to the
+	 * storage, not to the relfilenode (and writing them out here would put
+	 * rows of an enclosing subtransaction into this one's segments).
+	 */
 	srel = RelationCreateStorage(*newrnode, rel->rd_rel->relpersistence, true);
 	smgrclose(srel);
-	columnar_flush_relation(rel);
 	columnar_storage_rekey(rel, newrnode);
 	RelationDropStorage(rel);
 }
