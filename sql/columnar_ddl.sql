@@ -68,6 +68,35 @@ SELECT a, b, length(d), z FROM ddl_t5 WHERE a >= 100 ORDER BY a;
 COMMIT;
 SELECT count(*), sum(a), sum(b), sum(z) FROM ddl_t5;
 
+-- CLUSTER sorts the current rows by the index (expressions too), also in a savepoint rolled back
+CREATE TABLE ddl_cl (a int, b text, c int);
+INSERT INTO ddl_cl SELECT (g * 7919) % 1000, repeat('x', g % 300), g FROM generate_series(1, 30000) g;
+ALTER TABLE ddl_cl DROP COLUMN c;
+CREATE INDEX ddl_cl_a ON ddl_cl (a);
+CREATE INDEX ddl_cl_expr ON ddl_cl ((length(b)), a);
+BEGIN;
+INSERT INTO ddl_cl VALUES (-1, 'new');
+CLUSTER ddl_cl USING ddl_cl_a;
+INSERT INTO ddl_cl VALUES (-2, 'new2');
+COMMIT;
+SELECT count(*) AS out_of_order FROM (SELECT a, lag(a) OVER () AS pa FROM ddl_cl) s WHERE pa > a;
+SELECT count(*), sum(a), sum(length(b)) FROM ddl_cl;
+SET enable_seqscan = off;
+SELECT count(*) FROM ddl_cl WHERE a = 5;
+RESET enable_seqscan;
+CLUSTER ddl_cl;
+CLUSTER ddl_cl USING ddl_cl_expr;
+SELECT count(*) AS out_of_order FROM (
+	SELECT length(b) AS l, a, lag(length(b)) OVER () AS pl, lag(a) OVER () AS pa FROM ddl_cl) s
+WHERE (pl, pa) > (l, a);
+BEGIN;
+INSERT INTO ddl_cl VALUES (-3, 'x');
+SAVEPOINT s;
+CLUSTER ddl_cl USING ddl_cl_a;
+ROLLBACK TO s;
+COMMIT;
+SELECT count(*), sum(a), sum(length(b)) FROM ddl_cl;
+
 -- TRUNCATE and DROP rolled back to a savepoint leave the rows as they were
 CREATE TABLE ddl_s1 (a int);
 BEGIN;
@@ -251,7 +280,7 @@ RESET parallel_tuple_cost;
 RESET min_parallel_table_scan_size;
 RESET max_parallel_workers_per_gather;
 
-DROP TABLE ddl_t1, ddl_t2, ddl_t3, ddl_t3b, ddl_t4, ddl_t5, ddl_s1, ddl_s2, ddl_s3, ddl_s4, ddl_s5,
+DROP TABLE ddl_t1, ddl_t2, ddl_t3, ddl_t3b, ddl_t4, ddl_cl, ddl_t5, ddl_s1, ddl_s2, ddl_s3, ddl_s4, ddl_s5,
 	ddl_src, ddl_ctas, ddl_ctas2 CASCADE;
 DROP DOMAIN ddl_posint;
 -- nothing of the dropped and rewritten tables is left behind

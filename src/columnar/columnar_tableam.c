@@ -5,8 +5,9 @@
  *
  * Tuples are virtual: values are decoded from column chunks (or taken from
  * the transaction's insert buffer) and a TID is the row number.  Row locks,
- * speculative insertion (ON CONFLICT), TABLESAMPLE, CLUSTER and parallel
- * scans are refused with a clear error instead of being half supported.
+ * speculative insertion (ON CONFLICT), TABLESAMPLE and parallel scans
+ * through the table AM are refused with a clear error instead of being half
+ * supported.
  */
 #include "postgres.h"
 
@@ -42,6 +43,7 @@
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
 #include "utils/guc.h"
+#include "utils/tuplesort.h"
 
 typedef struct ColumnarScanDescData
 {
@@ -498,6 +500,61 @@ columnar_relation_copy_data(Relation rel, const RelFileNode *newrnode)
 	RelationDropStorage(rel);
 }
 
+/*
+ * CLUSTER: the current rows, sorted by the index (a sort, not an index scan:
+ * fetches in index order would decode a segment per row), written to the
+ * new relfilenode's storage, so the table starts a new history as any
+ * rewrite does.
+ */
+static void
+cluster_rows(Relation OldTable, Relation NewTable, Relation OldIndex, double *num_tuples)
+{
+	TupleDesc	desc = RelationGetDescr(OldTable);
+	Snapshot	snapshot = RegisterSnapshot(GetTransactionSnapshot());
+	ColumnarReader *reader = columnar_reader_begin(OldTable, snapshot, 0, NULL, NIL);
+	Tuplesortstate *sort = tuplesort_begin_cluster(desc, OldIndex, maintenance_work_mem,
+												   NULL, TUPLESORT_NONE);
+	Datum	   *values = palloc(sizeof(Datum) * desc->natts);
+	bool	   *isnull = palloc(sizeof(bool) * desc->natts);
+	MemoryContext tmp = AllocSetContextCreate(CurrentMemoryContext, "columnar cluster row",
+											  ALLOCSET_DEFAULT_SIZES);
+	CommandId	cid = GetCurrentCommandId(true);
+	int64		rownum;
+	HeapTuple	tup;
+	double		n = 0;
+	int			a;
+
+	while (columnar_reader_next(reader, values, isnull, &rownum))
+	{
+		MemoryContext old = MemoryContextSwitchTo(tmp);
+
+		CHECK_FOR_INTERRUPTS();
+		for (a = 0; a < desc->natts; a++)
+			if (TupleDescAttr(desc, a)->attisdropped)
+				isnull[a] = true;
+		tup = heap_form_tuple(desc, values, isnull);
+		MemoryContextSwitchTo(old);
+		tuplesort_putheaptuple(sort, tup);	/* copies it */
+		MemoryContextReset(tmp);
+	}
+	columnar_reader_end(reader);
+	UnregisterSnapshot(snapshot);
+	tuplesort_performsort(sort);
+	while ((tup = tuplesort_getheaptuple(sort, true)) != NULL)
+	{
+		ItemPointerData tid;
+
+		CHECK_FOR_INTERRUPTS();
+		heap_deform_tuple(tup, desc, values, isnull);
+		columnar_insert_row(NewTable, values, isnull, cid, &tid);
+		n += 1;
+	}
+	tuplesort_end(sort);
+	columnar_flush_relation(NewTable);
+	MemoryContextDelete(tmp);
+	*num_tuples = n;
+}
+
 static void
 columnar_relation_copy_for_cluster(Relation OldTable, Relation NewTable, Relation OldIndex,
 								   bool use_sort, TransactionId OldestXmin,
@@ -508,9 +565,14 @@ columnar_relation_copy_for_cluster(Relation OldTable, Relation NewTable, Relatio
 	int64		storage_id;
 
 	if (OldIndex != NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("CLUSTER is not supported on versioned_columnar tables")));
+	{
+		cluster_rows(OldTable, NewTable, OldIndex, num_tuples);
+		*tups_vacuumed = 0;
+		*tups_recently_dead = 0;
+		*xid_cutoff = InvalidTransactionId;
+		*multi_cutoff = InvalidMultiXactId;
+		return;
+	}
 
 	/*
 	 * VACUUM FULL: rows are already compact and old versions must survive,
