@@ -68,6 +68,29 @@ SELECT a, b, length(d), z FROM ddl_t5 WHERE a >= 100 ORDER BY a;
 COMMIT;
 SELECT count(*), sum(a), sum(b), sum(z) FROM ddl_t5;
 
+-- ALTER TYPE without a rewrite (another collation, a binary-compatible type): the
+-- segments' min/max of the old ordering must not refute rows under the new one
+CREATE TABLE ddl_co (s text COLLATE "C");
+INSERT INTO ddl_co VALUES ('B'), ('a');
+ALTER TABLE ddl_co ALTER COLUMN s TYPE text COLLATE "en-x-icu";
+SELECT s FROM ddl_co WHERE s < 'B';
+SELECT s FROM ddl_co WHERE s > 'a';
+BEGIN;
+INSERT INTO ddl_co VALUES ('b'), ('A');
+ALTER TABLE ddl_co ALTER COLUMN s TYPE text COLLATE "C";
+INSERT INTO ddl_co VALUES ('C');
+SELECT s FROM ddl_co WHERE s < 'B' ORDER BY s;
+SAVEPOINT x;
+ALTER TABLE ddl_co ALTER COLUMN s TYPE text COLLATE "en-x-icu";
+ROLLBACK TO x;
+COMMIT;
+SELECT s FROM ddl_co WHERE s < 'B' ORDER BY s;
+SELECT s FROM ddl_co WHERE s > 'a' ORDER BY s;
+CREATE TABLE ddl_io (a int);
+INSERT INTO ddl_io VALUES (-5), (3);
+ALTER TABLE ddl_io ALTER COLUMN a TYPE oid;
+SELECT a FROM ddl_io WHERE a > 10;
+
 -- CLUSTER sorts the current rows by the index (expressions too), also in a savepoint rolled back
 CREATE TABLE ddl_cl (a int, b text, c int);
 INSERT INTO ddl_cl SELECT (g * 7919) % 1000, repeat('x', g % 300), g FROM generate_series(1, 30000) g;
@@ -280,7 +303,7 @@ RESET parallel_tuple_cost;
 RESET min_parallel_table_scan_size;
 RESET max_parallel_workers_per_gather;
 
-DROP TABLE ddl_t1, ddl_t2, ddl_t3, ddl_t3b, ddl_t4, ddl_cl, ddl_t5, ddl_s1, ddl_s2, ddl_s3, ddl_s4, ddl_s5,
+DROP TABLE ddl_t1, ddl_t2, ddl_t3, ddl_t3b, ddl_t4, ddl_cl, ddl_co, ddl_io, ddl_t5, ddl_s1, ddl_s2, ddl_s3, ddl_s4, ddl_s5,
 	ddl_src, ddl_ctas, ddl_ctas2 CASCADE;
 DROP DOMAIN ddl_posint;
 -- nothing of the dropped and rewritten tables is left behind

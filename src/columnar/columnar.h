@@ -226,6 +226,7 @@ extern void columnar_write_state_remove(ColumnarWriteState *ws);
 extern void columnar_write_states_reset(void);
 extern void columnar_write_states_forget_last(void);
 extern void columnar_storage_cache_forget(void);
+extern void columnar_column_changed(int64 storage_id, Form_pg_attribute newatt);
 
 extern Relation columnar_meta_open(const char *name, LOCKMODE mode);
 extern Oid	columnar_meta_index(const char *name);

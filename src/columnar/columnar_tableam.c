@@ -17,6 +17,10 @@
 #include <math.h>
 
 #include "access/heapam.h"
+#include "utils/fmgroids.h"
+#include "catalog/pg_attribute.h"
+#include "access/table.h"
+#include "access/genam.h"
 #include "access/multixact.h"
 #include "access/relscan.h"
 #include "access/tableam.h"
@@ -884,13 +888,86 @@ columnar_handler(PG_FUNCTION_ARGS)
 
 static object_access_hook_type prev_object_access_hook = NULL;
 
-/* A dropped columnar table takes its metadata (transactionally) with it. */
+static bool
+relation_is_columnar(Oid relid)
+{
+	HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	bool		result = false;
+
+	if (HeapTupleIsValid(tup))
+	{
+		Form_pg_class cls = (Form_pg_class) GETSTRUCT(tup);
+		Oid			am = columnar_am_oid();
+
+		result = OidIsValid(am) && cls->relam == am &&
+			(cls->relkind == RELKIND_RELATION || cls->relkind == RELKIND_MATVIEW);
+		ReleaseSysCache(tup);
+	}
+	return result;
+}
+
+/*
+ * ALTER COLUMN ... TYPE that needs no rewrite (a binary-compatible type, or
+ * only another collation) keeps the segments, whose min/max were computed
+ * with the old type's ordering: they could refute rows that match under the
+ * new one, so they are forgotten.  The pg_attribute row updated by the
+ * current command is visible only to SnapshotSelf; the relcache still has
+ * the old one.
+ */
+static void
+column_altered(Oid relid, AttrNumber attnum)
+{
+	Relation	rel;
+	Relation	attrel;
+	ScanKeyData key[2];
+	SysScanDesc scan;
+	HeapTuple	tup;
+
+	if (!relation_is_columnar(relid))
+		return;
+	rel = RelationIdGetRelation(relid);
+	if (!RelationIsValid(rel))
+		return;
+	if (attnum > RelationGetDescr(rel)->natts)
+	{
+		RelationClose(rel);
+		return;
+	}
+	attrel = table_open(AttributeRelationId, AccessShareLock);
+	ScanKeyInit(&key[0], Anum_pg_attribute_attrelid, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(relid));
+	ScanKeyInit(&key[1], Anum_pg_attribute_attnum, BTEqualStrategyNumber, F_INT2EQ,
+				Int16GetDatum(attnum));
+	scan = systable_beginscan(attrel, AttributeRelidNumIndexId, true, SnapshotSelf, 2, key);
+	tup = systable_getnext(scan);
+	if (HeapTupleIsValid(tup))
+	{
+		Form_pg_attribute newatt = (Form_pg_attribute) GETSTRUCT(tup);
+		Form_pg_attribute oldatt = TupleDescAttr(RelationGetDescr(rel), attnum - 1);
+		int64		storage_id = columnar_storage_id(rel, true);
+
+		if (storage_id != 0 && !newatt->attisdropped &&
+			(newatt->atttypid != oldatt->atttypid || newatt->attcollation != oldatt->attcollation))
+			columnar_column_changed(storage_id, newatt);
+	}
+	systable_endscan(scan);
+	table_close(attrel, AccessShareLock);
+	RelationClose(rel);
+}
+
+/*
+ * A dropped columnar table takes its metadata (transactionally) with it; an
+ * altered column may invalidate the segments' statistics.
+ */
 static void
 columnar_object_access(ObjectAccessType access, Oid classId, Oid objectId, int subId,
 					   void *arg)
 {
 	if (prev_object_access_hook)
 		prev_object_access_hook(access, classId, objectId, subId, arg);
+
+	if (access == OAT_POST_ALTER && classId == RelationRelationId && subId > 0)
+		column_altered(objectId, (AttrNumber) subId);
 
 	if (access == OAT_DROP && classId == RelationRelationId && subId == 0)
 	{

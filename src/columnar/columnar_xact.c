@@ -194,6 +194,65 @@ columnar_truncate(Relation rel, bool transactional)
 	remove_segments(ws);
 }
 
+/*
+ * A column changed its type or collation without a rewrite: the min/max of
+ * its chunks were computed with the old ordering and are dropped (the rows
+ * stay, heap updates a rollback undoes); rows still buffered get theirs
+ * with the new one.
+ */
+void
+columnar_column_changed(int64 storage_id, Form_pg_attribute newatt)
+{
+	Relation	chunkrel = columnar_meta_open("columnar_chunk", RowExclusiveLock);
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tup;
+	ColumnarWriteState *ws = columnar_write_state_find(storage_id);
+
+	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(storage_id));
+	scan = systable_beginscan(chunkrel, columnar_meta_index("columnar_chunk_pkey"), true,
+							  SnapshotSelf, 1, &key);
+	while (HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		Datum		values[7];
+		bool		nulls[7];
+		bool		repl[7] = {false, false, false, false, true, true, false};
+		HeapTuple	newtup;
+
+		CHECK_FOR_INTERRUPTS();
+		heap_deform_tuple(tup, RelationGetDescr(chunkrel), values, nulls);
+		/* the updated copy is visible to the scan too: it has no min/max left */
+		if (DatumGetInt16(values[2]) != newatt->attnum || (nulls[4] && nulls[5]))
+			continue;
+		nulls[4] = nulls[5] = true;
+		newtup = heap_modify_tuple(tup, RelationGetDescr(chunkrel), values, nulls, repl);
+		CatalogTupleUpdate(chunkrel, &newtup->t_self, newtup);
+		heap_freetuple(newtup);
+	}
+	systable_endscan(scan);
+	table_close(chunkrel, RowExclusiveLock);
+	/* no CommandCounterIncrement: ALTER TABLE still holds the relation's old descriptor */
+
+	if (ws && newatt->attnum <= ws->tupdesc->natts)
+	{
+		/* a new descriptor, not a change in place: a rollback restores the old one */
+		MemoryContext old = MemoryContextSwitchTo(ws->cxt);
+		TupleDesc	desc = CreateTupleDescCopy(ws->tupdesc);
+		Form_pg_attribute att = TupleDescAttr(desc, newatt->attnum - 1);
+
+		memcpy(att, newatt, ATTRIBUTE_FIXED_PART_SIZE);
+		/* as CreateTupleDescCopy leaves them: the copy has no constraints or defaults */
+		att->attnotnull = false;
+		att->atthasdef = false;
+		att->atthasmissing = false;
+		att->attidentity = '\0';
+		att->attgenerated = '\0';
+		ws->tupdesc = desc;
+		MemoryContextSwitchTo(old);
+		columnar_write_states_forget_last();
+	}
+}
+
 /* ---------------------------------------------------------------- */
 /* commit                                                            */
 /* ---------------------------------------------------------------- */
