@@ -1,8 +1,8 @@
 /*
  * columnar_xact.c
  *		Transaction boundaries of versioned_columnar writes: TRUNCATE, DROP,
- *		subtransaction rollback, PREPARE and the commit-time flush that
- *		writes the version row.
+ *		subtransaction rollback, and the commit-time (or PREPARE-time) flush
+ *		that writes the version row.
  *
  * A transaction's changes to a table live in its write state
  * (columnar_write.c) until commit, and a rollback to a savepoint must undo
@@ -533,6 +533,15 @@ columnar_xact_callback(XactEvent event, void *arg)
 	{
 		case XACT_EVENT_PRE_COMMIT:
 		case XACT_EVENT_PARALLEL_PRE_COMMIT:
+		case XACT_EVENT_PRE_PREPARE:
+
+			/*
+			 * PREPARE TRANSACTION writes the version now: its rows are heap
+			 * rows of the prepared transaction, visible at COMMIT PREPARED
+			 * and gone with ROLLBACK PREPARED, and the writer lock (a
+			 * transaction lock) stays with the prepared transaction until
+			 * then, so versions stay in order.
+			 */
 			if (states)
 			{
 				HASH_SEQ_STATUS st;
@@ -543,12 +552,6 @@ columnar_xact_callback(XactEvent event, void *arg)
 					commit_write_state(ws);
 			}
 			precommit_done = true;
-			break;
-		case XACT_EVENT_PRE_PREPARE:
-			if (states && hash_get_num_entries(states) > 0)
-				ereport(ERROR,
-						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-						 errmsg("cannot PREPARE a transaction that wrote to a versioned_columnar table")));
 			break;
 		case XACT_EVENT_COMMIT:
 		case XACT_EVENT_PARALLEL_COMMIT:
