@@ -214,21 +214,21 @@ INSERT INTO ddl_s4 VALUES (8, 2);
 ROLLBACK TO b;
 ALTER TABLE ddl_s4 ADD COLUMN b text DEFAULT 'x';
 INSERT INTO ddl_s4 VALUES (9, 'y');
-SELECT * FROM ddl_s4 WHERE a >= 5 ORDER BY a;
+SELECT * FROM ddl_s4 WHERE a BETWEEN 5 AND 9 ORDER BY a;
 COMMIT;
 SELECT count(*), sum(a), string_agg(DISTINCT b, ',' ORDER BY b) FROM ddl_s4;
 -- rows of an inner subtransaction rolled back between rows of its parent
 BEGIN;
 SAVEPOINT a;
-INSERT INTO ddl_s4 (a) VALUES (101);
+INSERT INTO ddl_s4 (a) VALUES (-101);
 SAVEPOINT b;
-INSERT INTO ddl_s4 (a) VALUES (102);
+INSERT INTO ddl_s4 (a) VALUES (-102);
 ROLLBACK TO b;
-INSERT INTO ddl_s4 (a) VALUES (103);
+INSERT INTO ddl_s4 (a) VALUES (-103);
 ROLLBACK TO a;
-INSERT INTO ddl_s4 (a) VALUES (104);
+INSERT INTO ddl_s4 (a) VALUES (-104);
 COMMIT;
-SELECT a FROM ddl_s4 WHERE a > 100 ORDER BY a;
+SELECT a FROM ddl_s4 WHERE a < -100 ORDER BY a;
 -- a savepoint rolled back after a nested one was rolled back
 CREATE TABLE ddl_s5 (a int);
 BEGIN;
