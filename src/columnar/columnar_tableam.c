@@ -1,7 +1,8 @@
 /*
  * columnar_tableam.c
  *		The TableAmRoutine of versioned_columnar (PostgreSQL 15), and the
- *		drop hook that removes a table's metadata with it.
+ *		object access hook: a dropped table takes its metadata with it, a
+ *		column retyped without a rewrite loses its stale min/max.
  *
  * Tuples are virtual: values are decoded from column chunks (or taken from
  * the transaction's insert buffer) and a TID is the row number.  Row locks,
