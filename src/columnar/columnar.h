@@ -61,6 +61,7 @@ extern void columnar_reader_set_row_range(ColumnarReader *reader, int64 lo, int6
 extern void columnar_reader_end(ColumnarReader *reader);
 extern void columnar_reader_counts(ColumnarReader *reader, int64 *read,
 								   int64 *skipped);
+extern void columnar_reader_set_tupdesc(ColumnarReader *reader, TupleDesc tupdesc);
 extern void columnar_reader_set_exclude(ColumnarReader *reader,
 										Snapshot now_snapshot);
 extern double columnar_reader_unrefuted_fraction(ColumnarReader *reader);
@@ -95,7 +96,7 @@ extern int64 columnar_storage_id(Relation rel, bool missing_ok);
 extern void columnar_storage_create(const RelFileNode *node, int64 storage_id);
 extern void columnar_storage_rekey(Relation rel, const RelFileNode *newnode);
 extern void columnar_storage_drop_node(Oid spcnode, Oid relnode);
-extern void columnar_storage_clear(int64 storage_id);
+extern void columnar_storage_clear(int64 storage_id, bool history);
 extern void columnar_storage_cache_reset(void);
 extern int64 columnar_next_row(int64 storage_id);
 extern int64 columnar_latest_version(int64 storage_id, Snapshot snapshot);
@@ -159,6 +160,7 @@ typedef struct ColumnarPendingDel
 	int64		segno;			/* hash key */
 	int32		nrows;
 	bool		removed;		/* segment removed by a committed version */
+	bool		own;			/* segment added by this transaction */
 	uint8	   *committed;		/* rows deleted by committed versions */
 	CommandId  *cids;			/* InvalidCommandId: not deleted by us */
 	SubTransactionId *subids;
@@ -196,22 +198,41 @@ typedef struct ColumnarWriteState
 	CommandId  *del_cids;
 	SubTransactionId *del_subids;
 	HTAB	   *dels;			/* segno -> ColumnarPendingDel */
+	/*
+	 * What the version will record: rows written as segments by this
+	 * transaction (some of them deleted again, see ColumnarPendingDel.own),
+	 * rows of those segments a TRUNCATE removed, committed rows a TRUNCATE
+	 * removed, rows inserted by UPDATE.  A subtransaction's rollback puts
+	 * these back as they were at its start (undo).
+	 */
 	int64		rows_flushed;
+	int64		rows_own_dropped;
 	int64		rows_truncated;
-	int64		rows_aborted;	/* buffered by rolled-back subtransactions */
-	int64		rows_updated;	/* rows inserted by UPDATE */
+	int64		rows_updated;
+	struct ColumnarWriteUndo *undo; /* one entry per open subtransaction */
+	bool		dropped;		/* the table was dropped (or rewritten) */
+	bool		had_subabort;	/* a subtransaction rolled back: own segments may be gone */
 	ColumnarSegment last_seg;	/* segment of the last deleted row */
 	bool		inserted;
 	bool		deleted;
 	bool		updated;
-	bool		truncated;
+	bool		truncated;		/* a TRUNCATE marked segments removed */
 	char	   *operation;
 	char	   *parameters;
 	int			active_scans;
 } ColumnarWriteState;
 
 extern ColumnarWriteState *columnar_write_state_find(int64 storage_id);
-extern void columnar_forget_write_state(int64 storage_id);
+extern void columnar_write_state_dropped(int64 storage_id);
+extern ColumnarWriteState *columnar_get_write_state(Relation rel);
+extern HTAB *columnar_write_states(void);
+extern void columnar_flush_buffer(ColumnarWriteState *ws);
+extern void columnar_buffer_reset(ColumnarWriteState *ws);
+extern void columnar_write_state_remove(ColumnarWriteState *ws);
+extern void columnar_write_states_reset(void);
+extern void columnar_write_states_forget_last(void);
+extern void columnar_storage_cache_forget(void);
+extern void columnar_column_changed(int64 storage_id, Form_pg_attribute newatt);
 
 extern Relation columnar_meta_open(const char *name, LOCKMODE mode);
 extern Oid	columnar_meta_index(const char *name);

@@ -273,7 +273,7 @@ columnar_set_successor(Relation rel, int64 oldrow, int64 newrow)
 /*
  * INSERT ... ON CONFLICT found a conflict after inserting its row: the row
  * never existed.  It is treated like a row of a rolled-back subtransaction
- * (counted neither as added nor as removed).
+ * (counted neither as added nor as removed: see columnar_xact.c).
  */
 void
 columnar_abort_speculative(Relation rel, int64 rownum)
@@ -290,12 +290,10 @@ columnar_abort_speculative(Relation rel, int64 rownum)
 		ws->subids[i] = InvalidSubTransactionId;
 		ws->del_cids[i] = FirstCommandId;
 		ws->del_subids[i] = InvalidSubTransactionId;
-		ws->rows_aborted++;
 		return;
 	}
-	/* already written as part of a segment: delete it there */
-	if (columnar_delete_row(rel, rownum, GetCurrentCommandId(true), &cmax) == TM_Ok)
-		ws->rows_aborted++;
+	/* already written as part of a segment: delete it there (counted as never added) */
+	(void) columnar_delete_row(rel, rownum, GetCurrentCommandId(true), &cmax);
 }
 
 /*

@@ -274,6 +274,45 @@ columnar_reader_unrefuted_fraction(ColumnarReader *r)
 	return (double) n / r->nsegs;
 }
 
+/*
+ * Decode with another descriptor than the relation's: the one of the slot a
+ * table scan fills.  A table rewrite (ALTER COLUMN ... TYPE, ADD COLUMN with
+ * a volatile default) scans the old rows with the descriptor they were
+ * written with while the relation already has the new one, and a column
+ * added later reads as the slot descriptor's missing value, as on the heap.
+ * Only before the first row: decoded values belong to one descriptor.
+ */
+void
+columnar_reader_set_tupdesc(ColumnarReader *r, TupleDesc tupdesc)
+{
+	int			a;
+
+	if (tupdesc == r->tupdesc)
+		return;
+	if (r->nread > 0 || r->nrows > 0 || r->in_buffer)
+		elog(ERROR, "versioned_columnar reader cannot change its tuple descriptor during a scan");
+	for (a = 0; a < r->tupdesc->natts; a++)
+	{
+		if (r->vals[a])
+		{
+			pfree(r->vals[a]);
+			pfree(r->nulls[a]);
+		}
+		if (r->scratch.buf[a])
+			pfree(r->scratch.buf[a]);
+	}
+	pfree(r->vals);
+	pfree(r->nulls);
+	pfree(r->scratch.buf);
+	pfree(r->scratch.cap);
+	r->tupdesc = tupdesc;
+	r->vals = MemoryContextAllocZero(r->scratch.cxt, sizeof(Datum *) * tupdesc->natts);
+	r->nulls = MemoryContextAllocZero(r->scratch.cxt, sizeof(bool *) * tupdesc->natts);
+	r->scratch.buf = MemoryContextAllocZero(r->scratch.cxt, sizeof(char *) * tupdesc->natts);
+	r->scratch.cap = MemoryContextAllocZero(r->scratch.cxt, sizeof(Size) * tupdesc->natts);
+	r->capacity = 0;
+}
+
 void
 columnar_reader_set_exclude(ColumnarReader *reader, Snapshot now_snapshot)
 {

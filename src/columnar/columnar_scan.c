@@ -152,7 +152,8 @@ rel_is_columnar(Oid relid)
 		Form_pg_class cls = (Form_pg_class) GETSTRUCT(tup);
 		Oid			am = columnar_am_oid();
 
-		result = OidIsValid(am) && cls->relam == am && cls->relkind == RELKIND_RELATION;
+		result = OidIsValid(am) && cls->relam == am &&
+			(cls->relkind == RELKIND_RELATION || cls->relkind == RELKIND_MATVIEW);
 		ReleaseSysCache(tup);
 	}
 	return result;
@@ -434,7 +435,8 @@ columnar_set_rel_pathlist(PlannerInfo *root, RelOptInfo *rel, Index rti, RangeTb
 		add_as_of_path(root, rel, rte);
 		return;
 	}
-	if (rte->rtekind != RTE_RELATION || rte->relkind != RELKIND_RELATION ||
+	if (rte->rtekind != RTE_RELATION ||
+		(rte->relkind != RELKIND_RELATION && rte->relkind != RELKIND_MATVIEW) ||
 		(rel->reloptkind != RELOPT_BASEREL && rel->reloptkind != RELOPT_OTHER_MEMBER_REL))
 		return;
 	if (!rel_is_columnar(rte->relid))

@@ -97,7 +97,7 @@ columnar_is_columnar(Relation rel)
 	Oid			am = columnar_am_oid();
 
 	return OidIsValid(am) && rel->rd_rel->relam == am &&
-		rel->rd_rel->relkind == RELKIND_RELATION;
+		(rel->rd_rel->relkind == RELKIND_RELATION || rel->rd_rel->relkind == RELKIND_MATVIEW);
 }
 
 /* ---------------------------------------------------------------- */
@@ -147,6 +147,18 @@ storage_cache_set(Oid spcnode, Oid relnode, int64 storage_id)
 void
 columnar_storage_cache_reset(void)
 {
+	storage_cache = NULL;
+}
+
+/*
+ * Called when a subtransaction rolls back: the mappings it made are gone
+ * (and their relfilenode numbers may be handed out again).
+ */
+void
+columnar_storage_cache_forget(void)
+{
+	if (storage_cache != NULL)
+		hash_destroy(storage_cache);
 	storage_cache = NULL;
 }
 
@@ -251,13 +263,18 @@ delete_storage_rows(const char *table, const char *index, int64 storage_id)
 	table_close(rel, RowExclusiveLock);
 }
 
-/* Remove all rows of a storage (a table truncated in the transaction that created it). */
+/*
+ * Remove all rows of a storage (a table truncated in the transaction that
+ * created it), with history also its versions (ON COMMIT DELETE ROWS).
+ */
 void
-columnar_storage_clear(int64 storage_id)
+columnar_storage_clear(int64 storage_id, bool history)
 {
 	delete_storage_rows("columnar_chunk", "columnar_chunk_pkey", storage_id);
 	delete_storage_rows("columnar_segment", "columnar_segment_pkey", storage_id);
 	delete_storage_rows("columnar_deletion", "columnar_deletion_pkey", storage_id);
+	if (history)
+		delete_storage_rows("columnar_version", "columnar_version_pkey", storage_id);
 	CommandCounterIncrement();
 }
 
@@ -306,7 +323,7 @@ columnar_storage_drop_node(Oid spcnode, Oid relnode)
 
 	if (storage_id != 0 && !still_used)
 	{
-		columnar_forget_write_state(storage_id);
+		columnar_write_state_dropped(storage_id);
 		delete_storage_rows("columnar_chunk", "columnar_chunk_pkey", storage_id);
 		delete_storage_rows("columnar_segment", "columnar_segment_pkey", storage_id);
 		delete_storage_rows("columnar_deletion", "columnar_deletion_pkey", storage_id);
@@ -1364,6 +1381,7 @@ columnar_write_segment(ColumnarWriteState *ws, int start, int nrows)
 
 					pd->nrows = nrows;
 					pd->removed = false;
+					pd->own = true;
 					pd->committed = palloc0((nrows + 7) / 8);
 					pd->cids = palloc(sizeof(CommandId) * nrows);
 					pd->subids = palloc0(sizeof(SubTransactionId) * nrows);
@@ -1382,7 +1400,9 @@ columnar_write_segment(ColumnarWriteState *ws, int start, int nrows)
 		}
 	}
 	ws->rows_flushed += nrows;
-	CommandCounterIncrement();
+	/* the leader of a parallel CREATE TABLE AS cannot start a command; nothing reads the rows in it */
+	if (!IsInParallelMode())
+		CommandCounterIncrement();
 }
 
 /* Read the chunks of the columns in attrs (NULL: all) of one segment. */

@@ -1,12 +1,12 @@
 /*
  * columnar_tableam.c
  *		The TableAmRoutine of versioned_columnar (PostgreSQL 15), and the
- *		drop hook that removes a table's metadata with it.
+ *		object access hook: a dropped table takes its metadata with it, a
+ *		column retyped without a rewrite loses its stale min/max.
  *
  * Tuples are virtual: values are decoded from column chunks (or taken from
  * the transaction's insert buffer) and a TID is the row number.  Row locks
- * are the table's writer lock (columnar_lock.c).  CLUSTER is refused with a
- * clear error instead of being half supported.
+ * are the table's writer lock (columnar_lock.c).
  */
 #include "postgres.h"
 
@@ -17,6 +17,9 @@
 
 #include "access/genam.h"
 #include "access/heapam.h"
+#include "access/table.h"
+#include "catalog/pg_attribute.h"
+#include "utils/fmgroids.h"
 #include "access/multixact.h"
 #include "access/relscan.h"
 #include "access/tableam.h"
@@ -44,6 +47,7 @@
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
 #include "utils/guc.h"
+#include "utils/tuplesort.h"
 
 typedef struct ColumnarScanDescData
 {
@@ -173,6 +177,8 @@ columnar_scan_getnextslot(TableScanDesc sscan, ScanDirection direction,
 	int64		rownum;
 
 	ExecClearTuple(slot);
+	/* a rewrite reads the old rows with the old descriptor (its slot's) */
+	columnar_reader_set_tupdesc(scan->reader, slot->tts_tupleDescriptor);
 	if (direction == BackwardScanDirection)
 	{
 		/*
@@ -660,12 +666,71 @@ columnar_relation_copy_data(Relation rel, const RelFileNode *newrnode)
 {
 	SMgrRelation srel;
 
-	/* SET TABLESPACE: the data lives in the metadata tables; only the map moves */
+	/*
+	 * SET TABLESPACE: the data lives in the metadata tables; only the map
+	 * moves.  Buffered rows stay buffered: the write state belongs to the
+	 * storage, not to the relfilenode (and writing them out here would put
+	 * rows of an enclosing subtransaction into this one's segments).
+	 */
 	srel = RelationCreateStorage(*newrnode, rel->rd_rel->relpersistence, true);
 	smgrclose(srel);
-	columnar_flush_relation(rel);
 	columnar_storage_rekey(rel, newrnode);
 	RelationDropStorage(rel);
+}
+
+/*
+ * CLUSTER: the current rows, sorted by the index (a sort, not an index scan:
+ * fetches in index order would decode a segment per row), written to the
+ * new relfilenode's storage, so the table starts a new history as any
+ * rewrite does.
+ */
+static void
+cluster_rows(Relation OldTable, Relation NewTable, Relation OldIndex, double *num_tuples)
+{
+	TupleDesc	desc = RelationGetDescr(OldTable);
+	Snapshot	snapshot = RegisterSnapshot(GetTransactionSnapshot());
+	ColumnarReader *reader = columnar_reader_begin(OldTable, snapshot, 0, NULL, NIL);
+	Tuplesortstate *sort = tuplesort_begin_cluster(desc, OldIndex, maintenance_work_mem,
+												   NULL, TUPLESORT_NONE);
+	Datum	   *values = palloc(sizeof(Datum) * desc->natts);
+	bool	   *isnull = palloc(sizeof(bool) * desc->natts);
+	MemoryContext tmp = AllocSetContextCreate(CurrentMemoryContext, "columnar cluster row",
+											  ALLOCSET_DEFAULT_SIZES);
+	CommandId	cid = GetCurrentCommandId(true);
+	int64		rownum;
+	HeapTuple	tup;
+	double		n = 0;
+	int			a;
+
+	while (columnar_reader_next(reader, values, isnull, &rownum))
+	{
+		MemoryContext old = MemoryContextSwitchTo(tmp);
+
+		CHECK_FOR_INTERRUPTS();
+		for (a = 0; a < desc->natts; a++)
+			if (TupleDescAttr(desc, a)->attisdropped)
+				isnull[a] = true;
+		tup = heap_form_tuple(desc, values, isnull);
+		MemoryContextSwitchTo(old);
+		tuplesort_putheaptuple(sort, tup);	/* copies it */
+		MemoryContextReset(tmp);
+	}
+	columnar_reader_end(reader);
+	UnregisterSnapshot(snapshot);
+	tuplesort_performsort(sort);
+	while ((tup = tuplesort_getheaptuple(sort, true)) != NULL)
+	{
+		ItemPointerData tid;
+
+		CHECK_FOR_INTERRUPTS();
+		heap_deform_tuple(tup, desc, values, isnull);
+		columnar_insert_row(NewTable, values, isnull, cid, &tid);
+		n += 1;
+	}
+	tuplesort_end(sort);
+	columnar_flush_relation(NewTable);
+	MemoryContextDelete(tmp);
+	*num_tuples = n;
 }
 
 static void
@@ -678,9 +743,14 @@ columnar_relation_copy_for_cluster(Relation OldTable, Relation NewTable, Relatio
 	int64		storage_id;
 
 	if (OldIndex != NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("CLUSTER is not supported on versioned_columnar tables")));
+	{
+		cluster_rows(OldTable, NewTable, OldIndex, num_tuples);
+		*tups_vacuumed = 0;
+		*tups_recently_dead = 0;
+		*xid_cutoff = InvalidTransactionId;
+		*multi_cutoff = InvalidMultiXactId;
+		return;
+	}
 
 	/*
 	 * VACUUM FULL: rows are already compact and old versions must survive,
@@ -952,13 +1022,86 @@ columnar_handler(PG_FUNCTION_ARGS)
 
 static object_access_hook_type prev_object_access_hook = NULL;
 
-/* A dropped columnar table takes its metadata (transactionally) with it. */
+static bool
+relation_is_columnar(Oid relid)
+{
+	HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	bool		result = false;
+
+	if (HeapTupleIsValid(tup))
+	{
+		Form_pg_class cls = (Form_pg_class) GETSTRUCT(tup);
+		Oid			am = columnar_am_oid();
+
+		result = OidIsValid(am) && cls->relam == am &&
+			(cls->relkind == RELKIND_RELATION || cls->relkind == RELKIND_MATVIEW);
+		ReleaseSysCache(tup);
+	}
+	return result;
+}
+
+/*
+ * ALTER COLUMN ... TYPE that needs no rewrite (a binary-compatible type, or
+ * only another collation) keeps the segments, whose min/max were computed
+ * with the old type's ordering: they could refute rows that match under the
+ * new one, so they are forgotten.  The pg_attribute row updated by the
+ * current command is visible only to SnapshotSelf; the relcache still has
+ * the old one.
+ */
+static void
+column_altered(Oid relid, AttrNumber attnum)
+{
+	Relation	rel;
+	Relation	attrel;
+	ScanKeyData key[2];
+	SysScanDesc scan;
+	HeapTuple	tup;
+
+	if (!relation_is_columnar(relid))
+		return;
+	rel = RelationIdGetRelation(relid);
+	if (!RelationIsValid(rel))
+		return;
+	if (attnum > RelationGetDescr(rel)->natts)
+	{
+		RelationClose(rel);
+		return;
+	}
+	attrel = table_open(AttributeRelationId, AccessShareLock);
+	ScanKeyInit(&key[0], Anum_pg_attribute_attrelid, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(relid));
+	ScanKeyInit(&key[1], Anum_pg_attribute_attnum, BTEqualStrategyNumber, F_INT2EQ,
+				Int16GetDatum(attnum));
+	scan = systable_beginscan(attrel, AttributeRelidNumIndexId, true, SnapshotSelf, 2, key);
+	tup = systable_getnext(scan);
+	if (HeapTupleIsValid(tup))
+	{
+		Form_pg_attribute newatt = (Form_pg_attribute) GETSTRUCT(tup);
+		Form_pg_attribute oldatt = TupleDescAttr(RelationGetDescr(rel), attnum - 1);
+		int64		storage_id = columnar_storage_id(rel, true);
+
+		if (storage_id != 0 && !newatt->attisdropped &&
+			(newatt->atttypid != oldatt->atttypid || newatt->attcollation != oldatt->attcollation))
+			columnar_column_changed(storage_id, newatt);
+	}
+	systable_endscan(scan);
+	table_close(attrel, AccessShareLock);
+	RelationClose(rel);
+}
+
+/*
+ * A dropped columnar table takes its metadata (transactionally) with it; an
+ * altered column may invalidate the segments' statistics.
+ */
 static void
 columnar_object_access(ObjectAccessType access, Oid classId, Oid objectId, int subId,
 					   void *arg)
 {
 	if (prev_object_access_hook)
 		prev_object_access_hook(access, classId, objectId, subId, arg);
+
+	if (access == OAT_POST_ALTER && classId == RelationRelationId && subId > 0)
+		column_altered(objectId, (AttrNumber) subId);
 
 	if (access == OAT_DROP && classId == RelationRelationId && subId == 0)
 	{
@@ -969,7 +1112,8 @@ columnar_object_access(ObjectAccessType access, Oid classId, Oid objectId, int s
 			Form_pg_class cls = (Form_pg_class) GETSTRUCT(tup);
 			Oid			am = columnar_am_oid();
 
-			if (OidIsValid(am) && cls->relam == am && cls->relkind == RELKIND_RELATION)
+			if (OidIsValid(am) && cls->relam == am &&
+				(cls->relkind == RELKIND_RELATION || cls->relkind == RELKIND_MATVIEW))
 			{
 				Oid			spc = OidIsValid(cls->reltablespace) ? cls->reltablespace : MyDatabaseTableSpace;
 				Oid			node = OidIsValid(cls->relfilenode) ? cls->relfilenode : objectId;
