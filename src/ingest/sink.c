@@ -62,6 +62,10 @@ struct SinkState
 	List	   *new_columns;	/* merge_schema: NewColumn to add before a retry */
 	List	   *refused_columns;	/* merge_schema: names that could not be added */
 	TimePartition *tp;			/* time_partition, or NULL */
+	/* decoding warnings and dead-letter rate: published, and of the batch being written */
+	IngestDecodeStats stats;
+	IngestDecodeStats staged;
+	bool		staged_valid;
 };
 
 /* A column merge_schema adds for a new top-level JSON key. */
@@ -72,6 +76,7 @@ typedef struct NewColumn
 } NewColumn;
 
 static bool is_position_key(ErrorData *ed);
+static void stage_stats(SinkState *ss, int n, int dead);
 
 /* A message that goes to the dead letters, and why. */
 typedef struct DeadLetter
@@ -103,6 +108,7 @@ sink_create(const char *source_name, Oid target, const char *format,
 		ss->merge_schema = (v != NULL && v->type == jbvBool && v->val.boolean);
 	}
 	ss->tp = tpart_create(ss->options, cxt);
+	ss->stats.dead_letter_rate = -1;
 	MemoryContextSwitchTo(old);
 	return ss;
 }
@@ -619,7 +625,10 @@ write_range(SinkState *ss, SinkMessage *msgs, int lo, int hi, List **dead, int64
 	int64		local_rows = 0;
 	ErrorData  *ed = NULL;
 	int			mid;
+	int64	   *counts = palloc(sizeof(int64) * decoder_counts_size(ss->dec));
 
+	/* the messages of a range that fails are decoded (and counted) again */
+	decoder_counts_save(ss->dec, counts);
 	BeginInternalSubTransaction(NULL);
 	MemoryContextSwitchTo(cxt);
 	PG_TRY();
@@ -639,6 +648,7 @@ write_range(SinkState *ss, SinkMessage *msgs, int lo, int hi, List **dead, int64
 		CurrentResourceOwner = owner;
 		if (!is_data_error(ed->sqlerrcode) || ss->new_columns != NIL || tpart_pending(ss->tp))
 			ReThrowError(ed);
+		decoder_counts_restore(ss->dec, counts);
 	}
 	PG_END_TRY();
 
@@ -916,6 +926,8 @@ sink_write_batch(SinkState *ss, SinkMessage *msgs, int n, const BatchPartitions 
 	sink_prepare_decoder(ss, rel);
 	table_close(rel, NoLock);
 
+	ss->staged_valid = false;
+	decoder_counts_reset(ss->dec);
 	write_range(ss, msgs, 0, n, &dead, &rows);
 
 	if (SPI_connect() != SPI_OK_CONNECT)
@@ -927,4 +939,73 @@ sink_write_batch(SinkState *ss, SinkMessage *msgs, int n, const BatchPartitions 
 
 	result->rows = rows;
 	result->dead_letters = list_length(dead);
+	stage_stats(ss, n, list_length(dead));
+}
+
+/* Fold one warning of the batch into ss->staged. */
+static void
+stage_warning(void *arg, int kind, const char *name, int64 messages)
+{
+	IngestDecodeStats *st = (IngestDecodeStats *) arg;
+	int			i;
+
+	if (name != NULL)
+	{
+		for (i = 0; i < st->nwarnings; i++)
+		{
+			if (st->warnings[i].kind == kind && strcmp(st->warnings[i].name, name) == 0)
+			{
+				st->warnings[i].messages += messages;
+				return;
+			}
+		}
+		if (st->nwarnings < INGEST_MAX_WARNINGS)
+		{
+			IngestWarning *w = &st->warnings[st->nwarnings++];
+
+			w->kind = kind;
+			w->messages = messages;
+			/* the first NAMEDATALEN - 1 bytes, ending on a character boundary */
+			strlcpy(w->name, name, pg_mbcliplen(name, strlen(name), NAMEDATALEN - 1) + 1);
+			return;
+		}
+	}
+	if (kind == DECODE_WARN_UNKNOWN_KEY)
+		st->more_unknown_keys += messages;
+}
+
+/*
+ * The statistics as they will be once this batch commits: the published
+ * ones plus the batch's warnings, and the dead-letter rate moved towards the
+ * batch's (weighted by its size, so it follows about the last 1,000
+ * messages).  sink_publish_stats() makes them the published ones.
+ */
+static void
+stage_stats(SinkState *ss, int n, int dead)
+{
+	IngestDecodeStats *st = &ss->staged;
+	double		w = Min(1.0, n / 1000.0);
+	double		rate = (double) dead / n;
+
+	*st = ss->stats;
+	st->decoded += decoder_counts_visit(ss->dec, stage_warning, st);
+	if (st->dead_letter_rate < 0)
+		st->dead_letter_rate = rate;
+	else
+		st->dead_letter_rate = st->dead_letter_rate * (1 - w) + rate * w;
+	ss->staged_valid = true;
+}
+
+/*
+ * After the commit of the batch sink_write_batch() wrote last: its
+ * statistics count from now on; copy them to *out (a worker slot, under the
+ * caller's lock).
+ */
+void
+sink_publish_stats(SinkState *ss, IngestDecodeStats *out)
+{
+	if (ss->staged_valid)
+		ss->stats = ss->staged;
+	ss->staged_valid = false;
+	*out = ss->stats;
 }

@@ -422,6 +422,7 @@ flush_batch(MemoryContext batch_cxt)
 	myslot->dead_letters += res.dead_letters;
 	myslot->bytes += bytes;
 	myslot->last_batch_at = GetCurrentTimestamp();
+	sink_publish_stats(sink, &myslot->decode);
 	LWLockRelease(ingest_shared->lock);
 
 	MemoryContextSwitchTo(old);
