@@ -36,7 +36,8 @@ typedef struct IngestWorkerArgs
  * no column and columns that got NULL because the message had no key for
  * them, each with the number of messages, out of `decoded` messages.  At most
  * INGEST_MAX_WARNINGS names are kept (the first ones seen); `more` counts
- * the messages of names beyond that.  Plus the recent dead-letter rate.
+ * the messages of names beyond that.  Plus the messages and dead letters of
+ * the recent past, for the dead-letter rate.
  */
 #define INGEST_MAX_WARNINGS 32
 
@@ -47,9 +48,16 @@ typedef struct IngestWarning
 	uint64		messages;
 } IngestWarning;
 
+/* the dead-letter rate is that of the messages of the last one or two windows with messages */
+#define INGEST_RATE_WINDOW_MS 30000
+
 typedef struct IngestDecodeStats
 {
-	double		dead_letter_rate;	/* of about the last 1,000 messages; -1: none yet */
+	TimestampTz window_start;	/* of the current window */
+	uint64		window_messages;
+	uint64		window_dead;
+	uint64		prev_messages;	/* the last window with messages before it */
+	uint64		prev_dead;
 	uint64		decoded;		/* messages that were valid JSON objects */
 	uint64		more_unknown_keys;	/* names beyond INGEST_MAX_WARNINGS */
 	int32		nwarnings;

@@ -108,7 +108,6 @@ sink_create(const char *source_name, Oid target, const char *format,
 		ss->merge_schema = (v != NULL && v->type == jbvBool && v->val.boolean);
 	}
 	ss->tp = tpart_create(ss->options, cxt);
-	ss->stats.dead_letter_rate = -1;
 	MemoryContextSwitchTo(old);
 	return ss;
 }
@@ -648,7 +647,9 @@ write_range(SinkState *ss, SinkMessage *msgs, int lo, int hi, List **dead, int64
 		CurrentResourceOwner = owner;
 		if (!is_data_error(ed->sqlerrcode) || ss->new_columns != NIL || tpart_pending(ss->tp))
 			ReThrowError(ed);
-		decoder_counts_restore(ss->dec, counts);
+		/* counted once: a single message is not decoded again, a range is */
+		if (hi - lo > 1)
+			decoder_counts_restore(ss->dec, counts);
 	}
 	PG_END_TRY();
 
@@ -976,23 +977,32 @@ stage_warning(void *arg, int kind, const char *name, int64 messages)
 
 /*
  * The statistics as they will be once this batch commits: the published
- * ones plus the batch's warnings, and the dead-letter rate moved towards the
- * batch's (weighted by its size, so it follows about the last 1,000
- * messages).  sink_publish_stats() makes them the published ones.
+ * ones plus the batch's warnings and its messages and dead letters, in
+ * windows of INGEST_RATE_WINDOW_MS (the window before the current one is
+ * the last that had messages, so an idle source keeps its last rate).
+ * sink_publish_stats() makes them the published ones.
  */
 static void
 stage_stats(SinkState *ss, int n, int dead)
 {
 	IngestDecodeStats *st = &ss->staged;
-	double		w = Min(1.0, n / 1000.0);
-	double		rate = (double) dead / n;
+	TimestampTz now = GetCurrentTimestamp();
 
 	*st = ss->stats;
 	st->decoded += decoder_counts_visit(ss->dec, stage_warning, st);
-	if (st->dead_letter_rate < 0)
-		st->dead_letter_rate = rate;
-	else
-		st->dead_letter_rate = st->dead_letter_rate * (1 - w) + rate * w;
+	if (st->window_start == 0 ||
+		TimestampDifferenceExceeds(st->window_start, now, INGEST_RATE_WINDOW_MS))
+	{
+		if (st->window_messages > 0)
+		{
+			st->prev_messages = st->window_messages;
+			st->prev_dead = st->window_dead;
+		}
+		st->window_messages = st->window_dead = 0;
+		st->window_start = now;
+	}
+	st->window_messages += n;
+	st->window_dead += dead;
 	ss->staged_valid = true;
 }
 

@@ -162,8 +162,8 @@ typedef struct SourceDecodeSum
 	uint64		messages;
 	uint64		decoded;
 	uint64		more_unknown_keys;
-	double		rate_sum;
-	int			nrates;
+	uint64		recent_messages;	/* of the workers active lately */
+	uint64		recent_dead;
 	bool		visible;		/* may the caller see names and counts? */
 	int			nwarnings;
 	IngestWarning *warnings;	/* up to INGEST_MAX_WARNINGS per worker */
@@ -226,11 +226,19 @@ sum_decode_stats(SourceDecodeSum **result, bool all_sources)
 		sum->messages += s->messages;
 		sum->decoded += d->decoded;
 		sum->more_unknown_keys += d->more_unknown_keys;
-		/* a worker that wrote no batch yet has no rate */
+		/* the rate counts the workers that wrote a batch within a minute of the newest one */
 		if (s->messages > 0)
 		{
-			sum->rate_sum += d->dead_letter_rate;
-			sum->nrates++;
+			for (j = 0; j < n; j++)
+				if (slots[j].in_use && slots[j].source_id == s->source_id &&
+					TimestampDifferenceExceeds(s->last_batch_at, slots[j].last_batch_at,
+											   2 * INGEST_RATE_WINDOW_MS))
+					break;
+			if (j == n)
+			{
+				sum->recent_messages += d->window_messages + d->prev_messages;
+				sum->recent_dead += d->window_dead + d->prev_dead;
+			}
 		}
 		for (j = 0; sum->visible && j < d->nwarnings && j < INGEST_MAX_WARNINGS; j++)
 		{
@@ -258,7 +266,9 @@ PG_FUNCTION_INFO_V1(streamext_source_decode_stats);
 
 /*
  * streamext._source_decode_stats() → SETOF (source_id, decoded,
- * dead_letter_rate, unmatched_keys, null_columns): per running source; the
+ * dead_letter_rate, unmatched_keys, null_columns): per running source (the
+ * rate: dead letters per message over the last 30 to 60 s with messages of
+ * each worker that wrote within a minute of the source's latest batch); the
  * rate for every source (like the dead-letter count, it says nothing about
  * the data), the rest only where the caller may see details.  unmatched_keys: distinct top-level keys that
  * matched no column (each name beyond the first kept ones counts once per
@@ -296,8 +306,9 @@ streamext_source_decode_stats(PG_FUNCTION_ARGS)
 		memset(nulls, 0, sizeof(nulls));
 		values[0] = Int64GetDatum(sum->source_id);
 		values[1] = Int64GetDatum((int64) sum->decoded);
-		values[2] = Float8GetDatum(sum->nrates > 0 ? sum->rate_sum / sum->nrates : 0);
-		nulls[2] = sum->nrates == 0;
+		values[2] = Float8GetDatum(sum->recent_messages > 0 ?
+								   (double) sum->recent_dead / sum->recent_messages : 0);
+		nulls[2] = sum->recent_messages == 0;
 		values[3] = Int64GetDatum(unmatched);
 		values[4] = Int64GetDatum(null_columns);
 		nulls[1] = nulls[3] = nulls[4] = !sum->visible;
