@@ -306,7 +306,8 @@ CREATE VIEW streamext.source_status AS
 SELECT s.name AS source,
 	CASE WHEN s.state = 'running' AND p.blocking THEN 'no_workers'
 		WHEN s.state = 'running' AND coalesce(w.broker_down, false) THEN 'disconnected'
-		WHEN s.state = 'running' AND coalesce(w.workers, 0) = 0 AND sc.allotted = 0 THEN 'no_workers'
+		WHEN s.state = 'running' AND coalesce(w.workers, 0) = 0
+			AND (sc.allotted = 0 OR sc.waiting_for = 'max_worker_processes') THEN 'no_workers'
 		WHEN s.state = 'running' AND coalesce(w.workers, 0) = 0 THEN 'starting'
 		WHEN s.state = 'running' AND ds.dead_letter_rate >= 0.5 THEN 'degraded'
 		ELSE s.state END AS state,
@@ -325,7 +326,7 @@ SELECT s.name AS source,
 	-- issue 10, what new users trip over (ing-user): why, how many dead letters lately, what was ignored
 	CASE WHEN s.state <> 'running' THEN NULL
 		WHEN p.problem IS NOT NULL THEN p.problem
-		WHEN sc.allotted = 0 AND sc.waiting_for = 'max_worker_processes' THEN
+		WHEN sc.waiting_for = 'max_worker_processes' THEN
 			'cannot start a worker: no background worker slot is free; raise max_worker_processes'
 		WHEN sc.allotted = 0 THEN pg_catalog.format(
 			'no worker: all %s streamext.max_source_workers are taken by other sources (every running source gets one before any gets more); raise streamext.max_source_workers (and max_worker_processes)',
