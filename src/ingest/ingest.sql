@@ -292,7 +292,7 @@ CREATE FUNCTION streamext._source_schedule(
 	LANGUAGE C STRICT VOLATILE PARALLEL RESTRICTED;
 CREATE FUNCTION streamext._source_decode_stats(
 	OUT source_id bigint, OUT decoded bigint, OUT dead_letter_rate double precision,
-	OUT unmatched_keys bigint, OUT null_columns bigint)
+	OUT unmatched_keys bigint, OUT null_columns bigint, OUT recent_messages bigint)
 	RETURNS SETOF record
 	AS 'MODULE_PATHNAME', 'streamext_source_decode_stats'
 	LANGUAGE C STRICT VOLATILE PARALLEL RESTRICTED;
@@ -309,7 +309,9 @@ SELECT s.name AS source,
 		WHEN s.state = 'running' AND coalesce(w.workers, 0) = 0
 			AND (sc.allotted = 0 OR sc.waiting_for = 'max_worker_processes') THEN 'no_workers'
 		WHEN s.state = 'running' AND coalesce(w.workers, 0) = 0 THEN 'starting'
-		WHEN s.state = 'running' AND ds.dead_letter_rate >= 0.5 THEN 'degraded'
+		-- every recent message a dead letter, or at least half of 100 or more
+		WHEN s.state = 'running' AND (ds.dead_letter_rate = 1
+			OR (ds.dead_letter_rate >= 0.5 AND ds.recent_messages >= 100)) THEN 'degraded'
 		ELSE s.state END AS state,
 	coalesce(w.workers, 0) AS workers,
 	coalesce(w.messages, 0) AS messages,
@@ -337,7 +339,7 @@ SELECT s.name AS source,
 		WHEN sc.wanted < sc.asked AND NOT sc.automatic THEN pg_catalog.format(
 			'parallelism %s is above streamext.max_workers_per_source: runs at most %s workers',
 			sc.asked, sc.wanted)
-		WHEN ds.dead_letter_rate >= 0.5 THEN
+		WHEN ds.dead_letter_rate = 1 OR (ds.dead_letter_rate >= 0.5 AND ds.recent_messages >= 100) THEN
 			'most recent messages go to streamext.dead_letters; see last_dead_letter_error'
 		WHEN ds.null_columns > 0 THEN pg_catalog.format(
 			'%s column(s) got NULL in every message for lack of a key; see streamext.source_warnings',

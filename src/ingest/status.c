@@ -266,14 +266,15 @@ PG_FUNCTION_INFO_V1(streamext_source_decode_stats);
 
 /*
  * streamext._source_decode_stats() → SETOF (source_id, decoded,
- * dead_letter_rate, unmatched_keys, null_columns): per running source (the
- * rate: dead letters per message over the last 30 to 60 s with messages of
- * each worker that wrote within a minute of the source's latest batch); the
- * rate for every source (like the dead-letter count, it says nothing about
- * the data), the rest only where the caller may see details.  unmatched_keys: distinct top-level keys that
- * matched no column (each name beyond the first kept ones counts once per
- * worker at most, see INGEST_MAX_WARNINGS); null_columns: columns that no
- * decoded message had a key for.
+ * dead_letter_rate, unmatched_keys, null_columns, recent_messages): per
+ * running source.  dead_letter_rate: dead letters per message over
+ * recent_messages, the messages of each worker's last 30 to 60 s with
+ * messages (workers that wrote within a minute of the source's latest
+ * batch); shown for every source, since like the dead-letter count it says
+ * nothing about the data.  The rest only where the caller may see details:
+ * unmatched_keys, distinct top-level keys that matched no column (the names
+ * beyond the ones kept, see INGEST_MAX_WARNINGS, count as one);
+ * null_columns, columns that no decoded message had a key for.
  */
 Datum
 streamext_source_decode_stats(PG_FUNCTION_ARGS)
@@ -289,8 +290,8 @@ streamext_source_decode_stats(PG_FUNCTION_ARGS)
 	for (i = 0; i < nsums; i++)
 	{
 		SourceDecodeSum *sum = &sums[i];
-		Datum		values[5];
-		bool		nulls[5];
+		Datum		values[6];
+		bool		nulls[6];
 		int64		unmatched = 0,
 					null_columns = 0;
 
@@ -312,6 +313,7 @@ streamext_source_decode_stats(PG_FUNCTION_ARGS)
 		values[3] = Int64GetDatum(unmatched);
 		values[4] = Int64GetDatum(null_columns);
 		nulls[1] = nulls[3] = nulls[4] = !sum->visible;
+		values[5] = Int64GetDatum((int64) sum->recent_messages);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	PG_RETURN_VOID();

@@ -55,6 +55,8 @@ se_psql pg1 -c "REVOKE INSERT ON alice_t FROM alice"
 se_wait_for pg1 30 "SELECT state = 'error' AND last_error LIKE '%permission denied%' FROM streamext.source_status WHERE source = 'a1'" ||
 	se_die "no error state: $(se_psql pg1 -c 'SELECT * FROM streamext.source_status')"
 se_assert_eq "rows after revoke" 100 "$(se_psql pg1 -c "SELECT count(*) FROM alice_t")"
+# the source's other worker (it has one per partition) is stopped by the launcher
+se_wait_for pg1 20 "SELECT count(*) = 0 FROM pg_stat_activity WHERE application_name = 'a1'" || true
 sleep 2
 se_assert_eq "workers in error state (no crash loop)" 0 "$(se_psql pg1 -c "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'a1'")"
 se_psql pg1 -c "GRANT INSERT ON alice_t TO alice"
