@@ -85,6 +85,7 @@ typedef struct IngestWorkerSlot
 
 	/* what new users trip over (issue 10): filled by sink_publish_stats() */
 	IngestDecodeStats decode;
+	int32		topic_partitions;	/* worker 0: partitions of the topics, 0 if unknown */
 } IngestWorkerSlot;
 
 typedef struct IngestShared

@@ -14,7 +14,7 @@
  * the workers again.
  *
  * How many workers a source gets: its `parallelism` option, or without one
- * one per Kafka partition it reads, at most one per CPU core; either way at
+ * one per Kafka partition of its topics, at most one per CPU core; either way at
  * most streamext.max_workers_per_source.  The streamext.max_source_workers
  * slots are then shared out max-min fairly: every source gets one worker
  * before any gets a second, and so on, so that no source (of any role) is
@@ -524,7 +524,8 @@ launcher_cores(void)
 
 /*
  * Decide how many workers each source runs (src->parallelism): what it asks
- * for, or without a parallelism option one per partition read so far (one
+ * for, or without a parallelism option one per partition (of the topics, as
+ * worker 0 found in the brokers' metadata at its start, or read so far: one
  * partition reads sequentially; more workers than partitions would idle) and
  * at most one per core (more would only compete for the CPUs); within
  * streamext.max_workers_per_source.  Then the slots are shared out max-min
@@ -538,6 +539,25 @@ launcher_allot(List *sources)
 	int			remaining = ingest_max_source_workers;
 	bool		progress;
 	ListCell   *lc;
+	int			i;
+
+	/* the partitions a worker 0 found in the topics' metadata */
+	LWLockAcquire(ingest_shared->lock, LW_SHARED);
+	for (i = 0; i < ingest_shared->nslots; i++)
+	{
+		IngestWorkerSlot *slot = &ingest_shared->slots[i];
+
+		if (!slot->in_use || slot->topic_partitions <= 0)
+			continue;
+		foreach(lc, sources)
+		{
+			LauncherSource *src = lfirst(lc);
+
+			if (src->id == slot->source_id)
+				src->partitions = Max(src->partitions, slot->topic_partitions);
+		}
+	}
+	LWLockRelease(ingest_shared->lock);
 
 	foreach(lc, sources)
 	{

@@ -636,6 +636,20 @@ ingest_worker_main(Datum arg)
 	}
 	PG_END_TRY();
 
+	/* for the launcher's automatic parallelism, before the consumer group forms */
+	if (se_worker.args.index == 0)
+	{
+		int			partitions = consumer_topic_partitions(topic, 500);
+
+		if (partitions > 0)
+		{
+			LWLockAcquire(ingest_shared->lock, LW_EXCLUSIVE);
+			myslot->topic_partitions = partitions;
+			LWLockRelease(ingest_shared->lock);
+			ingest_wake_launcher_now();
+		}
+	}
+
 	ereport(LOG, (errmsg("source \"%s\" worker %d started", se_worker.args.name, se_worker.args.index)));
 
 	PG_TRY();

@@ -53,6 +53,7 @@ extern void consumer_drain_wakeups(void);
 extern bool consumer_fetcher_behind(char **topic, int32 *partition);
 extern void consumer_nudge_fetcher(const char *topic, int32 partition);
 extern void consumer_close(void);
+extern int	consumer_topic_partitions(const char *topic, int timeout_ms);
 
 /* offsets.c */
 typedef enum ClaimResult
