@@ -49,7 +49,7 @@ refused alice "UPDATE streamext.sources SET owner = 'bob'" "only superusers may 
 # The worker runs as alice: rows arrive; once alice loses INSERT the source stops in the error state.
 "$SE_TOOLS/se-produce" --brokers "$SE_BOOTSTRAP" --topic sec --count 100 2>/dev/null
 se_wait_for pg1 60 "SELECT count(*) = 100 FROM alice_t" || se_die "alice's source wrote nothing"
-se_assert_eq "worker role" "alice" "$(se_psql pg1 -c "SELECT usename FROM pg_stat_activity WHERE application_name = 'a1'")"
+se_assert_eq "worker role" "alice" "$(se_psql pg1 -c "SELECT string_agg(DISTINCT usename, ',') FROM pg_stat_activity WHERE application_name = 'a1'")"
 se_psql pg1 -c "REVOKE INSERT ON alice_t FROM alice"
 "$SE_TOOLS/se-produce" --brokers "$SE_BOOTSTRAP" --topic sec --count 10 --seed 2 2>/dev/null
 se_wait_for pg1 30 "SELECT state = 'error' AND last_error LIKE '%permission denied%' FROM streamext.source_status WHERE source = 'a1'" ||
