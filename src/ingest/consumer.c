@@ -462,6 +462,54 @@ consumer_create(const char *brokers, const char *topic, const char *group_id, Li
 						rd_kafka_err2str(err))));
 }
 
+/*
+ * The number of partitions of the source's topics, from the brokers'
+ * metadata, or -1 when unknown (a pattern subscription, a topic that does
+ * not exist, brokers that do not answer within timeout_ms per topic).  The
+ * launcher sizes a source without a parallelism option by it: asked right
+ * after subscribing, it lets the source's other workers join the consumer
+ * group in its first rebalance instead of causing a second one later.
+ */
+int
+consumer_topic_partitions(const char *topic, int timeout_ms)
+{
+	char	   *topics = pstrdup(topic);
+	char	   *tok;
+	char	   *save = NULL;
+	int			count = 0;
+
+	if (topics[0] == '^')
+		return -1;
+	for (tok = strtok_r(topics, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
+	{
+		rd_kafka_topic_t *rkt;
+		const struct rd_kafka_metadata *md = NULL;
+		rd_kafka_resp_err_t err;
+
+		while (*tok == ' ')
+			tok++;
+		while (*tok && tok[strlen(tok) - 1] == ' ')
+			tok[strlen(tok) - 1] = '\0';
+		if (*tok == '\0')
+			continue;
+		CHECK_FOR_INTERRUPTS();
+		rkt = rd_kafka_topic_new(se_worker.rk, tok, NULL);
+		if (rkt == NULL)
+			return -1;
+		err = rd_kafka_metadata(se_worker.rk, 0, rkt, &md, timeout_ms);
+		if (err == RD_KAFKA_RESP_ERR_NO_ERROR && md->topic_cnt == 1 && md->topics[0].err == 0)
+			count += md->topics[0].partition_cnt;
+		else
+			count = -1;
+		if (md)
+			rd_kafka_metadata_destroy(md);
+		rd_kafka_topic_destroy(rkt);
+		if (count < 0)
+			return -1;
+	}
+	return count > 0 ? count : -1;
+}
+
 void
 consumer_drain_wakeups(void)
 {

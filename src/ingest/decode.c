@@ -83,6 +83,27 @@ single_char_option(Jsonb *options, const char *name, char dflt)
 	return v->val.string.val[0];
 }
 
+/* on_unknown_key, on_missing_column: true for "dead_letter", false for "ignore" (the default) */
+static bool
+dead_letter_option(Jsonb *options, const char *name)
+{
+	JsonbValue	buf;
+	JsonbValue *v = option_value(options, name, &buf);
+
+	if (v == NULL || v->type == jbvNull)
+		return false;
+	if (v->type == jbvString && v->val.string.len == 6 &&
+		memcmp(v->val.string.val, "ignore", 6) == 0)
+		return false;
+	if (v->type == jbvString && v->val.string.len == 11 &&
+		memcmp(v->val.string.val, "dead_letter", 11) == 0)
+		return true;
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("option \"%s\" must be \"ignore\" or \"dead_letter\"", name)));
+	return false;				/* keep compiler quiet */
+}
+
 static bool
 bool_option(Jsonb *options, const char *name, bool dflt)
 {
@@ -115,9 +136,12 @@ check_format_options(DecodeFormat format, const char *formatname, Jsonb *options
 		v = option_value(options, o->name, &buf);
 		if (v == NULL || v->type == jbvNull)
 			continue;
-		/* merge_schema: false is harmless with every format */
+		/* merge_schema: false is harmless with every format, as is "ignore" */
 		if (v->type == jbvBool && !v->val.boolean &&
 			strcmp(o->name, "merge_schema") == 0)
+			continue;
+		if (v->type == jbvString && v->val.string.len == 6 &&
+			memcmp(v->val.string.val, "ignore", 6) == 0)
 			continue;
 		if ((o->formats & (1u << format)) == 0)
 			ereport(ERROR,
@@ -394,11 +418,20 @@ decoder_create(TupleDesc tupdesc, const char *format, Jsonb *options)
 	if (rel != NULL)
 		relation_close(rel, AccessShareLock);
 	dec->econtext = CreateStandaloneExprContext();
+	dec->counts = palloc0(sizeof(int64) * COUNTS_SIZE(dec));
+	dec->unknown_names = palloc0(sizeof(char *) * DECODE_MAX_UNKNOWN);
 
 	switch (dec->format)
 	{
 		case DECODE_JSON:
 			dec->merge_schema = bool_option(options, "merge_schema", false);
+			dec->unknown_dead = dead_letter_option(options, "on_unknown_key");
+			dec->missing_dead = dead_letter_option(options, "on_missing_column");
+			if (dec->merge_schema && dec->unknown_dead)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("options \"merge_schema\" and \"on_unknown_key\": \"dead_letter\" cannot be used together"),
+						 errhint("merge_schema adds a column for every new key; without it, on_unknown_key decides.")));
 			v = option_value(options, "column_map", &buf);
 			if (v != NULL && v->type != jbvNull &&
 				(v->type != jbvBinary || !JsonContainerIsObject(v->val.binary.data)))
@@ -463,6 +496,47 @@ decoder_decode(SourceDecoder *dec, const IngestMessage *msg,
 	if (!ok)
 		return false;
 	return metadata_fill(dec, msg, values, isnull, error);
+}
+
+void
+decoder_counts_reset(SourceDecoder *dec)
+{
+	memset(dec->counts, 0, sizeof(int64) * COUNTS_SIZE(dec));
+}
+
+int
+decoder_counts_size(SourceDecoder *dec)
+{
+	return COUNTS_SIZE(dec);
+}
+
+void
+decoder_counts_save(SourceDecoder *dec, int64 *buf)
+{
+	memcpy(buf, dec->counts, sizeof(int64) * COUNTS_SIZE(dec));
+}
+
+void
+decoder_counts_restore(SourceDecoder *dec, const int64 *buf)
+{
+	memcpy(dec->counts, buf, sizeof(int64) * COUNTS_SIZE(dec));
+}
+
+int64
+decoder_counts_visit(SourceDecoder *dec, DecoderWarningVisitor visit, void *arg)
+{
+	int			i;
+
+	for (i = 0; i < dec->natts; i++)
+		if (dec->counts[i] > 0)
+			visit(arg, DECODE_WARN_MISSING_COLUMN, dec->cols[i].name, dec->counts[i]);
+	for (i = 0; i < dec->nunknown_names; i++)
+		if (dec->counts[COUNT_UNKNOWN(dec, i)] > 0)
+			visit(arg, DECODE_WARN_UNKNOWN_KEY, dec->unknown_names[i],
+				  dec->counts[COUNT_UNKNOWN(dec, i)]);
+	if (dec->counts[COUNT_MORE_UNKNOWN(dec)] > 0)
+		visit(arg, DECODE_WARN_UNKNOWN_KEY, NULL, dec->counts[COUNT_MORE_UNKNOWN(dec)]);
+	return dec->counts[COUNT_DECODED(dec)];
 }
 
 const char *
@@ -701,7 +775,7 @@ check_decode_message_options(Jsonb *options)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("unknown source option \"%s\"", name),
-					 errhint("Decoding options are column_map, merge_schema, delimiter, quote, header, null, columns and column.")));
+					 errhint("Decoding options are column_map, merge_schema, on_unknown_key, on_missing_column, delimiter, quote, header, null, columns and column.")));
 	}
 }
 

@@ -174,6 +174,17 @@ BEGIN
 		RAISE EXCEPTION 'source option "group_id" must be a non-empty string'
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
+	FOREACH k IN ARRAY ARRAY['on_unknown_key', 'on_missing_column'] LOOP
+		IF options ? k AND (jsonb_typeof(options -> k) <> 'string' OR options ->> k NOT IN ('ignore', 'dead_letter')) THEN
+			RAISE EXCEPTION 'source option "%" must be "ignore" or "dead_letter"', k
+				USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+	END LOOP;
+	IF options -> 'merge_schema' = 'true' AND options ->> 'on_unknown_key' = 'dead_letter' THEN
+		RAISE EXCEPTION 'source options "merge_schema" and "on_unknown_key": "dead_letter" cannot be used together'
+			USING ERRCODE = 'invalid_parameter_value',
+				HINT = 'merge_schema adds a column for every new key; without it, on_unknown_key decides.';
+	END IF;
 	IF options ? 'start_from' THEN
 		IF jsonb_typeof(options -> 'start_from') <> 'string' THEN
 			RAISE EXCEPTION 'source option "start_from" must be "earliest", "latest" or a timestamp'
@@ -327,10 +338,40 @@ CREATE FUNCTION streamext._wake_launcher() RETURNS void
 	AS 'MODULE_PATHNAME', 'streamext_wake_launcher'
 	LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE;
 
+-- Why sources have no or fewer workers, their recent dead-letter rate and what
+-- decoding ignored (status.c).  Key and column names come from the data: the
+-- functions show them only to members of the owner role and pg_read_all_stats.
+CREATE FUNCTION streamext._ingest_problem(OUT blocking boolean, OUT problem text)
+	AS 'MODULE_PATHNAME', 'streamext_ingest_problem'
+	LANGUAGE C STABLE PARALLEL RESTRICTED;
+CREATE FUNCTION streamext._source_schedule(
+	OUT source_id bigint, OUT asked integer, OUT automatic boolean, OUT wanted integer,
+	OUT allotted integer, OUT waiting_for text, OUT capacity integer, OUT in_use integer)
+	RETURNS SETOF record
+	AS 'MODULE_PATHNAME', 'streamext_source_schedule'
+	LANGUAGE C STRICT VOLATILE PARALLEL RESTRICTED;
+CREATE FUNCTION streamext._source_decode_stats(
+	OUT source_id bigint, OUT decoded bigint, OUT dead_letter_rate double precision,
+	OUT unmatched_keys bigint, OUT null_columns bigint, OUT recent_messages bigint)
+	RETURNS SETOF record
+	AS 'MODULE_PATHNAME', 'streamext_source_decode_stats'
+	LANGUAGE C STRICT VOLATILE PARALLEL RESTRICTED;
+CREATE FUNCTION streamext._source_warnings(
+	OUT source_id bigint, OUT kind text, OUT name text, OUT messages bigint, OUT decoded bigint)
+	RETURNS SETOF record
+	AS 'MODULE_PATHNAME', 'streamext_source_warnings'
+	LANGUAGE C STRICT VOLATILE PARALLEL RESTRICTED;
+
 CREATE VIEW streamext.source_status AS
 SELECT s.name AS source,
-	CASE WHEN s.state = 'running' AND coalesce(w.broker_down, false) THEN 'disconnected'
+	CASE WHEN s.state = 'running' AND p.blocking THEN 'no_workers'
+		WHEN s.state = 'running' AND coalesce(w.broker_down, false) THEN 'disconnected'
+		WHEN s.state = 'running' AND coalesce(w.workers, 0) = 0
+			AND (sc.allotted = 0 OR sc.waiting_for = 'max_worker_processes') THEN 'no_workers'
 		WHEN s.state = 'running' AND coalesce(w.workers, 0) = 0 THEN 'starting'
+		-- every recent message a dead letter, or at least half of 100 or more
+		WHEN s.state = 'running' AND (ds.dead_letter_rate = 1
+			OR (ds.dead_letter_rate >= 0.5 AND ds.recent_messages >= 100)) THEN 'degraded'
 		ELSE s.state END AS state,
 	coalesce(w.workers, 0) AS workers,
 	coalesce(w.messages, 0) AS messages,
@@ -344,11 +385,52 @@ SELECT s.name AS source,
 		OR pg_catalog.pg_has_role('pg_read_all_stats', 'MEMBER')
 		THEN coalesce(s.last_error, w.last_error) END AS last_error,
 	-- 0 with workers running: another member of the consumer group holds every partition
-	coalesce(w.assigned_partitions, 0) AS assigned_partitions
+	coalesce(w.assigned_partitions, 0) AS assigned_partitions,
+	-- issue 10, what new users trip over (ing-user): why, how many dead letters lately, what was ignored
+	CASE WHEN s.state <> 'running' THEN NULL
+		WHEN p.problem IS NOT NULL THEN p.problem
+		WHEN sc.waiting_for = 'max_worker_processes' THEN
+			'cannot start a worker: no background worker slot is free; raise max_worker_processes'
+		WHEN sc.allotted = 0 THEN pg_catalog.format(
+			'no worker: all %s streamext.max_source_workers are taken by other sources (every running source gets one before any gets more); raise streamext.max_source_workers (and max_worker_processes)',
+			sc.capacity)
+		WHEN sc.allotted < sc.wanted THEN pg_catalog.format(
+			'runs %s of the %s workers it wants: the %s streamext.max_source_workers are shared fairly among the running sources',
+			sc.allotted, sc.wanted, sc.capacity)
+		WHEN sc.wanted < sc.asked AND NOT sc.automatic THEN pg_catalog.format(
+			'parallelism %s is above streamext.max_workers_per_source: runs at most %s workers',
+			sc.asked, sc.wanted)
+		WHEN ds.dead_letter_rate = 1 OR (ds.dead_letter_rate >= 0.5 AND ds.recent_messages >= 100) THEN
+			'most recent messages go to streamext.dead_letters; see last_dead_letter_error'
+		WHEN ds.null_columns > 0 THEN pg_catalog.format(
+			'%s column(s) got NULL in every message for lack of a key; see streamext.source_warnings',
+			ds.null_columns)
+		WHEN ds.unmatched_keys > 0 THEN pg_catalog.format(
+			'%s JSON key(s) match no column and are ignored; see streamext.source_warnings',
+			ds.unmatched_keys)
+		END AS hint,
+	ds.dead_letter_rate,
+	CASE WHEN pg_catalog.pg_has_role(s.owner, 'MEMBER')
+		OR pg_catalog.pg_has_role('pg_read_all_stats', 'MEMBER')
+		THEN (SELECT d.error FROM streamext.dead_letters d
+			   WHERE d.source_id = s.id
+			   ORDER BY d.failed_at DESC LIMIT 1) END AS last_dead_letter_error,
+	ds.unmatched_keys,
+	ds.null_columns
 FROM streamext.sources s
-LEFT JOIN streamext._source_worker_stats() w ON w.source_id = s.id;
-COMMENT ON VIEW streamext.source_status IS 'one row per source: state, running workers, counters since the workers started, lag, last error';
+LEFT JOIN streamext._source_worker_stats() w ON w.source_id = s.id
+CROSS JOIN streamext._ingest_problem() p
+LEFT JOIN streamext._source_schedule() sc ON sc.source_id = s.id
+LEFT JOIN streamext._source_decode_stats() ds ON ds.source_id = s.id;
+COMMENT ON VIEW streamext.source_status IS 'one row per source: state, running workers, counters since the workers started, lag, last error, why it has no workers, dead-letter rate, what decoding ignored';
 GRANT SELECT ON streamext.source_status TO PUBLIC;
+
+CREATE VIEW streamext.source_warnings AS
+SELECT s.name AS source, w.kind, w.name, w.messages, w.decoded
+FROM streamext.sources s
+JOIN streamext._source_warnings() w ON w.source_id = s.id;
+COMMENT ON VIEW streamext.source_warnings IS 'per running source: JSON keys that matched no column (kind unknown_key) and columns no key filled, so NULL (kind missing_column), with the number of messages, since the workers started';
+GRANT SELECT ON streamext.source_warnings TO PUBLIC;
 -- _source_worker_stats() stays executable by PUBLIC: the view calls it with the
 -- querying role's rights, and it shows last_error only where the view does (the
 -- owner's members, pg_read_all_stats).  The other internal functions executable

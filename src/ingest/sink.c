@@ -63,6 +63,10 @@ struct SinkState
 	List	   *new_columns;	/* merge_schema: NewColumn to add before a retry */
 	List	   *refused_columns;	/* merge_schema: names that could not be added */
 	TimePartition *tp;			/* time_partition, or NULL */
+	/* decoding warnings and dead-letter rate: published, and of the batch being written */
+	IngestDecodeStats stats;
+	IngestDecodeStats staged;
+	bool		staged_valid;
 };
 
 /* A column merge_schema adds for a new top-level JSON key. */
@@ -73,6 +77,7 @@ typedef struct NewColumn
 } NewColumn;
 
 static bool is_position_key(ErrorData *ed);
+static void stage_stats(SinkState *ss, int n, int dead);
 
 /* A message that goes to the dead letters, and why. */
 typedef struct DeadLetter
@@ -658,7 +663,10 @@ write_range(SinkState *ss, SinkMessage *msgs, int lo, int hi, List **dead, int64
 	int64		local_rows = 0;
 	ErrorData  *ed = NULL;
 	int			mid;
+	int64	   *counts = palloc(sizeof(int64) * decoder_counts_size(ss->dec));
 
+	/* the messages of a range that fails are decoded (and counted) again */
+	decoder_counts_save(ss->dec, counts);
 	BeginInternalSubTransaction(NULL);
 	MemoryContextSwitchTo(cxt);
 	PG_TRY();
@@ -678,6 +686,9 @@ write_range(SinkState *ss, SinkMessage *msgs, int lo, int hi, List **dead, int64
 		CurrentResourceOwner = owner;
 		if (!is_data_error(ed->sqlerrcode) || ss->new_columns != NIL || tpart_pending(ss->tp))
 			ReThrowError(ed);
+		/* counted once: a single message is not decoded again, a range is */
+		if (hi - lo > 1)
+			decoder_counts_restore(ss->dec, counts);
 	}
 	PG_END_TRY();
 
@@ -964,6 +975,8 @@ sink_write_batch(SinkState *ss, SinkMessage *msgs, int n, const BatchPartitions 
 	sink_prepare_decoder(ss, rel);
 	table_close(rel, NoLock);
 
+	ss->staged_valid = false;
+	decoder_counts_reset(ss->dec);
 	write_range(ss, msgs, 0, n, &dead, &rows);
 
 	/* The rows are written; the rest are the extension's own queries. */
@@ -980,4 +993,82 @@ sink_write_batch(SinkState *ss, SinkMessage *msgs, int n, const BatchPartitions 
 
 	result->rows = rows;
 	result->dead_letters = list_length(dead);
+	stage_stats(ss, n, list_length(dead));
+}
+
+/* Fold one warning of the batch into ss->staged. */
+static void
+stage_warning(void *arg, int kind, const char *name, int64 messages)
+{
+	IngestDecodeStats *st = (IngestDecodeStats *) arg;
+	int			i;
+
+	if (name != NULL)
+	{
+		for (i = 0; i < st->nwarnings; i++)
+		{
+			if (st->warnings[i].kind == kind && strcmp(st->warnings[i].name, name) == 0)
+			{
+				st->warnings[i].messages += messages;
+				return;
+			}
+		}
+		if (st->nwarnings < INGEST_MAX_WARNINGS)
+		{
+			IngestWarning *w = &st->warnings[st->nwarnings++];
+
+			w->kind = kind;
+			w->messages = messages;
+			/* the first NAMEDATALEN - 1 bytes, ending on a character boundary */
+			strlcpy(w->name, name, pg_mbcliplen(name, strlen(name), NAMEDATALEN - 1) + 1);
+			return;
+		}
+	}
+	if (kind == DECODE_WARN_UNKNOWN_KEY)
+		st->more_unknown_keys += messages;
+}
+
+/*
+ * The statistics as they will be once this batch commits: the published
+ * ones plus the batch's warnings and its messages and dead letters, in
+ * windows of INGEST_RATE_WINDOW_MS (the window before the current one is
+ * the last that had messages, so an idle source keeps its last rate).
+ * sink_publish_stats() makes them the published ones.
+ */
+static void
+stage_stats(SinkState *ss, int n, int dead)
+{
+	IngestDecodeStats *st = &ss->staged;
+	TimestampTz now = GetCurrentTimestamp();
+
+	*st = ss->stats;
+	st->decoded += decoder_counts_visit(ss->dec, stage_warning, st);
+	if (st->window_start == 0 ||
+		TimestampDifferenceExceeds(st->window_start, now, INGEST_RATE_WINDOW_MS))
+	{
+		if (st->window_messages > 0)
+		{
+			st->prev_messages = st->window_messages;
+			st->prev_dead = st->window_dead;
+		}
+		st->window_messages = st->window_dead = 0;
+		st->window_start = now;
+	}
+	st->window_messages += n;
+	st->window_dead += dead;
+	ss->staged_valid = true;
+}
+
+/*
+ * After the commit of the batch sink_write_batch() wrote last: its
+ * statistics count from now on; copy them to *out (a worker slot, under the
+ * caller's lock).
+ */
+void
+sink_publish_stats(SinkState *ss, IngestDecodeStats *out)
+{
+	if (ss->staged_valid)
+		ss->stats = ss->staged;
+	ss->staged_valid = false;
+	*out = ss->stats;
 }

@@ -441,6 +441,7 @@ flush_batch(MemoryContext batch_cxt)
 	myslot->dead_letters += res.dead_letters;
 	myslot->bytes += bytes;
 	myslot->last_batch_at = GetCurrentTimestamp();
+	sink_publish_stats(sink, &myslot->decode);
 	LWLockRelease(ingest_shared->lock);
 
 	MemoryContextSwitchTo(old);
@@ -670,6 +671,20 @@ ingest_worker_main(Datum arg)
 		proc_exit(0);
 	}
 	PG_END_TRY();
+
+	/* for the launcher's automatic parallelism, before the consumer group forms */
+	if (se_worker.args.index == 0)
+	{
+		int			partitions = consumer_topic_partitions(topic, 500);
+
+		if (partitions > 0)
+		{
+			LWLockAcquire(ingest_shared->lock, LW_EXCLUSIVE);
+			myslot->topic_partitions = partitions;
+			LWLockRelease(ingest_shared->lock);
+			ingest_wake_launcher_now();
+		}
+	}
 
 	ereport(LOG, (errmsg("source \"%s\" worker %d started", se_worker.args.name, se_worker.args.index)));
 

@@ -60,6 +60,8 @@ extern const rd_kafka_topic_partition_list_t *consumer_assignment(void);
 extern void consumer_close(void);
 extern void consumer_brokers_up(void);
 
+extern int	consumer_topic_partitions(const char *topic, int timeout_ms);
+
 /* offsets.c */
 typedef enum ClaimResult
 {
