@@ -129,3 +129,4 @@ RESET min_parallel_table_scan_size;
 RESET max_parallel_workers_per_gather;
 RESET plan_cache_mode;
 DEALLOCATE snap_q;
+DROP TABLE snap_d, snap_m, snap_p, snap_t, snap_u, snap_x;

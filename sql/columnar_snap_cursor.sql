@@ -49,3 +49,4 @@ SELECT min(ctid) = '(1,1)' AS starts_at_block_1, max(ctid) < '(2,0)' AS ends_in_
 FROM snap_big WHERE ctid >= '(1,0)' AND ctid < '(2,0)';
 SELECT count(*) FROM snap_big WHERE ctid < '(0,0)';
 SELECT a FROM snap_big WHERE ctid = '(0,1)';
+DROP TABLE snap_big, snap_sc;

@@ -52,3 +52,4 @@ INSERT INTO snap_v SELECT generate_series(1, 2000);
 VACUUM snap_v;
 SELECT brin_summarize_new_values('snap_v_brin');
 VACUUM (INDEX_CLEANUP off) snap_v;
+DROP TABLE snap_b, snap_g, snap_sys, snap_v;

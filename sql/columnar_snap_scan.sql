@@ -63,3 +63,4 @@ SELECT count(*) FROM snap_ts TABLESAMPLE SYSTEM (100) WHERE a = 0;
 ROLLBACK;
 CREATE TABLE snap_ts0 (a int) USING versioned_columnar;
 SELECT count(*) FROM snap_ts0 TABLESAMPLE SYSTEM (100);
+DROP TABLE snap_bm, snap_ts, snap_ts0;
