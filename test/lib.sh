@@ -158,8 +158,9 @@ se_broker_start() {
 	"$SE_TOOLS/se-broker" "$@" >"$out" 2>"$out.err" <"$out.ctl" {SE_BROKER_CTL}>&- &
 	SE_BROKER_PID=$!
 	SE_PIDS+=("$SE_BROKER_PID")
-	for i in $(seq 1 100); do
-		SE_BOOTSTRAP=$(head -n1 "$out" 2>/dev/null)
+	for i in $(seq 1 300); do
+		# (the broker may not have created $out yet: under set -e a failing head would end the test)
+		SE_BOOTSTRAP=$(head -n1 "$out" 2>/dev/null || true)
 		[ -n "$SE_BOOTSTRAP" ] && break
 		kill -0 "$SE_BROKER_PID" 2>/dev/null || { cat "$out.err" >&2; return 1; }
 		sleep 0.1
