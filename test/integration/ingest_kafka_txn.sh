@@ -32,7 +32,7 @@ wait_same() {
 }
 
 se_psql pg1 -c "CREATE TABLE txn (device_id text, seq bigint, _partition int, _offset bigint)"
-se_psql pg1 -c "SELECT streamext.create_source('txn_src', '$SE_BOOTSTRAP', 'txn', 'txn')"
+se_psql pg1 -c "SELECT streamext.create_source('txn_src', '$SE_BOOTSTRAP', 'txn', 'txn', options => '{\"parallelism\": 1}')"   # one worker: the resume check below counts it
 se_wait_for pg1 60 "SELECT count(*) = 114 FROM txn" || se_die "rows: $(se_psql pg1 -c 'SELECT count(*) FROM txn')"
 wait_same "source_offsets.next_offset" stored
 wait_same "offsets committed to Kafka" committed
