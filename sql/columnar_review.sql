@@ -1,0 +1,40 @@
+-- Review of the merged issue-9 features: each case runs on a heap twin and
+-- on versioned_columnar, and both must print the same.
+SET streamext.columnar_segment_rows = 1000;
+
+-- A row lock's slot stays valid while other rows are locked: ON CONFLICT's
+-- SET list keeps the existing row's values while a function locks rows of
+-- another gold table (once crashed the backend: the shared row fetcher freed
+-- the decoded segment the slot pointed into) or of another segment of the
+-- same table.
+CREATE FUNCTION review_lock(tbl regclass, key int) RETURNS int
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE r int;
+BEGIN
+	EXECUTE format('SELECT k FROM %s WHERE k = $1 FOR UPDATE', tbl) INTO r USING key;
+	RETURN r;
+END $$;
+
+CREATE TABLE rv_h1 (k int PRIMARY KEY, c text, d int) USING heap;
+CREATE TABLE rv_h2 (k int PRIMARY KEY, v text) USING heap;
+CREATE TABLE rv_c1 (k int PRIMARY KEY, c text, d int) USING versioned_columnar;
+CREATE TABLE rv_c2 (k int PRIMARY KEY, v text) USING versioned_columnar;
+INSERT INTO rv_h1 VALUES (1, 'the original text of row one', 0);
+INSERT INTO rv_c1 VALUES (1, 'the original text of row one', 0);
+INSERT INTO rv_h1 SELECT g, 'filler row ' || g, 0 FROM generate_series(2, 2500) g;
+INSERT INTO rv_c1 SELECT g, 'filler row ' || g, 0 FROM generate_series(2, 2500) g;
+INSERT INTO rv_h2 SELECT g, 'other table ' || g FROM generate_series(1, 100) g;
+INSERT INTO rv_c2 SELECT g, 'other table ' || g FROM generate_series(1, 100) g;
+
+INSERT INTO rv_h1 VALUES (1, 'x', 0) ON CONFLICT (k) DO UPDATE SET c = rv_h1.c, d = review_lock('rv_h2', 7);
+INSERT INTO rv_c1 VALUES (1, 'x', 0) ON CONFLICT (k) DO UPDATE SET c = rv_c1.c, d = review_lock('rv_c2', 7);
+SELECT * FROM rv_h1 WHERE k = 1;
+SELECT * FROM rv_c1 WHERE k = 1;
+-- the same table, a row of another segment
+INSERT INTO rv_h1 VALUES (1, 'x', 0) ON CONFLICT (k) DO UPDATE SET c = rv_h1.c, d = review_lock('rv_h1', 2400);
+INSERT INTO rv_c1 VALUES (1, 'x', 0) ON CONFLICT (k) DO UPDATE SET c = rv_c1.c, d = review_lock('rv_c1', 2400);
+SELECT * FROM rv_h1 WHERE k = 1;
+SELECT * FROM rv_c1 WHERE k = 1;
+
+DROP TABLE rv_h1, rv_h2, rv_c1, rv_c2;
+DROP FUNCTION review_lock(regclass, int);
