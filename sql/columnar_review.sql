@@ -36,5 +36,30 @@ INSERT INTO rv_c1 VALUES (1, 'x', 0) ON CONFLICT (k) DO UPDATE SET c = rv_c1.c, 
 SELECT * FROM rv_h1 WHERE k = 1;
 SELECT * FROM rv_c1 WHERE k = 1;
 
-DROP TABLE rv_h1, rv_h2, rv_c1, rv_c2;
+-- A scan through an index (or a bitmap) of a table written by the same
+-- statement: rows buffered by earlier commands of the transaction stay
+-- visible to it when the statement's inserts fill a segment (the buffer was
+-- written out mid-scan, and the rest of the scan lost them).
+CREATE TABLE rv_h3 (k int PRIMARY KEY, v text) USING heap;
+CREATE TABLE rv_c3 (k int PRIMARY KEY, v text) USING versioned_columnar;
+BEGIN;
+SET LOCAL enable_seqscan = off;
+SET LOCAL enable_bitmapscan = off;
+INSERT INTO rv_h3 SELECT g, 'v' || g FROM generate_series(1, 990) g;
+INSERT INTO rv_c3 SELECT g, 'v' || g FROM generate_series(1, 990) g;
+EXPLAIN (COSTS OFF) INSERT INTO rv_c3 SELECT k + 10000, v FROM rv_c3 WHERE k < 500;
+INSERT INTO rv_h3 SELECT k + 10000, v FROM rv_h3 WHERE k < 500;
+INSERT INTO rv_c3 SELECT k + 10000, v FROM rv_c3 WHERE k < 500;
+UPDATE rv_h3 SET v = v || '+' WHERE k BETWEEN 500 AND 1000;
+UPDATE rv_c3 SET v = v || '+' WHERE k BETWEEN 500 AND 1000;
+SET LOCAL enable_indexscan = off;
+SET LOCAL enable_bitmapscan = on;
+EXPLAIN (COSTS OFF) INSERT INTO rv_c3 SELECT k + 20000, v FROM rv_c3 WHERE k < 990;
+INSERT INTO rv_h3 SELECT k + 20000, v FROM rv_h3 WHERE k < 990;
+INSERT INTO rv_c3 SELECT k + 20000, v FROM rv_c3 WHERE k < 990;
+COMMIT;
+SELECT count(*), count(*) FILTER (WHERE v LIKE '%+'), sum(k) FROM rv_h3;
+SELECT count(*), count(*) FILTER (WHERE v LIKE '%+'), sum(k) FROM rv_c3;
+
+DROP TABLE rv_h1, rv_h2, rv_c1, rv_c2, rv_h3, rv_c3;
 DROP FUNCTION review_lock(regclass, int);

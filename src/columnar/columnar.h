@@ -76,6 +76,7 @@ extern bool columnar_fetch_row(ColumnarFetcher *f, int64 rownum,
 							   Snapshot snapshot, Datum *values, bool *isnull);
 extern void columnar_fetcher_end(ColumnarFetcher *f);
 extern void columnar_fetcher_set_rel(ColumnarFetcher *f, Relation rel);
+extern void columnar_fetcher_register_scan(ColumnarFetcher *f);
 extern Size columnar_fetch_cache_budget(void);
 struct RelOptInfo;
 extern void columnar_cost_indexes(struct RelOptInfo *rel);

@@ -626,6 +626,7 @@ struct ColumnarFetcher
 	bool		vis_found;
 	uint8	   *vis_deleted;
 	bool		vis_owned;		/* vis_deleted is ours, not an entry's */
+	bool		registered;		/* counted in the write state's active_scans */
 };
 
 /*
@@ -657,9 +658,36 @@ columnar_fetcher_set_rel(ColumnarFetcher *f, Relation rel)
 	f->rel = rel;
 }
 
+/*
+ * The fetcher serves a scan (index, bitmap, sample) that may still return
+ * rows buffered by earlier commands of this transaction: while it is open,
+ * the insert buffer is not written out early (see maybe_flush), since rows
+ * flushed now would carry the current command in their segment's metadata
+ * and vanish from the scan's snapshot (INSERT ... SELECT or UPDATE through
+ * an index of the table they write lost rows so).
+ */
+void
+columnar_fetcher_register_scan(ColumnarFetcher *f)
+{
+	ColumnarWriteState *ws = columnar_write_state_find(f->storage_id);
+
+	if (ws && !f->registered)
+	{
+		ws->active_scans++;
+		f->registered = true;
+	}
+}
+
 void
 columnar_fetcher_end(ColumnarFetcher *f)
 {
+	if (f->registered)
+	{
+		ColumnarWriteState *ws = columnar_write_state_find(f->storage_id);
+
+		if (ws && ws->active_scans > 0)
+			ws->active_scans--;
+	}
 	MemoryContextDelete(f->cxt);
 	pfree(f);
 }

@@ -121,7 +121,10 @@ columnar_scan_begin(Relation rel, Snapshot snapshot, int nkeys, ScanKey key,
 	if (flags & SO_TYPE_SEQSCAN)
 		pgstat_count_heap_scan(rel);
 	if (flags & (SO_TYPE_ANALYZE | SO_TYPE_BITMAPSCAN | SO_TYPE_SAMPLESCAN))
+	{
 		scan->fetcher = columnar_fetcher_begin(rel);
+		columnar_fetcher_register_scan(scan->fetcher);
+	}
 	else
 		scan->reader = columnar_reader_begin(rel, snapshot, 0, NULL, NIL);
 	return (TableScanDesc) scan;
@@ -295,6 +298,7 @@ columnar_index_fetch_begin(Relation rel)
 
 	scan->base.rel = rel;
 	scan->fetcher = columnar_fetcher_begin(rel);
+	columnar_fetcher_register_scan(scan->fetcher);
 	return &scan->base;
 }
 
