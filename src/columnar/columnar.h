@@ -154,6 +154,16 @@ extern void columnar_xact_init(void);
 #include "access/xact.h"
 #include "storage/lockdefs.h"
 #include "nodes/lockoptions.h"
+#include "utils/snapmgr.h"
+
+/* Is a row of our own, buffered or deleted in command cid, visible to snapshot? */
+static inline bool
+columnar_cid_visible(Snapshot snapshot, CommandId cid)
+{
+	if (snapshot == NULL || !IsMVCCSnapshot(snapshot))
+		return true;
+	return cid < snapshot->curcid;
+}
 
 /* Pending deletions of one flushed segment in the current transaction. */
 typedef struct ColumnarPendingDel
