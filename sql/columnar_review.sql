@@ -61,5 +61,28 @@ COMMIT;
 SELECT count(*), count(*) FILTER (WHERE v LIKE '%+'), sum(k) FROM rv_h3;
 SELECT count(*), count(*) FILTER (WHERE v LIKE '%+'), sum(k) FROM rv_c3;
 
-DROP TABLE rv_h1, rv_h2, rv_c1, rv_c2, rv_h3, rv_c3;
+-- A row fetch whose segment failed to decode (a damaged chunk) leaves
+-- nothing behind for the next fetch of the transaction, once a savepoint
+-- caught the error: the row once read with a NULL column.
+CREATE TABLE rv_c4 (k int PRIMARY KEY, v text) USING versioned_columnar;
+INSERT INTO rv_c4 SELECT g, 'value ' || g FROM generate_series(1, 3000) g;
+SELECT s.storage_id AS rv_sid FROM streamext.columnar_storage s
+  WHERE s.relnode = pg_relation_filenode('rv_c4') \gset
+SELECT ctid AS rv_tid1500 FROM rv_c4 WHERE k = 1500 \gset
+SELECT ctid AS rv_tid2500 FROM rv_c4 WHERE k = 2500 \gset
+BEGIN;
+-- TID scans fetch through the transaction's row fetcher
+SELECT k, v FROM rv_c4 WHERE ctid = :'rv_tid1500';
+SAVEPOINT s;
+UPDATE streamext.columnar_chunk SET data = '\x0102'
+  WHERE storage_id = :rv_sid AND attnum = 2
+    AND segno = (SELECT max(segno) FROM streamext.columnar_chunk WHERE storage_id = :rv_sid);
+\set VERBOSITY terse
+SELECT k, v FROM rv_c4 WHERE ctid = :'rv_tid2500';
+\set VERBOSITY default
+ROLLBACK TO s;
+SELECT k, v FROM rv_c4 WHERE ctid = :'rv_tid2500';
+COMMIT;
+
+DROP TABLE rv_h1, rv_h2, rv_c1, rv_c2, rv_h3, rv_c3, rv_c4;
 DROP FUNCTION review_lock(regclass, int);

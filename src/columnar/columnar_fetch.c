@@ -304,8 +304,9 @@ fetch_decoded(ColumnarFetcher *f, ColumnarSegment *seg, TupleDesc tupdesc)
 		return e;
 	if (e->cxt != NULL)
 	{
-		/* the table gained columns since: decode again */
+		/* the table gained columns since (or a decode failed): decode again */
 		f->decoded_bytes -= e->bytes;
+		e->bytes = 0;
 		MemoryContextReset(e->cxt);
 	}
 	else
@@ -331,6 +332,7 @@ fetch_decoded(ColumnarFetcher *f, ColumnarSegment *seg, TupleDesc tupdesc)
 					e->cxt = c->cxt;
 					c->cxt = NULL;
 					f->decoded_bytes -= c->bytes;
+					c->bytes = 0;
 					MemoryContextReset(e->cxt);
 				}
 			}
@@ -340,8 +342,15 @@ fetch_decoded(ColumnarFetcher *f, ColumnarSegment *seg, TupleDesc tupdesc)
 										   ALLOCSET_DEFAULT_SIZES);
 	}
 	e->decoded_before = true;
+
+	/*
+	 * The entry counts as decoded only once all its columns are: an error
+	 * in between (a damaged chunk, a cancel) must not leave half-decoded
+	 * columns for the next fetch of the transaction's row fetcher, which
+	 * outlives the error when a savepoint catches it.
+	 */
+	e->natts = 0;
 	old = MemoryContextSwitchTo(e->cxt);
-	e->natts = tupdesc->natts;
 	e->vals = palloc(sizeof(Datum *) * tupdesc->natts);
 	e->nulls = palloc(sizeof(bool *) * tupdesc->natts);
 	for (a = 0; a < tupdesc->natts; a++)
@@ -352,6 +361,7 @@ fetch_decoded(ColumnarFetcher *f, ColumnarSegment *seg, TupleDesc tupdesc)
 	columnar_read_chunks(f->storage_id, seg->segno, seg->row_count, tupdesc,
 						 NULL, e->vals, e->nulls, NULL);
 	MemoryContextSwitchTo(old);
+	e->natts = tupdesc->natts;
 	e->bytes = MemoryContextMemAllocated(e->cxt, true);
 	f->decoded_bytes += e->bytes;
 
