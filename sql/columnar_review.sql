@@ -84,5 +84,23 @@ ROLLBACK TO s;
 SELECT k, v FROM rv_c4 WHERE ctid = :'rv_tid2500';
 COMMIT;
 
-DROP TABLE rv_h1, rv_h2, rv_c1, rv_c2, rv_h3, rv_c3, rv_c4;
+-- An upsert of rows loaded earlier in the same transaction, whose new
+-- versions fill the insert buffer: the segment written in the middle of the
+-- statement carries its command, but the rows of the earlier load in it stay
+-- visible to the statement (ON CONFLICT once raised "cannot affect row a
+-- second time" for them); rows the statement itself inserted still raise it.
+CREATE TABLE rv_h5 (k int PRIMARY KEY, v text) USING heap;
+CREATE TABLE rv_c5 (k int PRIMARY KEY, v text) USING versioned_columnar;
+BEGIN;
+INSERT INTO rv_h5 SELECT g, 'v' || g FROM generate_series(1, 990) g;
+INSERT INTO rv_c5 SELECT g, 'v' || g FROM generate_series(1, 990) g;
+INSERT INTO rv_h5 SELECT g, 'new' FROM generate_series(1, 1500) g ON CONFLICT (k) DO UPDATE SET v = 'upd';
+INSERT INTO rv_c5 SELECT g, 'new' FROM generate_series(1, 1500) g ON CONFLICT (k) DO UPDATE SET v = 'upd';
+SELECT v, count(*) FROM rv_h5 GROUP BY v ORDER BY v;
+SELECT v, count(*) FROM rv_c5 GROUP BY v ORDER BY v;
+COMMIT;
+SELECT v, count(*) FROM rv_c5 GROUP BY v ORDER BY v;
+INSERT INTO rv_c5 SELECT 3000 + g % 1200, 'dup' FROM generate_series(1, 2000) g ON CONFLICT (k) DO UPDATE SET v = 'upd';
+
+DROP TABLE rv_h1, rv_h2, rv_c1, rv_c2, rv_h3, rv_c3, rv_c4, rv_h5, rv_c5;
 DROP FUNCTION review_lock(regclass, int);

@@ -231,9 +231,20 @@ typedef struct ColumnarWriteState
 	char	   *operation;
 	char	   *parameters;
 	int			active_scans;
+	/*
+	 * The commands that inserted the rows written out as segments so far, as
+	 * runs (first row number, command id), for fetches whose snapshot is
+	 * older than a segment written in the middle of a statement (its
+	 * metadata carries that statement's command, its rows earlier ones).
+	 */
+	int64	   *run_rows;
+	CommandId  *run_cids;
+	int			nruns;
+	int			capruns;
 } ColumnarWriteState;
 
 extern ColumnarWriteState *columnar_write_state_find(int64 storage_id);
+extern bool columnar_own_row_cid(ColumnarWriteState *ws, int64 rownum, CommandId *cid);
 extern void columnar_write_state_dropped(int64 storage_id);
 extern ColumnarWriteState *columnar_get_write_state(Relation rel);
 extern HTAB *columnar_write_states(void);

@@ -402,6 +402,7 @@ columnar_fetch_row(ColumnarFetcher *f, int64 rownum, Snapshot snapshot,
 	bool		dirty = snapshot->snapshot_type == SNAPSHOT_DIRTY;
 	TransactionId seg_xmin = InvalidTransactionId;
 	TransactionId seg_xmax = InvalidTransactionId;
+	bool		per_row = false;
 
 	/*
 	 * A dirty snapshot tells its caller (btree unique checks, exclusion
@@ -473,6 +474,29 @@ columnar_fetch_row(ColumnarFetcher *f, int64 rownum, Snapshot snapshot,
 		f->vis_deleted = NULL;
 		f->vis_owned = true;
 		f->vis_found = columnar_find_segment(f->storage_id, rownum, meta_snapshot, &f->vis_seg);
+
+		/*
+		 * A segment this transaction wrote out in the middle of a statement
+		 * (its insert buffer filled up) carries that statement's command in
+		 * its metadata, which the statement's snapshot does not see; the
+		 * rows of earlier commands in it are visible to that snapshot all
+		 * the same (an upsert of rows loaded earlier in the transaction):
+		 * the row's own command decides, as for buffered rows.  Per row, so
+		 * not remembered for the segment.
+		 */
+		if (!f->vis_found && IsMVCCSnapshot(snapshot) && ws != NULL)
+		{
+			CommandId	own_cid;
+
+			if (columnar_own_row_cid(ws, rownum, &own_cid) &&
+				columnar_cid_visible(snapshot, own_cid) &&
+				columnar_find_segment(f->storage_id, rownum, SnapshotSelf, &f->vis_seg) &&
+				f->vis_seg.added_version == ws->version && f->vis_seg.removed_version == 0)
+			{
+				f->vis_found = true;
+				per_row = true;
+			}
+		}
 		if (dirty)
 		{
 			seg_xmin = dirty_meta.xmin;
@@ -482,7 +506,7 @@ columnar_fetch_row(ColumnarFetcher *f, int64 rownum, Snapshot snapshot,
 			f->vis_deleted = columnar_deleted_bitmap(f->storage_id, f->vis_seg.segno,
 													 f->vis_seg.row_count, meta_snapshot, 0, &nd);
 		MemoryContextSwitchTo(old);
-		if (IsMVCCSnapshot(snapshot) && f->vis_found)
+		if (IsMVCCSnapshot(snapshot) && f->vis_found && !per_row)
 			fetch_vis_remember(f, snapshot);
 		if (!f->vis_found)
 			return false;
