@@ -76,6 +76,7 @@ extern bool columnar_fetch_row(ColumnarFetcher *f, int64 rownum,
 							   Snapshot snapshot, Datum *values, bool *isnull);
 extern void columnar_fetcher_end(ColumnarFetcher *f);
 extern void columnar_fetcher_set_rel(ColumnarFetcher *f, Relation rel);
+extern void columnar_fetcher_register_scan(ColumnarFetcher *f);
 extern Size columnar_fetch_cache_budget(void);
 struct RelOptInfo;
 extern void columnar_cost_indexes(struct RelOptInfo *rel);
@@ -153,6 +154,16 @@ extern void columnar_xact_init(void);
 #include "access/xact.h"
 #include "storage/lockdefs.h"
 #include "nodes/lockoptions.h"
+#include "utils/snapmgr.h"
+
+/* Is a row of our own, buffered or deleted in command cid, visible to snapshot? */
+static inline bool
+columnar_cid_visible(Snapshot snapshot, CommandId cid)
+{
+	if (snapshot == NULL || !IsMVCCSnapshot(snapshot))
+		return true;
+	return cid < snapshot->curcid;
+}
 
 /* Pending deletions of one flushed segment in the current transaction. */
 typedef struct ColumnarPendingDel
@@ -220,9 +231,20 @@ typedef struct ColumnarWriteState
 	char	   *operation;
 	char	   *parameters;
 	int			active_scans;
+	/*
+	 * The commands that inserted the rows written out as segments so far, as
+	 * runs (first row number, command id), for fetches whose snapshot is
+	 * older than a segment written in the middle of a statement (its
+	 * metadata carries that statement's command, its rows earlier ones).
+	 */
+	int64	   *run_rows;
+	CommandId  *run_cids;
+	int			nruns;
+	int			capruns;
 } ColumnarWriteState;
 
 extern ColumnarWriteState *columnar_write_state_find(int64 storage_id);
+extern bool columnar_own_row_cid(ColumnarWriteState *ws, int64 rownum, CommandId *cid);
 extern void columnar_write_state_dropped(int64 storage_id);
 extern ColumnarWriteState *columnar_get_write_state(Relation rel);
 extern HTAB *columnar_write_states(void);

@@ -15,6 +15,7 @@
 
 #include "access/genam.h"
 #include "access/tableam.h"
+#include "access/xact.h"
 #include "catalog/index.h"
 #include "commands/vacuum.h"
 #include "executor/executor.h"
@@ -59,7 +60,25 @@ columnar_index_build_range_scan(Relation table_rel, Relation index_rel, IndexInf
 
 	econtext->ecxt_scantuple = slot;
 	predicate = ExecPrepareQual(index_info->ii_Predicate, estate);
-	snapshot = RegisterSnapshot(GetTransactionSnapshot());
+	/*
+	 * CREATE INDEX CONCURRENTLY's build reads with its own fresh transaction
+	 * snapshot, and its validation adds what came later.  Any other build
+	 * (its lock keeps writers out while it runs) must index every committed
+	 * row, also those committed after a REPEATABLE READ or SERIALIZABLE
+	 * transaction took its snapshot (the heap reads with SnapshotAny): with
+	 * that snapshot, the index lacked them for every later reader.  Such a
+	 * transaction's own snapshot may still see rows deleted since, which the
+	 * index then lacks: like the heap after a broken HOT chain, the index is
+	 * not used by transactions as old as the build (indcheckxmin).
+	 */
+	if (index_info->ii_Concurrent)
+		snapshot = RegisterSnapshot(GetTransactionSnapshot());
+	else
+	{
+		snapshot = RegisterSnapshot(GetLatestSnapshot());
+		if (IsolationUsesXactSnapshot())
+			index_info->ii_BrokenHotChain = true;
+	}
 	own_snapshot = true;
 	reader = columnar_reader_begin(table_rel, snapshot, 0, NULL, NIL);
 	columnar_reader_set_row_range(reader, first_row, end_row);

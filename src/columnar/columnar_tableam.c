@@ -121,7 +121,10 @@ columnar_scan_begin(Relation rel, Snapshot snapshot, int nkeys, ScanKey key,
 	if (flags & SO_TYPE_SEQSCAN)
 		pgstat_count_heap_scan(rel);
 	if (flags & (SO_TYPE_ANALYZE | SO_TYPE_BITMAPSCAN | SO_TYPE_SAMPLESCAN))
+	{
 		scan->fetcher = columnar_fetcher_begin(rel);
+		columnar_fetcher_register_scan(scan->fetcher);
+	}
 	else
 		scan->reader = columnar_reader_begin(rel, snapshot, 0, NULL, NIL);
 	return (TableScanDesc) scan;
@@ -295,6 +298,7 @@ columnar_index_fetch_begin(Relation rel)
 
 	scan->base.rel = rel;
 	scan->fetcher = columnar_fetcher_begin(rel);
+	columnar_fetcher_register_scan(scan->fetcher);
 	return &scan->base;
 }
 
@@ -312,9 +316,20 @@ columnar_index_fetch_end(IndexFetchTableData *sscan)
 	pfree(scan);
 }
 
+/*
+ * The row at tid into slot.  Its by-reference values point into the
+ * fetcher's decoded segment (or the insert buffer), which the next fetch may
+ * reuse.  An index scan's fetcher serves only that scan, whose slot the next
+ * fetch overwrites anyway; the transaction's shared row fetcher also serves
+ * every row lock and row re-fetch, of any table, while the executor still
+ * uses slots it filled before (ON CONFLICT's existing row while its SET list
+ * runs functions that lock rows, EvalPlanQual's rows of several tables): its
+ * rows are copied into the slot (own_copy), as a heap slot keeps its own
+ * buffer pin.
+ */
 static bool
 fetch_into_slot(ColumnarFetcher *f, Relation rel, ItemPointer tid, Snapshot snapshot,
-				TupleTableSlot *slot)
+				TupleTableSlot *slot, bool own_copy)
 {
 	int64		rownum = columnar_tid_to_row(tid);
 
@@ -325,6 +340,8 @@ fetch_into_slot(ColumnarFetcher *f, Relation rel, ItemPointer tid, Snapshot snap
 	slot->tts_tid = *tid;
 	slot->tts_tableOid = RelationGetRelid(rel);
 	ExecStoreVirtualTuple(slot);
+	if (own_copy)
+		ExecMaterializeSlot(slot);
 	return true;
 }
 
@@ -337,7 +354,7 @@ columnar_index_fetch_tuple(IndexFetchTableData *sscan, ItemPointer tid, Snapshot
 	*call_again = false;
 	if (all_dead)
 		*all_dead = false;		/* old versions stay readable: never kill index entries */
-	return fetch_into_slot(scan->fetcher, sscan->rel, tid, snapshot, slot);
+	return fetch_into_slot(scan->fetcher, sscan->rel, tid, snapshot, slot, false);
 }
 
 static ColumnarFetcher *
@@ -367,7 +384,7 @@ static bool
 columnar_fetch_row_version(Relation rel, ItemPointer tid, Snapshot snapshot,
 						   TupleTableSlot *slot)
 {
-	return fetch_into_slot(get_row_fetcher(rel), rel, tid, snapshot, slot);
+	return fetch_into_slot(get_row_fetcher(rel), rel, tid, snapshot, slot, true);
 }
 
 static bool
@@ -563,7 +580,7 @@ columnar_tuple_lock(Relation rel, ItemPointer tid, Snapshot snapshot, TupleTable
 		switch (columnar_row_state(rel, rownum, &cmax, &successor, &ours))
 		{
 			case COLUMNAR_ROW_LIVE:
-				if (!fetch_into_slot(get_row_fetcher(rel), rel, &cur, snapshot, slot))
+				if (!fetch_into_slot(get_row_fetcher(rel), rel, &cur, snapshot, slot, true))
 				{
 					if (ours)
 					{
@@ -585,7 +602,7 @@ columnar_tuple_lock(Relation rel, ItemPointer tid, Snapshot snapshot, TupleTable
 						ereport(ERROR,
 								(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
 								 errmsg("could not serialize access due to concurrent update")));
-					if (!fetch_into_slot(get_row_fetcher(rel), rel, &cur, SnapshotAny, slot))
+					if (!fetch_into_slot(get_row_fetcher(rel), rel, &cur, SnapshotAny, slot, true))
 						return TM_Invisible;
 				}
 				*tid = cur;
@@ -792,7 +809,7 @@ columnar_scan_analyze_next_tuple(TableScanDesc sscan, TransactionId OldestXmin,
 
 		ItemPointerSet(&tid, scan->block, scan->offset + 1);
 		scan->offset++;
-		if (fetch_into_slot(scan->fetcher, sscan->rs_rd, &tid, snapshot, slot))
+		if (fetch_into_slot(scan->fetcher, sscan->rs_rd, &tid, snapshot, slot, false))
 		{
 			*liverows += 1;
 			return true;
@@ -901,7 +918,7 @@ columnar_scan_bitmap_next_tuple(TableScanDesc sscan, TBMIterateResult *tbmres,
 			off = ++scan->bm_index;
 		}
 		ItemPointerSet(&tid, tbmres->blockno, off);
-		if (fetch_into_slot(scan->fetcher, sscan->rs_rd, &tid, sscan->rs_snapshot, slot))
+		if (fetch_into_slot(scan->fetcher, sscan->rs_rd, &tid, sscan->rs_snapshot, slot, false))
 			return true;
 	}
 }
@@ -953,7 +970,7 @@ columnar_scan_sample_next_tuple(TableScanDesc sscan, SampleScanState *scanstate,
 			return false;
 		}
 		ItemPointerSet(&tid, scan->block, off);
-		if (fetch_into_slot(scan->fetcher, sscan->rs_rd, &tid, sscan->rs_snapshot, slot))
+		if (fetch_into_slot(scan->fetcher, sscan->rs_rd, &tid, sscan->rs_snapshot, slot, false))
 		{
 			pgstat_count_heap_getnext(sscan->rs_rd);
 			return true;

@@ -348,6 +348,65 @@ rows_dead(ColumnarWriteState *ws, int start, int n, bool at_commit)
 	return true;
 }
 
+/* Remember which command inserted buffered rows start .. start + n - 1. */
+static void
+remember_cids(ColumnarWriteState *ws, int start, int n)
+{
+	int			i;
+
+	for (i = start; i < start + n; i++)
+	{
+		if (ws->nruns > 0 && ws->run_cids[ws->nruns - 1] == ws->cids[i])
+			continue;
+		if (ws->nruns == ws->capruns)
+		{
+			MemoryContext old = MemoryContextSwitchTo(ws->cxt);
+
+			ws->capruns = Max(16, ws->capruns * 2);
+			ws->run_rows = ws->run_rows ? repalloc(ws->run_rows, sizeof(int64) * ws->capruns) :
+				palloc(sizeof(int64) * ws->capruns);
+			ws->run_cids = ws->run_cids ? repalloc(ws->run_cids, sizeof(CommandId) * ws->capruns) :
+				palloc(sizeof(CommandId) * ws->capruns);
+			MemoryContextSwitchTo(old);
+		}
+		ws->run_rows[ws->nruns] = ws->buf_first_row + i;
+		ws->run_cids[ws->nruns] = ws->cids[i];
+		ws->nruns++;
+	}
+}
+
+/*
+ * The command that inserted row rownum, if this transaction wrote it out as
+ * part of a segment.  (Rows of segments a rollback took away keep their
+ * entry; their segment is gone, which the caller finds first.)
+ */
+bool
+columnar_own_row_cid(ColumnarWriteState *ws, int64 rownum, CommandId *cid)
+{
+	int			lo = 0;
+	int			hi = ws->nruns - 1;
+	int			found = -1;
+
+	if (ws->nruns == 0 || rownum < ws->run_rows[0] || rownum >= ws->buf_first_row)
+		return false;
+	while (lo <= hi)
+	{
+		int			mid = (lo + hi) / 2;
+
+		if (ws->run_rows[mid] <= rownum)
+		{
+			found = mid;
+			lo = mid + 1;
+		}
+		else
+			hi = mid - 1;
+	}
+	if (found < 0)
+		return false;
+	*cid = ws->run_cids[found];
+	return true;
+}
+
 /* Write the whole buffer as segments (of at most columnar_segment_rows). */
 static void
 flush_buffer_ext(ColumnarWriteState *ws, bool at_commit)
@@ -359,7 +418,11 @@ flush_buffer_ext(ColumnarWriteState *ws, bool at_commit)
 		int			n = Min(ws->nbuf - start, columnar_segment_rows);
 
 		if (!rows_dead(ws, start, n, at_commit))
+		{
+			if (!at_commit)
+				remember_cids(ws, start, n);
 			columnar_write_segment(ws, start, n);
+		}
 		start += n;
 	}
 	ws->buf_first_row += ws->nbuf;
