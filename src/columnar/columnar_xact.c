@@ -533,17 +533,39 @@ columnar_xact_callback(XactEvent event, void *arg)
 
 	switch (event)
 	{
-		case XACT_EVENT_PRE_COMMIT:
-		case XACT_EVENT_PARALLEL_PRE_COMMIT:
 		case XACT_EVENT_PRE_PREPARE:
 
 			/*
-			 * PREPARE TRANSACTION writes the version now: its rows are heap
-			 * rows of the prepared transaction, visible at COMMIT PREPARED
-			 * and gone with ROLLBACK PREPARED, and the writer lock (a
-			 * transaction lock) stays with the prepared transaction until
-			 * then, so versions stay in order.
+			 * A prepared transaction that wrote a gold table would keep the
+			 * table's writer lock until COMMIT PREPARED, and so stop every
+			 * other writer of the table, the preparing session included, for
+			 * as long as it stays prepared (a heap table's prepared rows
+			 * block nobody's inserts).  Versions must stay in commit order,
+			 * so the lock cannot be given up either: such a PREPARE is
+			 * refused.  Row locks alone (a write state without changes) may
+			 * be prepared: the lock goes with the prepared transaction, as
+			 * the heap's row locks do.
 			 */
+			if (states)
+			{
+				HASH_SEQ_STATUS st;
+				ColumnarWriteState *ws;
+
+				hash_seq_init(&st, states);
+				while ((ws = hash_seq_search(&st)) != NULL)
+					if (!ws->dropped &&
+						(ws->inserted || ws->deleted || ws->truncated || ws->operation))
+					{
+						hash_seq_term(&st);
+						ereport(ERROR,
+								(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+								 errmsg("cannot PREPARE a transaction that wrote to a versioned_columnar table"),
+								 errhint("Commit it instead; a prepared writer would hold the table's writer lock until COMMIT PREPARED.")));
+					}
+			}
+			/* FALLTHROUGH */
+		case XACT_EVENT_PRE_COMMIT:
+		case XACT_EVENT_PARALLEL_PRE_COMMIT:
 			if (states)
 			{
 				HASH_SEQ_STATUS st;
