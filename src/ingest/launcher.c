@@ -184,6 +184,9 @@ ingest_init(void)
 							NULL, &ingest_launcher_naptime, 1000, 10, 60000,
 							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
 
+	/* in every backend that loads the library, preloaded or not */
+	ingest_lock_guard_init();
+
 	if (!process_shared_preload_libraries_in_progress)
 		return;
 

@@ -320,7 +320,8 @@ kafka_value_text(JsonbValue *v, const char *name)
 static bool
 is_shell_safe(const char *s)
 {
-	if (*s == '\0')
+	/* nor an option of kinit's: "-c/path" would make it write a file there */
+	if (*s == '\0' || *s == '-')
 		return false;
 	for (; *s; s++)
 	{
@@ -389,7 +390,7 @@ check_one(rd_kafka_conf_t *scratch, const char *name, const char *value, bool su
 	if (kp && kp->access == KPROP_TOKEN && !is_shell_safe(value))
 	{
 		e->sqlerrcode = ERRCODE_INVALID_PARAMETER_VALUE;
-		e->message = psprintf("kafka property \"%s\" may contain only letters, digits and . _ / @ - + = :", name);
+		e->message = psprintf("kafka property \"%s\" may contain only letters, digits and . _ / @ - + = :, and may not begin with -", name);
 		e->detail = pstrdup("librdkafka puts it into the kinit command line it runs.");
 		return false;
 	}

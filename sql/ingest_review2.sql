@@ -1,0 +1,59 @@
+-- Second review of issue 10's ingest hardening: attacks by a role without
+-- privileges against the merged code.
+\set SHOW_CONTEXT never
+CREATE ROLE regress_r2_bob LOGIN;
+CREATE SCHEMA regress_r2 AUTHORIZATION regress_r2_bob;
+CREATE TABLE regress_r2.t (device_id text, seq bigint);
+ALTER TABLE regress_r2.t OWNER TO regress_r2_bob;
+
+-- 1. LOCK TABLE: UPDATE or DELETE on a table lets a role lock it in every mode;
+-- held open on the extension's tables, that would stall every role's sources
+-- (the launcher, each batch's offsets and dead letters, source_status).  Refused
+-- above ROW EXCLUSIVE, also through a view of the role's own.
+SET ROLE regress_r2_bob;
+BEGIN;
+LOCK TABLE streamext.sources IN ACCESS EXCLUSIVE MODE;
+ROLLBACK;
+BEGIN;
+LOCK TABLE streamext.source_offsets IN EXCLUSIVE MODE NOWAIT;
+ROLLBACK;
+BEGIN;
+LOCK TABLE streamext.dead_letters IN SHARE UPDATE EXCLUSIVE MODE;
+ROLLBACK;
+BEGIN;
+LOCK TABLE regress_r2.t, streamext.sources IN SHARE MODE;
+ROLLBACK;
+CREATE VIEW regress_r2.v AS SELECT * FROM streamext.sources;
+CREATE VIEW regress_r2.v2 AS
+	WITH o AS (SELECT * FROM streamext.source_offsets) SELECT 1 AS one FROM o;
+CREATE VIEW regress_r2.v3 AS SELECT 1 AS one FROM regress_r2.t
+	WHERE EXISTS (SELECT 1 FROM regress_r2.v2);
+BEGIN;
+LOCK TABLE regress_r2.v IN ACCESS EXCLUSIVE MODE;
+ROLLBACK;
+BEGIN;
+LOCK TABLE regress_r2.v3 IN ACCESS EXCLUSIVE MODE;
+ROLLBACK;
+-- the weak modes conflict with nothing the extension does; a role's own tables
+BEGIN;
+LOCK TABLE streamext.sources, streamext.source_offsets, streamext.dead_letters IN ROW EXCLUSIVE MODE;
+LOCK TABLE regress_r2.t IN ACCESS EXCLUSIVE MODE;
+ROLLBACK;
+RESET ROLE;
+-- the tables' owner (a superuser here) may
+BEGIN;
+LOCK TABLE streamext.sources IN ACCESS EXCLUSIVE MODE;
+ROLLBACK;
+
+-- 2. sasl.kerberos.principal goes unquoted into librdkafka's kinit command:
+-- a value beginning with "-" would be one of kinit's options (-c writes a file).
+SET ROLE regress_r2_bob;
+SELECT streamext.create_source('r2_k', '127.0.0.1:1', 't', 'regress_r2.t', 'json',
+	'{"kafka": {"security.protocol": "sasl_plaintext", "sasl.mechanisms": "GSSAPI",
+	            "sasl.kerberos.principal": "-c/tmp/r2_cache"}}');
+SELECT streamext.create_source('r2_k', '127.0.0.1:1', 't', 'regress_r2.t', 'json',
+	'{"kafka": {"sasl.kerberos.service.name": "-V"}}');
+RESET ROLE;
+
+DROP SCHEMA regress_r2 CASCADE;
+DROP ROLE regress_r2_bob;
