@@ -392,7 +392,7 @@ SELECT s.name AS source,
 		WHEN sc.waiting_for = 'max_worker_processes' THEN
 			'cannot start a worker: no background worker slot is free; raise max_worker_processes'
 		WHEN sc.allotted = 0 THEN pg_catalog.format(
-			'no worker: all %s streamext.max_source_workers are taken by other sources (every running source gets one before any gets more); raise streamext.max_source_workers (and max_worker_processes)',
+			'no worker: all %s streamext.max_source_workers are taken by other sources (every running source gets one before any gets more, the roles taking turns); raise streamext.max_source_workers (and max_worker_processes)',
 			sc.capacity)
 		WHEN sc.allotted < sc.wanted THEN pg_catalog.format(
 			'runs %s of the %s workers it wants: the %s streamext.max_source_workers are shared fairly among the running sources',

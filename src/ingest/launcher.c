@@ -18,7 +18,9 @@
  * most streamext.max_workers_per_source.  The streamext.max_source_workers
  * slots are then shared out max-min fairly: every source gets one worker
  * before any gets a second, and so on, so that no source (of any role) is
- * left without a worker while another has several.  What the launcher
+ * left without a worker while another has several.  When there are more
+ * sources than slots, the first workers go to the roles in turn, so that
+ * one role creating many sources cannot leave another's without any.  What the launcher
  * decided is published in shared memory (IngestSched) for source_status.
  */
 #include "postgres.h"
@@ -594,8 +596,11 @@ launcher_cores(void)
  * partition reads sequentially; more workers than partitions would idle) and
  * at most one per core (more would only compete for the CPUs); within
  * streamext.max_workers_per_source.  Then the slots are shared out max-min
- * fairly in source id order: a round gives every source still short of its
- * wish one more worker, so a source asking for 64 cannot leave another at 0.
+ * fairly: first every source gets one worker, the owners taking turns (each
+ * owner's sources in id order), so that a role with many sources cannot
+ * take every slot from another role's; then rounds in source id order give
+ * every source still short of its wish one more worker, so a source asking
+ * for 64 cannot leave another at 0.
  */
 static void
 launcher_allot(List *sources)
@@ -636,6 +641,29 @@ launcher_allot(List *sources)
 		src->parallelism = 0;
 		src->reason = INGEST_SCHED_OK;
 	}
+	/* first workers: the owners in turn, in the order of their first sources */
+	do
+	{
+		List	   *served = NIL;	/* owners served in this turn */
+
+		progress = false;
+		foreach(lc, sources)
+		{
+			LauncherSource *src = lfirst(lc);
+
+			if (remaining == 0)
+				break;
+			if (src->parallelism > 0 || src->wanted <= 0 ||
+				list_member_oid(served, src->owner))
+				continue;
+			src->parallelism = 1;
+			remaining--;
+			served = lappend_oid(served, src->owner);
+			progress = true;
+		}
+		list_free(served);
+	} while (progress && remaining > 0);
+	/* then the rest, a worker per source and round */
 	do
 	{
 		progress = false;
