@@ -57,3 +57,28 @@ RESET ROLE;
 
 DROP SCHEMA regress_r2 CASCADE;
 DROP ROLE regress_r2_bob;
+
+-- 3. A superuser gives alice's source to carol: carol does not see alice's dead
+-- letters in streamext.dead_letters (they are tied to the owner at the time),
+-- and must not see her last one's error text in source_status either.
+CREATE ROLE regress_r2_alice LOGIN;
+CREATE ROLE regress_r2_carol LOGIN;
+CREATE SCHEMA regress_r2 AUTHORIZATION regress_r2_alice;
+CREATE TABLE regress_r2.t2 (device_id text, seq bigint);
+GRANT USAGE ON SCHEMA regress_r2 TO regress_r2_carol;
+GRANT INSERT ON regress_r2.t2 TO regress_r2_alice, regress_r2_carol;
+SET ROLE regress_r2_alice;
+SELECT streamext.create_source('r2_given', '127.0.0.1:1', 't', 'regress_r2.t2');
+INSERT INTO streamext.dead_letters (source, error, payload)
+	VALUES ('r2_given', 'alice''s secret payload did not parse', 'secret');
+SELECT source, dead_letters, last_dead_letter_error FROM streamext.source_status WHERE source = 'r2_given';
+RESET ROLE;
+UPDATE streamext.sources SET owner = 'regress_r2_carol' WHERE name = 'r2_given';
+SET ROLE regress_r2_carol;
+SELECT count(*) FROM streamext.dead_letters;
+SELECT source, dead_letters, last_dead_letter_error FROM streamext.source_status WHERE source = 'r2_given';
+RESET ROLE;
+SELECT streamext.drop_source('r2_given');
+DELETE FROM streamext.dead_letters WHERE source = 'r2_given';
+DROP SCHEMA regress_r2 CASCADE;
+DROP ROLE regress_r2_alice, regress_r2_carol;

@@ -376,7 +376,9 @@ SELECT s.name AS source,
 	coalesce(w.workers, 0) AS workers,
 	coalesce(w.messages, 0) AS messages,
 	coalesce(w.rows, 0) AS rows,
-	(SELECT count(*) FROM streamext.dead_letters d WHERE d.source_id = s.id) AS dead_letters,
+	-- those of the source's current owner, as in streamext.dead_letters: a source given
+	-- to another role (by a superuser) does not give it the old owner's
+	(SELECT count(*) FROM streamext.dead_letters d WHERE d.source_id = s.id AND d.owner = s.owner) AS dead_letters,
 	coalesce(w.bytes, 0) AS bytes,
 	w.lag,
 	w.last_batch_at,
@@ -413,7 +415,7 @@ SELECT s.name AS source,
 	CASE WHEN pg_catalog.pg_has_role(s.owner, 'MEMBER')
 		OR pg_catalog.pg_has_role('pg_read_all_stats', 'MEMBER')
 		THEN (SELECT d.error FROM streamext.dead_letters d
-			   WHERE d.source_id = s.id
+			   WHERE d.source_id = s.id AND d.owner = s.owner
 			   ORDER BY d.failed_at DESC LIMIT 1) END AS last_dead_letter_error,
 	ds.unmatched_keys,
 	ds.null_columns
