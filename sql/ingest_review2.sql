@@ -53,12 +53,26 @@ SELECT streamext.create_source('r2_k', '127.0.0.1:1', 't', 'regress_r2.t', 'json
 	            "sasl.kerberos.principal": "-c/tmp/r2_cache"}}');
 SELECT streamext.create_source('r2_k', '127.0.0.1:1', 't', 'regress_r2.t', 'json',
 	'{"kafka": {"sasl.kerberos.service.name": "-V"}}');
+
+-- 3. A format option the worker would stop on at its start is refused by
+-- create_source and alter_source (a typo found at once, not as state error).
+SELECT streamext.create_source('r2_o', '127.0.0.1:1', 't', 'regress_r2.t', 'text', '{"column": "devce_id"}');
+SELECT streamext.create_source('r2_o', '127.0.0.1:1', 't', 'regress_r2.t', 'csv', '{"delimiter": "::"}');
+SELECT streamext.create_source('r2_o', '127.0.0.1:1', 't', 'regress_r2.t', 'csv', '{"quote": ","}');
+SELECT streamext.create_source('r2_o', '127.0.0.1:1', 't', 'regress_r2.t', 'csv', '{"columns": ["seq", "sq"]}');
+SELECT streamext.create_source('r2_o', '127.0.0.1:1', 't', 'regress_r2.t', 'json', '{"column_map": {"seq": 5}}');
+SELECT streamext.create_source('r2_o', '127.0.0.1:1', 't', 'regress_r2.t', 'csv', '{"columns": ["seq", "device_id"]}');
+SELECT streamext.alter_source('r2_o', '{"null": 0}');
+SELECT streamext.alter_source('r2_o', '{"null": "NULL"}');
+UPDATE streamext.sources SET format = 'text', options = '{"column": "seq"}' WHERE name = 'r2_o';
+SELECT name, format, options FROM streamext.sources WHERE name = 'r2_o';
+SELECT streamext.drop_source('r2_o');
 RESET ROLE;
 
 DROP SCHEMA regress_r2 CASCADE;
 DROP ROLE regress_r2_bob;
 
--- 3. A superuser gives alice's source to carol: carol does not see alice's dead
+-- 4. A superuser gives alice's source to carol: carol does not see alice's dead
 -- letters in streamext.dead_letters (they are tied to the owner at the time),
 -- and must not see her last one's error text in source_status either.
 CREATE ROLE regress_r2_alice LOGIN;

@@ -127,6 +127,10 @@ CREATE FUNCTION streamext._kafka_properties(OUT name text, OUT who text)
 CREATE FUNCTION streamext._check_kafka_properties(options jsonb, is_superuser boolean) RETURNS void
 	AS 'MODULE_PATHNAME', 'streamext_check_kafka_properties'
 	LANGUAGE C STRICT STABLE PARALLEL SAFE;
+-- The format's options against the target table, as the workers check them.
+CREATE FUNCTION streamext._check_decoder(target regclass, format text, options jsonb) RETURNS void
+	AS 'MODULE_PATHNAME', 'streamext_check_decoder'
+	LANGUAGE C STRICT STABLE PARALLEL SAFE;
 
 -- Check a source's options; raises a clear error for anything wrong.
 CREATE FUNCTION streamext._check_source_options(options jsonb, is_superuser boolean) RETURNS void
@@ -297,6 +301,10 @@ BEGIN
 	END IF;
 	IF TG_OP = 'INSERT' OR NEW.options IS DISTINCT FROM OLD.options THEN
 		PERFORM streamext._check_source_options(NEW.options, su);
+	END IF;
+	-- what the workers would stop on at their start: the format's options against the target
+	IF TG_OP = 'INSERT' OR (NEW.target, NEW.format, NEW.options) IS DISTINCT FROM (OLD.target, OLD.format, OLD.options) THEN
+		PERFORM streamext._check_decoder(NEW.target, NEW.format, NEW.options);
 	END IF;
 	-- Joining another role's consumer group would take (and commit) its messages.
 	IF NOT su AND (TG_OP = 'INSERT' OR streamext._source_group_id(NEW.name, NEW.options)
