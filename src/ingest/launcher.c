@@ -426,12 +426,18 @@ launcher_read_sources(void)
 			/*
 			 * A worker connects as the source's owner; if the owner cannot log
 			 * in (NOLOGIN, dropped), every start would fail: say so instead.
+			 * SKIP LOCKED: the owner may hold its source's row locked (SELECT
+			 * ... FOR UPDATE in an open transaction, then made NOLOGIN), and
+			 * the launcher must never wait for another role; the row is
+			 * marked in a later pass.
 			 */
 			ret = SPI_execute("UPDATE streamext.sources s SET state = 'error', "
 							  " last_error = pg_catalog.format('the owner of the source, role %s, cannot log in (or does not exist); "
 							  "give it LOGIN, or another owner, then call streamext.resume_source', s.owner) "
-							  "WHERE s.state OPERATOR(pg_catalog.=) 'running'::pg_catalog.text AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles r "
-							  " WHERE r.oid OPERATOR(pg_catalog.=) s.owner::pg_catalog.oid AND r.rolcanlogin)",
+							  "WHERE s.id OPERATOR(pg_catalog.=) ANY (ARRAY(SELECT s2.id FROM streamext.sources s2 "
+							  " WHERE s2.state OPERATOR(pg_catalog.=) 'running'::pg_catalog.text AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles r "
+							  "  WHERE r.oid OPERATOR(pg_catalog.=) s2.owner::pg_catalog.oid AND r.rolcanlogin) "
+							  " FOR UPDATE SKIP LOCKED))",
 							  false, 0);
 			if (ret != SPI_OK_UPDATE)
 				ereport(ERROR,
