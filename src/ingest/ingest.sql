@@ -441,11 +441,17 @@ FROM streamext.sources s
 JOIN streamext._source_warnings() w ON w.source_id = s.id;
 COMMENT ON VIEW streamext.source_warnings IS 'per running source: JSON keys that matched no column (kind unknown_key) and columns no key filled, so NULL (kind missing_column), with the number of messages, since the workers started';
 GRANT SELECT ON streamext.source_warnings TO PUBLIC;
--- _source_worker_stats() stays executable by PUBLIC: the view calls it with the
--- querying role's rights, and it shows last_error only where the view does (the
--- owner's members, pg_read_all_stats).  The other internal functions executable
--- by PUBLIC give away nothing a role could not learn otherwise: the validators
--- and _source_options/_kafka_properties (no data), _own_source and
+-- The functions the views call stay executable by PUBLIC: a view checks EXECUTE
+-- on its functions for the querying role, not for the view's owner (REVOKE would
+-- break source_status for everyone), and they run with the querying role's rights.
+-- So they make the views' checks themselves: _source_worker_stats shows
+-- last_error, _source_decode_stats the decoded/unmatched_keys/null_columns counts
+-- and _source_warnings its rows (key and column names) only to members of the
+-- owner role and pg_read_all_stats; _source_schedule (worker numbers) and
+-- _ingest_problem (the server's setup) hold nothing of a source's data.  The other
+-- internal functions executable by PUBLIC give away nothing a role could not learn
+-- otherwise: the validators (_check_*, _check_decoder: column names, which
+-- pg_attribute shows anyway) and _source_options/_kafka_properties (no data), _own_source and
 -- _source_group_id (public names), _group_id_taken (SECURITY DEFINER: only whether
 -- another role's source uses a group, which create_source says anyway),
 -- _wake_launcher (an early look at streamext.sources), the _tp_* helpers (pure,
