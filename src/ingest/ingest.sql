@@ -127,6 +127,10 @@ CREATE FUNCTION streamext._kafka_properties(OUT name text, OUT who text)
 CREATE FUNCTION streamext._check_kafka_properties(options jsonb, is_superuser boolean) RETURNS void
 	AS 'MODULE_PATHNAME', 'streamext_check_kafka_properties'
 	LANGUAGE C STRICT STABLE PARALLEL SAFE;
+-- The format's options against the target table, as the workers check them.
+CREATE FUNCTION streamext._check_decoder(target regclass, format text, options jsonb) RETURNS void
+	AS 'MODULE_PATHNAME', 'streamext_check_decoder'
+	LANGUAGE C STRICT STABLE PARALLEL SAFE;
 
 -- Check a source's options; raises a clear error for anything wrong.
 CREATE FUNCTION streamext._check_source_options(options jsonb, is_superuser boolean) RETURNS void
@@ -298,6 +302,10 @@ BEGIN
 	IF TG_OP = 'INSERT' OR NEW.options IS DISTINCT FROM OLD.options THEN
 		PERFORM streamext._check_source_options(NEW.options, su);
 	END IF;
+	-- what the workers would stop on at their start: the format's options against the target
+	IF TG_OP = 'INSERT' OR (NEW.target, NEW.format, NEW.options) IS DISTINCT FROM (OLD.target, OLD.format, OLD.options) THEN
+		PERFORM streamext._check_decoder(NEW.target, NEW.format, NEW.options);
+	END IF;
 	-- Joining another role's consumer group would take (and commit) its messages.
 	IF NOT su AND (TG_OP = 'INSERT' OR streamext._source_group_id(NEW.name, NEW.options)
 			IS DISTINCT FROM streamext._source_group_id(OLD.name, OLD.options) OR NEW.owner <> OLD.owner)
@@ -376,7 +384,9 @@ SELECT s.name AS source,
 	coalesce(w.workers, 0) AS workers,
 	coalesce(w.messages, 0) AS messages,
 	coalesce(w.rows, 0) AS rows,
-	(SELECT count(*) FROM streamext.dead_letters d WHERE d.source_id = s.id) AS dead_letters,
+	-- those of the source's current owner, as in streamext.dead_letters: a source given
+	-- to another role (by a superuser) does not give it the old owner's
+	(SELECT count(*) FROM streamext.dead_letters d WHERE d.source_id = s.id AND d.owner = s.owner) AS dead_letters,
 	coalesce(w.bytes, 0) AS bytes,
 	w.lag,
 	w.last_batch_at,
@@ -392,7 +402,7 @@ SELECT s.name AS source,
 		WHEN sc.waiting_for = 'max_worker_processes' THEN
 			'cannot start a worker: no background worker slot is free; raise max_worker_processes'
 		WHEN sc.allotted = 0 THEN pg_catalog.format(
-			'no worker: all %s streamext.max_source_workers are taken by other sources (every running source gets one before any gets more); raise streamext.max_source_workers (and max_worker_processes)',
+			'no worker: all %s streamext.max_source_workers are taken by other sources (every running source gets one before any gets more, the roles taking turns); raise streamext.max_source_workers (and max_worker_processes)',
 			sc.capacity)
 		WHEN sc.allotted < sc.wanted THEN pg_catalog.format(
 			'runs %s of the %s workers it wants: the %s streamext.max_source_workers are shared fairly among the running sources',
@@ -413,7 +423,7 @@ SELECT s.name AS source,
 	CASE WHEN pg_catalog.pg_has_role(s.owner, 'MEMBER')
 		OR pg_catalog.pg_has_role('pg_read_all_stats', 'MEMBER')
 		THEN (SELECT d.error FROM streamext.dead_letters d
-			   WHERE d.source_id = s.id
+			   WHERE d.source_id = s.id AND d.owner = s.owner
 			   ORDER BY d.failed_at DESC LIMIT 1) END AS last_dead_letter_error,
 	ds.unmatched_keys,
 	ds.null_columns
@@ -431,11 +441,17 @@ FROM streamext.sources s
 JOIN streamext._source_warnings() w ON w.source_id = s.id;
 COMMENT ON VIEW streamext.source_warnings IS 'per running source: JSON keys that matched no column (kind unknown_key) and columns no key filled, so NULL (kind missing_column), with the number of messages, since the workers started';
 GRANT SELECT ON streamext.source_warnings TO PUBLIC;
--- _source_worker_stats() stays executable by PUBLIC: the view calls it with the
--- querying role's rights, and it shows last_error only where the view does (the
--- owner's members, pg_read_all_stats).  The other internal functions executable
--- by PUBLIC give away nothing a role could not learn otherwise: the validators
--- and _source_options/_kafka_properties (no data), _own_source and
+-- The functions the views call stay executable by PUBLIC: a view checks EXECUTE
+-- on its functions for the querying role, not for the view's owner (REVOKE would
+-- break source_status for everyone), and they run with the querying role's rights.
+-- So they make the views' checks themselves: _source_worker_stats shows
+-- last_error, _source_decode_stats the decoded/unmatched_keys/null_columns counts
+-- and _source_warnings its rows (key and column names) only to members of the
+-- owner role and pg_read_all_stats; _source_schedule (worker numbers) and
+-- _ingest_problem (the server's setup) hold nothing of a source's data.  The other
+-- internal functions executable by PUBLIC give away nothing a role could not learn
+-- otherwise: the validators (_check_*, _check_decoder: column names, which
+-- pg_attribute shows anyway) and _source_options/_kafka_properties (no data), _own_source and
 -- _source_group_id (public names), _group_id_taken (SECURITY DEFINER: only whether
 -- another role's source uses a group, which create_source says anyway),
 -- _wake_launcher (an early look at streamext.sources), the _tp_* helpers (pure,

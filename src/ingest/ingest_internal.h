@@ -102,6 +102,9 @@ extern IngestShared *ingest_shared;
 
 /* search_path.c: the extension's own queries in workers run under a pinned search_path */
 extern int	ingest_pin_search_path(void);
+
+/* lock_guard.c: no LOCK of the extension's tables above ROW EXCLUSIVE by non-owners */
+extern void ingest_lock_guard_init(void);
 extern void ingest_unpin_search_path(int level);
 
 /*

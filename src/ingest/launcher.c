@@ -18,7 +18,9 @@
  * most streamext.max_workers_per_source.  The streamext.max_source_workers
  * slots are then shared out max-min fairly: every source gets one worker
  * before any gets a second, and so on, so that no source (of any role) is
- * left without a worker while another has several.  What the launcher
+ * left without a worker while another has several.  When there are more
+ * sources than slots, the first workers go to the roles in turn, so that
+ * one role creating many sources cannot leave another's without any.  What the launcher
  * decided is published in shared memory (IngestSched) for source_status.
  */
 #include "postgres.h"
@@ -183,6 +185,9 @@ ingest_init(void)
 							"Longest time the source launcher waits between checks of streamext.sources.",
 							NULL, &ingest_launcher_naptime, 1000, 10, 60000,
 							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
+
+	/* in every backend that loads the library, preloaded or not */
+	ingest_lock_guard_init();
 
 	if (!process_shared_preload_libraries_in_progress)
 		return;
@@ -421,12 +426,18 @@ launcher_read_sources(void)
 			/*
 			 * A worker connects as the source's owner; if the owner cannot log
 			 * in (NOLOGIN, dropped), every start would fail: say so instead.
+			 * SKIP LOCKED: the owner may hold its source's row locked (SELECT
+			 * ... FOR UPDATE in an open transaction, then made NOLOGIN), and
+			 * the launcher must never wait for another role; the row is
+			 * marked in a later pass.
 			 */
 			ret = SPI_execute("UPDATE streamext.sources s SET state = 'error', "
 							  " last_error = pg_catalog.format('the owner of the source, role %s, cannot log in (or does not exist); "
 							  "give it LOGIN, or another owner, then call streamext.resume_source', s.owner) "
-							  "WHERE s.state OPERATOR(pg_catalog.=) 'running'::pg_catalog.text AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles r "
-							  " WHERE r.oid OPERATOR(pg_catalog.=) s.owner::pg_catalog.oid AND r.rolcanlogin)",
+							  "WHERE s.id OPERATOR(pg_catalog.=) ANY (ARRAY(SELECT s2.id FROM streamext.sources s2 "
+							  " WHERE s2.state OPERATOR(pg_catalog.=) 'running'::pg_catalog.text AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles r "
+							  "  WHERE r.oid OPERATOR(pg_catalog.=) s2.owner::pg_catalog.oid AND r.rolcanlogin) "
+							  " FOR UPDATE SKIP LOCKED))",
 							  false, 0);
 			if (ret != SPI_OK_UPDATE)
 				ereport(ERROR,
@@ -591,8 +602,11 @@ launcher_cores(void)
  * partition reads sequentially; more workers than partitions would idle) and
  * at most one per core (more would only compete for the CPUs); within
  * streamext.max_workers_per_source.  Then the slots are shared out max-min
- * fairly in source id order: a round gives every source still short of its
- * wish one more worker, so a source asking for 64 cannot leave another at 0.
+ * fairly: first every source gets one worker, the owners taking turns (each
+ * owner's sources in id order), so that a role with many sources cannot
+ * take every slot from another role's; then rounds in source id order give
+ * every source still short of its wish one more worker, so a source asking
+ * for 64 cannot leave another at 0.
  */
 static void
 launcher_allot(List *sources)
@@ -633,6 +647,29 @@ launcher_allot(List *sources)
 		src->parallelism = 0;
 		src->reason = INGEST_SCHED_OK;
 	}
+	/* first workers: the owners in turn, in the order of their first sources */
+	do
+	{
+		List	   *served = NIL;	/* owners served in this turn */
+
+		progress = false;
+		foreach(lc, sources)
+		{
+			LauncherSource *src = lfirst(lc);
+
+			if (remaining == 0)
+				break;
+			if (src->parallelism > 0 || src->wanted <= 0 ||
+				list_member_oid(served, src->owner))
+				continue;
+			src->parallelism = 1;
+			remaining--;
+			served = lappend_oid(served, src->owner);
+			progress = true;
+		}
+		list_free(served);
+	} while (progress && remaining > 0);
+	/* then the rest, a worker per source and round */
 	do
 	{
 		progress = false;

@@ -30,6 +30,7 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include "access/relation.h"
 #include "catalog/pg_type.h"
 #include "fmgr.h"
 #include "funcapi.h"
@@ -39,7 +40,9 @@
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
 #include "utils/numeric.h"
+#include "utils/rel.h"
 
+#include "ingest/decode.h"
 #include "ingest/options.h"
 
 #define ALL_FORMATS 0
@@ -320,7 +323,8 @@ kafka_value_text(JsonbValue *v, const char *name)
 static bool
 is_shell_safe(const char *s)
 {
-	if (*s == '\0')
+	/* nor an option of kinit's: "-c/path" would make it write a file there */
+	if (*s == '\0' || *s == '-')
 		return false;
 	for (; *s; s++)
 	{
@@ -389,7 +393,7 @@ check_one(rd_kafka_conf_t *scratch, const char *name, const char *value, bool su
 	if (kp && kp->access == KPROP_TOKEN && !is_shell_safe(value))
 	{
 		e->sqlerrcode = ERRCODE_INVALID_PARAMETER_VALUE;
-		e->message = psprintf("kafka property \"%s\" may contain only letters, digits and . _ / @ - + = :", name);
+		e->message = psprintf("kafka property \"%s\" may contain only letters, digits and . _ / @ - + = :, and may not begin with -", name);
 		e->detail = pstrdup("librdkafka puts it into the kinit command line it runs.");
 		return false;
 	}
@@ -505,6 +509,30 @@ Datum
 streamext_check_kafka_properties(PG_FUNCTION_ARGS)
 {
 	kafka_check_properties(PG_GETARG_JSONB_P(0), PG_GETARG_BOOL(1), NULL);
+	PG_RETURN_VOID();
+}
+
+PG_FUNCTION_INFO_V1(streamext_check_decoder);
+
+/*
+ * streamext._check_decoder(target regclass, format text, options jsonb): the
+ * format's options against the target (a "column" or "columns" the target
+ * has, a csv delimiter other than the quote, a column for format text...), as
+ * a source's worker checks them when it starts.  So create_source and
+ * alter_source refuse what would otherwise stop the source later.
+ */
+Datum
+streamext_check_decoder(PG_FUNCTION_ARGS)
+{
+	Relation	rel = try_relation_open(PG_GETARG_OID(0), AccessShareLock);
+
+	if (rel == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("the target table of a source must exist")));
+	(void) decoder_create(RelationGetDescr(rel), text_to_cstring(PG_GETARG_TEXT_PP(1)),
+						  PG_GETARG_JSONB_P(2));
+	relation_close(rel, AccessShareLock);
 	PG_RETURN_VOID();
 }
 

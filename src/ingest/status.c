@@ -67,7 +67,9 @@ streamext_ingest_problem(PG_FUNCTION_ARGS)
 	bool		blocking = true;
 
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "return type must be a row type");
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg_internal("return type must be a row type")));
 	if (!streamext_preloaded || ingest_shared == NULL)
 		problem = "streamext is not in shared_preload_libraries, so no source workers run: "
 			"add 'streamext' to shared_preload_libraries in postgresql.conf and restart the server";

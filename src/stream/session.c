@@ -78,8 +78,10 @@ se_session_window(PG_FUNCTION_ARGS)
 	stream_window_check(fcinfo, "session_window()", true);
 	st = (SessionState *) WinGetPartitionLocalMemory(winobj, sizeof(SessionState));
 	if (cur != st->nextpos)
-		elog(ERROR, "session_window() visited row " INT64_FORMAT " of its partition, expected " INT64_FORMAT,
-			 cur, st->nextpos);
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg_internal("session_window() visited row " INT64_FORMAT " of its partition, expected " INT64_FORMAT,
+								 cur, st->nextpos)));
 	st->nextpos = cur + 1;
 	/* rows before the current one are never read again */
 	WinSetMarkPosition(winobj, cur);

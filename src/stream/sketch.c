@@ -117,7 +117,9 @@ sketch_agg_context(FunctionCallInfo fcinfo, const char *fname)
 	MemoryContext aggcxt;
 
 	if (!AggCheckCallContext(fcinfo, &aggcxt))
-		elog(ERROR, "%s called in non-aggregate context", fname);
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg_internal("%s called in non-aggregate context", fname)));
 	return aggcxt;
 }
 

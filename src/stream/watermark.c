@@ -58,8 +58,10 @@ stream_window_clock_step(WindowObject winobj, StreamClock *clock,
 	int64		cur = WinGetCurrentPosition(winobj);
 
 	if (cur != *nextpos)
-		elog(ERROR, "%s visited row " INT64_FORMAT " of its partition, expected " INT64_FORMAT,
-			 fname, cur, *nextpos);
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg_internal("%s visited row " INT64_FORMAT " of its partition, expected " INT64_FORMAT,
+								 fname, cur, *nextpos)));
 	if (cur > 0)
 	{
 		if (!WinRowsArePeers(winobj, cur - 1, cur))

@@ -53,7 +53,9 @@ window_state(FunctionCallInfo fcinfo)
 		WindowAggState *ws = ((WindowObjectHead *) context)->winstate;
 
 		if (ws == NULL || !IsA(ws, WindowAggState))
-			elog(ERROR, "unexpected window object layout");
+			ereport(ERROR,
+					(errcode(ERRCODE_INTERNAL_ERROR),
+					 errmsg_internal("unexpected window object layout")));
 		return ws;
 	}
 	return NULL;
@@ -112,10 +114,14 @@ stream_window_check(FunctionCallInfo fcinfo, const char *fname,
 		return;
 	ws = window_state(fcinfo);
 	if (ws == NULL)
-		elog(ERROR, "%s called outside a window", fname);
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg_internal("%s called outside a window", fname)));
 	plan = (WindowAgg *) ws->ss.ps.plan;
 	if (plan == NULL || !IsA(plan, WindowAgg))
-		elog(ERROR, "%s called outside a window", fname);
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg_internal("%s called outside a window", fname)));
 
 	if (plan->ordNumCols == 0)
 		ereport(ERROR,
