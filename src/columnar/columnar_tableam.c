@@ -875,7 +875,26 @@ columnar_relation_estimate_size(Relation rel, int32 *attr_widths, BlockNumber *p
 		ntuples = rel->rd_rel->reltuples / rel->rd_rel->relpages * Max(blocks, 1.0);
 	}
 	else
+	{
 		ntuples = (double) columnar_live_rows_estimate(rel);
+
+		/*
+		 * Like the heap (table_block_relation_estimate_size): a table never
+		 * vacuumed or analyzed that looks nearly empty is assumed to hold
+		 * ten pages' worth of rows, because it may well have grown since
+		 * the plan was made and a plan for an empty table is a poor one
+		 * for a full table.  (PostgreSQL's own tests rely on the heap's
+		 * plans for such tables: with a one-row estimate the planner picks
+		 * joins the heap never would.)
+		 */
+		if (rel->rd_rel->reltuples < 0 && !rel->rd_rel->relhassubclass)
+		{
+			double		per_page = (BLCKSZ - SizeOfPageHeaderData) /
+				(double) (width + MAXALIGN(SizeofHeapTupleHeader) + sizeof(ItemIdData));
+
+			ntuples = Max(ntuples, floor(per_page) * 10);
+		}
+	}
 	*tuples = ntuples;
 	/* compressed columns: assume about a quarter of the heap's bytes */
 	*pages = (BlockNumber) Max(1.0, ceil(ntuples * (width + 24) / 4.0 / BLCKSZ));
