@@ -767,17 +767,10 @@ columnar_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 		/*
 		 * Rolled-back rows keep their row numbers (index entries point at
 		 * them): they stay in the buffer, deleted for everyone, and are
-		 * counted neither as added nor as removed.  Rows of a subtransaction
-		 * rolled back before (InvalidSubTransactionId) may lie between ours
-		 * -- ROLLBACK TO an outer savepoint aborts the inner one first --
-		 * so they are stepped over, not taken as the end of ours.
+		 * counted neither as added nor as removed.
 		 */
-		for (i = ws->nbuf - 1;
-			 i >= 0 && (ws->subids[i] >= mySubid || ws->subids[i] == InvalidSubTransactionId);
-			 i--)
+		for (i = ws->nbuf - 1; i >= 0 && ws->subids[i] >= mySubid; i--)
 		{
-			if (ws->subids[i] == InvalidSubTransactionId)
-				continue;
 			ws->subids[i] = InvalidSubTransactionId;
 			ws->del_cids[i] = FirstCommandId;
 			ws->del_subids[i] = InvalidSubTransactionId;
