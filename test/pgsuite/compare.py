@@ -41,7 +41,13 @@ def schedule_tests(path):
 DASHES = re.compile(r"^-+(\+-+)*$")
 ROWS = re.compile(r"^\((\d+) rows?\)$")
 # The columnar scan's own EXPLAIN lines: what it reads, not a different plan shape.
-PLAN_EXTRA = re.compile(r"^\s*(Columns Read: \d+ of \d+|Skip Keys: \d+)$")
+PLAN_EXTRA = re.compile(r"^\s*(Columns Read: \d+ of \d+|Skip Keys: \d+|Segments Read: \d+|Segments Skipped: \d+)$")
+CUSTOM_SCAN = "Custom Scan (VersionedColumnarScan) on"
+
+
+def plan_rows(rows):
+    """EXPLAIN lines with the columnar scan read as the Seq Scan it replaces."""
+    return [r.replace(CUSTOM_SCAN, "Seq Scan on") for r in rows if not PLAN_EXTRA.match(r)]
 
 
 def ordered(echoed):
@@ -92,13 +98,14 @@ def normalise(lines):
             if (j < n and len(line) <= len(lines[i + 1]) and line.count("|") == lines[i + 1].count("+")
                     and (len(rows) == int(ROWS.match(lines[j]).group(1))
                          or any(r.endswith("+") for r in rows))):
-                if line.strip() == "QUERY PLAN":
-                    rows = [r.replace("Custom Scan (VersionedColumnarScan) on", "Seq Scan on")
-                            for r in rows if not PLAN_EXTRA.match(r)]
-                    out.append("QUERY PLAN")
+                plan = plan_rows(rows)
+                if line.strip() == "QUERY PLAN" or plan != rows:
+                    # EXPLAIN output, also when a function returns it: the frame
+                    # follows from the rows, which keep their order.
+                    out.append(line.strip())
                     out.append("----")
-                    out.extend(rows)
-                    out.append("(%d row%s)" % (len(rows), "" if len(rows) == 1 else "s"))
+                    out.extend(plan)
+                    out.append("(%d row%s)" % (len(plan), "" if len(plan) == 1 else "s"))
                 else:
                     if not ordered(since_table):
                         rows = sorted(rows)
@@ -202,7 +209,14 @@ def read_log(run):
     internal = collections.defaultdict(list)   # test -> [(message, statement)]
     crashes = []                                # (test, signal text, statement)
     last_error = {}
-    lines = open(path, errors="replace").read().splitlines() if os.path.exists(path) else []
+    raw = open(path, errors="replace").read().splitlines() if os.path.exists(path) else []
+    lines = []
+    for l in raw:
+        # A message's continuation lines (multi-line statements) start with a tab.
+        if l.startswith("\t") and lines:
+            lines[-1] += " " + l.strip()
+        else:
+            lines.append(l)
     for i, line in enumerate(lines):
         m = LOG_RE.match(line)
         if not m:
@@ -312,6 +326,10 @@ def main():
                 break
         if unmatched:
             reasons.append("%d unexpected difference(s)" % len(unmatched))
+        if any("terminating connection because of crash of another server process" in l
+               or "server closed the connection unexpectedly" in l for l in b) and \
+                not any("server closed the connection unexpectedly" in l for l in a):
+            reasons.append("lost its connection (a crash or the watchdog restarted the server)")
         base = collections.Counter(m for m, s in h_internal.get(t, []))
         for msg, stmt in c_internal.get(t, []):
             if base[msg] > 0:
