@@ -15,6 +15,7 @@
 #   SE_PGSUITE_CACHE         where the source package is unpacked and kept
 #                            (default /var/cache/streamext-pgsuite)
 #   SE_PGSUITE_STMT_TIMEOUT  seconds a statement may run (default 60)
+#   SE_PGSUITE_RUN_TIMEOUT   seconds one whole pg_regress run may take (default 3600)
 #   SE_PGSUITE_TESTS         run these tests (space-separated, in schedule order) instead
 #                            of the whole schedule; for debugging
 #   SE_PGSUITE_ACCEPT=1      write the differences found into test/pgsuite/expected-diffs/
@@ -124,7 +125,7 @@ pgs_run() {
 		_ "$LIB" "$SE_WORK/src/test/pgsuite/watchdog.sh" "$STMT_TIMEOUT" "$SE_WORK" "$name" "$out" &
 	wd=$!
 	se_log "run $name ($am): pg_regress on port $(se_pg_port "$name")"
-	(cd "$out" && se_as_user timeout -k 30 "${SE_PGSUITE_RUN_TIMEOUT:-5400}" "$SE_PG_REGRESS" \
+	(cd "$out" && se_as_user timeout -k 30 "${SE_PGSUITE_RUN_TIMEOUT:-3600}" "$SE_PG_REGRESS" \
 		--bindir="$SE_BINDIR" --launcher="$SUITE/launch.sh" \
 		--host="$SE_WORK/pg" --port="$(se_pg_port "$name")" --user=postgres --use-existing \
 		--inputdir="$SUITE" --outputdir="$out" --dlpath="$SUITE/modules" \
