@@ -13,7 +13,10 @@ expected-diffs/<test>.diff:
 
 A "## category: reason" line heads the hunks after it; the category "refusal" counts as a
 documented refusal, any other (plan, cosmetic, size, ctid, order, ...) as cosmetic.  A hunk
-may be listed once and match any number of identical hunks of the test.  Besides the diff,
+may be listed once and match any number of identical hunks of the test.  Where the exact
+lines vary from run to run (another session's locks in pg_locks), a "~~" block instead of
+"@@" lists regular expressions (written with the -/+ prefix): it matches every hunk each of
+whose lines fully matches one of them.  Besides the diff,
 the server logs decide: a backend crash (terminated by signal, not by the watchdog), a
 HANG recorded by the watchdog, and an internal error (SQLSTATE XX000/XX001) that the heap
 run does not raise too always fail the test they happen in.
@@ -41,13 +44,18 @@ def schedule_tests(path):
 DASHES = re.compile(r"^-+(\+-+)*$")
 ROWS = re.compile(r"^\((\d+) rows?\)$")
 # The columnar scan's own EXPLAIN lines: what it reads, not a different plan shape.
-PLAN_EXTRA = re.compile(r"^\s*(Columns Read: \d+ of \d+|Skip Keys: \d+|Segments Read: \d+|Segments Skipped: \d+)$")
+PLAN_EXTRA = re.compile(r"^\s*(Columns Read: (\d+|N) of (\d+|N)|Skip Keys: (\d+|N)|Segments Read: (\d+|N)"
+                        r"|Segments Skipped: (\d+|N))\s*\+?$")
 CUSTOM_SCAN = "Custom Scan (VersionedColumnarScan) on"
 
 
 def plan_rows(rows):
     """EXPLAIN lines with the columnar scan read as the Seq Scan it replaces."""
     return [r.replace(CUSTOM_SCAN, "Seq Scan on") for r in rows if not PLAN_EXTRA.match(r)]
+
+
+def cells(line):
+    return "|".join(c.strip() for c in line.split("|"))
 
 
 def ordered(echoed):
@@ -77,9 +85,11 @@ def normalise(lines):
 
     * a result table whose statement has no ORDER BY has its rows sorted (SQL leaves
       their order open; the access methods return them in different orders);
+    * a result table's cells lose their padding and its frame (dashes, row count) is
+      dropped: the rows say it all, and a wider value changes no other line;
     * in EXPLAIN output, "Custom Scan (VersionedColumnarScan)" reads as the "Seq Scan"
-      it replaces, the scan's own detail lines (Columns Read, Skip Keys) are dropped, and
-      the table's frame (header padding, dashes, row count) follows from its rows.
+      it replaces, the scan's own detail lines (Columns Read, Skip Keys, Segments) are
+      dropped, and so is the frame; the plan lines keep their order and indentation.
     """
     lines = [l.rstrip("\n").rstrip() for l in lines]
     out = []
@@ -99,20 +109,25 @@ def normalise(lines):
                     and (len(rows) == int(ROWS.match(lines[j]).group(1))
                          or any(r.endswith("+") for r in rows))):
                 plan = plan_rows(rows)
-                if line.strip() == "QUERY PLAN" or plan != rows:
+                if (line.strip() == "QUERY PLAN" or "explain" in line.lower() or plan != rows
+                        or any(re.match(r"^\s*->  ", r) for r in rows)):
                     # EXPLAIN output, also when a function returns it: the frame
                     # follows from the rows, which keep their order.
                     out.append(line.strip())
                     out.append("----")
                     out.extend(plan)
-                    out.append("(%d row%s)" % (len(plan), "" if len(plan) == 1 else "s"))
+                    out.append("(end of plan)")
                 else:
+                    # Cells without their padding: a wider value elsewhere in the
+                    # column changes no other line.  The footer's count says no more
+                    # than the rows themselves.
+                    rows = [cells(r) for r in rows]
                     if not ordered(since_table):
                         rows = sorted(rows)
-                    out.append(line)
-                    out.append(lines[i + 1])
+                    out.append(cells(line))
+                    out.append("----")
                     out.extend(rows)
-                    out.append(lines[j])
+                    out.append("(end of rows)")
                 since_table = []
                 i = j + 1
                 continue
@@ -153,46 +168,65 @@ def statement_before(lines, index):
 
 
 def load_expected(path):
-    """{hunk: (category, reason)} and a list of problems of the file."""
-    entries, problems = {}, []
+    """The expected differences of one test: {hunk: (category, reason)}, a list of
+    pattern blocks [(regexes, category, reason)], and the problems of the file."""
+    entries, patterns, problems = {}, [], []
     if not os.path.exists(path):
-        return entries, problems
-    category = reason = None
-    current = None
+        return entries, patterns, problems
+    state = {"category": None, "reason": None, "kind": None, "lines": None}
 
     def close():
-        if current is not None:
-            key = tuple(current)
-            if category is None:
-                problems.append("%s: a hunk without a '## category: reason' line" % path)
-            elif key:
-                entries[key] = (category, reason)
+        lines, kind = state["lines"], state["kind"]
+        if lines is None:
+            return
+        if state["category"] is None:
+            problems.append("%s: a hunk without a '## category: reason' line" % path)
+        elif not lines:
+            problems.append("%s: an empty hunk" % path)
+        elif kind == "@@":
+            entries[tuple(lines)] = (state["category"], state["reason"])
+        else:
+            try:
+                patterns.append(([re.compile(l) for l in lines], state["category"], state["reason"]))
+            except re.error as e:
+                problems.append("%s: bad pattern: %s" % (path, e))
+        state["lines"] = None
 
     with open(path) as f:
         for lineno, raw in enumerate(f, 1):
             line = raw.rstrip("\n")
             if line.startswith("## "):
                 close()
-                current = None
                 m = re.match(r"^## ([a-z-]+): (\S.*)$", line)
                 if not m or m.group(1) == "todo":
                     problems.append("%s:%d: entry needs a category and a reason: %s" % (path, lineno, line))
-                    category = reason = None
+                    state["category"] = state["reason"] = None
                 else:
-                    category, reason = m.group(1), m.group(2)
-            elif line == "@@":
+                    state["category"], state["reason"] = m.group(1), m.group(2)
+            elif line in ("@@", "~~"):
                 close()
-                current = []
-            elif line.startswith("#") and current is None:
+                state["kind"], state["lines"] = line, []
+            elif line.startswith("#") and state["lines"] is None:
                 continue
-            elif current is not None and line[:1] in ("-", "+"):
-                current.append(line.rstrip())
+            elif state["lines"] is not None and state["kind"] == "@@" and line[:1] in ("-", "+"):
+                state["lines"].append(line.rstrip())
+            elif state["lines"] is not None and state["kind"] == "~~" and line.strip():
+                state["lines"].append(line)
             elif line.strip() == "":
                 continue
             else:
                 problems.append("%s:%d: not part of a hunk: %s" % (path, lineno, line))
         close()
-    return entries, problems
+    return entries, patterns, problems
+
+
+def match_pattern(hunk, patterns):
+    """The first pattern block that matches every line of the hunk (each line fully
+    matches one of the block's regexes, which are written with the -/+ prefix)."""
+    for regexes, category, reason in patterns:
+        if all(any(r.fullmatch(l) for r in regexes) for l in hunk):
+            return category, reason
+    return None
 
 
 LOG_RE = re.compile(r"^\S+ \S+ \S+ \[(\d+)\] (\S*) (?:([^:\s]*): )?(ERROR|FATAL|PANIC|LOG|WARNING|DETAIL|STATEMENT|HINT|CONTEXT):  (.*)$")
@@ -307,7 +341,7 @@ def main():
         with open(os.path.join(diffdir, t + ".diff"), "w") as f:
             for h in hs:
                 f.write("@@\n" + "\n".join(h) + "\n")
-        expected, probs = load_expected(os.path.join(args.expected, t + ".diff"))
+        expected, patterns, probs = load_expected(os.path.join(args.expected, t + ".diff"))
         problems.extend(probs)
         used = set()
         cats = set()
@@ -318,6 +352,10 @@ def main():
             if h in expected:
                 used.add(h)
                 cats.add(expected[h][0])
+                continue
+            m = match_pattern(h, patterns)
+            if m:
+                cats.add(m[0])
             else:
                 unmatched.append((h, statement_before(b, pos)))
         for h in expected:
