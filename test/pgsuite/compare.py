@@ -131,8 +131,11 @@ def normalise(lines):
                 since_table = []
                 i = j + 1
                 continue
-        out.append(line)
-        since_table.append(line)
+        # Outside a table frame (\t mode, \gexec): EXPLAIN lines read the same way.
+        if not PLAN_EXTRA.match(line):
+            line = line.replace(CUSTOM_SCAN, "Seq Scan on")
+            out.append(line)
+            since_table.append(line)
         i += 1
     return out
 
@@ -157,14 +160,28 @@ def hunks(a, b):
 
 
 def statement_before(lines, index):
-    """The last echoed SQL line at or before index (for reports)."""
-    for i in range(min(index, len(lines) - 1), -1, -1):
-        if re.match(r"^(SELECT|INSERT|UPDATE|DELETE|CREATE|ALTER|DROP|WITH|MERGE|COPY|EXPLAIN|"
-                    r"BEGIN|COMMIT|ROLLBACK|SAVEPOINT|TRUNCATE|VACUUM|ANALYZE|CLUSTER|REINDEX|"
-                    r"DECLARE|FETCH|MOVE|SET|RESET|PREPARE|EXECUTE|CALL|DO|LOCK|REFRESH|"
-                    r"\\)", lines[i], re.I):
-            return lines[i]
-    return ""
+    """The echoed statement whose output (or echo) is at lines[index], on one line (for
+    reports and new expected-diffs entries)."""
+    in_table = [False] * len(lines)
+    start = None
+    for i, l in enumerate(lines):
+        if l == "----" and i > 0 and start is None:
+            start = i - 1
+        elif l in ("(end of rows)", "(end of plan)") and start is not None:
+            for k in range(start, i + 1):
+                in_table[k] = True
+            start = None
+    k = min(index, len(lines)) - 1
+    while k >= 0 and (in_table[k] or not lines[k].endswith(";")):
+        k -= 1
+    if k < 0:
+        return ""
+    end = k
+    k -= 1
+    while k >= 0 and not in_table[k] and not lines[k].endswith(";") and lines[k].strip():
+        k -= 1
+    stmt = [l.strip() for l in lines[k + 1:end + 1] if not l.lstrip().startswith("--")]
+    return " ".join(stmt)
 
 
 def load_expected(path):
