@@ -159,6 +159,9 @@ def hunks(a, b):
     return result
 
 
+SERVER_OUTPUT = re.compile(r"^(ERROR|WARNING|NOTICE|INFO|HINT|DETAIL|CONTEXT|QUERY|STATEMENT):  |^LINE \d+: |^\s*\^$|^psql:")
+
+
 def statement_before(lines, index):
     """The echoed statement whose output (or echo) is at lines[index], on one line (for
     reports and new expected-diffs entries)."""
@@ -178,7 +181,8 @@ def statement_before(lines, index):
         return ""
     end = k
     k -= 1
-    while k >= 0 and not in_table[k] and not lines[k].endswith(";") and lines[k].strip():
+    while (k >= 0 and not in_table[k] and not lines[k].endswith(";") and lines[k].strip()
+           and not SERVER_OUTPUT.match(lines[k])):
         k -= 1
     stmt = [l.strip() for l in lines[k + 1:end + 1] if not l.lstrip().startswith("--")]
     return " ".join(stmt)
