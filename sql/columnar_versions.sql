@@ -108,6 +108,8 @@ SELECT streamext.restore('col_ver', 42);
 BEGIN;
 INSERT INTO col_empty VALUES (1);
 PREPARE TRANSACTION 'col_p';
+ROLLBACK PREPARED 'col_p';
+SELECT count(*) AS after_rollback_prepared FROM col_empty;
 \set VERBOSITY default
 
 DROP TABLE col_ver, col_heap, col_empty, col_gen, col_rls;

@@ -10,6 +10,7 @@
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 
 #include "streamext.h"
 #include "columnar/columnar.h"
@@ -34,6 +35,9 @@ _PG_init(void)
 	/* each component defines its own GUCs, hooks and workers */
 	ingest_init();
 	columnar_init();
+
+	/* A misspelt streamext.* setting is an error, not a silent placeholder. */
+	MarkGUCPrefixReserved("streamext");
 }
 
 /*

@@ -78,7 +78,7 @@ se_build_install() {
 	# Tests run from a copy, readable by the test role wherever the clone lives.
 	rm -rf "$SE_WORK/src"
 	mkdir -p "$SE_WORK/src" "$SE_TOOLS"
-	cp -r "$root/sql" "$root/expected" "$root/test" "$SE_WORK/src/"
+	cp -r "$root/sql" "$root/expected" "$root/test" "$root/docs" "$SE_WORK/src/"
 	[ -d "$root/test/tools/bin" ] && cp "$root"/test/tools/bin/* "$SE_TOOLS/" 2>/dev/null
 	chmod -R a+rX "$SE_WORK"
 	[ "$(id -u)" = 0 ] && chown -R "$SE_USER" "$SE_WORK"

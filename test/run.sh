@@ -39,6 +39,7 @@ if ((${#regress_tests[@]})); then
 shared_preload_libraries = 'streamext,pg_cron'
 cron.database_name = 'regression'
 max_worker_processes = 32
+max_prepared_transactions = 4
 CONF
 	[ "$(id -u)" = 0 ] && chown -R "$SE_USER" "$rdir"
 	se_log "pg_regress: ${#regress_tests[@]} test(s)"

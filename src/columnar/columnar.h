@@ -57,9 +57,11 @@ extern ColumnarReader *columnar_reader_begin(Relation rel, Snapshot snapshot,
 extern bool columnar_reader_next(ColumnarReader *reader, Datum *values,
 								 bool *isnull, int64 *rownum);
 extern void columnar_reader_rescan(ColumnarReader *reader);
+extern void columnar_reader_set_row_range(ColumnarReader *reader, int64 lo, int64 hi);
 extern void columnar_reader_end(ColumnarReader *reader);
 extern void columnar_reader_counts(ColumnarReader *reader, int64 *read,
 								   int64 *skipped);
+extern void columnar_reader_set_tupdesc(ColumnarReader *reader, TupleDesc tupdesc);
 extern void columnar_reader_set_exclude(ColumnarReader *reader,
 										Snapshot now_snapshot);
 extern double columnar_reader_unrefuted_fraction(ColumnarReader *reader);
@@ -74,6 +76,9 @@ extern bool columnar_fetch_row(ColumnarFetcher *f, int64 rownum,
 							   Snapshot snapshot, Datum *values, bool *isnull);
 extern void columnar_fetcher_end(ColumnarFetcher *f);
 extern void columnar_fetcher_set_rel(ColumnarFetcher *f, Relation rel);
+extern Size columnar_fetch_cache_budget(void);
+struct RelOptInfo;
+extern void columnar_cost_indexes(struct RelOptInfo *rel);
 
 /* Writes (buffered per transaction, flushed as segments at commit). */
 extern void columnar_insert_row(Relation rel, Datum *values, bool *isnull,
@@ -91,7 +96,7 @@ extern int64 columnar_storage_id(Relation rel, bool missing_ok);
 extern void columnar_storage_create(const RelFileNode *node, int64 storage_id);
 extern void columnar_storage_rekey(Relation rel, const RelFileNode *newnode);
 extern void columnar_storage_drop_node(Oid spcnode, Oid relnode);
-extern void columnar_storage_clear(int64 storage_id);
+extern void columnar_storage_clear(int64 storage_id, bool history);
 extern void columnar_storage_cache_reset(void);
 extern int64 columnar_next_row(int64 storage_id);
 extern int64 columnar_latest_version(int64 storage_id, Snapshot snapshot);
@@ -147,6 +152,7 @@ extern void columnar_xact_init(void);
 #include "utils/hsearch.h"
 #include "access/xact.h"
 #include "storage/lockdefs.h"
+#include "nodes/lockoptions.h"
 
 /* Pending deletions of one flushed segment in the current transaction. */
 typedef struct ColumnarPendingDel
@@ -154,9 +160,11 @@ typedef struct ColumnarPendingDel
 	int64		segno;			/* hash key */
 	int32		nrows;
 	bool		removed;		/* segment removed by a committed version */
+	bool		own;			/* segment added by this transaction */
 	uint8	   *committed;		/* rows deleted by committed versions */
 	CommandId  *cids;			/* InvalidCommandId: not deleted by us */
 	SubTransactionId *subids;
+	int64	   *succ;			/* NULL, or new row of each row we updated (-1: none) */
 	int32		npending;
 } ColumnarPendingDel;
 
@@ -190,22 +198,41 @@ typedef struct ColumnarWriteState
 	CommandId  *del_cids;
 	SubTransactionId *del_subids;
 	HTAB	   *dels;			/* segno -> ColumnarPendingDel */
+	/*
+	 * What the version will record: rows written as segments by this
+	 * transaction (some of them deleted again, see ColumnarPendingDel.own),
+	 * rows of those segments a TRUNCATE removed, committed rows a TRUNCATE
+	 * removed, rows inserted by UPDATE.  A subtransaction's rollback puts
+	 * these back as they were at its start (undo).
+	 */
 	int64		rows_flushed;
+	int64		rows_own_dropped;
 	int64		rows_truncated;
-	int64		rows_aborted;	/* buffered by rolled-back subtransactions */
-	int64		rows_updated;	/* rows inserted by UPDATE */
+	int64		rows_updated;
+	struct ColumnarWriteUndo *undo; /* one entry per open subtransaction */
+	bool		dropped;		/* the table was dropped (or rewritten) */
+	bool		had_subabort;	/* a subtransaction rolled back: own segments may be gone */
 	ColumnarSegment last_seg;	/* segment of the last deleted row */
 	bool		inserted;
 	bool		deleted;
 	bool		updated;
-	bool		truncated;
+	bool		truncated;		/* a TRUNCATE marked segments removed */
 	char	   *operation;
 	char	   *parameters;
 	int			active_scans;
 } ColumnarWriteState;
 
 extern ColumnarWriteState *columnar_write_state_find(int64 storage_id);
-extern void columnar_forget_write_state(int64 storage_id);
+extern void columnar_write_state_dropped(int64 storage_id);
+extern ColumnarWriteState *columnar_get_write_state(Relation rel);
+extern HTAB *columnar_write_states(void);
+extern void columnar_flush_buffer(ColumnarWriteState *ws);
+extern void columnar_buffer_reset(ColumnarWriteState *ws);
+extern void columnar_write_state_remove(ColumnarWriteState *ws);
+extern void columnar_write_states_reset(void);
+extern void columnar_write_states_forget_last(void);
+extern void columnar_storage_cache_forget(void);
+extern void columnar_column_changed(int64 storage_id, Form_pg_attribute newatt);
 
 extern Relation columnar_meta_open(const char *name, LOCKMODE mode);
 extern Oid	columnar_meta_index(const char *name);
@@ -214,7 +241,11 @@ extern bytea *columnar_encode_chunk(Datum *values, bool *isnull, int nrows,
 									bytea **min_value, bytea **max_value);
 extern void columnar_write_segment(ColumnarWriteState *ws, int start, int nrows);
 extern void columnar_insert_deletion(int64 storage_id, int64 segno, int64 version,
-									 uint8 *bits, int32 nrows);
+									 uint8 *bits, int32 nrows, int64 *succ);
+extern int64 columnar_row_successor(int64 storage_id, int64 segno, int32 r);
+extern ColumnarWriteState *columnar_write_state_lock(Relation rel, bool dont_wait);
+extern ColumnarPendingDel *columnar_pending_del_for(ColumnarWriteState *ws,
+													ColumnarSegment *seg);
 extern int64 columnar_reserve_rows(int64 storage_id, int64 count);
 extern bool columnar_find_segment(int64 storage_id, int64 rownum, Snapshot snapshot,
 								  ColumnarSegment *seg);
@@ -222,8 +253,52 @@ extern void columnar_read_chunks(int64 storage_id, int64 segno, int32 nrows,
 								 TupleDesc tupdesc, Bitmapset *attrs,
 								 Datum **values, bool **isnull,
 								 ColumnarScratch *scratch);
+
+/* Row locks and the row state writers see (columnar_lock.c). */
+typedef enum ColumnarRowState
+{
+	COLUMNAR_ROW_LIVE,
+	COLUMNAR_ROW_SELF_DELETED,
+	COLUMNAR_ROW_DELETED,
+	COLUMNAR_ROW_MISSING
+} ColumnarRowState;
+
+extern bool columnar_lock_rows(Relation rel, LockWaitPolicy wait_policy);
+extern ColumnarRowState columnar_row_state(Relation rel, int64 rownum, CommandId *cmax,
+										   int64 *successor, bool *ours);
+extern void columnar_set_successor(Relation rel, int64 oldrow, int64 newrow);
+extern void columnar_resolve_successors(ColumnarWriteState *ws);
+extern void columnar_lock_init(void);
+extern void columnar_abort_speculative(Relation rel, int64 rownum);
+struct TupleTableSlotOps;
+extern const struct TupleTableSlotOps *columnar_slot_ops_get(void);
+
 extern bool columnar_stat_refutes(ColumnarSkipKey *sk, int null_count, int nrows,
 								  bool has_minmax, Datum minv, Datum maxv);
+
+/* TableAmRoutine callbacks defined outside columnar_tableam.c */
+#include "access/tableam.h"
+#include "catalog/index.h"
+#include "commands/vacuum.h"
+
+/* columnar_tid.c */
+extern bool columnar_tuple_tid_valid(TableScanDesc scan, ItemPointer tid);
+extern void columnar_get_latest_tid(TableScanDesc scan, ItemPointer tid);
+extern void columnar_note_replaced(Relation rel, ItemPointer otid, ItemPointer ntid);
+extern void columnar_forget_updates(void);
+
+/* columnar_index.c */
+extern double columnar_index_build_range_scan(Relation table_rel, Relation index_rel,
+											  IndexInfo *index_info, bool allow_sync,
+											  bool anyvisible, bool progress,
+											  BlockNumber start_blockno, BlockNumber numblocks,
+											  IndexBuildCallback callback, void *callback_state,
+											  TableScanDesc sscan);
+extern void columnar_index_validate_scan(Relation table_rel, Relation index_rel,
+										 IndexInfo *index_info, Snapshot snapshot,
+										 ValidateIndexState *state);
+extern void columnar_relation_vacuum(Relation rel, VacuumParams *params,
+									 BufferAccessStrategy bstrategy);
 #endif							/* COLUMNAR_INTERNAL */
 
 #endif							/* STREAMEXT_COLUMNAR_H */

@@ -71,11 +71,15 @@ CREATE TABLE streamext.columnar_chunk (
 ALTER TABLE streamext.columnar_chunk ALTER COLUMN data SET STORAGE EXTERNAL;
 
 -- Deletion vectors: the rows of a segment deleted by one version, as a bitmap.
+-- successors (NULL: none) holds, for each deleted row in bitmap order, the row
+-- number (int8, -1: none) of the new version an UPDATE made of it, so that a
+-- concurrent writer under READ COMMITTED can follow it (EvalPlanQual).
 CREATE TABLE streamext.columnar_deletion (
 	storage_id bigint NOT NULL,
 	segno bigint NOT NULL,
 	version bigint NOT NULL,
 	deleted bytea NOT NULL,
+	successors bytea,
 	PRIMARY KEY (storage_id, segno, version)
 );
 

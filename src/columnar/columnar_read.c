@@ -17,7 +17,9 @@
 
 #include "access/genam.h"
 #include "access/htup_details.h"
+#include "access/subtrans.h"
 #include "access/table.h"
+#include "storage/procarray.h"
 #include "utils/fmgroids.h"
 #include "port/atomics.h"
 #include "miscadmin.h"
@@ -66,6 +68,8 @@ struct ColumnarReader
 	int			nkeys;
 	int			capacity;		/* rows the vals/nulls arrays hold */
 	bool		nothing;		/* parallel worker of a leader-only scan */
+	int64		row_lo;			/* only segments with rows in [row_lo, row_hi) */
+	int64		row_hi;
 };
 
 static bool segment_refuted(ColumnarReader *r, int idx);
@@ -218,6 +222,8 @@ columnar_reader_begin(Relation rel, Snapshot snapshot, int64 as_of_version,
 	r->storage_id = columnar_storage_id(rel, false);
 	r->snapshot = snapshot;
 	r->as_of = as_of_version;
+	r->row_lo = 0;
+	r->row_hi = PG_INT64_MAX;
 	r->attrs = attrs;
 	r->skip_keys = skip_keys;
 	r->segcxt = AllocSetContextCreate(CurrentMemoryContext, "columnar reader segment",
@@ -266,6 +272,45 @@ columnar_reader_unrefuted_fraction(ColumnarReader *r)
 		if (!(r->stats && segment_refuted(r, i)))
 			n++;
 	return (double) n / r->nsegs;
+}
+
+/*
+ * Decode with another descriptor than the relation's: the one of the slot a
+ * table scan fills.  A table rewrite (ALTER COLUMN ... TYPE, ADD COLUMN with
+ * a volatile default) scans the old rows with the descriptor they were
+ * written with while the relation already has the new one, and a column
+ * added later reads as the slot descriptor's missing value, as on the heap.
+ * Only before the first row: decoded values belong to one descriptor.
+ */
+void
+columnar_reader_set_tupdesc(ColumnarReader *r, TupleDesc tupdesc)
+{
+	int			a;
+
+	if (tupdesc == r->tupdesc)
+		return;
+	if (r->nread > 0 || r->nrows > 0 || r->in_buffer)
+		elog(ERROR, "versioned_columnar reader cannot change its tuple descriptor during a scan");
+	for (a = 0; a < r->tupdesc->natts; a++)
+	{
+		if (r->vals[a])
+		{
+			pfree(r->vals[a]);
+			pfree(r->nulls[a]);
+		}
+		if (r->scratch.buf[a])
+			pfree(r->scratch.buf[a]);
+	}
+	pfree(r->vals);
+	pfree(r->nulls);
+	pfree(r->scratch.buf);
+	pfree(r->scratch.cap);
+	r->tupdesc = tupdesc;
+	r->vals = MemoryContextAllocZero(r->scratch.cxt, sizeof(Datum *) * tupdesc->natts);
+	r->nulls = MemoryContextAllocZero(r->scratch.cxt, sizeof(bool *) * tupdesc->natts);
+	r->scratch.buf = MemoryContextAllocZero(r->scratch.cxt, sizeof(char *) * tupdesc->natts);
+	r->scratch.cap = MemoryContextAllocZero(r->scratch.cxt, sizeof(Size) * tupdesc->natts);
+	r->capacity = 0;
 }
 
 void
@@ -375,7 +420,8 @@ next_segment(ColumnarReader *r)
 		seg = &r->segs[idx];
 
 		CHECK_FOR_INTERRUPTS();
-		if (r->stats && segment_refuted(r, idx))
+		if (seg->segno + seg->row_count <= r->row_lo || seg->segno >= r->row_hi ||
+			(r->stats && segment_refuted(r, idx)))
 		{
 			r->nskipped++;
 			continue;
@@ -445,6 +491,18 @@ next_segment(ColumnarReader *r)
 		r->nread++;
 		return true;
 	}
+}
+
+/*
+ * Read only the segments that hold rows numbered in [lo, hi) (TID range
+ * scans, BRIN summarization of a block range); the caller still filters the
+ * rows themselves.  Set before the first row is read.
+ */
+void
+columnar_reader_set_row_range(ColumnarReader *r, int64 lo, int64 hi)
+{
+	r->row_lo = lo;
+	r->row_hi = hi;
 }
 
 bool
@@ -519,24 +577,67 @@ columnar_reader_next(ColumnarReader *r, Datum *values, bool *isnull, int64 *rown
 /* fetch by row number                                               */
 /* ---------------------------------------------------------------- */
 
+/*
+ * Index scans fetch rows in index order, which on a table loaded in any
+ * other order jumps from segment to segment.  Decoding a segment costs as
+ * much as reading it in a scan, so once the fetches come back to a segment
+ * decoded before, the fetcher keeps decoded segments (least recently used
+ * first out, within columnar_fetch_cache_budget() bytes) and, always,
+ * for an MVCC snapshot, each segment's metadata and deletion bitmap, so that
+ * a fetch landing in a segment seen before costs neither a decode nor a
+ * metadata lookup.  Chunks never change once written, so decoded values stay
+ * valid whatever the snapshot; visibility is remembered per snapshot only.
+ */
+typedef struct FetchEnt
+{
+	int64		segno;			/* sort key of the fetcher's array */
+	/* visibility of the segment under the fetcher's snapshot vis_gen */
+	uint64		vis_gen;		/* 0: not known */
+	ColumnarSegment seg;
+	uint8	   *deleted;
+	/* decoded columns; cxt NULL: not decoded */
+	MemoryContext cxt;
+	int			natts;
+	Datum	  **vals;
+	bool	  **nulls;
+	Size		bytes;
+	uint64		last_use;
+	bool		decoded_before;
+} FetchEnt;
+
 struct ColumnarFetcher
 {
 	Relation	rel;
 	int64		storage_id;
 	MemoryContext cxt;
-	MemoryContext segcxt;		/* the decoded segment */
-	int64		segno;			/* decoded segment, -1: none */
-	int32		nrows;
-	int			natts;
-	Datum	  **vals;
-	bool	  **nulls;
-	/* visibility of the segment, valid for one MVCC snapshot */
-	Snapshot	vis_snapshot;
-	CommandId	vis_curcid;
+	FetchEnt  **ents;			/* sorted by segno */
+	int			nents;
+	int			capents;
+	Size		decoded_bytes;	/* of all decoded entries */
+	uint64		clock;
+	bool		keep_many;		/* fetches came back to a segment: cache */
+	/* the MVCC snapshot the entries' visibility is for, and its generation */
+	SnapshotData snap_id;
+	TransactionId *snap_xip;
+	TransactionId *snap_subxip;
+	uint64		vis_gen;
+	/* visibility of the segment of the current fetch */
 	ColumnarSegment vis_seg;
 	bool		vis_found;
 	uint8	   *vis_deleted;
+	bool		vis_owned;		/* vis_deleted is ours, not an entry's */
 };
+
+/*
+ * Bytes of decoded segments one fetcher may keep: four times work_mem (like
+ * a hash table's hash_mem_multiplier, the fetcher trades memory for not
+ * decoding a segment again).
+ */
+Size
+columnar_fetch_cache_budget(void)
+{
+	return (Size) work_mem * 1024 * 4;
+}
 
 ColumnarFetcher *
 columnar_fetcher_begin(Relation rel)
@@ -547,9 +648,6 @@ columnar_fetcher_begin(Relation rel)
 	f->storage_id = columnar_storage_id(rel, false);
 	f->cxt = AllocSetContextCreate(CurrentMemoryContext, "columnar fetch",
 								   ALLOCSET_DEFAULT_SIZES);
-	f->segcxt = AllocSetContextCreate(f->cxt, "columnar fetch segment",
-									  ALLOCSET_DEFAULT_SIZES);
-	f->segno = -1;
 	return f;
 }
 
@@ -566,6 +664,224 @@ columnar_fetcher_end(ColumnarFetcher *f)
 	pfree(f);
 }
 
+/*
+ * The top-level transaction of a running (sub)transaction, what a waiter
+ * must wait for; Invalid for Invalid or a transaction that has ended.
+ */
+static TransactionId
+top_level_xid(TransactionId xid)
+{
+	if (!TransactionIdIsValid(xid) || TransactionIdIsCurrentTransactionId(xid) ||
+		!TransactionIdIsInProgress(xid))
+		return InvalidTransactionId;
+	return SubTransGetTopmostTransaction(xid);
+}
+
+/* Index of the entry with the greatest segno <= rownum, or -1. */
+static int
+fetch_ent_search(ColumnarFetcher *f, int64 rownum)
+{
+	int			lo = 0;
+	int			hi = f->nents - 1;
+	int			found = -1;
+
+	while (lo <= hi)
+	{
+		int			mid = (lo + hi) / 2;
+
+		if (f->ents[mid]->segno <= rownum)
+		{
+			found = mid;
+			lo = mid + 1;
+		}
+		else
+			hi = mid - 1;
+	}
+	return found;
+}
+
+/* The entry of segment segno, created if missing. */
+static FetchEnt *
+fetch_ent(ColumnarFetcher *f, int64 segno)
+{
+	int			i = fetch_ent_search(f, segno);
+	FetchEnt   *e;
+
+	if (i >= 0 && f->ents[i]->segno == segno)
+		return f->ents[i];
+	if (f->nents == f->capents)
+	{
+		f->capents = Max(16, f->capents * 2);
+		f->ents = f->ents ? repalloc(f->ents, sizeof(FetchEnt *) * f->capents) :
+			MemoryContextAlloc(f->cxt, sizeof(FetchEnt *) * f->capents);
+	}
+	e = MemoryContextAllocZero(f->cxt, sizeof(FetchEnt));
+	e->segno = segno;
+	memmove(&f->ents[i + 2], &f->ents[i + 1], sizeof(FetchEnt *) * (f->nents - i - 1));
+	f->ents[i + 1] = e;
+	f->nents++;
+	return e;
+}
+
+/*
+ * Advance the fetcher's snapshot generation unless snapshot is the one the
+ * entries' visibility is for.  The pointer alone cannot tell: a snapshot's
+ * memory may be reused for a later one, so its contents are compared too.
+ */
+static void
+fetch_snapshot_gen(ColumnarFetcher *f, Snapshot s)
+{
+	SnapshotData *id = &f->snap_id;
+
+	if (f->vis_gen != 0 && id->curcid == s->curcid && id->xmin == s->xmin &&
+		id->xmax == s->xmax && id->xcnt == s->xcnt && id->subxcnt == s->subxcnt &&
+		id->suboverflowed == s->suboverflowed && id->takenDuringRecovery == s->takenDuringRecovery &&
+		id->snapshot_type == s->snapshot_type &&
+		(s->xcnt == 0 || memcmp(f->snap_xip, s->xip, sizeof(TransactionId) * s->xcnt) == 0) &&
+		(s->subxcnt == 0 || memcmp(f->snap_subxip, s->subxip, sizeof(TransactionId) * s->subxcnt) == 0))
+		return;
+	f->vis_gen++;
+	*id = *s;
+	if (f->snap_xip)
+		pfree(f->snap_xip);
+	if (f->snap_subxip)
+		pfree(f->snap_subxip);
+	f->snap_xip = NULL;
+	f->snap_subxip = NULL;
+	if (s->xcnt > 0)
+	{
+		f->snap_xip = MemoryContextAlloc(f->cxt, sizeof(TransactionId) * s->xcnt);
+		memcpy(f->snap_xip, s->xip, sizeof(TransactionId) * s->xcnt);
+	}
+	if (s->subxcnt > 0)
+	{
+		f->snap_subxip = MemoryContextAlloc(f->cxt, sizeof(TransactionId) * s->subxcnt);
+		memcpy(f->snap_subxip, s->subxip, sizeof(TransactionId) * s->subxcnt);
+	}
+}
+
+/* Take the segment of rownum from the entries, if known for this MVCC snapshot. */
+static bool
+fetch_vis_cached(ColumnarFetcher *f, int64 rownum, Snapshot snapshot)
+{
+	int			i = fetch_ent_search(f, rownum);
+	FetchEnt   *e;
+
+	if (i < 0)
+		return false;
+	e = f->ents[i];
+	if (e->vis_gen != f->vis_gen || rownum >= e->seg.segno + e->seg.row_count)
+		return false;
+	if (f->vis_owned && f->vis_deleted)
+		pfree(f->vis_deleted);
+	f->vis_seg = e->seg;
+	f->vis_deleted = e->deleted;
+	f->vis_owned = false;
+	f->vis_found = true;
+	return true;
+}
+
+/* Remember the segment just looked up for this MVCC snapshot. */
+static void
+fetch_vis_remember(ColumnarFetcher *f, Snapshot snapshot)
+{
+	FetchEnt   *e = fetch_ent(f, f->vis_seg.segno);
+
+	if (e->deleted && e->deleted != f->vis_deleted)
+		pfree(e->deleted);
+	e->seg = f->vis_seg;
+	e->deleted = f->vis_deleted;
+	e->vis_gen = f->vis_gen;
+	f->vis_owned = false;
+}
+
+/* The decoded columns of segment seg: from the cache, or decoded now. */
+static FetchEnt *
+fetch_decoded(ColumnarFetcher *f, ColumnarSegment *seg, TupleDesc tupdesc)
+{
+	FetchEnt   *e = fetch_ent(f, seg->segno);
+	MemoryContext old;
+	Size		budget = columnar_fetch_cache_budget();
+	int			a;
+
+	e->last_use = ++f->clock;
+	if (e->cxt != NULL && e->natts == tupdesc->natts)
+		return e;
+	if (e->cxt != NULL)
+	{
+		/* the table gained columns since: decode again */
+		f->decoded_bytes -= e->bytes;
+		MemoryContextReset(e->cxt);
+	}
+	else
+	{
+		/*
+		 * Until the fetches come back to a segment decoded before, they go
+		 * through the table in order (a bitmap scan, an index the table is
+		 * loaded in the order of): one decoded segment is enough, and its
+		 * memory is reused rather than asking the system for more.
+		 */
+		if (e->decoded_before)
+			f->keep_many = true;
+		if (!f->keep_many)
+		{
+			int			i;
+
+			for (i = 0; i < f->nents && e->cxt == NULL; i++)
+			{
+				FetchEnt   *c = f->ents[i];
+
+				if (c != e && c->cxt != NULL)
+				{
+					e->cxt = c->cxt;
+					c->cxt = NULL;
+					f->decoded_bytes -= c->bytes;
+					MemoryContextReset(e->cxt);
+				}
+			}
+		}
+		if (e->cxt == NULL)
+			e->cxt = AllocSetContextCreate(f->cxt, "columnar fetch segment",
+										   ALLOCSET_DEFAULT_SIZES);
+	}
+	e->decoded_before = true;
+	old = MemoryContextSwitchTo(e->cxt);
+	e->natts = tupdesc->natts;
+	e->vals = palloc(sizeof(Datum *) * tupdesc->natts);
+	e->nulls = palloc(sizeof(bool *) * tupdesc->natts);
+	for (a = 0; a < tupdesc->natts; a++)
+	{
+		e->vals[a] = palloc(sizeof(Datum) * seg->row_count);
+		e->nulls[a] = palloc(sizeof(bool) * seg->row_count);
+	}
+	columnar_read_chunks(f->storage_id, seg->segno, seg->row_count, tupdesc,
+						 NULL, e->vals, e->nulls, NULL);
+	MemoryContextSwitchTo(old);
+	e->bytes = MemoryContextMemAllocated(e->cxt, true);
+	f->decoded_bytes += e->bytes;
+
+	/* over budget: drop the least recently used other segments */
+	while (f->decoded_bytes > budget)
+	{
+		FetchEnt   *victim = NULL;
+		int			i;
+
+		for (i = 0; i < f->nents; i++)
+		{
+			FetchEnt   *c = f->ents[i];
+
+			if (c != e && c->cxt != NULL && (victim == NULL || c->last_use < victim->last_use))
+				victim = c;
+		}
+		if (victim == NULL)
+			break;
+		MemoryContextDelete(victim->cxt);
+		victim->cxt = NULL;
+		f->decoded_bytes -= victim->bytes;
+	}
+	return e;
+}
+
 bool
 columnar_fetch_row(ColumnarFetcher *f, int64 rownum, Snapshot snapshot,
 				   Datum *values, bool *isnull)
@@ -574,8 +890,32 @@ columnar_fetch_row(ColumnarFetcher *f, int64 rownum, Snapshot snapshot,
 	TupleDesc	tupdesc = RelationGetDescr(f->rel);
 	Snapshot	meta_snapshot = snapshot;
 	bool		check_deleted = true;
+	FetchEnt   *e;
 	int			r;
 	int			a;
+	SnapshotData dirty_meta;
+	bool		dirty = snapshot->snapshot_type == SNAPSHOT_DIRTY;
+	TransactionId seg_xmin = InvalidTransactionId;
+	TransactionId seg_xmax = InvalidTransactionId;
+
+	/*
+	 * A dirty snapshot tells its caller (btree unique checks, exclusion
+	 * constraints, ON CONFLICT) which in-progress transaction to wait for, in
+	 * its xmin/xmax.  InitDirtySnapshot leaves them unset, so they are always
+	 * set here: invalid for our own rows (as the heap does for the current
+	 * transaction), the inserting or removing transaction's top-level xid for
+	 * a segment another transaction has not committed yet.  The metadata is
+	 * read with a dirty snapshot of our own, whose fields the heap fills per
+	 * metadata tuple.
+	 */
+	if (dirty)
+	{
+		snapshot->xmin = InvalidTransactionId;
+		snapshot->xmax = InvalidTransactionId;
+		snapshot->speculativeToken = 0;
+		InitDirtySnapshot(dirty_meta);
+		meta_snapshot = &dirty_meta;
+	}
 
 	if (ws && ws->nbuf > 0 && rownum >= ws->buf_first_row &&
 		rownum < ws->buf_first_row + ws->nbuf)
@@ -616,27 +956,29 @@ columnar_fetch_row(ColumnarFetcher *f, int64 rownum, Snapshot snapshot,
 			break;
 	}
 
-	if (!(IsMVCCSnapshot(snapshot) && f->vis_snapshot == snapshot &&
-		  f->vis_curcid == snapshot->curcid && f->vis_found &&
-		  rownum >= f->vis_seg.segno && rownum < f->vis_seg.segno + f->vis_seg.row_count))
+	if (IsMVCCSnapshot(snapshot))
+		fetch_snapshot_gen(f, snapshot);
+	if (!(IsMVCCSnapshot(snapshot) && fetch_vis_cached(f, rownum, snapshot)))
 	{
 		MemoryContext old = MemoryContextSwitchTo(f->cxt);
 		int			nd;
 
-		if (f->vis_deleted)
+		if (f->vis_owned && f->vis_deleted)
 			pfree(f->vis_deleted);
 		f->vis_deleted = NULL;
-		f->vis_snapshot = NULL;
+		f->vis_owned = true;
 		f->vis_found = columnar_find_segment(f->storage_id, rownum, meta_snapshot, &f->vis_seg);
+		if (dirty)
+		{
+			seg_xmin = dirty_meta.xmin;
+			seg_xmax = dirty_meta.xmax;
+		}
 		if (f->vis_found && check_deleted)
 			f->vis_deleted = columnar_deleted_bitmap(f->storage_id, f->vis_seg.segno,
 													 f->vis_seg.row_count, meta_snapshot, 0, &nd);
 		MemoryContextSwitchTo(old);
 		if (IsMVCCSnapshot(snapshot) && f->vis_found)
-		{
-			f->vis_snapshot = snapshot;
-			f->vis_curcid = snapshot->curcid;
-		}
+			fetch_vis_remember(f, snapshot);
 		if (!f->vis_found)
 			return false;
 	}
@@ -648,32 +990,16 @@ columnar_fetch_row(ColumnarFetcher *f, int64 rownum, Snapshot snapshot,
 		 pending_deleted(f->storage_id, f->vis_seg.segno, r, snapshot)))
 		return false;
 
-	if (f->segno != f->vis_seg.segno || f->natts != tupdesc->natts)
-	{
-		MemoryContext old;
-
-		MemoryContextReset(f->segcxt);
-		f->vals = NULL;
-		f->segno = -1;
-		old = MemoryContextSwitchTo(f->segcxt);
-		f->natts = tupdesc->natts;
-		f->vals = palloc(sizeof(Datum *) * tupdesc->natts);
-		f->nulls = palloc(sizeof(bool *) * tupdesc->natts);
-		for (a = 0; a < tupdesc->natts; a++)
-		{
-			f->vals[a] = palloc(sizeof(Datum) * f->vis_seg.row_count);
-			f->nulls[a] = palloc(sizeof(bool) * f->vis_seg.row_count);
-		}
-		columnar_read_chunks(f->storage_id, f->vis_seg.segno, f->vis_seg.row_count, tupdesc,
-							 NULL, f->vals, f->nulls, NULL);
-		MemoryContextSwitchTo(old);
-		f->segno = f->vis_seg.segno;
-		f->nrows = f->vis_seg.row_count;
-	}
+	e = fetch_decoded(f, &f->vis_seg, tupdesc);
 	for (a = 0; a < tupdesc->natts; a++)
 	{
-		values[a] = f->vals[a][r];
-		isnull[a] = f->nulls[a][r];
+		values[a] = e->vals[a][r];
+		isnull[a] = e->nulls[a][r];
+	}
+	if (dirty)
+	{
+		snapshot->xmin = top_level_xid(seg_xmin);
+		snapshot->xmax = top_level_xid(seg_xmax);
 	}
 	return true;
 }

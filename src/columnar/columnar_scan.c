@@ -22,6 +22,7 @@
 #include "nodes/makefuncs.h"
 #include "nodes/nodeFuncs.h"
 #include "access/parallel.h"
+#include "miscadmin.h"
 #include "port/atomics.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
@@ -36,8 +37,10 @@
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/syscache.h"
+#include "utils/tuplestore.h"
 #include "utils/typcache.h"
 #include "parser/parsetree.h"
+#include "pgstat.h"
 
 typedef struct ColumnarScanState
 {
@@ -58,6 +61,11 @@ typedef struct ColumnarScanState
 	Datum	   *tvalues;
 	bool	   *tnulls;
 	struct ColumnarParallelState *pstate;
+	/* scans that may run backward (SCROLL cursors): the rows returned so far */
+	Tuplestorestate *store;
+	TupleTableSlot *store_slot;	/* a row read back: scan tuple, row number */
+	TupleTableSlot *put_slot;	/* a row to store */
+	bool		eof_underlying;
 } ColumnarScanState;
 
 /* Shared by the participants of a parallel scan. */
@@ -108,7 +116,8 @@ add_columnar_path(RelOptInfo *rel, double rows, Cost startup_cost, Cost total_co
 	cpath->path.startup_cost = startup_cost;
 	cpath->path.total_cost = total_cost;
 	cpath->path.pathkeys = NIL;
-	cpath->flags = 0;
+	/* backward: the scan keeps what it returned (see columnar_next) */
+	cpath->flags = CUSTOMPATH_SUPPORT_BACKWARD_SCAN;
 	cpath->methods = &path_methods;
 	add_path(rel, &cpath->path);
 	return cpath;
@@ -143,7 +152,8 @@ rel_is_columnar(Oid relid)
 		Form_pg_class cls = (Form_pg_class) GETSTRUCT(tup);
 		Oid			am = columnar_am_oid();
 
-		result = OidIsValid(am) && cls->relam == am && cls->relkind == RELKIND_RELATION;
+		result = OidIsValid(am) && cls->relam == am &&
+			(cls->relkind == RELKIND_RELATION || cls->relkind == RELKIND_MATVIEW);
 		ReleaseSysCache(tup);
 	}
 	return result;
@@ -166,6 +176,70 @@ workers_for_pages(double pages)
 	return workers;
 }
 
+/*
+ * Does this backend hold changes of the table that are not in its storage
+ * yet (buffered rows, pending deletions)?  Parallel workers cannot see them,
+ * so such a table gets no parallel scan path.
+ */
+static bool
+has_local_changes(Oid relid)
+{
+	Relation	relation = table_open(relid, NoLock);
+	int64		storage_id = columnar_storage_id(relation, true);
+
+	table_close(relation, NoLock);
+	return storage_id != 0 && columnar_write_state_find(storage_id) != NULL;
+}
+
+/*
+ * Rows of a gold table carry no transaction or command ids: a query that
+ * reads xmin, xmax, cmin or cmax is refused while it is planned (ctid and
+ * tableoid work).  A made-up value could silently break optimistic locking
+ * schemes that compare xmin.
+ */
+static void
+refuse_xact_columns(PlannerInfo *root, RelOptInfo *rel)
+{
+	Bitmapset  *attrs = NULL;
+	ListCell   *lc;
+	int			x = -1;
+
+	/* RETURNING reads the changed row from the table, not from this scan */
+	if (root->parse->resultRelation == (int) rel->relid)
+		pull_varattnos((Node *) root->parse->returningList, rel->relid, &attrs);
+	pull_varattnos((Node *) rel->reltarget->exprs, rel->relid, &attrs);
+	foreach(lc, rel->baserestrictinfo)
+		pull_varattnos((Node *) ((RestrictInfo *) lfirst(lc))->clause, rel->relid, &attrs);
+	foreach(lc, rel->joininfo)
+		pull_varattnos((Node *) ((RestrictInfo *) lfirst(lc))->clause, rel->relid, &attrs);
+	while ((x = bms_next_member(attrs, x)) >= 0)
+	{
+		int			attnum = x + FirstLowInvalidHeapAttributeNumber;
+		const char *name = NULL;
+
+		switch (attnum)
+		{
+			case MinTransactionIdAttributeNumber:
+				name = "xmin";
+				break;
+			case MaxTransactionIdAttributeNumber:
+				name = "xmax";
+				break;
+			case MinCommandIdAttributeNumber:
+				name = "cmin";
+				break;
+			case MaxCommandIdAttributeNumber:
+				name = "cmax";
+				break;
+		}
+		if (name)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("system column \"%s\" is not available on versioned_columnar tables", name),
+					 errhint("Rows of these tables carry no transaction ids; streamext.history() lists the versions that wrote them.")));
+	}
+}
+
 /* Add the parallel-aware twin of a scan path. */
 static void
 add_partial_twin(RelOptInfo *rel, CustomPath *cpath, int workers)
@@ -175,6 +249,7 @@ add_partial_twin(RelOptInfo *rel, CustomPath *cpath, int workers)
 	double		divisor = workers + (parallel_leader_participation && leader > 0 ? leader : 0);
 
 	*ppath = *cpath;
+	ppath->flags = 0;
 	ppath->path.parallel_aware = true;
 	ppath->path.parallel_safe = true;
 	ppath->path.parallel_workers = workers;
@@ -360,11 +435,13 @@ columnar_set_rel_pathlist(PlannerInfo *root, RelOptInfo *rel, Index rti, RangeTb
 		add_as_of_path(root, rel, rte);
 		return;
 	}
-	if (rte->rtekind != RTE_RELATION || rte->relkind != RELKIND_RELATION ||
+	if (rte->rtekind != RTE_RELATION ||
+		(rte->relkind != RELKIND_RELATION && rte->relkind != RELKIND_MATVIEW) ||
 		(rel->reloptkind != RELOPT_BASEREL && rel->reloptkind != RELOPT_OTHER_MEMBER_REL))
 		return;
 	if (!rel_is_columnar(rte->relid))
 		return;
+	refuse_xact_columns(root, rel);
 
 	/*
 	 * The core's parallel paths would scan through the table AM in workers,
@@ -406,7 +483,8 @@ columnar_set_rel_pathlist(PlannerInfo *root, RelOptInfo *rel, Index rti, RangeTb
 							  seq->startup_cost + (seq->total_cost - seq->startup_cost) *
 							  (0.2 + 0.6 * fraction) * seg_fraction);
 
-	if (rel->consider_parallel && workers_for_pages(rel->pages * seg_fraction) > 0)
+	if (rel->consider_parallel && workers_for_pages(rel->pages * seg_fraction) > 0 &&
+		!has_local_changes(rte->relid))
 		add_partial_twin(rel, cpath, workers_for_pages(rel->pages * seg_fraction));
 }
 
@@ -685,12 +763,15 @@ start_reader(ColumnarScanState *state)
 		state->reader = columnar_reader_begin(state->rel, state->css.ss.ps.state->es_snapshot,
 											  state->version, state->attrs, keys);
 		attach_parallel(state);
+		pgstat_count_heap_scan(state->rel);
 		return;
 	}
 	state->reader = columnar_reader_begin(state->css.ss.ss_currentRelation,
 										  state->css.ss.ps.state->es_snapshot, 0,
 										  state->attrs, keys);
 	attach_parallel(state);
+	/* the heap's sequential scan counts for pg_stat_user_tables (seq_scan, seq_tup_read) */
+	pgstat_count_heap_scan(state->css.ss.ss_currentRelation);
 }
 
 static void
@@ -745,6 +826,21 @@ columnar_begin(CustomScanState *node, EState *estate, int eflags)
 	foreach(lc, exprs)
 		state->key_exprs = lappend(state->key_exprs,
 								   ExecInitExpr((Expr *) lfirst(lc), &node->ss.ps));
+	if (eflags & EXEC_FLAG_BACKWARD)
+	{
+		TupleDesc	sdesc = node->ss.ss_ScanTupleSlot->tts_tupleDescriptor;
+		TupleDesc	desc = CreateTemplateTupleDesc(sdesc->natts + 1);
+		int			a;
+
+		for (a = 0; a < sdesc->natts; a++)
+			TupleDescCopyEntry(desc, a + 1, sdesc, a + 1);
+		TupleDescInitEntry(desc, sdesc->natts + 1, "rownum", INT8OID, -1, 0);
+		state->store = tuplestore_begin_heap(true, false, work_mem);
+		state->store_slot = MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple);
+		state->put_slot = MakeSingleTupleTableSlot(desc, &TTSOpsVirtual);
+		state->eof_underlying = false;
+	}
+
 	/*
 	 * The reader starts at the first row fetched: parameters of the skip
 	 * keys and the version may come from init plans, which are not ready
@@ -753,7 +849,7 @@ columnar_begin(CustomScanState *node, EState *estate, int eflags)
 }
 
 static TupleTableSlot *
-columnar_next(ScanState *ss)
+columnar_read_next(ScanState *ss)
 {
 	ColumnarScanState *state = (ColumnarScanState *) ss;
 	TupleTableSlot *slot = ss->ss_ScanTupleSlot;
@@ -774,6 +870,7 @@ columnar_next(ScanState *ss)
 			i++;
 		}
 		ExecStoreVirtualTuple(slot);
+		pgstat_count_heap_getnext(state->rel);
 		return slot;
 	}
 	if (!columnar_reader_next(state->reader, slot->tts_values, slot->tts_isnull, &rownum))
@@ -781,6 +878,93 @@ columnar_next(ScanState *ss)
 	columnar_row_to_tid(rownum, &slot->tts_tid);
 	slot->tts_tableOid = RelationGetRelid(ss->ss_currentRelation);
 	ExecStoreVirtualTuple(slot);
+	pgstat_count_heap_getnext(ss->ss_currentRelation);
+	return slot;
+}
+
+/* Copy a stored row (scan tuple + row number) into the scan slot. */
+static TupleTableSlot *
+from_store(ColumnarScanState *state, TupleTableSlot *slot)
+{
+	int			natts = slot->tts_tupleDescriptor->natts;
+	TupleTableSlot *ss = state->store_slot;
+	bool		isnull;
+
+	slot_getallattrs(ss);
+	ExecClearTuple(slot);
+	memcpy(slot->tts_values, ss->tts_values, sizeof(Datum) * natts);
+	memcpy(slot->tts_isnull, ss->tts_isnull, sizeof(bool) * natts);
+	columnar_row_to_tid(DatumGetInt64(slot_getattr(ss, natts + 1, &isnull)), &slot->tts_tid);
+	if (!state->as_of)
+		slot->tts_tableOid = RelationGetRelid(state->css.ss.ss_currentRelation);
+	ExecStoreVirtualTuple(slot);
+	return slot;
+}
+
+/*
+ * The scan's access method.  A scan that may be asked to run backward keeps
+ * every row it read in a tuplestore (the values stay there, so the slot may
+ * point into it) and moves over that, like a Material node would, but with
+ * each row's TID kept for WHERE CURRENT OF.
+ */
+static TupleTableSlot *
+columnar_next(ScanState *ss)
+{
+	ColumnarScanState *state = (ColumnarScanState *) ss;
+	TupleTableSlot *slot = ss->ss_ScanTupleSlot;
+	bool		forward = ScanDirectionIsForward(ss->ps.state->es_direction);
+	bool		at_end;
+
+	if (state->store == NULL)
+	{
+		if (!forward)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("cannot scan a versioned_columnar table backward here"),
+					 errhint("Declare the cursor WITH SCROLL.")));
+		return columnar_read_next(ss);
+	}
+	at_end = tuplestore_ateof(state->store);
+	if (!forward && at_end)
+	{
+		/* first step back from the end: skip over the end position */
+		if (!state->eof_underlying && !tuplestore_advance(state->store, false))
+			return ExecClearTuple(slot);
+		at_end = false;
+	}
+	if (!at_end)
+	{
+		if (tuplestore_gettupleslot(state->store, forward, false, state->store_slot))
+			return from_store(state, slot);
+		if (!forward)
+			return ExecClearTuple(slot);
+	}
+	if (state->eof_underlying)
+		return ExecClearTuple(slot);
+	slot = columnar_read_next(ss);
+	if (TupIsNull(slot))
+	{
+		state->eof_underlying = true;
+		return slot;
+	}
+	{
+		TupleTableSlot *st = state->put_slot;
+		TupleDesc	desc = slot->tts_tupleDescriptor;
+		int			natts = desc->natts;
+		int			a;
+
+		ExecClearTuple(st);
+		for (a = 0; a < natts; a++)
+		{
+			st->tts_values[a] = slot->tts_values[a];
+			st->tts_isnull[a] = slot->tts_isnull[a] || TupleDescAttr(desc, a)->attisdropped;
+		}
+		st->tts_values[natts] = Int64GetDatum(columnar_tid_to_row(&slot->tts_tid));
+		st->tts_isnull[natts] = false;
+		st->tts_tableOid = slot->tts_tableOid;
+		ExecStoreVirtualTuple(st);
+		tuplestore_puttupleslot(state->store, st);
+	}
 	return slot;
 }
 
@@ -822,6 +1006,13 @@ columnar_end(CustomScanState *node)
 	ColumnarScanState *state = (ColumnarScanState *) node;
 
 	stop_reader(state);
+	if (state->store)
+	{
+		tuplestore_end(state->store);
+		ExecDropSingleTupleTableSlot(state->store_slot);
+		ExecDropSingleTupleTableSlot(state->put_slot);
+		state->store = NULL;
+	}
 	if (state->rel)
 		table_close(state->rel, AccessShareLock);
 	state->rel = NULL;
@@ -833,6 +1024,11 @@ columnar_rescan(CustomScanState *node)
 	ColumnarScanState *state = (ColumnarScanState *) node;
 
 	stop_reader(state);
+	if (state->store)
+	{
+		tuplestore_clear(state->store);
+		state->eof_underlying = false;
+	}
 	ExecScanReScan(&node->ss);
 }
 
@@ -894,7 +1090,10 @@ columnar_get_relation_info(PlannerInfo *root, Oid relationObjectId, bool inhpare
 	if (prev_get_relation_info_hook)
 		prev_get_relation_info_hook(root, relationObjectId, inhparent, rel);
 	if (rel_is_columnar(relationObjectId))
+	{
 		rel->rel_parallel_workers = 0;
+		columnar_cost_indexes(rel);
+	}
 }
 
 static Size
@@ -916,6 +1115,18 @@ columnar_init_dsm(CustomScanState *node, ParallelContext *pcxt, void *coordinate
 	else
 		storage_id = columnar_storage_id(node->ss.ss_currentRelation, true);
 	ps->leader_only = storage_id != 0 && columnar_write_state_find(storage_id) != NULL;
+
+	/*
+	 * A plan made before this transaction wrote the table (a cached plan)
+	 * can still scan it in parallel: the leader then scans alone, which it
+	 * cannot do if it does not take part.  Refuse rather than miss rows.
+	 */
+	if (ps->leader_only && !parallel_leader_participation)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot scan versioned_columnar table \"%s\" in parallel without the leader: this transaction has unwritten changes of it",
+						RelationGetRelationName(node->ss.ss_currentRelation)),
+				 errhint("Set parallel_leader_participation to on, or plan the query again in this transaction.")));
 	pg_atomic_init_u32(&ps->next_seg, 0);
 	state->pstate = ps;
 	attach_parallel(state);

@@ -97,7 +97,7 @@ columnar_is_columnar(Relation rel)
 	Oid			am = columnar_am_oid();
 
 	return OidIsValid(am) && rel->rd_rel->relam == am &&
-		rel->rd_rel->relkind == RELKIND_RELATION;
+		(rel->rd_rel->relkind == RELKIND_RELATION || rel->rd_rel->relkind == RELKIND_MATVIEW);
 }
 
 /* ---------------------------------------------------------------- */
@@ -147,6 +147,18 @@ storage_cache_set(Oid spcnode, Oid relnode, int64 storage_id)
 void
 columnar_storage_cache_reset(void)
 {
+	storage_cache = NULL;
+}
+
+/*
+ * Called when a subtransaction rolls back: the mappings it made are gone
+ * (and their relfilenode numbers may be handed out again).
+ */
+void
+columnar_storage_cache_forget(void)
+{
+	if (storage_cache != NULL)
+		hash_destroy(storage_cache);
 	storage_cache = NULL;
 }
 
@@ -251,13 +263,18 @@ delete_storage_rows(const char *table, const char *index, int64 storage_id)
 	table_close(rel, RowExclusiveLock);
 }
 
-/* Remove all rows of a storage (a table truncated in the transaction that created it). */
+/*
+ * Remove all rows of a storage (a table truncated in the transaction that
+ * created it), with history also its versions (ON COMMIT DELETE ROWS).
+ */
 void
-columnar_storage_clear(int64 storage_id)
+columnar_storage_clear(int64 storage_id, bool history)
 {
 	delete_storage_rows("columnar_chunk", "columnar_chunk_pkey", storage_id);
 	delete_storage_rows("columnar_segment", "columnar_segment_pkey", storage_id);
 	delete_storage_rows("columnar_deletion", "columnar_deletion_pkey", storage_id);
+	if (history)
+		delete_storage_rows("columnar_version", "columnar_version_pkey", storage_id);
 	CommandCounterIncrement();
 }
 
@@ -306,7 +323,7 @@ columnar_storage_drop_node(Oid spcnode, Oid relnode)
 
 	if (storage_id != 0 && !still_used)
 	{
-		columnar_forget_write_state(storage_id);
+		columnar_write_state_dropped(storage_id);
 		delete_storage_rows("columnar_chunk", "columnar_chunk_pkey", storage_id);
 		delete_storage_rows("columnar_segment", "columnar_segment_pkey", storage_id);
 		delete_storage_rows("columnar_deletion", "columnar_deletion_pkey", storage_id);
@@ -556,13 +573,18 @@ columnar_deleted_bitmap(int64 storage_id, int64 segno, int32 nrows,
 	return bits;
 }
 
+/*
+ * A deletion vector of one version; succ (or NULL) gives, for each row of
+ * the segment an UPDATE deleted, the row number of its new version (-1 for
+ * rows simply deleted), stored as int64s in the order of the bitmap's bits.
+ */
 void
 columnar_insert_deletion(int64 storage_id, int64 segno, int64 version,
-						 uint8 *bits, int32 nrows)
+						 uint8 *bits, int32 nrows, int64 *succ)
 {
 	Relation	rel = columnar_meta_open("columnar_deletion", RowExclusiveLock);
-	Datum		values[4];
-	bool		nulls[4] = {false, false, false, false};
+	Datum		values[5];
+	bool		nulls[5] = {false, false, false, false, true};
 	int			nbytes = (nrows + 7) / 8;
 	bytea	   *b = palloc(VARHDRSZ + nbytes);
 	HeapTuple	tup;
@@ -573,9 +595,69 @@ columnar_insert_deletion(int64 storage_id, int64 segno, int64 version,
 	values[1] = Int64GetDatum(segno);
 	values[2] = Int64GetDatum(version);
 	values[3] = PointerGetDatum(b);
+	if (succ != NULL)
+	{
+		StringInfoData sbuf;
+		int			i;
+
+		initStringInfo(&sbuf);
+		appendStringInfoSpaces(&sbuf, VARHDRSZ);
+		for (i = 0; i < nrows; i++)
+			if (bits[i / 8] & (1 << (i % 8)))
+				appendBinaryStringInfo(&sbuf, (char *) &succ[i], sizeof(int64));
+		SET_VARSIZE(sbuf.data, sbuf.len);
+		values[4] = PointerGetDatum(sbuf.data);
+		nulls[4] = false;
+	}
 	tup = heap_form_tuple(RelationGetDescr(rel), values, nulls);
 	CatalogTupleInsert(rel, tup);
 	table_close(rel, RowExclusiveLock);
+}
+
+/*
+ * The new version of row r of a segment, if a committed UPDATE deleted it
+ * (as SnapshotSelf sees the deletion vectors); -1 if it was deleted without
+ * a successor or is not deleted.
+ */
+int64
+columnar_row_successor(int64 storage_id, int64 segno, int32 r)
+{
+	Relation	rel = columnar_meta_open("columnar_deletion", AccessShareLock);
+	ScanKeyData key[2];
+	SysScanDesc scan;
+	HeapTuple	tup;
+	int64		result = -1;
+
+	ScanKeyInit(&key[0], 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(storage_id));
+	ScanKeyInit(&key[1], 2, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(segno));
+	scan = systable_beginscan(rel, columnar_meta_index("columnar_deletion_pkey"), true,
+							  SnapshotSelf, 2, key);
+	while (HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		bool		isnull;
+		bytea	   *b = DatumGetByteaPP(heap_getattr(tup, 4, RelationGetDescr(rel), &isnull));
+		uint8	   *bits = (uint8 *) VARDATA_ANY(b);
+		Datum		sd;
+		bytea	   *sb;
+		int			rank = 0;
+		int			i;
+
+		if (r / 8 >= (int) VARSIZE_ANY_EXHDR(b) || !(bits[r / 8] & (1 << (r % 8))))
+			continue;
+		sd = heap_getattr(tup, 5, RelationGetDescr(rel), &isnull);
+		if (isnull)
+			break;
+		for (i = 0; i < r; i++)
+			if (bits[i / 8] & (1 << (i % 8)))
+				rank++;
+		sb = DatumGetByteaPP(sd);
+		if ((Size) (rank + 1) * sizeof(int64) <= VARSIZE_ANY_EXHDR(sb))
+			memcpy(&result, VARDATA_ANY(sb) + rank * sizeof(int64), sizeof(int64));
+		break;
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return result;
 }
 
 /* Live rows, roughly: for the planner. */
@@ -1299,9 +1381,11 @@ columnar_write_segment(ColumnarWriteState *ws, int start, int nrows)
 
 					pd->nrows = nrows;
 					pd->removed = false;
+					pd->own = true;
 					pd->committed = palloc0((nrows + 7) / 8);
 					pd->cids = palloc(sizeof(CommandId) * nrows);
 					pd->subids = palloc0(sizeof(SubTransactionId) * nrows);
+					pd->succ = NULL;
 					pd->npending = 0;
 					for (a = 0; a < nrows; a++)
 						pd->cids[a] = InvalidCommandId;
@@ -1316,7 +1400,9 @@ columnar_write_segment(ColumnarWriteState *ws, int start, int nrows)
 		}
 	}
 	ws->rows_flushed += nrows;
-	CommandCounterIncrement();
+	/* the leader of a parallel CREATE TABLE AS cannot start a command; nothing reads the rows in it */
+	if (!IsInParallelMode())
+		CommandCounterIncrement();
 }
 
 /* Read the chunks of the columns in attrs (NULL: all) of one segment. */

@@ -1,12 +1,12 @@
 /*
  * columnar_tableam.c
  *		The TableAmRoutine of versioned_columnar (PostgreSQL 15), and the
- *		drop hook that removes a table's metadata with it.
+ *		object access hook: a dropped table takes its metadata with it, a
+ *		column retyped without a rewrite loses its stale min/max.
  *
  * Tuples are virtual: values are decoded from column chunks (or taken from
- * the transaction's insert buffer) and a TID is the row number.  Row locks,
- * speculative insertion (ON CONFLICT), TABLESAMPLE, CLUSTER and parallel
- * scans are refused with a clear error instead of being half supported.
+ * the transaction's insert buffer) and a TID is the row number.  Row locks
+ * are the table's writer lock (columnar_lock.c).
  */
 #include "postgres.h"
 
@@ -15,10 +15,15 @@
 
 #include <math.h>
 
+#include "access/genam.h"
 #include "access/heapam.h"
+#include "access/table.h"
+#include "catalog/pg_attribute.h"
+#include "utils/fmgroids.h"
 #include "access/multixact.h"
 #include "access/relscan.h"
 #include "access/tableam.h"
+#include "access/tsmapi.h"
 #include "access/xact.h"
 #include "catalog/index.h"
 #include "catalog/objectaccess.h"
@@ -42,6 +47,7 @@
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
 #include "utils/guc.h"
+#include "utils/tuplesort.h"
 
 typedef struct ColumnarScanDescData
 {
@@ -53,9 +59,15 @@ typedef struct ColumnarScanDescData
 	int			offset;
 	/* bitmap scans */
 	int			bm_index;
+	/* TABLESAMPLE */
+	BlockNumber nblocks;
+	bool		sample_started;
 	/* TID range scans */
 	int64		min_row;
 	int64		max_row;
+	/* position for backward steps: rows returned so far (n + 1: past the end) */
+	int64		pos;
+	bool		past_end;
 } ColumnarScanDescData;
 
 typedef ColumnarScanDescData *ColumnarScanDesc;
@@ -86,7 +98,8 @@ forbid_parallel(ParallelTableScanDesc pscan)
 static const TupleTableSlotOps *
 columnar_slot_callbacks(Relation rel)
 {
-	return &TTSOpsVirtual;
+	/* virtual slots that know whether we inserted their row (columnar_lock.c) */
+	return columnar_slot_ops_get();
 }
 
 static TableScanDesc
@@ -104,11 +117,10 @@ columnar_scan_begin(Relation rel, Snapshot snapshot, int nkeys, ScanKey key,
 	scan->base.rs_parallel = pscan;
 	scan->min_row = 0;
 	scan->max_row = PG_INT64_MAX;
-	if (flags & SO_TYPE_SAMPLESCAN)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("TABLESAMPLE is not supported on versioned_columnar tables")));
-	if (flags & (SO_TYPE_ANALYZE | SO_TYPE_BITMAPSCAN))
+	/* like the heap: pg_stat_user_tables.seq_scan counts sequential scans */
+	if (flags & SO_TYPE_SEQSCAN)
+		pgstat_count_heap_scan(rel);
+	if (flags & (SO_TYPE_ANALYZE | SO_TYPE_BITMAPSCAN | SO_TYPE_SAMPLESCAN))
 		scan->fetcher = columnar_fetcher_begin(rel);
 	else
 		scan->reader = columnar_reader_begin(rel, snapshot, 0, NULL, NIL);
@@ -137,6 +149,24 @@ columnar_scan_rescan(TableScanDesc sscan, ScanKey key, bool set_params,
 
 	if (scan->reader)
 		columnar_reader_rescan(scan->reader);
+	if (scan->base.rs_flags & SO_TYPE_SEQSCAN)
+		pgstat_count_heap_scan(scan->base.rs_rd);
+	scan->sample_started = false;
+	scan->pos = 0;
+	scan->past_end = false;
+}
+
+/* The next row of the scan in row number order, within the TID range. */
+static bool
+scan_next_row(ColumnarScanDesc scan, TupleTableSlot *slot, int64 *rownum)
+{
+	for (;;)
+	{
+		if (!columnar_reader_next(scan->reader, slot->tts_values, slot->tts_isnull, rownum))
+			return false;
+		if (*rownum >= scan->min_row && *rownum <= scan->max_row)
+			return true;
+	}
 }
 
 static bool
@@ -146,17 +176,54 @@ columnar_scan_getnextslot(TableScanDesc sscan, ScanDirection direction,
 	ColumnarScanDesc scan = (ColumnarScanDesc) sscan;
 	int64		rownum;
 
-	if (direction == BackwardScanDirection)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("backward scans of versioned_columnar tables are not supported")));
 	ExecClearTuple(slot);
-	for (;;)
+	/* a rewrite reads the old rows with the old descriptor (its slot's) */
+	columnar_reader_set_tupdesc(scan->reader, slot->tts_tupleDescriptor);
+	if (direction == BackwardScanDirection)
 	{
-		if (!columnar_reader_next(scan->reader, slot->tts_values, slot->tts_isnull, &rownum))
+		/*
+		 * Segments decode forward only: a step back reads again from the
+		 * start up to the previous row.  Only scroll cursors over a core
+		 * scan (a TID range scan, mostly) step back; the custom scan keeps
+		 * its rows instead.
+		 */
+		int64		target = scan->pos - 1;
+
+		if (scan->pos == 0)
+		{
+			/* a fresh scan (or one back before its start) begins at the end */
+			columnar_reader_rescan(scan->reader);
+			target = 0;
+			while (scan_next_row(scan, slot, &rownum))
+			{
+				CHECK_FOR_INTERRUPTS();
+				target++;
+			}
+		}
+		columnar_reader_rescan(scan->reader);
+		scan->pos = 0;
+		scan->past_end = false;
+		if (target <= 0)
 			return false;
-		if (rownum >= scan->min_row && rownum <= scan->max_row)
-			break;
+		while (scan->pos < target)
+		{
+			CHECK_FOR_INTERRUPTS();
+			if (!scan_next_row(scan, slot, &rownum))
+				return false;	/* the rows changed under us: cannot happen */
+			scan->pos++;
+		}
+	}
+	else
+	{
+		if (scan->past_end)
+			return false;
+		if (!scan_next_row(scan, slot, &rownum))
+		{
+			scan->past_end = true;
+			scan->pos++;
+			return false;
+		}
+		scan->pos++;
 	}
 	columnar_row_to_tid(rownum, &slot->tts_tid);
 	slot->tts_tableOid = RelationGetRelid(scan->base.rs_rd);
@@ -169,9 +236,28 @@ static void
 columnar_scan_set_tidrange(TableScanDesc sscan, ItemPointer mintid, ItemPointer maxtid)
 {
 	ColumnarScanDesc scan = (ColumnarScanDesc) sscan;
+	BlockNumber minblk = ItemPointerGetBlockNumber(mintid);
+	OffsetNumber minoff = ItemPointerGetOffsetNumber(mintid);
+	BlockNumber maxblk = ItemPointerGetBlockNumber(maxtid);
+	OffsetNumber maxoff = ItemPointerGetOffsetNumber(maxtid);
 
-	scan->min_row = columnar_tid_to_row(mintid);
-	scan->max_row = columnar_tid_to_row(maxtid);
+	/*
+	 * The bounds may name offsets no virtual block has (0, or beyond its
+	 * COLUMNAR_ROWS_PER_BLOCK rows: "ctid < '(2,0)'" arrives as (1,65535)).
+	 */
+	if (minoff > COLUMNAR_ROWS_PER_BLOCK)
+		scan->min_row = ((int64) minblk + 1) * COLUMNAR_ROWS_PER_BLOCK;
+	else
+		scan->min_row = (int64) minblk * COLUMNAR_ROWS_PER_BLOCK + Max(minoff, 1) - 1;
+	if (maxoff == 0)
+		scan->max_row = (int64) maxblk * COLUMNAR_ROWS_PER_BLOCK - 1;
+	else
+		scan->max_row = (int64) maxblk * COLUMNAR_ROWS_PER_BLOCK +
+			Min(maxoff, COLUMNAR_ROWS_PER_BLOCK) - 1;
+	columnar_reader_set_row_range(scan->reader, scan->min_row,
+								  scan->max_row < PG_INT64_MAX ? scan->max_row + 1 : PG_INT64_MAX);
+	scan->pos = 0;
+	scan->past_end = false;
 }
 
 static bool
@@ -285,19 +371,6 @@ columnar_fetch_row_version(Relation rel, ItemPointer tid, Snapshot snapshot,
 }
 
 static bool
-columnar_tuple_tid_valid(TableScanDesc scan, ItemPointer tid)
-{
-	return ItemPointerIsValid(tid) &&
-		columnar_tid_to_row(tid) < columnar_next_row(columnar_storage_id(scan->rs_rd, false));
-}
-
-static void
-columnar_get_latest_tid(TableScanDesc scan, ItemPointer tid)
-{
-	/* rows are never updated in place: a TID is always its own latest */
-}
-
-static bool
 columnar_tuple_satisfies_snapshot(Relation rel, TupleTableSlot *slot, Snapshot snapshot)
 {
 	Datum	   *values = palloc(sizeof(Datum) * RelationGetDescr(rel)->natts);
@@ -336,23 +409,26 @@ columnar_tuple_insert(Relation rel, TupleTableSlot *slot, CommandId cid, int opt
 	pgstat_count_heap_insert(rel, 1);
 }
 
+/*
+ * INSERT ... ON CONFLICT.  Other backends cannot see a row before its
+ * transaction commits and inserters of one table serialize on the writer
+ * lock, so nobody ever waits for a speculative insertion: the row is
+ * inserted as any other and removed again if its index entries found a
+ * conflict.
+ */
 static void
 columnar_tuple_insert_speculative(Relation rel, TupleTableSlot *slot, CommandId cid,
 								  int options, BulkInsertState bistate, uint32 specToken)
 {
-	ereport(ERROR,
-			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-			 errmsg("INSERT ... ON CONFLICT is not supported on versioned_columnar tables"),
-			 errhint("Use MERGE, or DELETE and INSERT in one transaction.")));
+	columnar_tuple_insert(rel, slot, cid, options, bistate);
 }
 
 static void
 columnar_tuple_complete_speculative(Relation rel, TupleTableSlot *slot, uint32 specToken,
 									bool succeeded)
 {
-	ereport(ERROR,
-			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-			 errmsg("INSERT ... ON CONFLICT is not supported on versioned_columnar tables")));
+	if (!succeeded)
+		columnar_abort_speculative(rel, columnar_tid_to_row(&slot->tts_tid));
 }
 
 static void
@@ -380,7 +456,13 @@ delete_result(int r, ItemPointer tid, CommandId cmax, TM_FailureData *tmfd)
 	tmfd->traversed = false;
 	if (r == TM_SelfModified)
 	{
-		tmfd->xmax = GetTopTransactionIdIfAny();
+		/*
+		 * The executor tells "modified by this command" (MERGE's cardinality
+		 * error, UPDATE ... FROM's skip) from an invisible tuple by xmax
+		 * being our transaction: rows are buffered without an xid, so assign
+		 * one now (the commit writes the rows with it anyway).
+		 */
+		tmfd->xmax = GetTopTransactionId();
 		tmfd->cmax = cmax;
 		return TM_SelfModified;
 	}
@@ -389,16 +471,42 @@ delete_result(int r, ItemPointer tid, CommandId cmax, TM_FailureData *tmfd)
 	return TM_Deleted;
 }
 
+/*
+ * A row a committed transaction deleted is TM_Updated if that was an UPDATE
+ * (tmfd->ctid is then the new version), so that READ COMMITTED re-checks
+ * the new version (EvalPlanQual) as on the heap.
+ */
+static TM_Result
+updated_result(Relation rel, TM_Result result, TM_FailureData *tmfd)
+{
+	CommandId	cmax;
+	int64		successor;
+	bool		ours;
+
+	if (result == TM_Deleted &&
+		columnar_row_state(rel, columnar_tid_to_row(&tmfd->ctid), &cmax, &successor,
+						   &ours) == COLUMNAR_ROW_DELETED && successor >= 0)
+	{
+		columnar_row_to_tid(successor, &tmfd->ctid);
+		return TM_Updated;
+	}
+	return result;
+}
+
 static TM_Result
 columnar_tuple_delete(Relation rel, ItemPointer tid, CommandId cid, Snapshot snapshot,
 					  Snapshot crosscheck, bool wait, TM_FailureData *tmfd, bool changingPart)
 {
 	CommandId	cmax = InvalidCommandId;
-	int			r = columnar_delete_row(rel, columnar_tid_to_row(tid), cid, &cmax);
+	int64		rownum = columnar_tid_to_row(tid);
+	int			r = columnar_delete_row(rel, rownum, cid, &cmax);
 
 	if (r == TM_Ok)
+	{
+		columnar_set_successor(rel, rownum, -1);
 		pgstat_count_heap_delete(rel);
-	return delete_result(r, tid, cmax, tmfd);
+	}
+	return updated_result(rel, delete_result(r, tid, cmax, tmfd), tmfd);
 }
 
 static TM_Result
@@ -407,29 +515,103 @@ columnar_tuple_update(Relation rel, ItemPointer otid, TupleTableSlot *slot, Comm
 					  TM_FailureData *tmfd, LockTupleMode *lockmode, bool *update_indexes)
 {
 	CommandId	cmax = InvalidCommandId;
-	int			r = columnar_delete_row(rel, columnar_tid_to_row(otid), cid, &cmax);
+	int64		oldrow = columnar_tid_to_row(otid);
+	int			r = columnar_delete_row(rel, oldrow, cid, &cmax);
 
 	*lockmode = LockTupleExclusive;
 	*update_indexes = true;
 	if (r != TM_Ok)
-		return delete_result(r, otid, cmax, tmfd);
+		return updated_result(rel, delete_result(r, otid, cmax, tmfd), tmfd);
 	columnar_note_update(rel);
 	slot_getallattrs(slot);
 	columnar_insert_row(rel, slot->tts_values, slot->tts_isnull, cid, &slot->tts_tid);
+	columnar_set_successor(rel, oldrow, columnar_tid_to_row(&slot->tts_tid));
+	columnar_note_replaced(rel, otid, &slot->tts_tid);
 	slot->tts_tableOid = RelationGetRelid(rel);
 	pgstat_count_heap_update(rel, false);
 	return TM_Ok;
 }
 
+/*
+ * Row locks (SELECT ... FOR UPDATE/SHARE, foreign keys, ON CONFLICT DO
+ * UPDATE, BEFORE ROW triggers): every mode takes the table's writer lock,
+ * then the row is checked as the lock holder sees it (columnar_lock.c).
+ */
 static TM_Result
 columnar_tuple_lock(Relation rel, ItemPointer tid, Snapshot snapshot, TupleTableSlot *slot,
 					CommandId cid, LockTupleMode mode, LockWaitPolicy wait_policy,
 					uint8 flags, TM_FailureData *tmfd)
 {
-	ereport(ERROR,
-			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-			 errmsg("row locks (SELECT ... FOR UPDATE/SHARE, foreign keys referencing the table) are not supported on versioned_columnar tables")));
-	return TM_Ok;				/* keep the compiler quiet */
+	int64		rownum = columnar_tid_to_row(tid);
+
+	tmfd->traversed = false;
+	tmfd->xmax = InvalidTransactionId;
+	tmfd->cmax = InvalidCommandId;
+	tmfd->ctid = *tid;
+	if (!columnar_lock_rows(rel, wait_policy))
+		return TM_WouldBlock;
+	for (;;)
+	{
+		ItemPointerData cur;
+		CommandId	cmax;
+		int64		successor;
+		bool		ours;
+
+		CHECK_FOR_INTERRUPTS();
+		columnar_row_to_tid(rownum, &cur);
+		tmfd->ctid = cur;
+		switch (columnar_row_state(rel, rownum, &cmax, &successor, &ours))
+		{
+			case COLUMNAR_ROW_LIVE:
+				if (!fetch_into_slot(get_row_fetcher(rel), rel, &cur, snapshot, slot))
+				{
+					if (ours)
+					{
+						/*
+						 * Inserted by the current command: only ON CONFLICT
+						 * DO UPDATE meets such a row (its conflict check sees
+						 * it), and on the heap it raises this error.
+						 */
+						if (!(flags & TUPLE_LOCK_FLAG_FIND_LAST_VERSION))
+							ereport(ERROR,
+									(errcode(ERRCODE_CARDINALITY_VIOLATION),
+									 errmsg("%s command cannot affect row a second time",
+											"ON CONFLICT DO UPDATE"),
+									 errhint("Ensure that no rows proposed for insertion within the same command have duplicate constrained values.")));
+						return TM_Invisible;
+					}
+					/* committed after the snapshot was taken */
+					if (IsolationUsesXactSnapshot())
+						ereport(ERROR,
+								(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+								 errmsg("could not serialize access due to concurrent update")));
+					if (!fetch_into_slot(get_row_fetcher(rel), rel, &cur, SnapshotAny, slot))
+						return TM_Invisible;
+				}
+				*tid = cur;
+				return TM_Ok;
+			case COLUMNAR_ROW_SELF_DELETED:
+				if (cmax < cid)
+					return TM_Invisible;	/* deleted by an earlier command */
+				tmfd->xmax = GetTopTransactionId();
+				tmfd->cmax = cmax;
+				return TM_SelfModified;
+			case COLUMNAR_ROW_DELETED:
+				if (successor < 0)
+					return TM_Deleted;
+				if (flags & TUPLE_LOCK_FLAG_FIND_LAST_VERSION)
+				{
+					rownum = successor;
+					tmfd->traversed = true;
+					continue;
+				}
+				columnar_row_to_tid(successor, &tmfd->ctid);
+				return TM_Updated;
+			case COLUMNAR_ROW_MISSING:
+				/* an update chain may end in a row its transaction never wrote out */
+				return tmfd->traversed ? TM_Deleted : TM_Invisible;
+		}
+	}
 }
 
 static void
@@ -484,12 +666,71 @@ columnar_relation_copy_data(Relation rel, const RelFileNode *newrnode)
 {
 	SMgrRelation srel;
 
-	/* SET TABLESPACE: the data lives in the metadata tables; only the map moves */
+	/*
+	 * SET TABLESPACE: the data lives in the metadata tables; only the map
+	 * moves.  Buffered rows stay buffered: the write state belongs to the
+	 * storage, not to the relfilenode (and writing them out here would put
+	 * rows of an enclosing subtransaction into this one's segments).
+	 */
 	srel = RelationCreateStorage(*newrnode, rel->rd_rel->relpersistence, true);
 	smgrclose(srel);
-	columnar_flush_relation(rel);
 	columnar_storage_rekey(rel, newrnode);
 	RelationDropStorage(rel);
+}
+
+/*
+ * CLUSTER: the current rows, sorted by the index (a sort, not an index scan:
+ * fetches in index order would decode a segment per row), written to the
+ * new relfilenode's storage, so the table starts a new history as any
+ * rewrite does.
+ */
+static void
+cluster_rows(Relation OldTable, Relation NewTable, Relation OldIndex, double *num_tuples)
+{
+	TupleDesc	desc = RelationGetDescr(OldTable);
+	Snapshot	snapshot = RegisterSnapshot(GetTransactionSnapshot());
+	ColumnarReader *reader = columnar_reader_begin(OldTable, snapshot, 0, NULL, NIL);
+	Tuplesortstate *sort = tuplesort_begin_cluster(desc, OldIndex, maintenance_work_mem,
+												   NULL, TUPLESORT_NONE);
+	Datum	   *values = palloc(sizeof(Datum) * desc->natts);
+	bool	   *isnull = palloc(sizeof(bool) * desc->natts);
+	MemoryContext tmp = AllocSetContextCreate(CurrentMemoryContext, "columnar cluster row",
+											  ALLOCSET_DEFAULT_SIZES);
+	CommandId	cid = GetCurrentCommandId(true);
+	int64		rownum;
+	HeapTuple	tup;
+	double		n = 0;
+	int			a;
+
+	while (columnar_reader_next(reader, values, isnull, &rownum))
+	{
+		MemoryContext old = MemoryContextSwitchTo(tmp);
+
+		CHECK_FOR_INTERRUPTS();
+		for (a = 0; a < desc->natts; a++)
+			if (TupleDescAttr(desc, a)->attisdropped)
+				isnull[a] = true;
+		tup = heap_form_tuple(desc, values, isnull);
+		MemoryContextSwitchTo(old);
+		tuplesort_putheaptuple(sort, tup);	/* copies it */
+		MemoryContextReset(tmp);
+	}
+	columnar_reader_end(reader);
+	UnregisterSnapshot(snapshot);
+	tuplesort_performsort(sort);
+	while ((tup = tuplesort_getheaptuple(sort, true)) != NULL)
+	{
+		ItemPointerData tid;
+
+		CHECK_FOR_INTERRUPTS();
+		heap_deform_tuple(tup, desc, values, isnull);
+		columnar_insert_row(NewTable, values, isnull, cid, &tid);
+		n += 1;
+	}
+	tuplesort_end(sort);
+	columnar_flush_relation(NewTable);
+	MemoryContextDelete(tmp);
+	*num_tuples = n;
 }
 
 static void
@@ -502,9 +743,14 @@ columnar_relation_copy_for_cluster(Relation OldTable, Relation NewTable, Relatio
 	int64		storage_id;
 
 	if (OldIndex != NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("CLUSTER is not supported on versioned_columnar tables")));
+	{
+		cluster_rows(OldTable, NewTable, OldIndex, num_tuples);
+		*tups_vacuumed = 0;
+		*tups_recently_dead = 0;
+		*xid_cutoff = InvalidTransactionId;
+		*multi_cutoff = InvalidMultiXactId;
+		return;
+	}
 
 	/*
 	 * VACUUM FULL: rows are already compact and old versions must survive,
@@ -518,16 +764,6 @@ columnar_relation_copy_for_cluster(Relation OldTable, Relation NewTable, Relatio
 	*tups_recently_dead = 0;
 	*xid_cutoff = InvalidTransactionId;
 	*multi_cutoff = InvalidMultiXactId;
-}
-
-static void
-columnar_relation_vacuum(Relation rel, VacuumParams *params, BufferAccessStrategy bstrategy)
-{
-	/*
-	 * Nothing to do: dead metadata rows are vacuumed with the metadata
-	 * tables, and data of old versions is kept for time travel until
-	 * streamext.vacuum() removes it.
-	 */
 }
 
 /* ---- ANALYZE ---- */
@@ -563,75 +799,6 @@ columnar_scan_analyze_next_tuple(TableScanDesc sscan, TransactionId OldestXmin,
 		}
 	}
 	return false;
-}
-
-/* ---- indexes ---- */
-
-static double
-columnar_index_build_range_scan(Relation table_rel, Relation index_rel, IndexInfo *index_info,
-								bool allow_sync, bool anyvisible, bool progress,
-								BlockNumber start_blockno, BlockNumber numblocks,
-								IndexBuildCallback callback, void *callback_state,
-								TableScanDesc sscan)
-{
-	Snapshot	snapshot;
-	bool		own_snapshot = false;
-	ColumnarReader *reader;
-	EState	   *estate = CreateExecutorState();
-	ExprContext *econtext = GetPerTupleExprContext(estate);
-	TupleTableSlot *slot = MakeSingleTupleTableSlot(RelationGetDescr(table_rel), &TTSOpsVirtual);
-	ExprState  *predicate;
-	Datum		values[INDEX_MAX_KEYS];
-	bool		isnull[INDEX_MAX_KEYS];
-	double		reltuples = 0;
-	int64		rownum;
-
-	if (start_blockno != 0 || numblocks != InvalidBlockNumber)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("partial index builds of versioned_columnar tables are not supported")));
-	if (sscan != NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("parallel index builds of versioned_columnar tables are not supported")));
-
-	econtext->ecxt_scantuple = slot;
-	predicate = ExecPrepareQual(index_info->ii_Predicate, estate);
-	snapshot = RegisterSnapshot(GetTransactionSnapshot());
-	own_snapshot = true;
-	reader = columnar_reader_begin(table_rel, snapshot, 0, NULL, NIL);
-	for (;;)
-	{
-		CHECK_FOR_INTERRUPTS();
-		ExecClearTuple(slot);
-		if (!columnar_reader_next(reader, slot->tts_values, slot->tts_isnull, &rownum))
-			break;
-		ExecStoreVirtualTuple(slot);
-		columnar_row_to_tid(rownum, &slot->tts_tid);
-		MemoryContextReset(econtext->ecxt_per_tuple_memory);
-		if (predicate != NULL && !ExecQual(predicate, econtext))
-			continue;
-		reltuples += 1;
-		FormIndexDatum(index_info, slot, estate, values, isnull);
-		callback(index_rel, &slot->tts_tid, values, isnull, true, callback_state);
-	}
-	columnar_reader_end(reader);
-	ExecDropSingleTupleTableSlot(slot);
-	FreeExecutorState(estate);
-	if (own_snapshot)
-		UnregisterSnapshot(snapshot);
-	index_info->ii_ExpressionsState = NIL;
-	index_info->ii_PredicateState = NULL;
-	return reltuples;
-}
-
-static void
-columnar_index_validate_scan(Relation table_rel, Relation index_rel, IndexInfo *index_info,
-							 Snapshot snapshot, ValidateIndexState *state)
-{
-	ereport(ERROR,
-			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-			 errmsg("CREATE INDEX CONCURRENTLY is not supported on versioned_columnar tables")));
 }
 
 /* ---- sizes ---- */
@@ -739,20 +906,59 @@ columnar_scan_bitmap_next_tuple(TableScanDesc sscan, TBMIterateResult *tbmres,
 	}
 }
 
+/*
+ * TABLESAMPLE over the virtual blocks of row numbers (COLUMNAR_ROWS_PER_BLOCK
+ * rows each): the sampling method picks blocks and offsets as on a heap, and
+ * each picked row is fetched if the snapshot sees it.
+ */
 static bool
-columnar_scan_sample_next_block(TableScanDesc scan, SampleScanState *scanstate)
+columnar_scan_sample_next_block(TableScanDesc sscan, SampleScanState *scanstate)
 {
-	ereport(ERROR,
-			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-			 errmsg("TABLESAMPLE is not supported on versioned_columnar tables")));
-	return false;
+	ColumnarScanDesc scan = (ColumnarScanDesc) sscan;
+	TsmRoutine *tsm = scanstate->tsmroutine;
+	BlockNumber blockno;
+
+	if (!scan->sample_started)
+		scan->nblocks = RelationGetNumberOfBlocks(sscan->rs_rd);
+	if (scan->nblocks == 0)
+		return false;
+	if (tsm->NextSampleBlock)
+		blockno = tsm->NextSampleBlock(scanstate, scan->nblocks);
+	else
+		blockno = scan->sample_started ? scan->block + 1 : 0;
+	if (!BlockNumberIsValid(blockno) || blockno >= scan->nblocks)
+		return false;
+	scan->sample_started = true;
+	scan->block = blockno;
+	return true;
 }
 
 static bool
-columnar_scan_sample_next_tuple(TableScanDesc scan, SampleScanState *scanstate,
+columnar_scan_sample_next_tuple(TableScanDesc sscan, SampleScanState *scanstate,
 								TupleTableSlot *slot)
 {
-	return columnar_scan_sample_next_block(scan, scanstate);
+	ColumnarScanDesc scan = (ColumnarScanDesc) sscan;
+	TsmRoutine *tsm = scanstate->tsmroutine;
+
+	for (;;)
+	{
+		OffsetNumber off;
+		ItemPointerData tid;
+
+		CHECK_FOR_INTERRUPTS();
+		off = tsm->NextSampleTuple(scanstate, scan->block, COLUMNAR_ROWS_PER_BLOCK);
+		if (!OffsetNumberIsValid(off))
+		{
+			ExecClearTuple(slot);
+			return false;
+		}
+		ItemPointerSet(&tid, scan->block, off);
+		if (fetch_into_slot(scan->fetcher, sscan->rs_rd, &tid, sscan->rs_snapshot, slot))
+		{
+			pgstat_count_heap_getnext(sscan->rs_rd);
+			return true;
+		}
+	}
 }
 
 static const TableAmRoutine columnar_am_methods = {
@@ -816,13 +1022,86 @@ columnar_handler(PG_FUNCTION_ARGS)
 
 static object_access_hook_type prev_object_access_hook = NULL;
 
-/* A dropped columnar table takes its metadata (transactionally) with it. */
+static bool
+relation_is_columnar(Oid relid)
+{
+	HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	bool		result = false;
+
+	if (HeapTupleIsValid(tup))
+	{
+		Form_pg_class cls = (Form_pg_class) GETSTRUCT(tup);
+		Oid			am = columnar_am_oid();
+
+		result = OidIsValid(am) && cls->relam == am &&
+			(cls->relkind == RELKIND_RELATION || cls->relkind == RELKIND_MATVIEW);
+		ReleaseSysCache(tup);
+	}
+	return result;
+}
+
+/*
+ * ALTER COLUMN ... TYPE that needs no rewrite (a binary-compatible type, or
+ * only another collation) keeps the segments, whose min/max were computed
+ * with the old type's ordering: they could refute rows that match under the
+ * new one, so they are forgotten.  The pg_attribute row updated by the
+ * current command is visible only to SnapshotSelf; the relcache still has
+ * the old one.
+ */
+static void
+column_altered(Oid relid, AttrNumber attnum)
+{
+	Relation	rel;
+	Relation	attrel;
+	ScanKeyData key[2];
+	SysScanDesc scan;
+	HeapTuple	tup;
+
+	if (!relation_is_columnar(relid))
+		return;
+	rel = RelationIdGetRelation(relid);
+	if (!RelationIsValid(rel))
+		return;
+	if (attnum > RelationGetDescr(rel)->natts)
+	{
+		RelationClose(rel);
+		return;
+	}
+	attrel = table_open(AttributeRelationId, AccessShareLock);
+	ScanKeyInit(&key[0], Anum_pg_attribute_attrelid, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(relid));
+	ScanKeyInit(&key[1], Anum_pg_attribute_attnum, BTEqualStrategyNumber, F_INT2EQ,
+				Int16GetDatum(attnum));
+	scan = systable_beginscan(attrel, AttributeRelidNumIndexId, true, SnapshotSelf, 2, key);
+	tup = systable_getnext(scan);
+	if (HeapTupleIsValid(tup))
+	{
+		Form_pg_attribute newatt = (Form_pg_attribute) GETSTRUCT(tup);
+		Form_pg_attribute oldatt = TupleDescAttr(RelationGetDescr(rel), attnum - 1);
+		int64		storage_id = columnar_storage_id(rel, true);
+
+		if (storage_id != 0 && !newatt->attisdropped &&
+			(newatt->atttypid != oldatt->atttypid || newatt->attcollation != oldatt->attcollation))
+			columnar_column_changed(storage_id, newatt);
+	}
+	systable_endscan(scan);
+	table_close(attrel, AccessShareLock);
+	RelationClose(rel);
+}
+
+/*
+ * A dropped columnar table takes its metadata (transactionally) with it; an
+ * altered column may invalidate the segments' statistics.
+ */
 static void
 columnar_object_access(ObjectAccessType access, Oid classId, Oid objectId, int subId,
 					   void *arg)
 {
 	if (prev_object_access_hook)
 		prev_object_access_hook(access, classId, objectId, subId, arg);
+
+	if (access == OAT_POST_ALTER && classId == RelationRelationId && subId > 0)
+		column_altered(objectId, (AttrNumber) subId);
 
 	if (access == OAT_DROP && classId == RelationRelationId && subId == 0)
 	{
@@ -833,7 +1112,8 @@ columnar_object_access(ObjectAccessType access, Oid classId, Oid objectId, int s
 			Form_pg_class cls = (Form_pg_class) GETSTRUCT(tup);
 			Oid			am = columnar_am_oid();
 
-			if (OidIsValid(am) && cls->relam == am && cls->relkind == RELKIND_RELATION)
+			if (OidIsValid(am) && cls->relam == am &&
+				(cls->relkind == RELKIND_RELATION || cls->relkind == RELKIND_MATVIEW))
 			{
 				Oid			spc = OidIsValid(cls->reltablespace) ? cls->reltablespace : MyDatabaseTableSpace;
 				Oid			node = OidIsValid(cls->relfilenode) ? cls->relfilenode : objectId;
@@ -858,6 +1138,7 @@ columnar_tableam_xact_callback(XactEvent event, void *arg)
 			row_fetcher = NULL;
 			row_fetcher_relid = InvalidOid;
 			row_fetcher_cxt = NULL; /* freed with TopTransactionContext */
+			columnar_forget_updates();
 			break;
 		default:
 			break;
@@ -880,5 +1161,6 @@ columnar_init(void)
 	object_access_hook = columnar_object_access;
 	RegisterXactCallback(columnar_tableam_xact_callback, NULL);
 	columnar_xact_init();
+	columnar_lock_init();
 	columnar_scan_init();
 }

@@ -2,7 +2,8 @@
  * columnar_write.c
  *		Transactional writes of versioned_columnar tables: the per-transaction
  *		insert buffer and pending deletions, the writer lock and version
- *		assignment, and the commit-time flush that creates the version.
+ *		assignment.  What happens to them at transaction boundaries (commit,
+ *		subtransaction rollback, TRUNCATE, DROP) is in columnar_xact.c.
  *
  * A transaction that first writes a table takes that table's writer lock
  * (held to its end), so writers of one table serialize and the version
@@ -10,7 +11,8 @@
  * segment and deletion row carries it, and no row ever needs rewriting.
  * Rows are buffered in memory and written as segments when a segment is full
  * or at pre-commit; deletions are kept as per-segment bitmaps and written at
- * pre-commit, with the version row.  Readers never take the lock.
+ * pre-commit, with the version row (columnar_xact.c).  Readers never take the
+ * lock.
  */
 #include "postgres.h"
 
@@ -19,6 +21,7 @@
 
 #include "access/detoast.h"
 #include "access/genam.h"
+#include "access/parallel.h"
 #include "access/htup_details.h"
 #include "access/table.h"
 #include "access/tableam.h"
@@ -65,14 +68,14 @@ columnar_write_state_find(int64 storage_id)
 	return hash_search(write_states, &storage_id, HASH_FIND, NULL);
 }
 
-static void
-lock_storage(int64 storage_id)
+static bool
+lock_storage(int64 storage_id, bool dont_wait)
 {
 	LOCKTAG		tag;
 
 	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, (uint32) (storage_id >> 32),
 						 (uint32) storage_id, COLUMNAR_LOCK_FIELD4);
-	(void) LockAcquire(&tag, ExclusiveLock, false, false);
+	return LockAcquire(&tag, ExclusiveLock, false, dont_wait) != LOCKACQUIRE_NOT_AVAIL;
 }
 
 static void
@@ -136,9 +139,56 @@ buffer_reset(ColumnarWriteState *ws)
 	MemoryContextReset(ws->bufcxt);
 }
 
-/* The write state of rel in this transaction; takes the writer lock first. */
+/*
+ * The table has more columns than when its rows were buffered (ADD COLUMN
+ * without a rewrite, in this transaction): the buffered rows get the new
+ * columns' missing values, as the heap's old tuples read them.  Writing the
+ * buffer out instead would put rows of enclosing subtransactions into
+ * segments a rollback of the current one takes away.  (The descriptor goes
+ * back to an older one only by a subtransaction's rollback, which restores
+ * the old descriptor itself.)
+ */
+static void
+adopt_descriptor(ColumnarWriteState *ws, TupleDesc reldesc)
+{
+	MemoryContext old = MemoryContextSwitchTo(ws->cxt);
+	int			oldnatts = ws->tupdesc->natts;
+	int			a;
+	int			i;
+
+	if (reldesc->natts > oldnatts)
+	{
+		ws->vals = repalloc(ws->vals, sizeof(Datum *) * reldesc->natts);
+		ws->nulls = repalloc(ws->nulls, sizeof(bool *) * reldesc->natts);
+	}
+	for (a = oldnatts; a < reldesc->natts; a++)
+	{
+		Form_pg_attribute att = TupleDescAttr(reldesc, a);
+		bool		isnull = true;
+		Datum		d = (Datum) 0;
+
+		if (!att->attisdropped)
+			d = getmissingattr(reldesc, a + 1, &isnull);
+		if (!isnull)
+			d = datumCopy(d, att->attbyval, att->attlen);
+		ws->vals[a] = palloc(sizeof(Datum) * ws->capbuf);
+		ws->nulls[a] = palloc(sizeof(bool) * ws->capbuf);
+		for (i = 0; i < ws->nbuf; i++)
+		{
+			ws->vals[a][i] = d;
+			ws->nulls[a][i] = isnull;
+		}
+	}
+	ws->tupdesc = CreateTupleDescCopy(reldesc);
+	MemoryContextSwitchTo(old);
+}
+
+/*
+ * The write state of rel in this transaction; takes the writer lock first.
+ * With dont_wait, NULL if another transaction holds the lock.
+ */
 static ColumnarWriteState *
-get_write_state(Relation rel)
+get_write_state_ext(Relation rel, bool dont_wait)
 {
 	int64		storage_id;
 	ColumnarWriteState *ws;
@@ -146,7 +196,12 @@ get_write_state(Relation rel)
 	MemoryContext old;
 	int			a;
 
-	if (IsInParallelMode())
+	/*
+	 * The leader of a parallel query may insert (CREATE TABLE AS, whose
+	 * transaction id exists before the query starts, as for the heap); the
+	 * workers never write.
+	 */
+	if (IsParallelWorker())
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_TRANSACTION_STATE),
 				 errmsg("cannot write to a versioned_columnar table during a parallel operation")));
@@ -176,19 +231,7 @@ get_write_state(Relation rel)
 	{
 		/* a new column (ALTER TABLE in this transaction) needs the new layout */
 		if (ws->tupdesc->natts != RelationGetDescr(rel)->natts)
-		{
-			columnar_flush_relation(rel);
-			old = MemoryContextSwitchTo(ws->cxt);
-			ws->tupdesc = CreateTupleDescCopy(RelationGetDescr(rel));
-			ws->vals = repalloc(ws->vals, sizeof(Datum *) * ws->tupdesc->natts);
-			ws->nulls = repalloc(ws->nulls, sizeof(bool *) * ws->tupdesc->natts);
-			for (a = 0; a < ws->tupdesc->natts; a++)
-			{
-				ws->vals[a] = palloc(sizeof(Datum) * ws->capbuf);
-				ws->nulls[a] = palloc(sizeof(bool) * ws->capbuf);
-			}
-			MemoryContextSwitchTo(old);
-		}
+			adopt_descriptor(ws, RelationGetDescr(rel));
 		remember_ws(rel, ws);
 		return ws;
 	}
@@ -227,11 +270,19 @@ get_write_state(Relation rel)
 	/* a failure from here on must not leave a half-made entry behind */
 	PG_TRY();
 	{
-		lock_storage(storage_id);
-		ws->lock_subid = GetCurrentSubTransactionId();
-		ws->user_id = GetUserId();
-		ws->version = columnar_latest_version(storage_id, SnapshotSelf) + 1;
-		ws->next_row = ws->reserved_end = 0;
+		if (!lock_storage(storage_id, dont_wait))
+		{
+			MemoryContextDelete(ws->cxt);
+			hash_search(write_states, &storage_id, HASH_REMOVE, NULL);
+			ws = NULL;
+		}
+		else
+		{
+			ws->lock_subid = GetCurrentSubTransactionId();
+			ws->user_id = GetUserId();
+			ws->version = columnar_latest_version(storage_id, SnapshotSelf) + 1;
+			ws->next_row = ws->reserved_end = 0;
+		}
 	}
 	PG_CATCH();
 	{
@@ -241,8 +292,22 @@ get_write_state(Relation rel)
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
-	remember_ws(rel, ws);
+	if (ws != NULL)
+		remember_ws(rel, ws);
 	return ws;
+}
+
+static ColumnarWriteState *
+get_write_state(Relation rel)
+{
+	return get_write_state_ext(rel, false);
+}
+
+/* For row locks: the write state, or NULL if dont_wait and the lock is taken. */
+ColumnarWriteState *
+columnar_write_state_lock(Relation rel, bool dont_wait)
+{
+	return get_write_state_ext(rel, dont_wait);
 }
 
 static void
@@ -265,9 +330,27 @@ grow_buffer(ColumnarWriteState *ws)
 	MemoryContextSwitchTo(old);
 }
 
+/*
+ * Can rows start .. start + n - 1 of the buffer go unwritten?  Rows of
+ * rolled-back subtransactions are invisible to everyone; rows this
+ * transaction deleted are too once it commits.  Their row numbers then
+ * simply have no segment, which reads as "no such row".
+ */
+static bool
+rows_dead(ColumnarWriteState *ws, int start, int n, bool at_commit)
+{
+	int			i;
+
+	for (i = start; i < start + n; i++)
+		if (ws->subids[i] != InvalidSubTransactionId &&
+			!(at_commit && ws->del_cids[i] != InvalidCommandId))
+			return false;
+	return true;
+}
+
 /* Write the whole buffer as segments (of at most columnar_segment_rows). */
 static void
-flush_buffer(ColumnarWriteState *ws)
+flush_buffer_ext(ColumnarWriteState *ws, bool at_commit)
 {
 	int			start = 0;
 
@@ -275,12 +358,19 @@ flush_buffer(ColumnarWriteState *ws)
 	{
 		int			n = Min(ws->nbuf - start, columnar_segment_rows);
 
-		columnar_write_segment(ws, start, n);
+		if (!rows_dead(ws, start, n, at_commit))
+			columnar_write_segment(ws, start, n);
 		start += n;
 	}
 	ws->buf_first_row += ws->nbuf;
 	ws->nbuf = 0;
 	buffer_reset(ws);
+}
+
+static void
+flush_buffer(ColumnarWriteState *ws)
+{
+	flush_buffer_ext(ws, false);
 }
 
 /*
@@ -381,8 +471,8 @@ columnar_insert_row(Relation rel, Datum *values, bool *isnull, CommandId cid,
 	maybe_flush(ws);
 }
 
-static ColumnarPendingDel *
-pending_del_for(ColumnarWriteState *ws, ColumnarSegment *seg)
+ColumnarPendingDel *
+columnar_pending_del_for(ColumnarWriteState *ws, ColumnarSegment *seg)
 {
 	bool		found;
 	ColumnarPendingDel *pd = hash_search(ws->dels, &seg->segno, HASH_ENTER, &found);
@@ -397,11 +487,13 @@ pending_del_for(ColumnarWriteState *ws, ColumnarSegment *seg)
 		pd->nrows = seg->row_count;
 		/* we hold the writer lock: the committed state cannot move on */
 		pd->removed = seg->removed_version != 0;
+		pd->own = seg->added_version == ws->version;
 		committed = columnar_deleted_bitmap(ws->storage_id, seg->segno, seg->row_count,
 											SnapshotSelf, 0, &nd);
 		pd->committed = committed ? committed : palloc0((seg->row_count + 7) / 8);
 		pd->cids = palloc(sizeof(CommandId) * seg->row_count);
 		pd->subids = palloc0(sizeof(SubTransactionId) * seg->row_count);
+		pd->succ = NULL;
 		for (i = 0; i < seg->row_count; i++)
 			pd->cids[i] = InvalidCommandId;
 		pd->npending = 0;
@@ -418,10 +510,16 @@ pending_del_for(ColumnarWriteState *ws, ColumnarSegment *seg)
 int
 columnar_delete_row(Relation rel, int64 rownum, CommandId cid, CommandId *cmax)
 {
-	ColumnarWriteState *ws = get_write_state(rel);
+	ColumnarWriteState *ws;
 	ColumnarSegment seg;
 	ColumnarPendingDel *pd;
 	int			r;
+
+	if (IsInParallelMode())
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_TRANSACTION_STATE),
+				 errmsg("cannot delete rows of a versioned_columnar table during a parallel operation")));
+	ws = get_write_state(rel);
 
 	if (ws->nbuf > 0 && rownum >= ws->buf_first_row && rownum < ws->buf_first_row + ws->nbuf)
 	{
@@ -445,7 +543,7 @@ columnar_delete_row(Relation rel, int64 rownum, CommandId cid, CommandId *cmax)
 		return TM_Deleted;
 	else
 		ws->last_seg = seg;
-	pd = pending_del_for(ws, &seg);
+	pd = columnar_pending_del_for(ws, &seg);
 	r = rownum - seg.segno;
 	if (seg.removed_version != 0 || pd->removed ||
 		(pd->committed[r / 8] & (1 << (r % 8))))
@@ -494,308 +592,74 @@ columnar_flush_relation(Relation rel)
 		flush_buffer(ws);
 }
 
+/* ---- for columnar_xact.c: the transaction's write states ---- */
+
+ColumnarWriteState *
+columnar_get_write_state(Relation rel)
+{
+	return get_write_state(rel);
+}
+
+HTAB *
+columnar_write_states(void)
+{
+	return write_states;
+}
+
+/* At commit: what is left of the buffer becomes segments. */
+void
+columnar_flush_buffer(ColumnarWriteState *ws)
+{
+	flush_buffer_ext(ws, true);
+}
+
+void
+columnar_buffer_reset(ColumnarWriteState *ws)
+{
+	buffer_reset(ws);
+}
+
+/* Forget a write state (its subtransaction took the writer lock and rolled back). */
+void
+columnar_write_state_remove(ColumnarWriteState *ws)
+{
+	int64		storage_id = ws->storage_id;
+
+	last_ws = NULL;
+	MemoryContextDelete(ws->cxt);
+	hash_search(write_states, &storage_id, HASH_REMOVE, NULL);
+}
+
 /*
- * TRUNCATE.  Transactional: every segment is marked removed by this version
- * (so time travel to older versions still works).  Non-transactional (the
- * table was created in this transaction): the data is simply deleted.
+ * The table was dropped (or replaced by a rewrite): nothing of it may be
+ * written at commit.  The state itself stays: a rollback to a savepoint
+ * before the DROP brings the table and its buffered rows back.
  */
 void
-columnar_truncate(Relation rel, bool transactional)
-{
-	ColumnarWriteState *ws = get_write_state(rel);
-	Relation	segrel;
-	ScanKeyData key;
-	SysScanDesc scan;
-	HeapTuple	tup;
-	int64		removed = 0;
-
-	ws->nbuf = 0;
-	ws->buf_first_row = ws->next_row;
-	ws->last_seg.row_count = 0;
-	buffer_reset(ws);
-	hash_destroy(ws->dels);
-	{
-		HASHCTL		ctl;
-
-		memset(&ctl, 0, sizeof(ctl));
-		ctl.keysize = sizeof(int64);
-		ctl.entrysize = sizeof(ColumnarPendingDel);
-		ctl.hcxt = ws->cxt;
-		ws->dels = hash_create("columnar pending deletions", 16, &ctl,
-							   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
-	}
-	if (!transactional)
-	{
-		/* the table was created in this transaction: nothing to keep */
-		columnar_storage_clear(ws->storage_id);
-		ws->rows_flushed = 0;
-		ws->rows_aborted = 0;
-		ws->rows_updated = 0;
-		return;
-	}
-	ws->truncated = true;
-
-	segrel = columnar_meta_open("columnar_segment", RowExclusiveLock);
-	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(ws->storage_id));
-	scan = systable_beginscan(segrel, columnar_meta_index("columnar_segment_pkey"), true,
-							  SnapshotSelf, 1, &key);
-	while (HeapTupleIsValid(tup = systable_getnext(scan)))
-	{
-		ColumnarSegment seg;
-		Datum		values[6];
-		bool		nulls[6];
-		bool		repl[6] = {false, false, false, false, false, true};
-		HeapTuple	newtup;
-		int			nd;
-		uint8	   *bits;
-
-		CHECK_FOR_INTERRUPTS();
-		heap_deform_tuple(tup, RelationGetDescr(segrel), values, nulls);
-		if (!nulls[5])
-			continue;
-		seg.segno = DatumGetInt64(values[1]);
-		seg.row_count = DatumGetInt32(values[3]);
-		bits = columnar_deleted_bitmap(ws->storage_id, seg.segno, seg.row_count,
-									   SnapshotSelf, 0, &nd);
-		if (bits)
-			pfree(bits);
-		removed += seg.row_count - nd;
-		values[5] = Int64GetDatum(ws->version);
-		nulls[5] = false;
-		newtup = heap_modify_tuple(tup, RelationGetDescr(segrel), values, nulls, repl);
-		CatalogTupleUpdate(segrel, &newtup->t_self, newtup);
-	}
-	systable_endscan(scan);
-	table_close(segrel, RowExclusiveLock);
-	ws->rows_truncated += removed;
-	CommandCounterIncrement();
-}
-
-/* ---------------------------------------------------------------- */
-/* commit                                                            */
-/* ---------------------------------------------------------------- */
-
-static void
-insert_version(ColumnarWriteState *ws, int64 rows_removed)
-{
-	Relation	rel = columnar_meta_open("columnar_version", RowExclusiveLock);
-	Relation	idx = index_open(columnar_meta_index("columnar_version_pkey"), AccessShareLock);
-	ScanKeyData key;
-	SysScanDesc scan;
-	HeapTuple	tup;
-	TimestampTz now = GetCurrentTimestamp();
-	Datum		values[8];
-	bool		nulls[8] = {false, false, false, false, false, false, false, false};
-	const char *op;
-	const char *params;
-	int64		added;
-	int64		removed;
-
-	/* commit timestamps strictly increase, even if the clock steps back */
-	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(ws->storage_id));
-	scan = systable_beginscan_ordered(rel, idx, SnapshotSelf, 1, &key);
-	tup = systable_getnext_ordered(scan, BackwardScanDirection);
-	if (HeapTupleIsValid(tup))
-	{
-		bool		isnull;
-		int64		last = DatumGetInt64(heap_getattr(tup, 2, RelationGetDescr(rel), &isnull));
-		TimestampTz last_at = DatumGetTimestampTz(heap_getattr(tup, 3, RelationGetDescr(rel), &isnull));
-
-		if (last != ws->version - 1)
-			elog(ERROR, "versioned_columnar version " INT64_FORMAT " follows " INT64_FORMAT,
-				 ws->version, last);
-		if (now <= last_at)
-			now = last_at + 1;
-	}
-	systable_endscan_ordered(scan);
-	index_close(idx, AccessShareLock);
-
-	added = ws->rows_flushed - ws->rows_aborted;
-	removed = rows_removed - ws->rows_aborted + ws->rows_truncated;
-	if (ws->operation)
-		op = ws->operation;
-	else if (ws->truncated)
-		op = "TRUNCATE";
-	else if (ws->updated && removed > 0 && added <= ws->rows_updated)
-		op = "UPDATE";
-	else if (added > 0 && removed > 0)
-		op = "MERGE";
-	else if (removed > 0)
-		op = "DELETE";
-	else
-		op = "WRITE";
-	params = ws->parameters ? ws->parameters : "{}";
-
-	values[0] = Int64GetDatum(ws->storage_id);
-	values[1] = Int64GetDatum(ws->version);
-	values[2] = TimestampTzGetDatum(now);
-	values[3] = CStringGetTextDatum(op);
-	values[4] = DirectFunctionCall1(jsonb_in, CStringGetDatum(params));
-	values[5] = Int64GetDatum(added);
-	values[6] = Int64GetDatum(removed);
-	values[7] = ObjectIdGetDatum(ws->user_id);
-	tup = heap_form_tuple(RelationGetDescr(rel), values, nulls);
-	CatalogTupleInsert(rel, tup);
-	table_close(rel, RowExclusiveLock);
-}
-
-static void
-commit_write_state(ColumnarWriteState *ws)
-{
-	HASH_SEQ_STATUS st;
-	ColumnarPendingDel *pd;
-	int64		rows_removed = 0;
-
-	if (ws->nbuf > 0)
-		flush_buffer(ws);
-
-	hash_seq_init(&st, ws->dels);
-	while ((pd = hash_seq_search(&st)) != NULL)
-	{
-		uint8	   *bits;
-		int			i;
-		int			n = 0;
-
-		if (pd->npending == 0)
-			continue;
-		bits = palloc0((pd->nrows + 7) / 8);
-		for (i = 0; i < pd->nrows; i++)
-			if (pd->cids[i] != InvalidCommandId)
-			{
-				bits[i / 8] |= (1 << (i % 8));
-				n++;
-			}
-		if (n == 0)
-			continue;
-		/* rows we added and deleted ourselves were never visible to anyone */
-		columnar_insert_deletion(ws->storage_id, pd->segno, ws->version, bits, pd->nrows);
-		rows_removed += n;
-		pfree(bits);
-	}
-	/* a transaction that changed nothing (all rolled back, or nothing matched) makes no version */
-	if (ws->rows_flushed - ws->rows_aborted == 0 && rows_removed - ws->rows_aborted == 0 &&
-		!ws->truncated && !ws->operation)
-		return;
-	insert_version(ws, rows_removed);
-}
-
-/* The storage is gone (its table was dropped): nothing of it may be written. */
-void
-columnar_forget_write_state(int64 storage_id)
+columnar_write_state_dropped(int64 storage_id)
 {
 	ColumnarWriteState *ws = columnar_write_state_find(storage_id);
 
 	if (ws)
 	{
+		ws->dropped = true;
 		last_ws = NULL;
-		MemoryContextDelete(ws->cxt);
-		hash_search(write_states, &storage_id, HASH_REMOVE, NULL);
 	}
 }
 
-static void
-reset_state(void)
+/* The transaction ended: everything lived in TopTransactionContext. */
+void
+columnar_write_states_reset(void)
 {
 	columnar_storage_cache_reset();
 	last_ws = NULL;
 	write_states = NULL;
-	write_cxt = NULL;			/* freed with TopTransactionContext */
+	write_cxt = NULL;
 }
 
-static void
-columnar_xact_callback(XactEvent event, void *arg)
-{
-	switch (event)
-	{
-		case XACT_EVENT_PRE_COMMIT:
-		case XACT_EVENT_PARALLEL_PRE_COMMIT:
-			if (write_states)
-			{
-				HASH_SEQ_STATUS st;
-				ColumnarWriteState *ws;
-
-				hash_seq_init(&st, write_states);
-				while ((ws = hash_seq_search(&st)) != NULL)
-					commit_write_state(ws);
-			}
-			break;
-		case XACT_EVENT_PRE_PREPARE:
-			if (write_states && hash_get_num_entries(write_states) > 0)
-				ereport(ERROR,
-						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-						 errmsg("cannot PREPARE a transaction that wrote to a versioned_columnar table")));
-			break;
-		case XACT_EVENT_COMMIT:
-		case XACT_EVENT_PARALLEL_COMMIT:
-		case XACT_EVENT_ABORT:
-		case XACT_EVENT_PARALLEL_ABORT:
-		case XACT_EVENT_PREPARE:
-			reset_state();
-			break;
-	}
-}
-
-/*
- * A subtransaction's rollback drops what it buffered: everything written
- * since it started carries its id or a later one (subtransaction ids grow).
- * If it took the writer lock, the lock is gone with it, and so is our claim
- * on the version number: forget the whole state.
- */
-static void
-columnar_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
-						  SubTransactionId parentSubid, void *arg)
-{
-	HASH_SEQ_STATUS st;
-	ColumnarWriteState *ws;
-
-	if (event != SUBXACT_EVENT_ABORT_SUB || write_states == NULL)
-		return;
-	hash_seq_init(&st, write_states);
-	while ((ws = hash_seq_search(&st)) != NULL)
-	{
-		ColumnarPendingDel *pd;
-		HASH_SEQ_STATUS st2;
-		int			i;
-
-		if (ws->lock_subid >= mySubid)
-		{
-			last_ws = NULL;
-			MemoryContextDelete(ws->cxt);
-			hash_search(write_states, &ws->storage_id, HASH_REMOVE, NULL);
-			continue;
-		}
-		/*
-		 * Rolled-back rows keep their row numbers (index entries point at
-		 * them): they stay in the buffer, deleted for everyone, and are
-		 * counted neither as added nor as removed.
-		 */
-		for (i = ws->nbuf - 1; i >= 0 && ws->subids[i] >= mySubid; i--)
-		{
-			ws->subids[i] = InvalidSubTransactionId;
-			ws->del_cids[i] = FirstCommandId;
-			ws->del_subids[i] = InvalidSubTransactionId;
-			ws->rows_aborted++;
-		}
-		for (i = 0; i < ws->nbuf; i++)
-			if (ws->del_cids[i] != InvalidCommandId && ws->subids[i] != InvalidSubTransactionId &&
-				ws->del_subids[i] >= mySubid)
-				ws->del_cids[i] = InvalidCommandId;
-		hash_seq_init(&st2, ws->dels);
-		while ((pd = hash_seq_search(&st2)) != NULL)
-		{
-			for (i = 0; i < pd->nrows; i++)
-				if (pd->cids[i] != InvalidCommandId && pd->subids[i] >= mySubid)
-				{
-					pd->cids[i] = InvalidCommandId;
-					pd->npending--;
-				}
-		}
-	}
-}
-
+/* A subtransaction rolled back: cached pointers into the write states may be stale. */
 void
-columnar_xact_init(void)
+columnar_write_states_forget_last(void)
 {
-	RegisterXactCallback(columnar_xact_callback, NULL);
-	RegisterSubXactCallback(columnar_subxact_callback, NULL);
+	last_ws = NULL;
 }

@@ -13,6 +13,7 @@
 #include "access/htup_details.h"
 #include "access/relation.h"
 #include "catalog/pg_type.h"
+#include "common/base64.h"
 #include "executor/executor.h"
 #include "funcapi.h"
 #include "mb/pg_wchar.h"
@@ -29,18 +30,12 @@
 #include "utils/typcache.h"
 
 #include "ingest/decode_internal.h"
+#include "ingest/options.h"
 
-/* Options the decoder reads; any other option belongs to the consumer. */
-static const char *const decoder_options[] = {
-	"column_map", "merge_schema", "delimiter", "quote", "header", "null",
-	"columns", "column", NULL
-};
-
-/* Source options of DESIGN.md that decode_message() accepts and ignores. */
-static const char *const consumer_options[] = {
-	"group_id", "parallelism", "start_from", "batch_max_messages",
-	"batch_max_ms", "max_buffered_bytes", "time_partition", "kafka", NULL
-};
+/* Which options each format reads is in the table of source options (options.c). */
+StaticAssertDecl(SOPT_FMT_JSON == (1 << DECODE_JSON) && SOPT_FMT_CSV == (1 << DECODE_CSV) &&
+				 SOPT_FMT_TEXT == (1 << DECODE_TEXT) && SOPT_FMT_BYTES == (1 << DECODE_BYTES),
+				 "SOPT_FMT_* bits are 1 << DecodeFormat");
 
 static JsonbValue *
 option_value(Jsonb *options, const char *name, JsonbValue *buf)
@@ -88,6 +83,27 @@ single_char_option(Jsonb *options, const char *name, char dflt)
 	return v->val.string.val[0];
 }
 
+/* on_unknown_key, on_missing_column: true for "dead_letter", false for "ignore" (the default) */
+static bool
+dead_letter_option(Jsonb *options, const char *name)
+{
+	JsonbValue	buf;
+	JsonbValue *v = option_value(options, name, &buf);
+
+	if (v == NULL || v->type == jbvNull)
+		return false;
+	if (v->type == jbvString && v->val.string.len == 6 &&
+		memcmp(v->val.string.val, "ignore", 6) == 0)
+		return false;
+	if (v->type == jbvString && v->val.string.len == 11 &&
+		memcmp(v->val.string.val, "dead_letter", 11) == 0)
+		return true;
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("option \"%s\" must be \"ignore\" or \"dead_letter\"", name)));
+	return false;				/* keep compiler quiet */
+}
+
 static bool
 bool_option(Jsonb *options, const char *name, bool dflt)
 {
@@ -107,41 +123,34 @@ bool_option(Jsonb *options, const char *name, bool dflt)
 static void
 check_format_options(DecodeFormat format, const char *formatname, Jsonb *options)
 {
-	static const struct
-	{
-		const char *name;
-		unsigned	formats;	/* bit per DecodeFormat */
-	}			rules[] = {
-		{"column_map", 1 << DECODE_JSON},
-		{"merge_schema", 1 << DECODE_JSON},
-		{"delimiter", 1 << DECODE_CSV},
-		{"quote", 1 << DECODE_CSV},
-		{"header", 1 << DECODE_CSV},
-		{"null", 1 << DECODE_CSV},
-		{"columns", 1 << DECODE_CSV},
-		{"column", (1 << DECODE_TEXT) | (1 << DECODE_BYTES)},
-	};
 	int			i;
 	JsonbValue	buf;
 
-	for (i = 0; i < lengthof(rules); i++)
+	for (i = 0; i < num_source_options; i++)
 	{
-		JsonbValue *v = option_value(options, rules[i].name, &buf);
+		const SourceOption *o = &source_options[i];
+		JsonbValue *v;
 
+		if (o->formats == 0)
+			continue;			/* the consumer's, whatever the format */
+		v = option_value(options, o->name, &buf);
 		if (v == NULL || v->type == jbvNull)
 			continue;
-		/* merge_schema: false is harmless with every format */
+		/* merge_schema: false is harmless with every format, as is "ignore" */
 		if (v->type == jbvBool && !v->val.boolean &&
-			strcmp(rules[i].name, "merge_schema") == 0)
+			strcmp(o->name, "merge_schema") == 0)
 			continue;
-		if ((rules[i].formats & (1u << format)) == 0)
+		if (v->type == jbvString && v->val.string.len == 6 &&
+			memcmp(v->val.string.val, "ignore", 6) == 0)
+			continue;
+		if ((o->formats & (1u << format)) == 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("option \"%s\" cannot be used with format %s",
-							rules[i].name, formatname),
-					 rules[i].formats == (1u << DECODE_CSV) ?
+							o->name, formatname),
+					 o->formats == SOPT_FMT_CSV ?
 					 errhint("It is an option of format csv.") :
-					 rules[i].formats == (1u << DECODE_JSON) ?
+					 o->formats == SOPT_FMT_JSON ?
 					 errhint("It is an option of format json.") :
 					 errhint("It is an option of formats text and bytes.")));
 	}
@@ -409,11 +418,20 @@ decoder_create(TupleDesc tupdesc, const char *format, Jsonb *options)
 	if (rel != NULL)
 		relation_close(rel, AccessShareLock);
 	dec->econtext = CreateStandaloneExprContext();
+	dec->counts = palloc0(sizeof(int64) * COUNTS_SIZE(dec));
+	dec->unknown_names = palloc0(sizeof(char *) * DECODE_MAX_UNKNOWN);
 
 	switch (dec->format)
 	{
 		case DECODE_JSON:
 			dec->merge_schema = bool_option(options, "merge_schema", false);
+			dec->unknown_dead = dead_letter_option(options, "on_unknown_key");
+			dec->missing_dead = dead_letter_option(options, "on_missing_column");
+			if (dec->merge_schema && dec->unknown_dead)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("options \"merge_schema\" and \"on_unknown_key\": \"dead_letter\" cannot be used together"),
+						 errhint("merge_schema adds a column for every new key; without it, on_unknown_key decides.")));
 			v = option_value(options, "column_map", &buf);
 			if (v != NULL && v->type != jbvNull &&
 				(v->type != jbvBinary || !JsonContainerIsObject(v->val.binary.data)))
@@ -478,6 +496,47 @@ decoder_decode(SourceDecoder *dec, const IngestMessage *msg,
 	if (!ok)
 		return false;
 	return metadata_fill(dec, msg, values, isnull, error);
+}
+
+void
+decoder_counts_reset(SourceDecoder *dec)
+{
+	memset(dec->counts, 0, sizeof(int64) * COUNTS_SIZE(dec));
+}
+
+int
+decoder_counts_size(SourceDecoder *dec)
+{
+	return COUNTS_SIZE(dec);
+}
+
+void
+decoder_counts_save(SourceDecoder *dec, int64 *buf)
+{
+	memcpy(buf, dec->counts, sizeof(int64) * COUNTS_SIZE(dec));
+}
+
+void
+decoder_counts_restore(SourceDecoder *dec, const int64 *buf)
+{
+	memcpy(dec->counts, buf, sizeof(int64) * COUNTS_SIZE(dec));
+}
+
+int64
+decoder_counts_visit(SourceDecoder *dec, DecoderWarningVisitor visit, void *arg)
+{
+	int			i;
+
+	for (i = 0; i < dec->natts; i++)
+		if (dec->counts[i] > 0)
+			visit(arg, DECODE_WARN_MISSING_COLUMN, dec->cols[i].name, dec->counts[i]);
+	for (i = 0; i < dec->nunknown_names; i++)
+		if (dec->counts[COUNT_UNKNOWN(dec, i)] > 0)
+			visit(arg, DECODE_WARN_UNKNOWN_KEY, dec->unknown_names[i],
+				  dec->counts[COUNT_UNKNOWN(dec, i)]);
+	if (dec->counts[COUNT_MORE_UNKNOWN(dec)] > 0)
+		visit(arg, DECODE_WARN_UNKNOWN_KEY, NULL, dec->counts[COUNT_MORE_UNKNOWN(dec)]);
+	return dec->counts[COUNT_DECODED(dec)];
 }
 
 const char *
@@ -707,25 +766,49 @@ check_decode_message_options(Jsonb *options)
 	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
 	{
 		char	   *name;
-		int			i;
-		bool		known = false;
 
 		if (tok != WJB_KEY)
 			continue;
 		name = pnstrdup(v.val.string.val, v.val.string.len);
-		for (i = 0; decoder_options[i] && !known; i++)
-			known = strcmp(decoder_options[i], name) == 0;
-		for (i = 0; consumer_options[i] && !known; i++)
-			known = strcmp(consumer_options[i], name) == 0;
-		if (!known)
+		/* the consumer's options are accepted (and ignored) too */
+		if (source_option_find(name) == NULL)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("unknown source option \"%s\"", name),
-					 errhint("Decoding options are column_map, merge_schema, delimiter, quote, header, null, columns and column.")));
+					 errhint("Decoding options are column_map, merge_schema, on_unknown_key, on_missing_column, delimiter, quote, header, null, columns and column.")));
 	}
 }
 
-/* headers given as {"name": "value" or null, ...} */
+/*
+ * A header value given as {"b64": "<base64>"} (bytes, as _headers shows
+ * values that are not UTF-8 text): decode it; false if v is not that.
+ */
+static bool
+header_b64(JsonbValue *v, const char **value, size_t *len)
+{
+	JsonbValue *b64;
+	char	   *out;
+	int			n;
+
+	if (!JsonContainerIsObject(v->val.binary.data) || JsonContainerSize(v->val.binary.data) != 1)
+		return false;
+	b64 = getKeyJsonValueFromContainer(v->val.binary.data, "b64", 3, NULL);
+	if (b64 == NULL || b64->type != jbvString)
+		return false;
+	out = palloc(pg_b64_dec_len(b64->val.string.len) + 1);
+	n = pg_b64_decode(b64->val.string.val, b64->val.string.len, out,
+					  pg_b64_dec_len(b64->val.string.len));
+	if (n < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid base64 in a header value: \"%.*s\"",
+						b64->val.string.len, b64->val.string.val)));
+	*value = out;
+	*len = n;
+	return true;
+}
+
+/* headers given as {"name": "value", {"b64": "..."} or null, ...} */
 static void
 message_headers(Jsonb *headers, IngestMessage *msg)
 {
@@ -763,10 +846,12 @@ message_headers(Jsonb *headers, IngestMessage *msg)
 				values[n] = pg_server_to_any(v.val.string.val, v.val.string.len, PG_UTF8);
 				lens[n] = values[n] == v.val.string.val ? v.val.string.len : strlen(values[n]);
 			}
+			else if (v.type == jbvBinary && header_b64(&v, &values[n], &lens[n]))
+				;
 			else
 				ereport(ERROR,
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("header \"%s\" must have a string or null value", names[n])));
+						 errmsg("header \"%s\" must have a string, {\"b64\": \"...\"} or null value", names[n])));
 			n++;
 		}
 	}

@@ -74,6 +74,39 @@ extern bool decoder_decode(SourceDecoder *dec, const IngestMessage *msg,
 						   List **unknown_keys);
 
 /*
+ * What decoding ignored (format json), counted in messages since
+ * decoder_counts_reset(): per top-level key that matched no column (the
+ * first DECODE_MAX_UNKNOWN names, then one count for the rest) and per
+ * column without DEFAULT that no key (or column_map path) filled, so it got
+ * NULL; plus the messages that were valid JSON objects.  Counting costs an
+ * increment per such key or column; nothing for keys that match.  The
+ * options on_unknown_key and on_missing_column ("ignore" or "dead_letter")
+ * make such a message fail to decode instead, with an error naming the key
+ * or column; it is counted either way.
+ *
+ * decoder_counts_save()/decoder_counts_restore() take and put back a copy
+ * (decoder_counts_size() int64s) so that a caller decoding messages again
+ * after a rollback (sink.c's halving retries) counts each message once.
+ */
+#define DECODE_MAX_UNKNOWN 32
+#define DECODE_WARN_UNKNOWN_KEY 1
+#define DECODE_WARN_MISSING_COLUMN 2
+
+typedef void (*DecoderWarningVisitor) (void *arg, int kind, const char *name, int64 messages);
+
+extern void decoder_counts_reset(SourceDecoder *dec);
+extern int	decoder_counts_size(SourceDecoder *dec);
+extern void decoder_counts_save(SourceDecoder *dec, int64 *buf);
+extern void decoder_counts_restore(SourceDecoder *dec, const int64 *buf);
+
+/*
+ * Visit every warning with a count above zero (name NULL: unknown keys
+ * beyond the first DECODE_MAX_UNKNOWN names); returns the number of
+ * messages decoded.
+ */
+extern int64 decoder_counts_visit(SourceDecoder *dec, DecoderWarningVisitor visit, void *arg);
+
+/*
  * For merge_schema: the SQL type to give a new column, inferred from the
  * JSON value of key in msg's payload (bigint, double precision, boolean,
  * timestamptz for ISO-8601 strings, text, jsonb for objects and arrays;

@@ -107,6 +107,7 @@ typedef struct KeyEntry
 	int			len;
 	int			col;			/* column filled by this key, or -1 */
 	int			root;			/* column_map root slot, or -1 */
+	int			unknown;		/* a key seen that matches no column: its counter, else -1 */
 } KeyEntry;
 
 struct SourceDecoder
@@ -124,6 +125,12 @@ struct SourceDecoder
 	int			nbuckets;		/* power of two */
 	KeyEntry   *buckets;
 	int			nroots;			/* distinct first keys of column_map paths */
+	/* what decoding ignored; see decoder_counts_reset() in decode.h */
+	bool		unknown_dead;	/* on_unknown_key = dead_letter */
+	bool		missing_dead;	/* on_missing_column = dead_letter */
+	int64	   *counts;			/* per column, DECODE_MAX_UNKNOWN keys, the rest, decoded */
+	const char **unknown_names; /* DECODE_MAX_UNKNOWN entries */
+	int			nunknown_names;
 	const char **root_start;	/* per message: value of each root key */
 	const char **root_end;
 	/* merge_schema: unknown keys of the last decoded message, for inference */
@@ -255,6 +262,12 @@ fast_float8(const char *s, int len, double *out)
 	*out = neg ? -d : d;
 	return true;
 }
+
+/* SourceDecoder.counts: the counter of unknown key i, of the rest, of decoded messages */
+#define COUNT_UNKNOWN(dec, i) ((dec)->natts + (i))
+#define COUNT_MORE_UNKNOWN(dec) ((dec)->natts + DECODE_MAX_UNKNOWN)
+#define COUNT_DECODED(dec) ((dec)->natts + DECODE_MAX_UNKNOWN + 1)
+#define COUNTS_SIZE(dec) ((dec)->natts + DECODE_MAX_UNKNOWN + 2)
 
 /* slots of SourceDecoder.unknown: room for a table's worth of new columns */
 #define UNKNOWN_SLOTS 4096

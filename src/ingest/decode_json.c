@@ -863,6 +863,7 @@ insert_key(SourceDecoder *dec, const char *s, int len)
 			e->len = len;
 			e->col = -1;
 			e->root = -1;
+			e->unknown = -1;
 			return e;
 		}
 		if (e->len == len && memcmp(e->name, s, len) == 0)
@@ -968,7 +969,8 @@ parse_path(DecodeColumn *col, const char *path)
 void
 json_decoder_prepare(SourceDecoder *dec, Jsonb *column_map)
 {
-	int			nentries = dec->natts + 1;
+	/* room for the keys seen that match no column, too (note_unmatched_key) */
+	int			nentries = dec->natts + 1 + DECODE_MAX_UNKNOWN;
 	int			i;
 
 	if (column_map != NULL)
@@ -1078,6 +1080,43 @@ note_unknown_key(SourceDecoder *dec, const char *key, int len, List **unknown_ke
 	if (metadata_kind(slot->name) == META_NONE)
 		*unknown_keys = lappend(*unknown_keys, pstrdup(slot->name));
 	return slot;
+}
+
+/*
+ * A top-level key that matches no column (e: its entry if seen before, else
+ * NULL): count it, and refuse the message if on_unknown_key is dead_letter.
+ * The first DECODE_MAX_UNKNOWN names get an entry in the key table, so that
+ * the next message's lookup finds their counter at once; the rest share one
+ * counter.  Returns the entry (or NULL), or sets *error.
+ */
+static KeyEntry *
+note_unmatched_key(SourceDecoder *dec, KeyEntry *e, const char *key, int len, char **error)
+{
+	if (e == NULL && dec->nunknown_names < DECODE_MAX_UNKNOWN)
+	{
+		MemoryContext old = MemoryContextSwitchTo(dec->mcxt);
+		const char *name = NULL;
+		int			i;
+
+		/* a name for source_warnings, in the server encoding without conversion errors */
+		for (i = 0; dec->need_conversion && i < len; i++)
+			if (IS_HIGHBIT_SET(key[i]))
+				name = "(a key with non-ASCII characters)";
+		if (name == NULL)
+			name = pnstrdup(key, len);
+		e = insert_key(dec, key, len);
+		e->unknown = dec->nunknown_names;
+		dec->unknown_names[dec->nunknown_names++] = name;
+		MemoryContextSwitchTo(old);
+	}
+	if (e != NULL)
+		dec->counts[COUNT_UNKNOWN(dec, e->unknown)]++;
+	else
+		dec->counts[COUNT_MORE_UNKNOWN(dec)]++;
+	if (dec->unknown_dead)
+		*error = psprintf("key \"%.*s\" matches no column of the target (on_unknown_key is dead_letter)",
+						  pg_encoding_mbcliplen(PG_UTF8, key, len, 200), key);
+	return e;
 }
 
 static bool
@@ -1190,15 +1229,23 @@ scan_top_level(SourceDecoder *dec, const IngestMessage *msg, char **error,
 			skip_ws(&jp);
 
 			/* an escaped key lives in the scratch buffer: use it now */
+			unknown = NULL;
 			if (want_key != NULL)
 				e = NULL;
 			else
+			{
 				e = lookup_key(dec, ks, (int) (ke - ks));
+				if (unlikely(e == NULL || e->unknown >= 0))
+				{
+					if (dec->merge_schema && unknown_keys != NULL)
+						unknown = note_unknown_key(dec, ks, (int) (ke - ks), unknown_keys);
+					e = note_unmatched_key(dec, e, ks, (int) (ke - ks), error);
+					if (dec->unknown_dead)
+						return false;
+				}
+			}
 			wanted = want_key != NULL && ke - ks == want_len &&
 				memcmp(ks, want_key, want_len) == 0;
-			unknown = NULL;
-			if (e == NULL && want_key == NULL && dec->merge_schema && unknown_keys != NULL)
-				unknown = note_unknown_key(dec, ks, (int) (ke - ks), unknown_keys);
 
 			vs = jp.p;
 			if (!skip_value(&jp, &t))
@@ -1285,6 +1332,7 @@ json_decode(SourceDecoder *dec, const IngestMessage *msg,
 		dec->unknown_payload = NULL;
 		return false;
 	}
+	dec->counts[COUNT_DECODED(dec)]++;
 
 	for (i = 0; i < dec->natts; i++)
 	{
@@ -1319,6 +1367,20 @@ json_decode(SourceDecoder *dec, const IngestMessage *msg,
 		}
 		if (v == NULL)
 		{
+			/* no key: the DEFAULT, else NULL, which source_warnings shows */
+			if (col->defexpr == NULL)
+			{
+				dec->counts[i]++;
+				if (dec->missing_dead)
+				{
+					*error = col->mapped ?
+						psprintf("column \"%s\": its column_map path finds nothing in the message (on_missing_column is dead_letter)",
+								 col->name) :
+						psprintf("column \"%s\" has no key in the message (on_missing_column is dead_letter)",
+								 col->name);
+					return false;
+				}
+			}
 			decoder_fill_default(dec, i, values, isnull);
 			continue;
 		}

@@ -49,10 +49,34 @@ CREATE TABLE streamext.dead_letters (
 	key bytea,
 	payload bytea,
 	error text NOT NULL,
-	failed_at timestamptz NOT NULL DEFAULT now()
+	failed_at timestamptz NOT NULL DEFAULT now(),
+	-- the source's immutable id and its owner when the message failed, filled in
+	-- by a trigger: who may read a dead letter depends on these, never on the
+	-- name (names are free to take again, and a source can be renamed)
+	source_id bigint NOT NULL,
+	owner regrole NOT NULL
 );
-CREATE INDEX ON streamext.dead_letters (source, failed_at);
+CREATE INDEX ON streamext.dead_letters (source_id, failed_at);
 COMMENT ON TABLE streamext.dead_letters IS 'messages that could not become a row of their source''s target, with the error';
+
+-- Runs as the role inserting (the worker runs as the source's owner): under
+-- the row-level security of streamext.sources, the name finds only a source
+-- of the caller's; its id and owner are recorded.
+CREATE FUNCTION streamext._dead_letters_fill() RETURNS trigger
+	LANGUAGE plpgsql
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+BEGIN
+	SELECT s.id, s.owner INTO NEW.source_id, NEW.owner FROM streamext.sources s WHERE s.name = NEW.source;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'source "%" does not exist', NEW.source
+			USING ERRCODE = 'undefined_object';
+	END IF;
+	RETURN NEW;
+END
+$$;
+CREATE TRIGGER dead_letters_fill BEFORE INSERT ON streamext.dead_letters
+	FOR EACH ROW EXECUTE FUNCTION streamext._dead_letters_fill();
 
 -- Row-level security: a role works with the sources it owns (or is a member of
 -- the owner role); superusers and the extension owner see everything.
@@ -63,16 +87,19 @@ ALTER TABLE streamext.source_offsets ENABLE ROW LEVEL SECURITY;
 CREATE POLICY source_owner ON streamext.source_offsets
 	USING (EXISTS (SELECT 1 FROM streamext.sources s WHERE s.name = source));
 -- Dead letters stay when their source is dropped (superusers can still read
--- them), but names are free for anyone to take again: a role sees only the dead
--- letters written since its source of that name was created, never those of an
--- earlier source that had the name.
+-- them).  A role sees those of the sources it has now, by the source's id and
+-- owner: a rename, a new source of an old name, or a transaction that started
+-- before a drop grants nothing.
 ALTER TABLE streamext.dead_letters ENABLE ROW LEVEL SECURITY;
 CREATE POLICY source_owner_insert ON streamext.dead_letters FOR INSERT
-	WITH CHECK (EXISTS (SELECT 1 FROM streamext.sources s WHERE s.name = source));
+	WITH CHECK (EXISTS (SELECT 1 FROM streamext.sources s
+		WHERE s.id = dead_letters.source_id AND s.owner = dead_letters.owner AND s.name = dead_letters.source));
 CREATE POLICY source_owner_select ON streamext.dead_letters FOR SELECT
-	USING (EXISTS (SELECT 1 FROM streamext.sources s WHERE s.name = source AND s.created_at <= failed_at));
+	USING (EXISTS (SELECT 1 FROM streamext.sources s
+		WHERE s.id = dead_letters.source_id AND s.owner = dead_letters.owner));
 CREATE POLICY source_owner_delete ON streamext.dead_letters FOR DELETE
-	USING (EXISTS (SELECT 1 FROM streamext.sources s WHERE s.name = source AND s.created_at <= failed_at));
+	USING (EXISTS (SELECT 1 FROM streamext.sources s
+		WHERE s.id = dead_letters.source_id AND s.owner = dead_letters.owner));
 
 -- id, generation and the timestamps are the extension's: a role choosing ids
 -- could make other roles' create_source fail.
@@ -81,26 +108,25 @@ GRANT INSERT (name, owner, brokers, topic, target, format, options, state),
 	UPDATE (name, owner, brokers, topic, target, format, options, state, last_error)
 	ON streamext.sources TO PUBLIC;
 GRANT SELECT, INSERT, UPDATE, DELETE ON streamext.source_offsets TO PUBLIC;
-GRANT SELECT, INSERT, DELETE ON streamext.dead_letters TO PUBLIC;
+GRANT SELECT, DELETE ON streamext.dead_letters TO PUBLIC;
+GRANT INSERT (source, topic, partition, "offset", key, payload, error) ON streamext.dead_letters TO PUBLIC;
 GRANT USAGE ON SEQUENCE streamext.sources_id_seq, streamext.dead_letters_id_seq TO PUBLIC;
 
--- Kafka (librdkafka) properties that make the server read files, load code or run
--- commands; only superusers may set them.
-CREATE FUNCTION streamext._kafka_property_is_privileged(prop text) RETURNS boolean
-	LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
-	SET search_path = pg_catalog, pg_temp
-	AS $$
-	SELECT lower(prop) LIKE '%location'
-		OR lower(prop) LIKE '%.cmd'
-		OR lower(prop) LIKE '%keytab%'
-		OR lower(prop) LIKE '%library%'
-		OR lower(prop) LIKE '%plugin%'
-		OR lower(prop) LIKE 'ssl.engine%'
-		OR lower(prop) LIKE '%certificate.stores'
-		OR lower(prop) LIKE '%.file'          -- newer librdkafka: read a file
-		OR lower(prop) LIKE '%endpoint.url'   -- OIDC token endpoint; libcurl reads file:// URLs
-		OR lower(prop) IN ('ssl_engine_location', 'sasl.oauthbearer.config', 'ssl.providers')
-	$$;
+-- The table of source options and the librdkafka allow-list (src/ingest/options.c).
+CREATE FUNCTION streamext._source_options(OUT name text, OUT type text, OUT default_value text,
+	OUT min bigint, OUT max bigint, OUT formats text[], OUT superuser_only boolean, OUT description text)
+	RETURNS SETOF record
+	AS 'MODULE_PATHNAME', 'streamext_source_options'
+	LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION streamext._kafka_properties(OUT name text, OUT who text)
+	RETURNS SETOF record
+	AS 'MODULE_PATHNAME', 'streamext_kafka_properties'
+	LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
+-- The kafka object of options: the allow-list, the properties nobody may set,
+-- the memory budget, and librdkafka's own parser.
+CREATE FUNCTION streamext._check_kafka_properties(options jsonb, is_superuser boolean) RETURNS void
+	AS 'MODULE_PATHNAME', 'streamext_check_kafka_properties'
+	LANGUAGE C STRICT STABLE PARALLEL SAFE;
 
 -- Check a source's options; raises a clear error for anything wrong.
 CREATE FUNCTION streamext._check_source_options(options jsonb, is_superuser boolean) RETURNS void
@@ -110,41 +136,54 @@ CREATE FUNCTION streamext._check_source_options(options jsonb, is_superuser bool
 DECLARE
 	k text;
 	v jsonb;
-	known constant text[] := ARRAY['group_id', 'parallelism', 'start_from', 'batch_max_messages',
-		'batch_max_ms', 'max_buffered_bytes', 'merge_schema', 'column_map', 'time_partition',
-		'kafka', 'delimiter', 'quote', 'header', 'null', 'columns', 'column'];
-	reserved constant text[] := ARRAY['bootstrap.servers', 'metadata.broker.list', 'group.id',
-		'enable.auto.commit', 'enable.auto.offset.store', 'enable.partition.eof',
-		'group.instance.id'];
-	lim record;
+	o record;
+	ts timestamptz;
 BEGIN
 	IF options IS NULL OR jsonb_typeof(options) <> 'object' THEN
 		RAISE EXCEPTION 'source options must be a JSON object'
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
 	FOR k, v IN SELECT * FROM jsonb_each(options) LOOP
-		IF NOT k = ANY (known) THEN
+		SELECT * INTO o FROM streamext._source_options() so WHERE so.name = k;
+		IF NOT FOUND THEN
 			RAISE EXCEPTION 'unknown source option "%"', k
 				USING ERRCODE = 'invalid_parameter_value',
-					HINT = 'Known options: ' || array_to_string(known, ', ') || '.';
+					HINT = 'Known options: ' || (SELECT string_agg(so.name, ', ') FROM streamext._source_options() so) || '.';
 		END IF;
-	END LOOP;
-	FOR lim IN SELECT * FROM (VALUES ('parallelism', 1, 64), ('batch_max_messages', 1, 1000000),
-			('batch_max_ms', 1, 600000), ('max_buffered_bytes', 65536, 2147483647)) AS l(opt, lo, hi) LOOP
-		v := options -> lim.opt;
-		CONTINUE WHEN v IS NULL;
-		IF jsonb_typeof(v) <> 'number' OR v::text !~ '^[0-9]+$' OR v::numeric < lim.lo OR v::numeric > lim.hi THEN
-			RAISE EXCEPTION 'source option "%" must be an integer between % and %', lim.opt, lim.lo, lim.hi
+		IF o.superuser_only AND NOT coalesce(is_superuser, false) THEN
+			RAISE EXCEPTION 'only superusers may set source option "%"', k
+				USING ERRCODE = 'insufficient_privilege';
+		END IF;
+		IF o.type = 'integer' AND (jsonb_typeof(v) <> 'number' OR v::text !~ '^[0-9]+$'
+				OR v::text::numeric < o.min OR v::text::numeric > o.max) THEN
+			RAISE EXCEPTION 'source option "%" must be an integer between % and %', k, o.min, o.max
 				USING ERRCODE = 'invalid_parameter_value';
+		ELSIF o.type = 'boolean' AND jsonb_typeof(v) <> 'boolean' THEN
+			RAISE EXCEPTION 'source option "%" must be true or false', k
+				USING ERRCODE = 'invalid_parameter_value';
+		ELSIF o.type = 'object' AND jsonb_typeof(v) <> 'object' THEN
+			RAISE EXCEPTION 'source option "%" must be a JSON object', k
+				USING ERRCODE = 'invalid_parameter_value',
+					HINT = CASE k WHEN 'kafka' THEN 'An object of librdkafka properties.'
+						WHEN 'column_map' THEN 'An object of column name to JSON path.'
+						WHEN 'time_partition' THEN 'For example {"column": "event_time", "interval": "1 day", "premake": 2, "retention": "30 days"}.'
+						ELSE o.description END;
 		END IF;
 	END LOOP;
 	IF options ? 'group_id' AND (jsonb_typeof(options -> 'group_id') <> 'string' OR options ->> 'group_id' = '') THEN
 		RAISE EXCEPTION 'source option "group_id" must be a non-empty string'
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
-	IF options ? 'merge_schema' AND jsonb_typeof(options -> 'merge_schema') <> 'boolean' THEN
-		RAISE EXCEPTION 'source option "merge_schema" must be true or false'
-			USING ERRCODE = 'invalid_parameter_value';
+	FOREACH k IN ARRAY ARRAY['on_unknown_key', 'on_missing_column'] LOOP
+		IF options ? k AND (jsonb_typeof(options -> k) <> 'string' OR options ->> k NOT IN ('ignore', 'dead_letter')) THEN
+			RAISE EXCEPTION 'source option "%" must be "ignore" or "dead_letter"', k
+				USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+	END LOOP;
+	IF options -> 'merge_schema' = 'true' AND options ->> 'on_unknown_key' = 'dead_letter' THEN
+		RAISE EXCEPTION 'source options "merge_schema" and "on_unknown_key": "dead_letter" cannot be used together'
+			USING ERRCODE = 'invalid_parameter_value',
+				HINT = 'merge_schema adds a column for every new key; without it, on_unknown_key decides.';
 	END IF;
 	IF options ? 'start_from' THEN
 		IF jsonb_typeof(options -> 'start_from') <> 'string' THEN
@@ -153,44 +192,66 @@ BEGIN
 		END IF;
 		IF options ->> 'start_from' NOT IN ('earliest', 'latest') THEN
 			BEGIN
-				PERFORM (options ->> 'start_from')::timestamptz;
+				ts := (options ->> 'start_from')::timestamptz;
 			EXCEPTION WHEN OTHERS THEN
 				RAISE EXCEPTION 'source option "start_from" must be "earliest", "latest" or a timestamp, not "%"',
 					options ->> 'start_from'
 					USING ERRCODE = 'invalid_parameter_value';
 			END;
+			-- the worker asks Kafka for the offset at this time in Unix milliseconds
+			IF NOT isfinite(ts) OR ts < '1970-01-01 00:00+00' THEN
+				RAISE EXCEPTION 'source option "start_from" must be a finite timestamp after 1970, not "%"',
+					options ->> 'start_from'
+					USING ERRCODE = 'invalid_parameter_value';
+			END IF;
 		END IF;
 	END IF;
 	IF options ? 'kafka' THEN
-		IF jsonb_typeof(options -> 'kafka') <> 'object' THEN
-			RAISE EXCEPTION 'source option "kafka" must be a JSON object of librdkafka properties'
-				USING ERRCODE = 'invalid_parameter_value';
-		END IF;
 		FOR k, v IN SELECT * FROM jsonb_each(options -> 'kafka') LOOP
 			IF jsonb_typeof(v) NOT IN ('string', 'number', 'boolean') THEN
 				RAISE EXCEPTION 'kafka property "%" must be a string, number or boolean', k
 					USING ERRCODE = 'invalid_parameter_value';
 			END IF;
-			IF lower(k) = ANY (reserved) THEN
-				RAISE EXCEPTION 'kafka property "%" is set by streamext', k
-					USING ERRCODE = 'invalid_parameter_value',
-						HINT = 'Use the brokers argument or the group_id option instead.';
-			END IF;
-			IF NOT is_superuser AND streamext._kafka_property_is_privileged(k) THEN
-				RAISE EXCEPTION 'only superusers may set kafka property "%"', k
-					USING ERRCODE = 'insufficient_privilege',
-						DETAIL = 'This property makes the server read files, load libraries or run commands.';
-			END IF;
 		END LOOP;
+		PERFORM streamext._check_kafka_properties(options, coalesce(is_superuser, false));
 	END IF;
 	IF options ? 'time_partition' THEN
 		-- The target-dependent checks run in _sources_check (time_partition.sql).
 		PERFORM streamext._check_time_partition(NULL, options -> 'time_partition', NULL);
 	END IF;
-	IF options ? 'column_map' AND jsonb_typeof(options -> 'column_map') <> 'object' THEN
-		RAISE EXCEPTION 'source option "column_map" must be a JSON object of column name to JSON path'
-			USING ERRCODE = 'invalid_parameter_value';
-	END IF;
+END
+$$;
+
+-- The Kafka consumer group of a source.
+CREATE FUNCTION streamext._source_group_id(name text, options jsonb) RETURNS text
+	LANGUAGE sql IMMUTABLE PARALLEL SAFE
+	SET search_path = pg_catalog, pg_temp
+	AS $$ SELECT coalesce(options ->> 'group_id', 'streamext-' || name) $$;
+
+-- Does a source of another owner than owner (other than source source_id) use
+-- the consumer group group_id?  Sees every source (row-level security does not
+-- apply to the extension's owner), so it answers only this question.  The
+-- question is serialized per group until the end of the transaction by an
+-- advisory lock; any role can take that lock, so it is waited for a few
+-- seconds only, and then refused with a clear error rather than hung on.
+-- VOLATILE: after the lock it must see what was committed meanwhile.
+CREATE FUNCTION streamext._group_id_taken(group_id text, source_id bigint, owner regrole) RETURNS boolean
+	LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+BEGIN
+	-- $n, not the names: "owner" would be ambiguous with the column s.owner
+	FOR i IN 1 .. 100 LOOP
+		EXIT WHEN pg_catalog.pg_try_advisory_xact_lock(pg_catalog.hashtext('streamext.group_id'), pg_catalog.hashtext($1));
+		IF i = 100 THEN
+			RAISE EXCEPTION 'consumer group "%" is being changed by another transaction', $1
+				USING ERRCODE = 'lock_not_available', HINT = 'Try again.';
+		END IF;
+		PERFORM pg_catalog.pg_sleep(0.05);
+	END LOOP;
+	RETURN EXISTS (SELECT 1 FROM streamext.sources s
+		WHERE s.id IS DISTINCT FROM $2 AND s.owner <> $3
+		AND streamext._source_group_id(s.name, s.options) = $1);
 END
 $$;
 
@@ -237,6 +298,17 @@ BEGIN
 	IF TG_OP = 'INSERT' OR NEW.options IS DISTINCT FROM OLD.options THEN
 		PERFORM streamext._check_source_options(NEW.options, su);
 	END IF;
+	-- Joining another role's consumer group would take (and commit) its messages.
+	IF NOT su AND (TG_OP = 'INSERT' OR streamext._source_group_id(NEW.name, NEW.options)
+			IS DISTINCT FROM streamext._source_group_id(OLD.name, OLD.options) OR NEW.owner <> OLD.owner)
+		AND streamext._group_id_taken(streamext._source_group_id(NEW.name, NEW.options),
+			CASE WHEN TG_OP = 'UPDATE' THEN OLD.id END, NEW.owner) THEN
+		RAISE EXCEPTION 'consumer group "%" is used by a source of another role',
+			streamext._source_group_id(NEW.name, NEW.options)
+			USING ERRCODE = 'insufficient_privilege',
+				DETAIL = 'A source in a group receives (and commits) part of the group''s messages, which the other source then never sees.',
+				HINT = 'Choose another group_id; only superusers may put sources of different roles into one group.';
+	END IF;
 	IF NEW.options ? 'time_partition' AND (TG_OP = 'INSERT' OR
 		(NEW.options, NEW.target, NEW.owner) IS DISTINCT FROM (OLD.options, OLD.target, OLD.owner)) THEN
 		PERFORM streamext._check_time_partition(NEW.target, NEW.options -> 'time_partition', NEW.owner);
@@ -255,7 +327,7 @@ CREATE TRIGGER sources_check BEFORE INSERT OR UPDATE ON streamext.sources
 CREATE FUNCTION streamext._source_worker_stats(
 	OUT source_id bigint, OUT workers integer, OUT messages bigint, OUT rows bigint,
 	OUT bytes bigint, OUT lag bigint, OUT last_batch_at timestamptz,
-	OUT broker_down boolean, OUT last_error text)
+	OUT broker_down boolean, OUT last_error text, OUT assigned_partitions integer)
 	RETURNS SETOF record
 	AS 'MODULE_PATHNAME', 'streamext_source_worker_stats'
 	LANGUAGE C STRICT VOLATILE PARALLEL RESTRICTED;
@@ -266,30 +338,108 @@ CREATE FUNCTION streamext._wake_launcher() RETURNS void
 	AS 'MODULE_PATHNAME', 'streamext_wake_launcher'
 	LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE;
 
+-- Why sources have no or fewer workers, their recent dead-letter rate and what
+-- decoding ignored (status.c).  Key and column names come from the data: the
+-- functions show them only to members of the owner role and pg_read_all_stats.
+CREATE FUNCTION streamext._ingest_problem(OUT blocking boolean, OUT problem text)
+	AS 'MODULE_PATHNAME', 'streamext_ingest_problem'
+	LANGUAGE C STABLE PARALLEL RESTRICTED;
+CREATE FUNCTION streamext._source_schedule(
+	OUT source_id bigint, OUT asked integer, OUT automatic boolean, OUT wanted integer,
+	OUT allotted integer, OUT waiting_for text, OUT capacity integer, OUT in_use integer)
+	RETURNS SETOF record
+	AS 'MODULE_PATHNAME', 'streamext_source_schedule'
+	LANGUAGE C STRICT VOLATILE PARALLEL RESTRICTED;
+CREATE FUNCTION streamext._source_decode_stats(
+	OUT source_id bigint, OUT decoded bigint, OUT dead_letter_rate double precision,
+	OUT unmatched_keys bigint, OUT null_columns bigint, OUT recent_messages bigint)
+	RETURNS SETOF record
+	AS 'MODULE_PATHNAME', 'streamext_source_decode_stats'
+	LANGUAGE C STRICT VOLATILE PARALLEL RESTRICTED;
+CREATE FUNCTION streamext._source_warnings(
+	OUT source_id bigint, OUT kind text, OUT name text, OUT messages bigint, OUT decoded bigint)
+	RETURNS SETOF record
+	AS 'MODULE_PATHNAME', 'streamext_source_warnings'
+	LANGUAGE C STRICT VOLATILE PARALLEL RESTRICTED;
+
 CREATE VIEW streamext.source_status AS
 SELECT s.name AS source,
-	CASE WHEN s.state = 'running' AND coalesce(w.broker_down, false) THEN 'disconnected'
+	CASE WHEN s.state = 'running' AND p.blocking THEN 'no_workers'
+		WHEN s.state = 'running' AND coalesce(w.broker_down, false) THEN 'disconnected'
+		WHEN s.state = 'running' AND coalesce(w.workers, 0) = 0
+			AND (sc.allotted = 0 OR sc.waiting_for = 'max_worker_processes') THEN 'no_workers'
 		WHEN s.state = 'running' AND coalesce(w.workers, 0) = 0 THEN 'starting'
+		-- every recent message a dead letter, or at least half of 100 or more
+		WHEN s.state = 'running' AND (ds.dead_letter_rate = 1
+			OR (ds.dead_letter_rate >= 0.5 AND ds.recent_messages >= 100)) THEN 'degraded'
 		ELSE s.state END AS state,
 	coalesce(w.workers, 0) AS workers,
 	coalesce(w.messages, 0) AS messages,
 	coalesce(w.rows, 0) AS rows,
-	(SELECT count(*) FROM streamext.dead_letters d
-	  WHERE d.source = s.name AND d.failed_at >= s.created_at) AS dead_letters,
+	(SELECT count(*) FROM streamext.dead_letters d WHERE d.source_id = s.id) AS dead_letters,
 	coalesce(w.bytes, 0) AS bytes,
 	w.lag,
 	w.last_batch_at,
 	-- every role sees every source's name and state, but error texts can quote row data
 	CASE WHEN pg_catalog.pg_has_role(s.owner, 'MEMBER')
 		OR pg_catalog.pg_has_role('pg_read_all_stats', 'MEMBER')
-		THEN coalesce(s.last_error, w.last_error) END AS last_error
+		THEN coalesce(s.last_error, w.last_error) END AS last_error,
+	-- 0 with workers running: another member of the consumer group holds every partition
+	coalesce(w.assigned_partitions, 0) AS assigned_partitions,
+	-- issue 10, what new users trip over (ing-user): why, how many dead letters lately, what was ignored
+	CASE WHEN s.state <> 'running' THEN NULL
+		WHEN p.problem IS NOT NULL THEN p.problem
+		WHEN sc.waiting_for = 'max_worker_processes' THEN
+			'cannot start a worker: no background worker slot is free; raise max_worker_processes'
+		WHEN sc.allotted = 0 THEN pg_catalog.format(
+			'no worker: all %s streamext.max_source_workers are taken by other sources (every running source gets one before any gets more); raise streamext.max_source_workers (and max_worker_processes)',
+			sc.capacity)
+		WHEN sc.allotted < sc.wanted THEN pg_catalog.format(
+			'runs %s of the %s workers it wants: the %s streamext.max_source_workers are shared fairly among the running sources',
+			sc.allotted, sc.wanted, sc.capacity)
+		WHEN sc.wanted < sc.asked AND NOT sc.automatic THEN pg_catalog.format(
+			'parallelism %s is above streamext.max_workers_per_source: runs at most %s workers',
+			sc.asked, sc.wanted)
+		WHEN ds.dead_letter_rate = 1 OR (ds.dead_letter_rate >= 0.5 AND ds.recent_messages >= 100) THEN
+			'most recent messages go to streamext.dead_letters; see last_dead_letter_error'
+		WHEN ds.null_columns > 0 THEN pg_catalog.format(
+			'%s column(s) got NULL in every message for lack of a key; see streamext.source_warnings',
+			ds.null_columns)
+		WHEN ds.unmatched_keys > 0 THEN pg_catalog.format(
+			'%s JSON key(s) match no column and are ignored; see streamext.source_warnings',
+			ds.unmatched_keys)
+		END AS hint,
+	ds.dead_letter_rate,
+	CASE WHEN pg_catalog.pg_has_role(s.owner, 'MEMBER')
+		OR pg_catalog.pg_has_role('pg_read_all_stats', 'MEMBER')
+		THEN (SELECT d.error FROM streamext.dead_letters d
+			   WHERE d.source_id = s.id
+			   ORDER BY d.failed_at DESC LIMIT 1) END AS last_dead_letter_error,
+	ds.unmatched_keys,
+	ds.null_columns
 FROM streamext.sources s
-LEFT JOIN streamext._source_worker_stats() w ON w.source_id = s.id;
-COMMENT ON VIEW streamext.source_status IS 'one row per source: state, running workers, counters since the workers started, lag, last error';
+LEFT JOIN streamext._source_worker_stats() w ON w.source_id = s.id
+CROSS JOIN streamext._ingest_problem() p
+LEFT JOIN streamext._source_schedule() sc ON sc.source_id = s.id
+LEFT JOIN streamext._source_decode_stats() ds ON ds.source_id = s.id;
+COMMENT ON VIEW streamext.source_status IS 'one row per source: state, running workers, counters since the workers started, lag, last error, why it has no workers, dead-letter rate, what decoding ignored';
 GRANT SELECT ON streamext.source_status TO PUBLIC;
+
+CREATE VIEW streamext.source_warnings AS
+SELECT s.name AS source, w.kind, w.name, w.messages, w.decoded
+FROM streamext.sources s
+JOIN streamext._source_warnings() w ON w.source_id = s.id;
+COMMENT ON VIEW streamext.source_warnings IS 'per running source: JSON keys that matched no column (kind unknown_key) and columns no key filled, so NULL (kind missing_column), with the number of messages, since the workers started';
+GRANT SELECT ON streamext.source_warnings TO PUBLIC;
 -- _source_worker_stats() stays executable by PUBLIC: the view calls it with the
--- querying role's rights.  Its last_error holds only Kafka client errors; the
--- errors of the data (triggers, constraints) are in sources.last_error, under RLS.
+-- querying role's rights, and it shows last_error only where the view does (the
+-- owner's members, pg_read_all_stats).  The other internal functions executable
+-- by PUBLIC give away nothing a role could not learn otherwise: the validators
+-- and _source_options/_kafka_properties (no data), _own_source and
+-- _source_group_id (public names), _group_id_taken (SECURITY DEFINER: only whether
+-- another role's source uses a group, which create_source says anyway),
+-- _wake_launcher (an early look at streamext.sources), the _tp_* helpers (pure,
+-- or _tp_lock/_tp_ensure: for the target's owner only).
 
 -- Raise the right error when name is not a source the caller may change.
 CREATE FUNCTION streamext._own_source(source_name text) RETURNS void

@@ -32,6 +32,39 @@ typedef struct IngestWorkerArgs
 } IngestWorkerArgs;
 
 /*
+ * Decoding warnings of one worker (format json): top-level keys that matched
+ * no column and columns that got NULL because the message had no key for
+ * them, each with the number of messages, out of `decoded` messages.  At most
+ * INGEST_MAX_WARNINGS names are kept (the first ones seen); `more` counts
+ * the messages of names beyond that.  Plus the messages and dead letters of
+ * the recent past, for the dead-letter rate.
+ */
+#define INGEST_MAX_WARNINGS 32
+
+typedef struct IngestWarning
+{
+	int32		kind;			/* DECODE_WARN_UNKNOWN_KEY or DECODE_WARN_MISSING_COLUMN */
+	char		name[NAMEDATALEN];
+	uint64		messages;
+} IngestWarning;
+
+/* the dead-letter rate is that of the messages of the last one or two windows with messages */
+#define INGEST_RATE_WINDOW_MS 30000
+
+typedef struct IngestDecodeStats
+{
+	TimestampTz window_start;	/* of the current window */
+	uint64		window_messages;
+	uint64		window_dead;
+	uint64		prev_messages;	/* the last window with messages before it */
+	uint64		prev_dead;
+	uint64		decoded;		/* messages that were valid JSON objects */
+	uint64		more_unknown_keys;	/* names beyond INGEST_MAX_WARNINGS */
+	int32		nwarnings;
+	IngestWarning warnings[INGEST_MAX_WARNINGS];
+} IngestDecodeStats;
+
+/*
  * One running consumer worker.  The worker writes its statistics after
  * every batch; the status view reads them.  Protected by IngestShared->lock.
  */
@@ -48,7 +81,12 @@ typedef struct IngestWorkerSlot
 	int64		lag;			/* -1: unknown */
 	TimestampTz last_batch_at;
 	bool		broker_down;
+	int32		assigned;		/* partitions the consumer holds */
 	char		last_error[INGEST_ERROR_LEN];
+
+	/* what new users trip over (issue 10): filled by sink_publish_stats() */
+	IngestDecodeStats decode;
+	int32		topic_partitions;	/* worker 0: partitions of the topics, 0 if unknown */
 } IngestWorkerSlot;
 
 typedef struct IngestShared
@@ -61,6 +99,46 @@ typedef struct IngestShared
 } IngestShared;
 
 extern IngestShared *ingest_shared;
+
+/* search_path.c: the extension's own queries in workers run under a pinned search_path */
+extern int	ingest_pin_search_path(void);
+extern void ingest_unpin_search_path(int level);
+
+/*
+ * The launcher's last decision per running source (what it wanted to run,
+ * what it could), for source_status.  Written by the launcher, read by
+ * status.c; protected by IngestShared->lock.
+ */
+#define INGEST_SCHED_MAX_SOURCES 1024
+
+typedef enum IngestSchedReason
+{
+	INGEST_SCHED_OK = 0,
+	INGEST_SCHED_NO_SLOT,		/* streamext.max_source_workers are all taken */
+	INGEST_SCHED_NO_BGWORKER	/* max_worker_processes: registration failed */
+} IngestSchedReason;
+
+typedef struct IngestSchedEntry
+{
+	int64		source_id;
+	Oid			owner;
+	int32		asked;			/* parallelism, or the automatic choice */
+	bool		automatic;		/* no parallelism option: chosen by the launcher */
+	int32		wanted;			/* asked, within streamext.max_workers_per_source */
+	int32		allotted;		/* wanted, within the fair share of the slots */
+	int32		reason;			/* IngestSchedReason */
+} IngestSchedEntry;
+
+typedef struct IngestSched
+{
+	int			nsources;
+	int			capacity;		/* streamext.max_source_workers */
+	int			in_use;			/* workers the launcher runs */
+	IngestSchedEntry entries[INGEST_SCHED_MAX_SOURCES];
+} IngestSched;
+
+extern IngestSched *ingest_sched;
+extern int	ingest_max_workers_per_source;
 
 /* launcher.c */
 extern void ingest_wake_launcher_now(void);
@@ -107,5 +185,6 @@ extern void sink_write_batch(SinkState *ss, SinkMessage *msgs, int n,
 extern bool sink_schema_pending(SinkState *ss);
 extern void sink_apply_schema(SinkState *ss);
 extern void sink_maintain(SinkState *ss);
+extern void sink_publish_stats(SinkState *ss, IngestDecodeStats *out);
 
 #endif							/* STREAMEXT_INGEST_INTERNAL_H */

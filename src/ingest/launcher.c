@@ -9,13 +9,24 @@
  * whenever it is woken (a source function's transaction commits, a worker
  * starts or stops) and at least every launcher poll interval, and then
  * starts, stops or restarts dynamic consumer workers so that every running
- * source has `parallelism` of them at its current generation.  After a crash
+ * source has its share of them at its current generation.  After a crash
  * restart of the server the postmaster restarts the launcher, which starts
  * the workers again.
+ *
+ * How many workers a source gets: its `parallelism` option, or without one
+ * one per Kafka partition of its topics, at most one per CPU core; either way at
+ * most streamext.max_workers_per_source.  The streamext.max_source_workers
+ * slots are then shared out max-min fairly: every source gets one worker
+ * before any gets a second, and so on, so that no source (of any role) is
+ * left without a worker while another has several.  What the launcher
+ * decided is published in shared memory (IngestSched) for source_status.
  */
 #include "postgres.h"
 
+#include <unistd.h>
+
 #include "access/xact.h"
+#include "catalog/pg_authid.h"
 #include "commands/dbcommands.h"
 #include "executor/spi.h"
 #include "fmgr.h"
@@ -30,6 +41,7 @@
 #include "storage/procarray.h"
 #include "storage/shmem.h"
 #include "tcop/tcopprot.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
@@ -42,9 +54,11 @@
 
 char	   *ingest_database = NULL;
 int			ingest_max_source_workers = 16;
+int			ingest_max_workers_per_source = 8;
 static int	ingest_launcher_naptime = 1000;
 
 IngestShared *ingest_shared = NULL;
+IngestSched *ingest_sched = NULL;
 
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
@@ -86,9 +100,14 @@ typedef struct LauncherSource
 {
 	int64		id;
 	int32		generation;
-	int32		parallelism;
+	int32		parallelism;	/* workers to run now: the allotment below */
 	Oid			owner;
 	char		name[INGEST_NAME_LEN];
+	int32		requested;		/* the parallelism option, or -1 */
+	int32		partitions;		/* Kafka partitions it has read so far */
+	int32		asked;			/* requested, or the automatic choice */
+	int32		wanted;			/* asked, within max_workers_per_source */
+	int32		reason;			/* IngestSchedReason */
 } LauncherSource;
 
 static List *launcher_workers = NIL;
@@ -108,6 +127,7 @@ ingest_shmem_request(void)
 	if (prev_shmem_request_hook)
 		prev_shmem_request_hook();
 	RequestAddinShmemSpace(ingest_shmem_size());
+	RequestAddinShmemSpace(sizeof(IngestSched));
 	RequestNamedLWLockTranche("streamext_ingest", 1);
 }
 
@@ -127,6 +147,9 @@ ingest_shmem_startup(void)
 		ingest_shared->lock = &(GetNamedLWLockTranche("streamext_ingest"))->lock;
 		ingest_shared->nslots = ingest_max_source_workers;
 	}
+	ingest_sched = ShmemInitStruct("streamext_ingest_sched", sizeof(IngestSched), &found);
+	if (!found)
+		memset(ingest_sched, 0, sizeof(IngestSched));
 	LWLockRelease(AddinShmemInitLock);
 }
 
@@ -150,6 +173,12 @@ ingest_init(void)
 							"Each also needs a max_worker_processes slot.",
 							&ingest_max_source_workers, 16, 1, 1024,
 							pmctx, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("streamext.max_workers_per_source",
+							"Maximum number of Kafka consumer workers of one source.",
+							"A source's parallelism option, or the automatic choice (one worker per "
+							"partition, at most one per CPU core), is bounded by this.",
+							&ingest_max_workers_per_source, 8, 1, 1024,
+							PGC_SIGHUP, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("streamext.launcher_naptime",
 							"Longest time the source launcher waits between checks of streamext.sources.",
 							NULL, &ingest_launcher_naptime, 1000, 10, 60000,
@@ -227,6 +256,43 @@ streamext_wake_launcher(PG_FUNCTION_ARGS)
 	PG_RETURN_VOID();
 }
 
+/*
+ * The sources whose errors the calling role may see: those of roles it is a
+ * member of (under the row-level security of streamext.sources), or every
+ * source for pg_read_all_stats and superusers (*all).
+ */
+static int64 *
+visible_sources(bool *all, int *n)
+{
+	int64	   *ids;
+	MemoryContext outer = CurrentMemoryContext;
+	uint64		i;
+
+	*n = 0;
+	*all = has_privs_of_role(GetUserId(), ROLE_PG_READ_ALL_STATS);
+	if (*all)
+		return NULL;
+	if (SPI_connect() != SPI_OK_CONNECT)
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("SPI_connect failed")));
+	if (SPI_execute("SELECT s.id FROM streamext.sources s "
+					"WHERE pg_catalog.pg_has_role(s.owner::pg_catalog.oid, 'MEMBER'::pg_catalog.text)",
+					true, 0) != SPI_OK_SELECT)
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("cannot read streamext.sources")));
+	ids = MemoryContextAlloc(outer, sizeof(int64) * (SPI_processed + 1));
+	for (i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+
+		ids[(*n)++] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
+	}
+	SPI_finish();
+	return ids;
+}
+
 PG_FUNCTION_INFO_V1(streamext_source_worker_stats);
 
 /* streamext._source_worker_stats(): per source, the sum over its live workers */
@@ -239,10 +305,14 @@ streamext_source_worker_stats(PG_FUNCTION_ARGS)
 	int			n,
 				i,
 				j;
+	int64	   *visible;
+	int			nvisible;
+	bool		all_visible;
 
 	InitMaterializedSRF(fcinfo, 0);
 	if (ingest_shared == NULL)
 		PG_RETURN_VOID();
+	visible = visible_sources(&all_visible, &nvisible);
 
 	n = ingest_shared->nslots;
 	copy = palloc(sizeof(IngestWorkerSlot) * n);
@@ -253,14 +323,15 @@ streamext_source_worker_stats(PG_FUNCTION_ARGS)
 
 	for (i = 0; i < n; i++)
 	{
-		Datum		values[9];
-		bool		nulls[9];
+		Datum		values[10];
+		bool		nulls[10];
 		int			workers = 0;
 		uint64		messages = 0,
 					rows = 0,
 					bytes = 0;
 		int64		lag = 0;
 		bool		lag_known = false;
+		int32		assigned = 0;
 		TimestampTz last_batch = 0;
 		bool		down = false;
 		const char *err = NULL;
@@ -286,6 +357,7 @@ streamext_source_worker_stats(PG_FUNCTION_ARGS)
 			if (s->last_batch_at > last_batch)
 				last_batch = s->last_batch_at;
 			down |= s->broker_down;
+			assigned += s->assigned;
 			if (s->last_error[0] != '\0' && err == NULL)
 				err = s->last_error;
 		}
@@ -300,9 +372,20 @@ streamext_source_worker_stats(PG_FUNCTION_ARGS)
 		values[6] = TimestampTzGetDatum(last_batch);
 		nulls[6] = (last_batch == 0);
 		values[7] = BoolGetDatum(down);
+		/* error texts name brokers and hosts: the same rule as source_status */
+		if (err && !all_visible)
+		{
+			bool		mine = false;
+
+			for (j = 0; j < nvisible && !mine; j++)
+				mine = visible[j] == copy[i].source_id;
+			if (!mine)
+				err = NULL;
+		}
 		if (err)
 			values[8] = CStringGetTextDatum(err);
 		nulls[8] = (err == NULL);
+		values[9] = Int32GetDatum(assigned);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	PG_RETURN_VOID();
@@ -342,22 +425,36 @@ launcher_read_sources(void)
 			ret = SPI_execute("UPDATE streamext.sources s SET state = 'error', "
 							  " last_error = pg_catalog.format('the owner of the source, role %s, cannot log in (or does not exist); "
 							  "give it LOGIN, or another owner, then call streamext.resume_source', s.owner) "
-							  "WHERE s.state = 'running' AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles r "
+							  "WHERE s.state OPERATOR(pg_catalog.=) 'running'::pg_catalog.text AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles r "
 							  " WHERE r.oid OPERATOR(pg_catalog.=) s.owner::pg_catalog.oid AND r.rolcanlogin)",
 							  false, 0);
 			if (ret != SPI_OK_UPDATE)
-				elog(ERROR, "cannot update streamext.sources: %s", SPI_result_code_string(ret));
+				ereport(ERROR,
+						(errcode(ERRCODE_INTERNAL_ERROR),
+						 errmsg_internal("cannot update streamext.sources: %s", SPI_result_code_string(ret))));
 			if (SPI_processed > 0)
 				ereport(LOG,
-						(errmsg("streamext launcher: %llu source(s) stopped because their owner cannot log in",
+						(errcode(ERRCODE_SUCCESSFUL_COMPLETION),
+						 errmsg("streamext launcher: %llu source(s) stopped because their owner cannot log in",
 								(unsigned long long) SPI_processed)));
-			ret = SPI_execute("SELECT id, generation, "
-							  "greatest(1, coalesce((options->>'parallelism')::int, 1)), "
-							  "owner::oid, name "
-							  "FROM streamext.sources WHERE state = 'running' ORDER BY id",
+			/*
+			 * Schema-qualified operators: this runs as a superuser, with a
+			 * search_path other roles may write to.  The partitions a source
+			 * has read so far (it stores an offset for each) size the
+			 * automatic parallelism.
+			 */
+			ret = SPI_execute("SELECT s.id, s.generation, "
+							  "(s.options OPERATOR(pg_catalog.->>) 'parallelism')::pg_catalog.int4, "
+							  "s.owner::pg_catalog.oid, s.name, "
+							  "(SELECT pg_catalog.count(*) FROM streamext.source_offsets o "
+							  "  WHERE o.source OPERATOR(pg_catalog.=) s.name)::pg_catalog.int4 "
+							  "FROM streamext.sources s "
+							  "WHERE s.state OPERATOR(pg_catalog.=) 'running' ORDER BY s.id",
 							  false, 0);
 			if (ret != SPI_OK_SELECT)
-				elog(ERROR, "cannot read streamext.sources: %s", SPI_result_code_string(ret));
+				ereport(ERROR,
+						(errcode(ERRCODE_INTERNAL_ERROR),
+						 errmsg_internal("cannot read streamext.sources: %s", SPI_result_code_string(ret))));
 			for (i = 0; i < SPI_processed; i++)
 			{
 				HeapTuple	tup = SPI_tuptable->vals[i];
@@ -368,7 +465,10 @@ launcher_read_sources(void)
 				src = palloc0(sizeof(LauncherSource));
 				src->id = DatumGetInt64(SPI_getbinval(tup, td, 1, &isnull));
 				src->generation = DatumGetInt32(SPI_getbinval(tup, td, 2, &isnull));
-				src->parallelism = DatumGetInt32(SPI_getbinval(tup, td, 3, &isnull));
+				src->requested = DatumGetInt32(SPI_getbinval(tup, td, 3, &isnull));
+				if (isnull)
+					src->requested = -1;
+				src->partitions = DatumGetInt32(SPI_getbinval(tup, td, 6, &isnull));
 				src->owner = DatumGetObjectId(SPI_getbinval(tup, td, 4, &isnull));
 				strlcpy(src->name, TextDatumGetCString(SPI_getbinval(tup, td, 5, &isnull)),
 						INGEST_NAME_LEN);
@@ -468,10 +568,125 @@ launcher_note_failure(LauncherWorker *lw, TimestampTz now)
 	delay = Min(delay, BACKOFF_MAX_MS);
 	if (b->failures >= 3)
 		ereport(LOG,
-				(errmsg("streamext launcher: worker %d of source %lld failed %d times in a row; next start in %d s",
+				(errcode(ERRCODE_SUCCESSFUL_COMPLETION),
+				 errmsg("streamext launcher: worker %d of source %lld failed %d times in a row; next start in %d s",
 						lw->index, (long long) lw->source_id, b->failures, delay / 1000),
 				 errhint("See the worker's errors above, and streamext.source_status.")));
 	return delay;
+}
+
+/* CPU cores of this machine, for the automatic parallelism. */
+static int
+launcher_cores(void)
+{
+	long		n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	return n < 1 ? 1 : (int) Min(n, 1024);
+}
+
+/*
+ * Decide how many workers each source runs (src->parallelism): what it asks
+ * for, or without a parallelism option one per partition (of the topics, as
+ * worker 0 found in the brokers' metadata at its start, or read so far: one
+ * partition reads sequentially; more workers than partitions would idle) and
+ * at most one per core (more would only compete for the CPUs); within
+ * streamext.max_workers_per_source.  Then the slots are shared out max-min
+ * fairly in source id order: a round gives every source still short of its
+ * wish one more worker, so a source asking for 64 cannot leave another at 0.
+ */
+static void
+launcher_allot(List *sources)
+{
+	int			cores = launcher_cores();
+	int			remaining = ingest_max_source_workers;
+	bool		progress;
+	ListCell   *lc;
+	int			i;
+
+	/* the partitions a worker 0 found in the topics' metadata */
+	LWLockAcquire(ingest_shared->lock, LW_SHARED);
+	for (i = 0; i < ingest_shared->nslots; i++)
+	{
+		IngestWorkerSlot *slot = &ingest_shared->slots[i];
+
+		if (!slot->in_use || slot->topic_partitions <= 0)
+			continue;
+		foreach(lc, sources)
+		{
+			LauncherSource *src = lfirst(lc);
+
+			if (src->id == slot->source_id)
+				src->partitions = Max(src->partitions, slot->topic_partitions);
+		}
+	}
+	LWLockRelease(ingest_shared->lock);
+
+	foreach(lc, sources)
+	{
+		LauncherSource *src = lfirst(lc);
+
+		if (src->requested > 0)
+			src->asked = src->requested;
+		else
+			src->asked = Max(1, Min(src->partitions, cores));
+		src->wanted = Min(src->asked, ingest_max_workers_per_source);
+		src->parallelism = 0;
+		src->reason = INGEST_SCHED_OK;
+	}
+	do
+	{
+		progress = false;
+		foreach(lc, sources)
+		{
+			LauncherSource *src = lfirst(lc);
+
+			if (remaining == 0)
+				break;
+			if (src->parallelism < src->wanted)
+			{
+				src->parallelism++;
+				remaining--;
+				progress = true;
+			}
+		}
+	} while (progress && remaining > 0);
+	foreach(lc, sources)
+	{
+		LauncherSource *src = lfirst(lc);
+
+		if (src->parallelism < src->wanted)
+			src->reason = INGEST_SCHED_NO_SLOT;
+	}
+}
+
+/* Publish the decisions of this pass for source_status. */
+static void
+launcher_publish(List *sources, int in_use)
+{
+	ListCell   *lc;
+	int			n = 0;
+
+	LWLockAcquire(ingest_shared->lock, LW_EXCLUSIVE);
+	foreach(lc, sources)
+	{
+		LauncherSource *src = lfirst(lc);
+		IngestSchedEntry *e;
+
+		if (n >= INGEST_SCHED_MAX_SOURCES)
+			break;
+		e = &ingest_sched->entries[n++];
+		e->source_id = src->id;
+		e->owner = src->owner;
+		e->asked = src->asked;
+		e->automatic = src->requested <= 0;
+		e->wanted = src->wanted;
+		e->allotted = src->parallelism;
+		e->reason = src->reason;
+	}
+	ingest_sched->nsources = n;
+	ingest_sched->capacity = ingest_max_source_workers;
+	ingest_sched->in_use = in_use;
+	LWLockRelease(ingest_shared->lock);
 }
 
 /* One pass: make the running workers match the running sources. */
@@ -483,6 +698,9 @@ launcher_reconcile(void)
 	List	   *keep = NIL;
 	TimestampTz now = GetCurrentTimestamp();
 	static bool warned_no_slot = false;
+	int			in_use = 0;
+
+	launcher_allot(sources);
 
 	/* Stop what is no longer wanted; forget what has stopped. */
 	foreach(lc, launcher_workers)
@@ -531,6 +749,16 @@ launcher_reconcile(void)
 	list_free(launcher_workers);
 	launcher_workers = keep;
 
+	/*
+	 * Workers still running or stopping hold a slot; a new one starts only
+	 * when a slot is free (a shrinking source's workers must stop first).
+	 */
+	foreach(lc, launcher_workers)
+	{
+		if (((LauncherWorker *) lfirst(lc))->stopped_at == 0)
+			in_use++;
+	}
+
 	/* Forget the failures of sources that stopped or changed. */
 	keep = NIL;
 	foreach(lc, launcher_backoff)
@@ -576,13 +804,17 @@ launcher_reconcile(void)
 			}
 			if (present)
 				continue;
+			if (in_use >= ingest_max_source_workers)
+				break;
 			lw = MemoryContextAllocZero(TopMemoryContext, sizeof(LauncherWorker));
 			if (!launcher_start_worker(src, i, lw))
 			{
 				pfree(lw);
+				src->reason = INGEST_SCHED_NO_BGWORKER;
 				if (!warned_no_slot)
 					ereport(LOG,
-							(errmsg("streamext launcher cannot start a worker for source \"%s\": no background worker slot free",
+							(errcode(ERRCODE_SUCCESSFUL_COMPLETION),
+							 errmsg("streamext launcher cannot start a worker for source \"%s\": no background worker slot free",
 									src->name),
 							 errhint("Raise max_worker_processes.")));
 				warned_no_slot = true;
@@ -590,8 +822,10 @@ launcher_reconcile(void)
 			}
 			warned_no_slot = false;
 			launcher_workers = lappend(launcher_workers, lw);
+			in_use++;
 		}
 	}
+	launcher_publish(sources, in_use);
 	list_free_deep(sources);
 }
 
@@ -605,6 +839,7 @@ launcher_shmem_exit(int code, Datum arg)
 	{
 		ingest_shared->launcher_pid = 0;
 		ingest_shared->launcher_latch = NULL;
+		ingest_sched->nsources = 0;
 	}
 	LWLockRelease(ingest_shared->lock);
 }
@@ -634,7 +869,8 @@ launcher_stop_orphans(void)
 	LWLockRelease(ingest_shared->lock);
 	if (n > 0)
 		ereport(LOG,
-				(errmsg("streamext launcher: stopped %d consumer worker(s) of a previous launcher", n)));
+				(errcode(ERRCODE_SUCCESSFUL_COMPLETION),
+				 errmsg("streamext launcher: stopped %d consumer worker(s) of a previous launcher", n)));
 }
 
 void
@@ -648,6 +884,12 @@ ingest_launcher_main(Datum arg)
 
 	BackgroundWorkerInitializeConnection(ingest_database, NULL, 0);
 
+	/*
+	 * The launcher runs as a superuser: no operator or function planted in a
+	 * schema of the database's search_path may ever run in it.
+	 */
+	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_OVERRIDE);
+
 	LWLockAcquire(ingest_shared->lock, LW_EXCLUSIVE);
 	ingest_shared->launcher_pid = MyProcPid;
 	ingest_shared->launcher_latch = MyLatch;
@@ -655,7 +897,11 @@ ingest_launcher_main(Datum arg)
 	before_shmem_exit(launcher_shmem_exit, 0);
 	launcher_stop_orphans();
 
-	ereport(LOG, (errmsg("streamext launcher started for database \"%s\"", ingest_database)));
+	ereport(LOG,
+
+			(errcode(ERRCODE_SUCCESSFUL_COMPLETION),
+
+			 errmsg("streamext launcher started for database \"%s\"", ingest_database)));
 
 	loop_cxt = AllocSetContextCreate(TopMemoryContext, "streamext launcher loop",
 									 ALLOCSET_DEFAULT_SIZES);

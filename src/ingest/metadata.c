@@ -12,6 +12,7 @@
 
 #include "access/xact.h"
 #include "catalog/pg_type.h"
+#include "common/base64.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 #include "utils/timestamp.h"
@@ -112,7 +113,12 @@ from_bytes(SourceDecoder *dec, DecodeColumn *col, const char *what,
 	return true;
 }
 
-/* _headers: {"name": "value", ...}; non-UTF-8 values as \x hex, like bytea */
+/*
+ * _headers: {"name": "value", ...}.  A value that is valid UTF-8 without NUL
+ * bytes is a JSON string; any other value is {"b64": "<base64>"}, so that no
+ * text value (say one that reads "\x0102") can be taken for bytes and no
+ * byte is lost.  A header without value is null.
+ */
 static Datum
 headers_jsonb(SourceDecoder *dec, DecodeColumn *col, const IngestMessage *msg)
 {
@@ -145,15 +151,24 @@ headers_jsonb(SourceDecoder *dec, DecodeColumn *col, const IngestMessage *msg)
 		}
 		else
 		{
-			char	   *hex = palloc(vlen * 2 + 3);
+			int			blen = pg_b64_enc_len((int) vlen);
+			char	   *b64 = palloc(blen + 1);
+			int			n = pg_b64_encode(val, (int) vlen, b64, blen);
 
-			hex[0] = '\\';
-			hex[1] = 'x';
-			hex_encode(val, vlen, hex + 2);
-			hex[vlen * 2 + 2] = '\0';
+			if (n < 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_INTERNAL_ERROR),
+						 errmsg("could not encode header \"%s\" in base64", name)));
+			pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
 			v.type = jbvString;
-			v.val.string.val = hex;
-			v.val.string.len = vlen * 2 + 2;
+			v.val.string.val = "b64";
+			v.val.string.len = 3;
+			pushJsonbValue(&state, WJB_KEY, &v);
+			v.val.string.val = b64;
+			v.val.string.len = n;
+			pushJsonbValue(&state, WJB_VALUE, &v);
+			pushJsonbValue(&state, WJB_END_OBJECT, NULL);
+			continue;
 		}
 		pushJsonbValue(&state, WJB_VALUE, &v);
 	}

@@ -24,6 +24,7 @@
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "executor/execPartition.h"
+#include "foreign/fdwapi.h"
 #include "executor/executor.h"
 #include "executor/nodeModifyTable.h"
 #include "executor/spi.h"
@@ -62,6 +63,10 @@ struct SinkState
 	List	   *new_columns;	/* merge_schema: NewColumn to add before a retry */
 	List	   *refused_columns;	/* merge_schema: names that could not be added */
 	TimePartition *tp;			/* time_partition, or NULL */
+	/* decoding warnings and dead-letter rate: published, and of the batch being written */
+	IngestDecodeStats stats;
+	IngestDecodeStats staged;
+	bool		staged_valid;
 };
 
 /* A column merge_schema adds for a new top-level JSON key. */
@@ -72,6 +77,7 @@ typedef struct NewColumn
 } NewColumn;
 
 static bool is_position_key(ErrorData *ed);
+static void stage_stats(SinkState *ss, int n, int dead);
 
 /* A message that goes to the dead letters, and why. */
 typedef struct DeadLetter
@@ -275,8 +281,12 @@ sink_apply_schema(SinkState *ss)
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	PushActiveSnapshot(GetTransactionSnapshot());
+	/* until the commit: the type names of the new columns are pg_catalog's */
+	(void) ingest_pin_search_path();
 	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg_internal("SPI_connect failed")));
 	cxt = CurrentMemoryContext;
 	owner = CurrentResourceOwner;
 	foreach(lc, ss->new_columns)
@@ -293,9 +303,13 @@ sink_apply_schema(SinkState *ss)
 		ret = SPI_execute_with_args("SELECT pg_catalog.format('ALTER TABLE %s ADD COLUMN IF NOT EXISTS %I %s', $1::pg_catalog.regclass, $2, $3)",
 									3, types, values, NULL, true, 1);
 		if (ret != SPI_OK_SELECT || SPI_processed != 1)
-			elog(ERROR, "cannot build ALTER TABLE for merge_schema");
+			ereport(ERROR,
+					(errcode(ERRCODE_INTERNAL_ERROR),
+					 errmsg_internal("cannot build ALTER TABLE for merge_schema")));
 		sql = TextDatumGetCString(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-		ereport(LOG, (errmsg("source \"%s\" (merge_schema): %s", ss->source_name, sql)));
+		ereport(LOG,
+				(errcode(ERRCODE_SUCCESSFUL_COMPLETION),
+				 errmsg("source \"%s\" (merge_schema): %s", ss->source_name, sql)));
 
 		/*
 		 * A column that cannot be added (the owner does not own the table, a
@@ -309,7 +323,9 @@ sink_apply_schema(SinkState *ss)
 		{
 			ret = SPI_execute(sql, false, 0);
 			if (ret != SPI_OK_UTILITY)
-				elog(ERROR, "merge_schema: %s failed: %s", sql, SPI_result_code_string(ret));
+				ereport(ERROR,
+						(errcode(ERRCODE_INTERNAL_ERROR),
+						 errmsg_internal("merge_schema: %s failed: %s", sql, SPI_result_code_string(ret))));
 			ReleaseCurrentSubTransaction();
 			MemoryContextSwitchTo(cxt);
 			CurrentResourceOwner = owner;
@@ -326,7 +342,8 @@ sink_apply_schema(SinkState *ss)
 			MemoryContextSwitchTo(cxt);
 			CurrentResourceOwner = owner;
 			ereport(WARNING,
-					(errmsg("source \"%s\" (merge_schema): cannot add column \"%s\", the key is ignored: %s",
+					(errcode(ERRCODE_WARNING),
+					 errmsg("source \"%s\" (merge_schema): cannot add column \"%s\", the key is ignored: %s",
 							ss->source_name, nc->name, ed->message)));
 			old = MemoryContextSwitchTo(ss->cxt);
 			ss->refused_columns = lappend(ss->refused_columns, pstrdup(nc->name));
@@ -520,7 +537,8 @@ insert_rows(SinkState *ss, SinkMessage *msgs, int lo, int hi, List **dead)
 		if (target_rri->ri_RelationDesc->rd_att->constr &&
 			target_rri->ri_RelationDesc->rd_att->constr->has_generated_stored)
 			ExecComputeStoredGenerated(target_rri, estate, slot, CMD_INSERT);
-		if (target_rri->ri_RelationDesc->rd_att->constr)
+		/* A foreign partition's constraints are the remote table's to check. */
+		if (target_rri->ri_FdwRoutine == NULL && target_rri->ri_RelationDesc->rd_att->constr)
 			ExecConstraints(target_rri, slot, estate);
 		if (target_rri->ri_RelationDesc->rd_rel->relispartition &&
 			(proute == NULL ||
@@ -551,11 +569,37 @@ insert_rows(SinkState *ss, SinkMessage *msgs, int lo, int hi, List **dead)
 			continue;
 		}
 
-		if (target_rri != prev_rri && prev_rri != NULL)
-			ReleaseBulkInsertStatePin(bistate);
-		prev_rri = target_rri;
 		old = MemoryContextSwitchTo(GetPerTupleMemoryContext(estate));
-		table_tuple_insert(target_rri->ri_RelationDesc, slot, estate->es_output_cid, 0, bistate);
+		if (target_rri->ri_FdwRoutine != NULL)
+		{
+			/*
+			 * A foreign partition has no table access method: the row goes
+			 * through its FDW, as COPY FROM does it.  ExecFindPartition()
+			 * began the foreign insert (and refused an FDW that cannot take
+			 * routed rows); ExecCleanupTupleRouting() ends it.
+			 */
+			/*
+			 * In the query's context: the FDW keeps state it allocates on its
+			 * first row (postgres_fdw: its prepared statement's name).
+			 */
+			MemoryContextSwitchTo(estate->es_query_cxt);
+			slot = target_rri->ri_FdwRoutine->ExecForeignInsert(estate, target_rri, slot, NULL);
+			MemoryContextSwitchTo(GetPerTupleMemoryContext(estate));
+			if (slot == NULL)
+			{
+				MemoryContextSwitchTo(old);
+				continue;		/* the FDW skipped the row */
+			}
+			/* AFTER ROW triggers may read tableoid */
+			slot->tts_tableOid = RelationGetRelid(target_rri->ri_RelationDesc);
+		}
+		else
+		{
+			if (target_rri != prev_rri && prev_rri != NULL)
+				ReleaseBulkInsertStatePin(bistate);
+			prev_rri = target_rri;
+			table_tuple_insert(target_rri->ri_RelationDesc, slot, estate->es_output_cid, 0, bistate);
+		}
 		if (target_rri->ri_NumIndices > 0)
 			recheck = ExecInsertIndexTuples(target_rri, slot, estate, false, false, NULL, NIL);
 		ExecARInsertTriggers(estate, target_rri, slot, recheck, tcs);
@@ -619,7 +663,10 @@ write_range(SinkState *ss, SinkMessage *msgs, int lo, int hi, List **dead, int64
 	int64		local_rows = 0;
 	ErrorData  *ed = NULL;
 	int			mid;
+	int64	   *counts = palloc(sizeof(int64) * decoder_counts_size(ss->dec));
 
+	/* the messages of a range that fails are decoded (and counted) again */
+	decoder_counts_save(ss->dec, counts);
 	BeginInternalSubTransaction(NULL);
 	MemoryContextSwitchTo(cxt);
 	PG_TRY();
@@ -639,6 +686,9 @@ write_range(SinkState *ss, SinkMessage *msgs, int lo, int hi, List **dead, int64
 		CurrentResourceOwner = owner;
 		if (!is_data_error(ed->sqlerrcode) || ss->new_columns != NIL || tpart_pending(ss->tp))
 			ReThrowError(ed);
+		/* counted once: a single message is not decoded again, a range is */
+		if (hi - lo > 1)
+			decoder_counts_restore(ss->dec, counts);
 	}
 	PG_END_TRY();
 
@@ -758,7 +808,9 @@ write_dead_letters(SinkState *ss, SinkMessage *msgs, List *dead)
 									"(source, topic, partition, \"offset\", key, payload, error) "
 									"VALUES ($1, $2, $3, $4, $5, $6, $7)", 7, types);
 		if (ss->dead_plan == NULL)
-			elog(ERROR, "cannot prepare dead letter insert: %s", SPI_result_code_string(SPI_result));
+			ereport(ERROR,
+					(errcode(ERRCODE_INTERNAL_ERROR),
+					 errmsg_internal("cannot prepare dead letter insert: %s", SPI_result_code_string(SPI_result))));
 		SPI_keepplan(ss->dead_plan);
 	}
 	foreach(lc, dead)
@@ -788,7 +840,9 @@ write_dead_letters(SinkState *ss, SinkMessage *msgs, List *dead)
 		values[6] = CStringGetTextDatum(err);
 		ret = SPI_execute_plan(ss->dead_plan, values, nulls, false, 0);
 		if (ret != SPI_OK_INSERT)
-			elog(ERROR, "cannot insert dead letter: %s", SPI_result_code_string(ret));
+			ereport(ERROR,
+					(errcode(ERRCODE_INTERNAL_ERROR),
+					 errmsg_internal("cannot insert dead letter: %s", SPI_result_code_string(ret))));
 	}
 }
 
@@ -859,7 +913,9 @@ write_offsets(SinkState *ss, const BatchPartitions *bp)
 									   "SET next_offset = excluded.next_offset, updated_at = excluded.updated_at",
 									   4, types);
 		if (ss->offsets_plan == NULL)
-			elog(ERROR, "cannot prepare offsets upsert: %s", SPI_result_code_string(SPI_result));
+			ereport(ERROR,
+					(errcode(ERRCODE_INTERNAL_ERROR),
+					 errmsg_internal("cannot prepare offsets upsert: %s", SPI_result_code_string(SPI_result))));
 		SPI_keepplan(ss->offsets_plan);
 	}
 	values[0] = CStringGetTextDatum(ss->source_name);
@@ -868,7 +924,9 @@ write_offsets(SinkState *ss, const BatchPartitions *bp)
 	values[3] = bp->nexts;
 	ret = SPI_execute_plan(ss->offsets_plan, values, NULL, false, 0);
 	if (ret != SPI_OK_INSERT)
-		elog(ERROR, "cannot store offsets: %s", SPI_result_code_string(ret));
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg_internal("cannot store offsets: %s", SPI_result_code_string(ret))));
 }
 
 /*
@@ -882,6 +940,7 @@ sink_write_batch(SinkState *ss, SinkMessage *msgs, int n, const BatchPartitions 
 	Relation	rel;
 	List	   *dead = NIL;
 	int64		rows = 0;
+	int			pin;
 
 	result->rows = 0;
 	result->dead_letters = 0;
@@ -916,15 +975,100 @@ sink_write_batch(SinkState *ss, SinkMessage *msgs, int n, const BatchPartitions 
 	sink_prepare_decoder(ss, rel);
 	table_close(rel, NoLock);
 
+	ss->staged_valid = false;
+	decoder_counts_reset(ss->dec);
 	write_range(ss, msgs, 0, n, &dead, &rows);
 
+	/* The rows are written; the rest are the extension's own queries. */
+	pin = ingest_pin_search_path();
 	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg_internal("SPI_connect failed")));
 	if (dead != NIL)
 		write_dead_letters(ss, msgs, dead);
 	write_offsets(ss, bp);
 	SPI_finish();
+	ingest_unpin_search_path(pin);
 
 	result->rows = rows;
 	result->dead_letters = list_length(dead);
+	stage_stats(ss, n, list_length(dead));
+}
+
+/* Fold one warning of the batch into ss->staged. */
+static void
+stage_warning(void *arg, int kind, const char *name, int64 messages)
+{
+	IngestDecodeStats *st = (IngestDecodeStats *) arg;
+	int			i;
+
+	if (name != NULL)
+	{
+		for (i = 0; i < st->nwarnings; i++)
+		{
+			if (st->warnings[i].kind == kind && strcmp(st->warnings[i].name, name) == 0)
+			{
+				st->warnings[i].messages += messages;
+				return;
+			}
+		}
+		if (st->nwarnings < INGEST_MAX_WARNINGS)
+		{
+			IngestWarning *w = &st->warnings[st->nwarnings++];
+
+			w->kind = kind;
+			w->messages = messages;
+			/* the first NAMEDATALEN - 1 bytes, ending on a character boundary */
+			strlcpy(w->name, name, pg_mbcliplen(name, strlen(name), NAMEDATALEN - 1) + 1);
+			return;
+		}
+	}
+	if (kind == DECODE_WARN_UNKNOWN_KEY)
+		st->more_unknown_keys += messages;
+}
+
+/*
+ * The statistics as they will be once this batch commits: the published
+ * ones plus the batch's warnings and its messages and dead letters, in
+ * windows of INGEST_RATE_WINDOW_MS (the window before the current one is
+ * the last that had messages, so an idle source keeps its last rate).
+ * sink_publish_stats() makes them the published ones.
+ */
+static void
+stage_stats(SinkState *ss, int n, int dead)
+{
+	IngestDecodeStats *st = &ss->staged;
+	TimestampTz now = GetCurrentTimestamp();
+
+	*st = ss->stats;
+	st->decoded += decoder_counts_visit(ss->dec, stage_warning, st);
+	if (st->window_start == 0 ||
+		TimestampDifferenceExceeds(st->window_start, now, INGEST_RATE_WINDOW_MS))
+	{
+		if (st->window_messages > 0)
+		{
+			st->prev_messages = st->window_messages;
+			st->prev_dead = st->window_dead;
+		}
+		st->window_messages = st->window_dead = 0;
+		st->window_start = now;
+	}
+	st->window_messages += n;
+	st->window_dead += dead;
+	ss->staged_valid = true;
+}
+
+/*
+ * After the commit of the batch sink_write_batch() wrote last: its
+ * statistics count from now on; copy them to *out (a worker slot, under the
+ * caller's lock).
+ */
+void
+sink_publish_stats(SinkState *ss, IngestDecodeStats *out)
+{
+	if (ss->staged_valid)
+		ss->stats = ss->staged;
+	ss->staged_valid = false;
+	*out = ss->stats;
 }

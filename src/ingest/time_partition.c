@@ -12,7 +12,7 @@
  * tpart_apply() creates the partitions, each in a transaction of its own (so
  * the batch's rows and offsets still commit together, exactly once), and the
  * batch is written again.  The DDL itself is SQL (time_partition.sql), runs as
- * the worker's role (the source's owner) and takes an advisory lock per
+ * the worker's role (the source's owner) and takes a SHARE UPDATE EXCLUSIVE lock per
  * target, so workers of one source never race; a partition another worker
  * made in the meantime is simply found.
  *
@@ -41,6 +41,7 @@
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
+#include "ingest/ingest_internal.h"
 #include "ingest/time_partition.h"
 
 #define TPART_MAX_PENDING 1000
@@ -426,14 +427,20 @@ run_partition_ddl(const char *sql, int nargs, Oid *types, Datum *values, const c
 		int			ret;
 
 		PushActiveSnapshot(GetTransactionSnapshot());
+		(void) ingest_pin_search_path();	/* until the commit */
 		if (SPI_connect() != SPI_OK_CONNECT)
-			elog(ERROR, "SPI_connect failed");
+			ereport(ERROR,
+					(errcode(ERRCODE_INTERNAL_ERROR),
+					 errmsg_internal("SPI_connect failed")));
 		ret = SPI_execute_with_args(sql, nargs, types, values, NULL, false, 0);
 		if (ret != SPI_OK_SELECT)
-			elog(ERROR, "%s failed: %s", sql, SPI_result_code_string(ret));
+			ereport(ERROR,
+					(errcode(ERRCODE_INTERNAL_ERROR),
+					 errmsg_internal("%s failed: %s", sql, SPI_result_code_string(ret))));
 		for (r = 0; r < SPI_processed; r++)
 			ereport(LOG,
-					(errmsg("source \"%s\" (time_partition): %s partition %s", source_name,
+					(errcode(ERRCODE_SUCCESSFUL_COMPLETION),
+					 errmsg("source \"%s\" (time_partition): %s partition %s", source_name,
 							SPI_getvalue(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1),
 							SPI_getvalue(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 2))));
 		SPI_finish();
@@ -482,7 +489,8 @@ ensure(Oid target, Jsonb *options, int64 *points, int npoints, int ahead, const 
 							  4, types, values, source_name);
 	if (error)
 		ereport(LOG,
-				(errmsg("source \"%s\" (time_partition): cannot create a partition: %s",
+				(errcode(ERRCODE_SUCCESSFUL_COMPLETION),
+				 errmsg("source \"%s\" (time_partition): cannot create a partition: %s",
 						source_name, error)));
 	pfree(arr);
 	pfree(elems);
@@ -549,7 +557,8 @@ tpart_maintain(TimePartition *tp, const char *source_name)
 	if (error)
 	{
 		ereport(WARNING,
-				(errmsg("source \"%s\" (time_partition): partition maintenance failed: %s",
+				(errcode(ERRCODE_WARNING),
+				 errmsg("source \"%s\" (time_partition): partition maintenance failed: %s",
 						source_name, error)));
 		pfree(error);
 	}

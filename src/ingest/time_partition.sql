@@ -7,7 +7,7 @@
 -- (or hours, months) whatever the session's TimeZone.  The worker's C code
 -- (time_partition.c) uses the same alignment to decide which buckets a batch
 -- needs; these functions do the DDL, as the calling role (the source's owner
--- when the worker calls them), serialized per target by an advisory lock.
+-- when the worker calls them), serialized per target by a table lock (_tp_lock).
 
 -- Check a time_partition option against its target; raises a clear error.
 CREATE FUNCTION streamext._check_time_partition(target regclass, tp jsonb, owner regrole)
@@ -202,18 +202,38 @@ CREATE FUNCTION streamext._tp_partitions(target regclass, typ regtype,
 	WHERE i.inhparent = target
 	$$;
 
--- Serialize partition DDL of one target between workers and maintain_partitions.
+-- Serialize partition DDL of one target between workers and maintain_partitions
+-- with a table lock: SHARE UPDATE EXCLUSIVE conflicts with itself, not with the
+-- rows being written; ONLY, for autovacuum takes it on the partitions.  Not an
+-- advisory lock: any role can take any advisory lock, so could stall another
+-- role's source; this one is for the table's owner only.
 CREATE FUNCTION streamext._tp_lock(target regclass) RETURNS void
-	LANGUAGE sql VOLATILE STRICT
+	LANGUAGE plpgsql VOLATILE STRICT
 	SET search_path = pg_catalog, pg_temp
-	AS $$ SELECT pg_catalog.pg_advisory_xact_lock(hashtext('streamext.time_partition'), target::oid::integer) $$;
+	AS $$
+BEGIN
+	IF NOT pg_catalog.pg_has_role(current_user,
+			(SELECT c.relowner FROM pg_catalog.pg_class c WHERE c.oid = target), 'USAGE') THEN
+		RAISE EXCEPTION 'must be owner of table % to lock its partition DDL', target
+			USING ERRCODE = 'insufficient_privilege';
+	END IF;
+	EXECUTE pg_catalog.format('LOCK TABLE ONLY %s IN SHARE UPDATE EXCLUSIVE MODE', target);
+END
+$$;
 
--- rel || suffix, with rel shortened so that the name fits in NAMEDATALEN - 1 bytes.
+-- rel || suffix, with rel shortened (by whole characters) so that the name fits
+-- in NAMEDATALEN - 1 bytes.  Any rel takes at most 63 steps: it is first cut to
+-- 63 characters, which is never shorter than what fits.
 CREATE FUNCTION streamext._tp_name(rel text, suffix text) RETURNS text
 	LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
 	SET search_path = pg_catalog, pg_temp
 	AS $$
 BEGIN
+	IF octet_length(suffix) > 63 THEN
+		RAISE EXCEPTION 'partition name suffix "%" is longer than 63 bytes', left(suffix, 80)
+			USING ERRCODE = 'name_too_long';
+	END IF;
+	rel := left(rel, 63);
 	WHILE octet_length(rel) + octet_length(suffix) > 63 LOOP
 		rel := left(rel, -1);
 	END LOOP;

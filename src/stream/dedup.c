@@ -475,6 +475,16 @@ stream_dedup_check(StreamDedup *dd, Datum key, bool isnull,
 	return false;
 }
 
+bool
+stream_dedup_contains(StreamDedup *dd, Datum key, bool isnull)
+{
+	uint32		hash;
+
+	if (!isnull && dd->typlen == -1)
+		key = PointerGetDatum(PG_DETOAST_DATUM_PACKED(key));
+	return dedup_lookup(dd, key, isnull, &hash) != NULL;
+}
+
 void
 stream_dedup_foreach(StreamDedup *dd, StreamDedupVisitor visit, void *arg)
 {
@@ -520,8 +530,12 @@ typedef struct DupState
  * is_duplicate(key, event_time, delay) OVER (ORDER BY arrival): true when
  * a row with the same key was kept earlier and the watermark (of the rows
  * before this one) is still below its event time + delay.  A late row is
- * not a duplicate by itself; compose with is_late().  NULL event_time or
- * delay gives NULL and the row is not remembered.
+ * not a duplicate by itself; compose with is_late().  A late row (the
+ * is_late() test: event_time <= that watermark) is looked up but never
+ * remembered: Spark drops late rows before the dedup state, so with
+ * WHERE NOT late AND NOT dup a late row's key must not turn a later
+ * on-time row of the same key into a duplicate.  NULL event_time or delay
+ * gives NULL and the row is not remembered.
  */
 Datum
 se_is_duplicate(PG_FUNCTION_ARGS)
@@ -537,6 +551,7 @@ se_is_duplicate(PG_FUNCTION_ARGS)
 	int64		delay_us;
 	TimestampTz wm;
 	bool		dup;
+	bool		late = false;
 
 	stream_window_check(fcinfo, "is_duplicate()", false);
 	st = (DupState *) WinGetPartitionLocalMemory(winobj, sizeof(DupState));
@@ -566,8 +581,14 @@ se_is_duplicate(PG_FUNCTION_ARGS)
 	}
 	delay_us = stream_interval_usecs(DatumGetIntervalP(delay), "watermark delay", true);
 	if (stream_clock_watermark(&st->clock, delay_us, &wm))
+	{
 		stream_dedup_evict(st->dedup, wm);
-	dup = stream_dedup_check(st->dedup, key, keynull, DatumGetTimestampTz(et), delay_us);
+		late = DatumGetTimestampTz(et) <= wm;
+	}
+	if (late)
+		dup = stream_dedup_contains(st->dedup, key, keynull);
+	else
+		dup = stream_dedup_check(st->dedup, key, keynull, DatumGetTimestampTz(et), delay_us);
 	stream_clock_observe(&st->clock, DatumGetTimestampTz(et));
 	PG_RETURN_BOOL(dup);
 }

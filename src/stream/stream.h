@@ -71,6 +71,13 @@ extern void stream_dedup_evict(StreamDedup *dd, TimestampTz watermark);
 extern bool stream_dedup_check(StreamDedup *dd, Datum key, bool isnull,
 							   TimestampTz event_time, int64 delay);
 
+/*
+ * True when key is already held, without remembering it otherwise: for late
+ * rows, which never enter the dedup state (a late row's key must not make a
+ * later on-time row of the same key a duplicate).
+ */
+extern bool stream_dedup_contains(StreamDedup *dd, Datum key, bool isnull);
+
 /* Number of keys held now. */
 extern int64 stream_dedup_count(StreamDedup *dd);
 

@@ -123,7 +123,7 @@ stream_window_check(FunctionCallInfo fcinfo, const char *fname,
 				 errmsg("%s requires a window with ORDER BY", fname),
 				 order_by_arg0 ?
 				 errhint("Write session_window(ts, gap) OVER (PARTITION BY key ORDER BY ts).") :
-				 errhint("Order the window by arrival, e.g. OVER (ORDER BY _offset) or OVER (PARTITION BY _partition ORDER BY _offset).")));
+				 errhint("Order the window by arrival. For a bronze table of a multi-partition topic, use OVER (ORDER BY _ingested_at, _partition, _offset): _offset alone orders only the rows of one partition.")));
 	if (order_by_arg0)
 	{
 		Node	   *fexpr = fcinfo->flinfo->fn_expr;

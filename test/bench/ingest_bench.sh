@@ -4,6 +4,8 @@
 # table, and with the kcat | psql \copy jsonb pipeline plus a typed INSERT ... SELECT.
 # SE_BENCH_SCALE scales the message count; SE_INGEST_PARALLELISM sets the source's workers (default 2:
 # one per core of the 2-core reference machine, as the mock broker and librdkafka share them).
+# Each round also runs a source created with no options at all (issue 10: defaults must be fast),
+# which chooses its workers itself.
 . "$SE_LIB"; se_test_begin
 N=$(python3 -c "print(int(1000000 * float('${SE_BENCH_SCALE:-1}')))")
 se_pg_start pg1 "shared_buffers = 512MB" "max_wal_size = 8GB" "checkpoint_timeout = 30min" "wal_buffers = 64MB"
@@ -82,14 +84,26 @@ for r in $(seq 1 "$ROUNDS"); do
 	[ "$dups" = 0 ] || se_die "streamext wrote $dups duplicate rows"
 	se_psql pg1 -c "SELECT streamext.drop_source('bench$r')"
 
+	# 1b. the same with a source created with no options
+	make_table bronze
+	se_psql pg1 -c "CHECKPOINT"
+	read -r d0 df dmf d1 < <(se_psql pg1 -F ' ' -c "SELECT extract(epoch FROM clock_timestamp()),
+		streamext.create_source('benchd$r', '$SE_BOOTSTRAP', 'trucks', 'bronze') IS NULL" \
+		-c "SELECT w.* FROM wait_for_messages('benchd$r', $N) w" | tr '\n' ' ' | awk '{print $1, $3, $4, $5}')
+	[ -n "$d1" ] || se_die "round $r: create_source (no options) or the wait failed"
+	rows=$(se_psql pg1 -c "SELECT count(*) FROM bronze")
+	[ "$rows" = "$N" ] || se_die "streamext (no options) wrote $rows rows, expected $N"
+	dworkers=$(se_psql pg1 -c "SELECT workers FROM streamext.source_status WHERE source = 'benchd$r'")
+	se_psql pg1 -c "SELECT streamext.drop_source('benchd$r')"
+
 	# 2. COPY of the same rows as typed text into the same (empty, same shape) table.
 	make_table bronze
 	se_psql pg1 -c "CHECKPOINT"
 	c0=$(now_s)
 	se_psql pg1 -c "COPY bronze FROM '$SE_WORK/rows.txt'"
 	c1=$(now_s)
-	results+=("$(python3 -c "print($N / ($t1 - $t0), ($N - $mf) / ($t1 - $tf), $N / ($c1 - $c0))")")
-	se_log "round $r: ${results[-1]} (end to end, steady, COPY)"
+	results+=("$(python3 -c "print($N / ($t1 - $t0), ($N - $mf) / ($t1 - $tf), $N / ($c1 - $c0), $N / ($d1 - $d0), ($N - $dmf) / ($d1 - $df), $dworkers)")")
+	se_log "round $r: ${results[-1]} (end to end, steady, COPY, no options: end to end, steady, workers at the end)"
 done
 
 # 3. kcat | psql \copy into jsonb, then INSERT ... SELECT typed.
@@ -114,15 +128,18 @@ echo "ingest_bench: $N messages, 64 partitions, parallelism ${SE_INGEST_PARALLEL
 printf '%s\n' "${results[@]}" | python3 -c '
 import sys, statistics
 rows = [list(map(float, l.split())) for l in sys.stdin if l.strip()]
-for i, (e, s, c) in enumerate(rows, 1):
-    print("  round %d: streamext %.0f msgs/s steady (%.0f end to end), COPY %.0f rows/s -> %.2fx steady, %.2fx end to end"
-          % (i, s, e, c, s / c, e / c))
+for i, (e, s, c, de, ds, dw) in enumerate(rows, 1):
+    print("  round %d: streamext %.0f msgs/s steady (%.0f end to end), COPY %.0f rows/s -> %.2fx steady, %.2fx end to end;"
+          " no options (%d workers): %.0f msgs/s steady -> %.2fx, %.2fx end to end"
+          % (i, s, e, c, s / c, e / c, dw, ds, ds / c, de / c))
 med = lambda xs: statistics.median(xs)
 print("  median streamext, first batch to last row:   %.0f msgs/s" % med([r[1] for r in rows]))
 print("  median streamext, create_source to last row: %.0f msgs/s (includes the consumer group join: 3 s, Kafka'"'"'s group.initial.rebalance.delay.ms)" % med([r[0] for r in rows]))
 print("  median COPY typed text:                      %.0f rows/s" % med([r[2] for r in rows]))
 print("  ratio streamext / COPY (median of rounds): %.2fx steady state (bar >= 0.70x), %.2fx end to end"
       % (med([r[1] / r[2] for r in rows]), med([r[0] / r[2] for r in rows])))
+print("  ratio streamext with no options / COPY (median of rounds): %.2fx steady state (bar >= 0.70x), %.2fx end to end"
+      % (med([r[4] / r[2] for r in rows]), med([r[3] / r[2] for r in rows])))
 print("SE_KCAT " + " ".join(str(med([r[k] for r in rows])) for k in range(3)))
 ' >"$SE_WORK/summary.txt"
 grep -v '^SE_KCAT' "$SE_WORK/summary.txt"

@@ -27,9 +27,10 @@ for i in range($N):
     sys.stdout.write('%d|{\"id\": %d, \"pad\": \"%s\"}\n' % (i, i, pad))
 " | "$SE_TOOLS/se-produce" --brokers "$SE_BOOTSTRAP" --topic slow --stdin --key-delimiter '|' 2>/dev/null
 # Keyed, so the messages spread evenly over the 16 partitions: keyless ones may stick to
-# a few partitions, which would then hold more than the mock broker keeps.
+# a few partitions, which would then hold more than the mock broker keeps.  One worker
+# (without parallelism it would run one per core), whose memory is watched.
 se_psql pg1 -c "SELECT streamext.create_source('slow_src', '$SE_BOOTSTRAP', 'slow', 'slow',
-	options => '{\"max_buffered_bytes\": 262144, \"batch_max_messages\": 1000}')"
+	options => '{\"max_buffered_bytes\": 262144, \"batch_max_messages\": 1000, \"parallelism\": 1}')"
 se_wait_for pg1 30 "SELECT count(*) = 1 FROM pg_stat_activity WHERE application_name = 'slow_src'" || se_die "no worker"
 pid=$(se_psql pg1 -c "SELECT pid FROM pg_stat_activity WHERE application_name = 'slow_src'")
 max_kb=0

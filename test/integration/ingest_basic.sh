@@ -60,7 +60,10 @@ se_assert_eq "stored offsets = end offsets" "$ends" "$stored"
 se_assert_eq "sum of stored offsets" $N "$(se_psql pg1 -c "SELECT sum(next_offset) FROM streamext.source_offsets WHERE source = 'trucks_src'")"
 
 # Status view and the worker processes.
-se_assert_eq "status" "running|1|$N|$N|0" "$(se_psql pg1 -c "SELECT state, workers, messages, rows, dead_letters FROM streamext.source_status WHERE source = 'trucks_src'")"
-se_assert_eq "worker process" "1" "$(se_psql pg1 -c "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'streamext source' AND application_name = 'trucks_src'")"
+# Without a parallelism option: one worker per partition read, at most one per core (issue 10).
+auto=$(( $(getconf _NPROCESSORS_ONLN) < 8 ? $(getconf _NPROCESSORS_ONLN) : 8 ))
+se_wait_for pg1 30 "SELECT workers = $auto FROM streamext.source_status WHERE source = 'trucks_src'" || true
+se_assert_eq "status" "running|$auto|$N|$N|0" "$(se_psql pg1 -c "SELECT state, workers, messages, rows, dead_letters FROM streamext.source_status WHERE source = 'trucks_src'")"
+se_assert_eq "worker processes" "$auto" "$(se_psql pg1 -c "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'streamext source' AND application_name = 'trucks_src'")"
 se_assert_eq "launcher process" "1" "$(se_psql pg1 -c "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'streamext launcher'")"
 se_wait_for pg1 10 "SELECT lag = 0 FROM streamext.source_status WHERE source = 'trucks_src'" || se_die "lag not 0: $(se_psql pg1 -c 'select lag from streamext.source_status')"

@@ -17,14 +17,14 @@ se_psql pg1 -c "SELECT streamext.create_source('crash_src', '$SE_BOOTSTRAP', 'tr
 producer=$!
 
 worker_pid() {
-	se_psql pg1 -c "SELECT pid FROM pg_stat_activity WHERE backend_type = 'streamext source' AND application_name = 'crash_src'"
+	se_psql pg1 -c "SELECT pid FROM pg_stat_activity WHERE backend_type = 'streamext source' AND application_name = 'crash_src' LIMIT 1"
 }
 rows() { se_psql pg1 -c "SELECT count(*) FROM trucks" 2>/dev/null || echo 0; }
 
 for round in 1 2 3; do
 	target=$((round * 60000))
 	se_wait_for pg1 120 "SELECT count(*) >= $target FROM trucks" || se_die "round $round: only $(rows) rows"
-	se_wait_for pg1 30 "SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'streamext source'" || se_die "no worker"
+	se_wait_for pg1 30 "SELECT count(*) >= 1 FROM pg_stat_activity WHERE backend_type = 'streamext source'" || se_die "no worker"
 	pid=$(worker_pid)
 	se_log "round $round: $(rows) rows, kill -9 worker $pid"
 	kill -KILL "$pid"

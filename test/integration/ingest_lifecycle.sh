@@ -59,7 +59,9 @@ se_psql pg1 -c "SELECT streamext.create_source('late_latest', '$SE_BOOTSTRAP', '
 se_psql pg1 -c "SELECT streamext.create_source('late_ts', '$SE_BOOTSTRAP', 'late', 'late_ts', options => jsonb_build_object('start_from', '$t'))"
 se_wait_for pg1 60 "SELECT count(*) = 500 FROM late_earliest" || se_die "earliest: $(rows late_earliest)"
 se_wait_for pg1 60 "SELECT count(*) = 200 FROM late_ts" || se_die "timestamp: $(rows late_ts)"
-se_wait_for pg1 30 "SELECT workers = 1 AND lag = 0 FROM streamext.source_status WHERE source = 'late_latest'" || se_die "latest source not caught up"
+# both partitions assigned (latest resolved and stored for each), then caught up
+se_wait_for pg1 30 "SELECT workers >= 1 AND lag = 0 FROM streamext.source_status WHERE source = 'late_latest'
+	AND (SELECT count(*) FROM streamext.source_offsets WHERE source = 'late_latest') = 2" || se_die "latest source not caught up"
 se_assert_eq "latest: nothing old" 0 "$(rows late_latest)"
 produce late 50 7
 se_wait_for pg1 60 "SELECT count(*) = 50 FROM late_latest" || se_die "latest: $(rows late_latest)"

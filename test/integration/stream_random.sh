@@ -64,7 +64,8 @@ se_assert_eq "is_late/watermark mismatches (per key)" 0 "$bad"
 # --- is_duplicate: an independent reference in Python ----------------------------
 cat >"$SE_WORK/dedup_ref.py" <<'PY'
 # A key is a duplicate when its last kept row's event time + delay is above the
-# watermark (max event time of the rows before, minus delay); otherwise it is kept.
+# watermark (max event time of the rows before, minus delay); otherwise it is kept,
+# unless the row is late (event time <= watermark): late rows never enter the state.
 import sys
 delay = int(sys.argv[1])
 kept = {}
@@ -80,7 +81,8 @@ for line in sys.stdin:
     wm = None if prev_max is None else prev_max - delay
     expiry = kept.get(key)
     dup = expiry is not None and (wm is None or wm < expiry)
-    if not dup:
+    late = wm is not None and et <= wm
+    if not dup and not late:
         kept[key] = et + delay
     prev_max = et if prev_max is None else max(prev_max, et)
     out.append("%s\t%s\n" % (arrival, "t" if dup else "f"))
