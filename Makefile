@@ -7,6 +7,8 @@
 #   make demo               stream truck telemetry through an embedded broker into a throwaway
 #                           cluster and show what streamext does (KAFKA_BROKERS=host:port for a real Kafka)
 #   make bench              benchmarks in test/bench/ (long; not part of make test)
+#   make check-pgsuite      PostgreSQL's own regression suite on heap and on versioned_columnar,
+#                           compared run against run (test/pgsuite/); ends with "N passed, N failed"
 
 EXTENSION  = streamext
 EXTVERSION = $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" $(EXTENSION).control)
@@ -52,7 +54,7 @@ $(OBJS): $(wildcard src/*.h src/*/*.h)
 $(EXT_SCRIPT): $(SQL_SRCS) $(EXTENSION).control Makefile
 	cat $(SQL_SRCS) > $@
 
-.PHONY: test demo bench tools format
+.PHONY: test demo bench tools format check-pgsuite
 test:
 	bash test/run.sh
 
@@ -61,6 +63,9 @@ demo:
 
 bench:
 	bash test/bench/run.sh
+
+check-pgsuite:
+	bash test/pgsuite/run.sh
 
 tools:
 	$(MAKE) -C test/tools
