@@ -42,6 +42,7 @@ typedef struct GuardContext
 	Oid			nsp;			/* the streamext schema */
 	LOCKMODE	mode;
 	int			depth;			/* of views followed */
+	List	   *seen;			/* views already followed */
 } GuardContext;
 
 static void guard_relation(Oid relid, GuardContext *cxt);
@@ -94,8 +95,10 @@ guard_view_walker(Node *node, void *context)
 static void
 guard_relation(Oid relid, GuardContext *cxt)
 {
-	char		relkind = get_rel_relkind(relid);
+	char		relkind;
 
+	CHECK_FOR_INTERRUPTS();
+	relkind = get_rel_relkind(relid);
 	if (get_rel_namespace(relid) == cxt->nsp && !pg_class_ownercheck(relid, GetUserId()))
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
@@ -104,9 +107,18 @@ guard_relation(Oid relid, GuardContext *cxt)
 				 errdetail("The sources of every role read and write the tables of schema streamext; "
 						   "a lock stronger than ROW EXCLUSIVE would stall them."),
 				 errhint("Only the owner of the table and superusers may take it.")));
-	if (relkind == RELKIND_VIEW && cxt->depth < 100)
+	/*
+	 * Follow each view once: a view's query names the view itself (its OLD
+	 * and NEW entries), and views may refer to each other; following them
+	 * again and again grew without end (PostgreSQL's lock test ran a backend
+	 * out of memory).
+	 */
+	if (relkind == RELKIND_VIEW && cxt->depth < 100 && !list_member_oid(cxt->seen, relid))
 	{
-		Relation	view = try_relation_open(relid, AccessShareLock);
+		Relation	view;
+
+		cxt->seen = lappend_oid(cxt->seen, relid);
+		view = try_relation_open(relid, AccessShareLock);
 
 		if (view != NULL)
 		{
@@ -133,6 +145,7 @@ guard_lock(LockStmt *stmt)
 		return;
 	cxt.mode = stmt->mode;
 	cxt.depth = 0;
+	cxt.seen = NIL;
 	foreach(lc, stmt->relations)
 	{
 		Oid			relid = RangeVarGetRelid((RangeVar *) lfirst(lc), NoLock, true);
