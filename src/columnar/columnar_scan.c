@@ -66,6 +66,7 @@ typedef struct ColumnarScanState
 	TupleTableSlot *store_slot;	/* a row read back: scan tuple, row number */
 	TupleTableSlot *put_slot;	/* a row to store */
 	bool		eof_underlying;
+	int64		nreturned;		/* rows read, not yet counted for pgstat */
 } ColumnarScanState;
 
 /* Shared by the participants of a parallel scan. */
@@ -848,7 +849,26 @@ columnar_begin(CustomScanState *node, EState *estate, int eflags)
 	 */
 }
 
-static TupleTableSlot *
+/*
+ * Count the rows read so far for pg_stat_user_tables (seq_tup_read), as the
+ * heap's scan does per row: once per reader end rather than per row, which
+ * costs a pointer chase and a branch in the scan's innermost loop.
+ */
+static void
+count_returned(ColumnarScanState *state)
+{
+	Relation	rel = state->as_of ? state->rel : state->css.ss.ss_currentRelation;
+
+	if (state->nreturned > 0 && pgstat_should_count_relation(rel))
+		rel->pgstat_info->t_counts.t_tuples_returned += state->nreturned;
+	state->nreturned = 0;
+}
+
+/*
+ * One row from the reader into the scan slot: the scan's per-row path, so
+ * inlined into both of its callers.
+ */
+static pg_attribute_always_inline TupleTableSlot *
 columnar_read_next(ScanState *ss)
 {
 	ColumnarScanState *state = (ColumnarScanState *) ss;
@@ -862,7 +882,10 @@ columnar_read_next(ScanState *ss)
 		int			i = 0;
 
 		if (!columnar_reader_next(state->reader, state->tvalues, state->tnulls, &rownum))
+		{
+			count_returned(state);
 			return slot;
+		}
 		foreach(lc, state->scan_attnums)
 		{
 			slot->tts_values[i] = state->tvalues[lfirst_int(lc) - 1];
@@ -870,16 +893,26 @@ columnar_read_next(ScanState *ss)
 			i++;
 		}
 		ExecStoreVirtualTuple(slot);
-		pgstat_count_heap_getnext(state->rel);
+		state->nreturned++;
 		return slot;
 	}
 	if (!columnar_reader_next(state->reader, slot->tts_values, slot->tts_isnull, &rownum))
+	{
+		count_returned(state);
 		return slot;
+	}
 	columnar_row_to_tid(rownum, &slot->tts_tid);
 	slot->tts_tableOid = RelationGetRelid(ss->ss_currentRelation);
 	ExecStoreVirtualTuple(slot);
-	pgstat_count_heap_getnext(ss->ss_currentRelation);
+	state->nreturned++;
 	return slot;
+}
+
+/* The access method of a scan that only runs forward. */
+static TupleTableSlot *
+columnar_forward_next(ScanState *ss)
+{
+	return columnar_read_next(ss);
 }
 
 /* Copy a stored row (scan tuple + row number) into the scan slot. */
@@ -915,15 +948,7 @@ columnar_next(ScanState *ss)
 	bool		forward = ScanDirectionIsForward(ss->ps.state->es_direction);
 	bool		at_end;
 
-	if (state->store == NULL)
-	{
-		if (!forward)
-			ereport(ERROR,
-					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-					 errmsg("cannot scan a versioned_columnar table backward here"),
-					 errhint("Declare the cursor WITH SCROLL.")));
-		return columnar_read_next(ss);
-	}
+	Assert(state->store != NULL);
 	at_end = tuplestore_ateof(state->store);
 	if (!forward && at_end)
 	{
@@ -981,6 +1006,16 @@ columnar_exec(CustomScanState *node)
 
 	if (state->reader == NULL)
 		start_reader(state);
+	if (state->store == NULL)
+	{
+		/* checked once per call rather than per row in the access method */
+		if (!ScanDirectionIsForward(node->ss.ps.state->es_direction))
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("cannot scan a versioned_columnar table backward here"),
+					 errhint("Declare the cursor WITH SCROLL.")));
+		return ExecScan(&node->ss, columnar_forward_next, columnar_recheck);
+	}
 	return ExecScan(&node->ss, columnar_next, columnar_recheck);
 }
 
@@ -992,6 +1027,7 @@ stop_reader(ColumnarScanState *state)
 		int64		r,
 					s;
 
+		count_returned(state);
 		columnar_reader_counts(state->reader, &r, &s);
 		state->segs_read += r;
 		state->segs_skipped += s;
