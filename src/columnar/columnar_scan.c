@@ -850,9 +850,11 @@ columnar_begin(CustomScanState *node, EState *estate, int eflags)
 }
 
 /*
- * Count the rows read so far for pg_stat_user_tables (seq_tup_read), as the
- * heap's scan does per row: once per reader end rather than per row, which
- * costs a pointer chase and a branch in the scan's innermost loop.
+ * Add the rows read so far to pg_stat_user_tables' seq_tup_read, as the
+ * heap's scan counts them: summed in the scan state and added when the
+ * reader ends (last row, rescan, end of the scan), since the per-row
+ * pgstat_count_heap_getnext costs a pointer chase and a branch in the scan's
+ * innermost loop.
  */
 static void
 count_returned(ColumnarScanState *state)
@@ -1008,7 +1010,10 @@ columnar_exec(CustomScanState *node)
 		start_reader(state);
 	if (state->store == NULL)
 	{
-		/* checked once per call rather than per row in the access method */
+		/*
+		 * Checked before ExecScan (one compare per row), so that the
+		 * access method of a forward-only scan is the row read alone.
+		 */
 		if (!ScanDirectionIsForward(node->ss.ps.state->es_direction))
 			ereport(ERROR,
 					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
