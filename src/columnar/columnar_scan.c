@@ -56,6 +56,8 @@ typedef struct ColumnarScanState
 	bool		is_time;
 	Relation	rel;
 	List	   *scan_attnums;	/* table attnum of each scan tuple column */
+	int			nscan;			/* the same as an array of 0-based attnos */
+	int		   *scan_idx;
 	ExprState  *version_expr;
 	int64		version;
 	Datum	   *tvalues;
@@ -793,6 +795,10 @@ columnar_begin(CustomScanState *node, EState *estate, int eflags)
 		state->is_time = linitial_oid(mode) && lsecond_oid(mode) == 1;
 		state->rel = table_open(linitial_oid(mode), AccessShareLock);
 		state->scan_attnums = attr_list;
+		state->nscan = 0;
+		state->scan_idx = palloc(sizeof(int) * Max(list_length(attr_list), 1));
+		foreach(lc, attr_list)
+			state->scan_idx[state->nscan++] = lfirst_int(lc) - 1;
 		state->version_expr = ExecInitExpr((Expr *) linitial(exprs), &node->ss.ps);
 		exprs = list_delete_first(list_copy(exprs));
 		state->tvalues = palloc(sizeof(Datum) * RelationGetDescr(state->rel)->natts);
@@ -880,19 +886,17 @@ columnar_read_next(ScanState *ss)
 	ExecClearTuple(slot);
 	if (state->as_of)
 	{
-		ListCell   *lc;
-		int			i = 0;
+		int			i;
 
 		if (!columnar_reader_next(state->reader, state->tvalues, state->tnulls, &rownum))
 		{
 			count_returned(state);
 			return slot;
 		}
-		foreach(lc, state->scan_attnums)
+		for (i = 0; i < state->nscan; i++)
 		{
-			slot->tts_values[i] = state->tvalues[lfirst_int(lc) - 1];
-			slot->tts_isnull[i] = state->tnulls[lfirst_int(lc) - 1];
-			i++;
+			slot->tts_values[i] = state->tvalues[state->scan_idx[i]];
+			slot->tts_isnull[i] = state->tnulls[state->scan_idx[i]];
 		}
 		ExecStoreVirtualTuple(slot);
 		state->nreturned++;
