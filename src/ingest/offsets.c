@@ -212,6 +212,33 @@ offsets_batch_written(const SinkMessage *msgs, int n, XLogRecPtr commit_lsn)
 }
 
 /*
+ * The arguments of the offset upserts below: $1 the source's name, $2..$4
+ * the topics, partitions and offsets of list, $5/$6 the source's id and
+ * generation (the write is fenced on them).
+ */
+static void
+offset_upsert_args(rd_kafka_topic_partition_list_t *list, Datum *values)
+{
+	Datum	   *topics = palloc(sizeof(Datum) * list->cnt);
+	Datum	   *pnums = palloc(sizeof(Datum) * list->cnt);
+	Datum	   *offs = palloc(sizeof(Datum) * list->cnt);
+	int			i;
+
+	for (i = 0; i < list->cnt; i++)
+	{
+		topics[i] = CStringGetTextDatum(list->elems[i].topic);
+		pnums[i] = Int32GetDatum(list->elems[i].partition);
+		offs[i] = Int64GetDatum(list->elems[i].offset);
+	}
+	values[0] = CStringGetTextDatum(se_worker.args.name);
+	values[1] = PointerGetDatum(construct_array(topics, list->cnt, TEXTOID, -1, false, TYPALIGN_INT));
+	values[2] = PointerGetDatum(construct_array(pnums, list->cnt, INT4OID, 4, true, TYPALIGN_INT));
+	values[3] = PointerGetDatum(construct_array(offs, list->cnt, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	values[4] = Int64GetDatum(se_worker.args.source_id);
+	values[5] = Int32GetDatum(se_worker.args.generation);
+}
+
+/*
  * Store where start_from "latest" or a timestamp put partitions that had no
  * offset yet, so that a restart (pause/resume, alter_source, a crash, a
  * rebalance) continues there instead of resolving start_from again and
@@ -222,30 +249,15 @@ store_resolved(rd_kafka_topic_partition_list_t *parts, rd_kafka_topic_partition_
 {
 	Oid			types[6] = {TEXTOID, TEXTARRAYOID, INT4ARRAYOID, INT8ARRAYOID, INT8OID, INT4OID};
 	Datum		values[6];
-	Datum	   *topics = palloc(sizeof(Datum) * resolved->cnt);
-	Datum	   *pnums = palloc(sizeof(Datum) * resolved->cnt);
-	Datum	   *offs = palloc(sizeof(Datum) * resolved->cnt);
-	int			i,
-				ret;
+	int			ret;
 	uint64		r;
 
-	for (i = 0; i < resolved->cnt; i++)
-	{
-		topics[i] = CStringGetTextDatum(resolved->elems[i].topic);
-		pnums[i] = Int32GetDatum(resolved->elems[i].partition);
-		offs[i] = Int64GetDatum(resolved->elems[i].offset);
-	}
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	SPI_connect();
 	PushActiveSnapshot(GetTransactionSnapshot());
 	(void) ingest_pin_search_path();	/* until the commit */
-	values[0] = CStringGetTextDatum(se_worker.args.name);
-	values[1] = PointerGetDatum(construct_array(topics, resolved->cnt, TEXTOID, -1, false, TYPALIGN_INT));
-	values[2] = PointerGetDatum(construct_array(pnums, resolved->cnt, INT4OID, 4, true, TYPALIGN_INT));
-	values[3] = PointerGetDatum(construct_array(offs, resolved->cnt, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-	values[4] = Int64GetDatum(se_worker.args.source_id);
-	values[5] = Int32GetDatum(se_worker.args.generation);
+	offset_upsert_args(resolved, values);
 	ret = SPI_execute_with_args("INSERT INTO streamext.source_offsets AS o (source, topic, partition, next_offset) "
 								"SELECT $1, t, p, n FROM unnest($2, $3, $4) AS u(t, p, n) "
 								"WHERE EXISTS (SELECT 1 FROM streamext.sources "
@@ -280,29 +292,14 @@ store_skipped(rd_kafka_topic_partition_list_t *ahead)
 {
 	Oid			types[6] = {TEXTOID, TEXTARRAYOID, INT4ARRAYOID, INT8ARRAYOID, INT8OID, INT4OID};
 	Datum		values[6];
-	Datum	   *topics = palloc(sizeof(Datum) * ahead->cnt);
-	Datum	   *pnums = palloc(sizeof(Datum) * ahead->cnt);
-	Datum	   *offs = palloc(sizeof(Datum) * ahead->cnt);
-	int			i,
-				ret;
+	int			ret;
 	uint64		r;
 
-	for (i = 0; i < ahead->cnt; i++)
-	{
-		topics[i] = CStringGetTextDatum(ahead->elems[i].topic);
-		pnums[i] = Int32GetDatum(ahead->elems[i].partition);
-		offs[i] = Int64GetDatum(ahead->elems[i].offset);
-	}
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	SPI_connect();
 	PushActiveSnapshot(GetTransactionSnapshot());
-	values[0] = CStringGetTextDatum(se_worker.args.name);
-	values[1] = PointerGetDatum(construct_array(topics, ahead->cnt, TEXTOID, -1, false, TYPALIGN_INT));
-	values[2] = PointerGetDatum(construct_array(pnums, ahead->cnt, INT4OID, 4, true, TYPALIGN_INT));
-	values[3] = PointerGetDatum(construct_array(offs, ahead->cnt, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-	values[4] = Int64GetDatum(se_worker.args.source_id);
-	values[5] = Int32GetDatum(se_worker.args.generation);
+	offset_upsert_args(ahead, values);
 	/* Offsets only move forward; what another consumer stored meanwhile wins if it is further. */
 	ret = SPI_execute_with_args("INSERT INTO streamext.source_offsets AS o (source, topic, partition, next_offset) "
 								"SELECT $1, t, p, n FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3), pg_catalog.unnest($4)) AS u(t, p, n) "
