@@ -105,6 +105,7 @@ extern int64 columnar_live_rows_estimate(Relation rel);
 extern List *columnar_segments(int64 storage_id, Snapshot snapshot);
 extern bool columnar_is_columnar(Relation rel);
 extern Oid	columnar_am_oid(void);
+extern bool columnar_relation_is_columnar(Oid relid);
 extern Oid	columnar_meta_relid(const char *name);
 
 /* Decode buffers a reader reuses from segment to segment, one per column. */

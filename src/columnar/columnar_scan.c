@@ -144,24 +144,6 @@ static const CustomExecMethods exec_methods = {
 	.InitializeWorkerCustomScan = columnar_init_worker,
 };
 
-static bool
-rel_is_columnar(Oid relid)
-{
-	HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
-	bool		result = false;
-
-	if (HeapTupleIsValid(tup))
-	{
-		Form_pg_class cls = (Form_pg_class) GETSTRUCT(tup);
-		Oid			am = columnar_am_oid();
-
-		result = OidIsValid(am) && cls->relam == am &&
-			(cls->relkind == RELKIND_RELATION || cls->relkind == RELKIND_MATVIEW);
-		ReleaseSysCache(tup);
-	}
-	return result;
-}
-
 /* Parallel workers for a scan of this many (estimated) pages, like the core's. */
 static int
 workers_for_pages(double pages)
@@ -285,7 +267,7 @@ as_of_table(RangeTblEntry *rte, Node **arg, bool *is_time)
 	if (name == NULL || strcmp(name, "as_of") != 0)
 		return InvalidOid;
 	relid = get_typ_typrelid(exprType(linitial(fe->args)));
-	if (!OidIsValid(relid) || !rel_is_columnar(relid))
+	if (!OidIsValid(relid) || !columnar_relation_is_columnar(relid))
 		return InvalidOid;
 	*arg = lsecond(fe->args);
 	*is_time = exprType(*arg) == TIMESTAMPTZOID;
@@ -442,7 +424,7 @@ columnar_set_rel_pathlist(PlannerInfo *root, RelOptInfo *rel, Index rti, RangeTb
 		(rte->relkind != RELKIND_RELATION && rte->relkind != RELKIND_MATVIEW) ||
 		(rel->reloptkind != RELOPT_BASEREL && rel->reloptkind != RELOPT_OTHER_MEMBER_REL))
 		return;
-	if (!rel_is_columnar(rte->relid))
+	if (!columnar_relation_is_columnar(rte->relid))
 		return;
 	refuse_xact_columns(root, rel);
 
@@ -1134,7 +1116,7 @@ columnar_get_relation_info(PlannerInfo *root, Oid relationObjectId, bool inhpare
 {
 	if (prev_get_relation_info_hook)
 		prev_get_relation_info_hook(root, relationObjectId, inhparent, rel);
-	if (rel_is_columnar(relationObjectId))
+	if (columnar_relation_is_columnar(relationObjectId))
 	{
 		rel->rel_parallel_workers = 0;
 		columnar_cost_indexes(rel);

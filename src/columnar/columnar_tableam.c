@@ -1058,8 +1058,9 @@ columnar_handler(PG_FUNCTION_ARGS)
 
 static object_access_hook_type prev_object_access_hook = NULL;
 
-static bool
-relation_is_columnar(Oid relid)
+/* A table or materialized view of this access method (by its pg_class row). */
+bool
+columnar_relation_is_columnar(Oid relid)
 {
 	HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
 	bool		result = false;
@@ -1093,7 +1094,7 @@ column_altered(Oid relid, AttrNumber attnum)
 	SysScanDesc scan;
 	HeapTuple	tup;
 
-	if (!relation_is_columnar(relid))
+	if (!columnar_relation_is_columnar(relid))
 		return;
 	rel = RelationIdGetRelation(relid);
 	if (!RelationIsValid(rel))
