@@ -15,7 +15,7 @@ EXTVERSION = $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" $(EXTENSION).
 
 # Component order matters for the SQL script: a component may only refer to
 # objects of the components before it.
-COMPONENTS = ingest stream columnar pipeline monitor
+COMPONENTS = common ingest stream columnar pipeline monitor
 
 MODULE_big = streamext
 SRCS       = src/streamext.c $(foreach c,$(COMPONENTS),$(sort $(wildcard src/$(c)/*.c)))
@@ -29,9 +29,11 @@ DATA       = $(sort $(wildcard src/upgrade/$(EXTENSION)--*--*.sql))
 RDKAFKA_CFLAGS := $(shell pkg-config --cflags rdkafka 2>/dev/null)
 RDKAFKA_LIBS   := $(shell pkg-config --libs rdkafka 2>/dev/null || echo -lrdkafka)
 ZSTD_LIBS      := $(shell pkg-config --libs libzstd 2>/dev/null || echo -lzstd)
+CURL_CFLAGS    := $(shell pkg-config --cflags libcurl 2>/dev/null)
+CURL_LIBS      := $(shell pkg-config --libs libcurl 2>/dev/null || echo -lcurl)
 
-PG_CPPFLAGS = -I$(srcdir)/src $(RDKAFKA_CFLAGS)
-SHLIB_LINK  = $(RDKAFKA_LIBS) $(ZSTD_LIBS)
+PG_CPPFLAGS = -I$(srcdir)/src $(RDKAFKA_CFLAGS) $(CURL_CFLAGS)
+SHLIB_LINK  = $(RDKAFKA_LIBS) $(ZSTD_LIBS) $(CURL_LIBS)
 
 REGRESS      = $(patsubst sql/%.sql,%,$(sort $(wildcard sql/*.sql)))
 REGRESS_OPTS = --load-extension=$(EXTENSION)

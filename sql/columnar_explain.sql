@@ -1,5 +1,7 @@
 -- versioned_columnar: the custom scan reads only referenced columns and skips segments whose
 -- min/max/null statistics refute the WHERE clause; EXPLAIN ANALYZE shows the counts
+-- the aggregates here run over the scan, not in VectorizedAgg (columnar_vagg_basic tests that)
+SET streamext.enable_vectorized_agg = off;
 SET streamext.columnar_segment_rows = 1000;
 CREATE TABLE col_exp (ts timestamptz, device text, qty int, maybe int) USING versioned_columnar;
 INSERT INTO col_exp

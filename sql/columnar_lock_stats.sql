@@ -1,6 +1,8 @@
 -- versioned_columnar: pg_stat_user_tables sees gold tables like heap tables (scans of the
 -- VersionedColumnarScan custom scan and of the table AM, rows read, inserted, updated,
 -- deleted, live and dead rows, VACUUM), and what ON CONFLICT leaves in the history.
+-- the aggregates here run over the scan, not in VectorizedAgg (columnar_vagg_basic tests that)
+SET streamext.enable_vectorized_agg = off;
 -- (no autovacuum: its ANALYZE would overwrite n_live_tup/n_dead_tup while the test runs)
 CREATE TABLE st (k int, v int) USING versioned_columnar WITH (autovacuum_enabled = off);
 CREATE TABLE st_heap (k int, v int) WITH (autovacuum_enabled = off);

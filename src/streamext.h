@@ -17,6 +17,7 @@
  */
 extern bool streamext_preloaded;
 
-extern void streamext_warn_if_not_preloaded(const char *what);
+extern void streamext_warn_if_no_workers(const char *what, const char *detail,
+										 bool *warned_database);
 
 #endif							/* STREAMEXT_H */

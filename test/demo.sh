@@ -385,6 +385,124 @@ INSERT INTO columnar_copy SELECT * FROM bronze_trucks;"
 	fi
 fi
 
+# --- pipelines ------------------------------------------------------------------------
+HAVE_PIPELINES=false
+$HAVE_SOURCES && $HAVE_GOLD && has_fn create_pipeline && has_fn run_pipeline && HAVE_PIPELINES=true
+if $HAVE_PIPELINES; then
+	heading "6. Pipelines: bronze -> silver -> gold, continuously (the seed's example)"
+	say "The seed's Spark job — withWatermark('event_time', '10 minutes').dropDuplicates(['device_id', 'event_time'])" \
+		".groupBy(window('event_time', '1 hour'), 'device_id').agg(avg('temperature')), enriched with location metadata —" \
+		"as three pipelines, one call each. Each micro-batch reads only the rows its source gained since the last one," \
+		"and its output, progress, watermark and state commit in one transaction (exactly once)."
+	run "CREATE TABLE devices (device_id text PRIMARY KEY, region text, model text);
+INSERT INTO devices SELECT format('truck-%s', lpad(i::text, 4, '0')),
+       (ARRAY['Mitte', 'Pankow', 'Neukölln', 'Spandau'])[1 + i % 4], 'reefer-' || chr(65 + i % 3)
+  FROM generate_series(0, 17) i;   -- truck-0018 and truck-0019 are not registered"
+	run "CREATE TABLE silver_trucks (device_id text, event_time timestamptz, temperature double precision,
+	speed double precision, lat double precision, lon double precision, region text, model text)"
+	run "SELECT streamext.create_pipeline('silver_trucks', 'bronze_trucks', 'silver_trucks',
+  \$\$SELECT b.device_id, b.event_time, b.temperature, b.speed, b.lat, b.lon, d.region, d.model
+      FROM batch b LEFT JOIN devices d USING (device_id)\$\$,
+  '{\"event_time\": \"event_time\", \"watermark\": \"10 minutes\", \"dedup_keys\": [\"device_id\", \"event_time\"],
+    \"late_rows\": \"silver_trucks_late\", \"quarantine\": \"silver_trucks_quarantine\", \"trigger\": \"0\",
+    \"expectations\": [{\"name\": \"valid_temp\", \"check\": \"temperature BETWEEN -50 AND 150\",
+                      \"on_violation\": \"drop\"}]}');"
+	say "silver_trucks: dedup on (device_id, event_time) within a 10-minute watermark, joined with devices as of" \
+		"each batch, rows failing valid_temp dropped into silver_trucks_quarantine, late rows kept in" \
+		"silver_trucks_late (both created by create_pipeline). trigger '0': a batch as soon as bronze rows commit."
+	run "CREATE TABLE gold_hourly (window_start timestamptz, window_end timestamptz, device_id text, region text,
+	avg_temp double precision, readings bigint) USING versioned_columnar;
+SELECT streamext.create_pipeline('gold_hourly', 'silver_trucks', 'gold_hourly',
+  \$\$SELECT window_start, window_end, device_id, region, avg(temperature) AS avg_temp, count(*) AS readings
+      FROM batch GROUP BY window_start, window_end, device_id, region\$\$,
+  '{\"event_time\": \"event_time\", \"watermark\": \"10 minutes\", \"trigger\": \"0\",
+    \"window\": {\"type\": \"tumble\", \"width\": \"1 hour\"}, \"mode\": \"append\"}');"
+	say "gold_hourly (versioned_columnar): the hourly average per truck, append mode: a window's row is written once," \
+		"when the watermark passes the end of its hour, and never changes."
+	run "CREATE TABLE gold_minute (window_start timestamptz, region text, avg_temp double precision, readings bigint,
+	PRIMARY KEY (window_start, region)) USING versioned_columnar;
+SELECT streamext.create_pipeline('gold_minute', 'silver_trucks', 'gold_minute',
+  \$\$SELECT window_start, region, avg(temperature) AS avg_temp, count(*) AS readings
+      FROM batch WHERE region IS NOT NULL GROUP BY window_start, region\$\$,
+  '{\"event_time\": \"event_time\", \"watermark\": \"10 minutes\", \"trigger\": \"0\",
+    \"window\": {\"type\": \"tumble\", \"width\": \"1 minute\"}, \"mode\": \"update\"}');"
+	say "gold_minute: per region and minute, update mode: after each batch every minute it touched holds its" \
+		"aggregate over all rows so far (rows replaced by the primary key)."
+
+	# wait_pipelines: silver has read all of bronze, the golds all of silver
+	wait_pipelines() {
+		local i
+		for ((i = 0; i < 600; i++)); do
+			has "SELECT (SELECT rows_in FROM streamext.pipeline_status WHERE pipeline = 'silver_trucks') >= (SELECT count(*) FROM bronze_trucks)
+			     AND (SELECT bool_and(rows_in >= (SELECT count(*) FROM silver_trucks)) FROM streamext.pipeline_status
+			          WHERE pipeline IN ('gold_hourly', 'gold_minute'))" && return 0
+			has "SELECT EXISTS (SELECT FROM streamext.pipeline_status WHERE state = 'error')" && break
+			sleep 0.2
+		done
+		show "SELECT pipeline, state, rows_in, last_error FROM streamext.pipeline_status;"
+		se_die "the pipelines did not catch up within 120 s"
+	}
+	t0=$(date +%s%N)
+	wait_pipelines
+	say "The pipelines caught up on the $(q "SELECT count(*) FROM bronze_trucks") bronze rows of waves 1 and 2 in" \
+		"$((($(date +%s%N) - t0) / 1000000)) ms (including the workers' start)."
+	show "SELECT pipeline, state, batches, rows_in, rows_out, late_rows, duplicates_dropped, expectation_failures, watermark
+FROM streamext.pipeline_status ORDER BY pipeline;"
+	say "silver_trucks read waves 1 and 2 in $(q "SELECT batches FROM streamext.pipeline_status WHERE pipeline = 'silver_trucks'")" \
+		"batch(es); a first batch has no watermark yet, so only rows behind the watermark of an earlier batch" \
+		"are late; re-sent messages are dropped as duplicates. gold_hourly has" \
+		"$(q "SELECT count(*) FROM gold_hourly WHERE window_start < '2026-01-01'") rows of the hour before midnight (readings" \
+		"the disorder moved back) and $(q "SELECT count(*) FROM gold_hourly WHERE window_start >= '2026-01-01'") of later hours:" \
+		"its watermark ($(q "SELECT to_char(watermark, 'HH24:MI:SS') FROM streamext.pipeline_status WHERE pipeline = 'gold_hourly'"))" \
+		"has not passed the end of the hour 00:00-01:00."
+
+	# Wave 3: an hour later in event time, streamed while the pipelines run; some events 90 minutes
+	# late (behind the watermark whatever the batches) and a few sensor faults.
+	say "Wave 3 streams in while the pipelines run: $N readings an hour later in event time, 2 % of them 90 minutes" \
+		"late, plus 5 sensor faults (999 degrees):"
+	start3=$(date -u -d "2026-01-01T01:10:00Z" +%Y-%m-%dT%H:%M:%SZ)
+	"$SE_TOOLS/se-produce" --brokers "$BROKERS" --topic "$TOPIC" --seed 3 --start "$start3" "${KNOBS[@]}" \
+		--late-ms 5400000 --rate "$(((N + 2) / 3))" 2>"$SE_WORK/produce.3.log" &
+	producer=$!
+	SE_PIDS+=("$producer")
+	for i in 0 1 2 3 4; do
+		printf 'truck-%04d|{"device_id":"truck-%04d","event_time":"2026-01-01T01:1%d:00Z","temperature":999.0,"speed":0}\n' "$i" "$i" "$i"
+	done | "$SE_TOOLS/se-produce" --brokers "$BROKERS" --topic "$TOPIC" --stdin --key-delimiter '|' 2>>"$SE_WORK/produce.3.log"
+	t0=$(date +%s%N)
+	while kill -0 "$producer" 2>/dev/null; do
+		printf '    after %4d ms: %6d bronze rows, %6d silver rows\n' $((($(date +%s%N) - t0) / 1000000)) \
+			"$(q "SELECT count(*) FROM bronze_trucks")" "$(q "SELECT count(*) FROM silver_trucks")"
+		sleep 0.5
+	done
+	wait "$producer" || se_die "producing wave 3 failed"
+	wait_ingested "$((3 * N + 5))"
+	wait_pipelines
+	printf '    after %4d ms: %6d bronze rows, %6d silver rows (caught up)\n' $((($(date +%s%N) - t0) / 1000000)) \
+		"$(q "SELECT count(*) FROM bronze_trucks")" "$(q "SELECT count(*) FROM silver_trucks")"
+	show "SELECT pipeline, state, batches, rows_in, rows_out, late_rows, duplicates_dropped, expectation_failures, watermark
+FROM streamext.pipeline_status ORDER BY pipeline;"
+	show "SELECT batch, rows_in, rows_out, late_rows, duplicates_dropped, watermark, expectations
+FROM streamext.pipeline_batches WHERE pipeline = 'silver_trucks' ORDER BY batch DESC LIMIT 5;"
+	say "pipeline_batches is the event log: one row per committed micro-batch, with the expectation counts."
+	show "SELECT device_id, event_time, temperature, _batch, _watermark FROM silver_trucks_late ORDER BY event_time LIMIT 3;"
+	show "SELECT device_id, event_time, temperature FROM silver_trucks_quarantine ORDER BY event_time;"
+	say "Late rows (at or behind the watermark of the batch before theirs) are kept with the watermark that made" \
+		"them late; rows failing valid_temp are in the quarantine. Neither reached silver."
+
+	heading "7. Gold like a BI tool"
+	show "SELECT to_char(window_start, 'HH24:MI') || '-' || to_char(window_end, 'HH24:MI') AS hour, region,
+       count(*) AS trucks, round(avg(avg_temp)::numeric, 2) AS avg_temp, sum(readings) AS readings
+FROM gold_hourly GROUP BY window_start, window_end, region ORDER BY window_start, region;"
+	say "The first hour closed when wave 3 moved the watermark past 01:00: append mode wrote its rows once." \
+		"(Trucks 18 and 19 are not in devices: their region is empty.)"
+	show "SELECT to_char(window_start, 'HH24:MI') AS minute, region, round(avg_temp::numeric, 2) AS avg_temp, readings
+FROM gold_minute ORDER BY window_start DESC, region LIMIT 8;"
+	show "SELECT version, operation, rows_added, rows_removed FROM streamext.history('gold_minute') ORDER BY version DESC LIMIT 5;"
+	say "gold_minute in update mode: each batch that touched minutes wrote one version; the earlier values of" \
+		"a minute stay readable with streamext.as_of."
+	show "SELECT version, operation, rows_added, rows_removed FROM streamext.history('gold_hourly') ORDER BY version;"
+fi
+
 # --- what else ------------------------------------------------------------------------
 heading "Summary"
 status() { if $2; then printf '    %-58s shown above\n' "$1"; else printf '    %-58s not built yet\n' "$1"; fi; }
@@ -393,7 +511,8 @@ status "Kafka sources (create_source, dead letters, offsets)" $HAVE_SOURCES
 status "tumbling / sliding windows (tumble, hop)" "$($HAVE_TUMBLE && $HAVE_HOP && echo true || echo false)"
 status "watermark, is_late, is_duplicate" "$($HAVE_WM && $HAVE_LATE && $HAVE_DUP && echo true || echo false)"
 status "gold tables (versioned_columnar, history, as_of)" $HAVE_GOLD
-for f in create_pipeline optimize vacuum metrics; do
+status "pipelines (create_pipeline, pipeline_status, pipeline_batches)" $HAVE_PIPELINES
+for f in optimize vacuum metrics; do
 	if has_fn $f; then
 		printf '    %-58s exists, not part of this demo yet\n' "streamext.$f"
 	else

@@ -12,10 +12,14 @@
 SE_PG_MAJOR=${SE_PG_MAJOR:-15}
 SE_USER=${SE_USER:-streamext_test}
 SE_PKGS="postgresql-$SE_PG_MAJOR postgresql-server-dev-$SE_PG_MAJOR postgresql-$SE_PG_MAJOR-cron
-         librdkafka-dev libzstd-dev kcat make gcc pkg-config procps psmisc python3"
+         librdkafka-dev libzstd-dev kcat make gcc pkg-config procps psmisc python3
+         prometheus prometheus-postgres-exporter curl"
 
 se_log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 se_die() { se_log "ERROR: $*"; exit 1; }
+
+# libcurl: the webhooks of SQL alerts (src/monitor/alert_webhook.c)
+SE_PKGS="$SE_PKGS libcurl4-openssl-dev"
 
 # Install the Debian packages the project needs, asking apt only for missing ones.
 se_install_deps() {

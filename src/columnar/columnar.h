@@ -65,6 +65,17 @@ extern void columnar_reader_set_tupdesc(ColumnarReader *reader, TupleDesc tupdes
 extern void columnar_reader_set_exclude(ColumnarReader *reader,
 										Snapshot now_snapshot);
 extern double columnar_reader_unrefuted_fraction(ColumnarReader *reader);
+/* One decoded segment (vals/nulls indexed by attnum - 1; NULL: not read). */
+typedef struct ColumnarVector
+{
+	int			nrows;
+	int64		segno;
+	Datum	  **vals;
+	bool	  **nulls;
+	uint8	   *deleted;		/* bit per row, NULL: none deleted */
+} ColumnarVector;
+extern bool columnar_reader_next_vector(ColumnarReader *reader, bool decode,
+										ColumnarVector *v);
 struct pg_atomic_uint32;
 extern void columnar_reader_set_shared(ColumnarReader *reader,
 									   struct pg_atomic_uint32 *next, bool nothing);
@@ -142,11 +153,17 @@ columnar_tid_to_row(ItemPointer tid)
 }
 
 extern int64 columnar_resolve_version(Relation rel, bool is_time, Datum arg, bool isnull);
+struct RangeTblEntry;
+extern Oid	columnar_as_of_table(struct RangeTblEntry *rte, Node **arg, bool *is_time);
+/* columnar_scan.c: a restriction clause as a skip key (see there) */
+extern bool columnar_clause_skip_key(Node *clause, Index relid, TupleDesc tupdesc,
+									 List **info, List **exprs);
 
 /* Module setup: hooks, callbacks, GUCs; called from _PG_init. */
 extern void columnar_init(void);
 extern void columnar_scan_init(void);
 extern void columnar_xact_init(void);
+extern void columnar_vagg_init(void);	/* columnar_vagg_plan.c */
 
 
 /* ---- internals shared by the storage, write and read files ---- */

@@ -1,5 +1,5 @@
 -- columnar.sql: the versioned_columnar table access method, its metadata tables
--- and the gold-table SQL API (history, as_of, restore, verify).
+-- and the gold-table SQL API (history, as_of, restore, verify, changes).
 --
 -- Storage design (see docs/gold-tables.md): a columnar table's rows live in
 -- the heap tables below, one row per segment and per (segment, column), each
@@ -121,3 +121,17 @@ CREATE FUNCTION streamext._columnar_restore_rows("row" anyelement, version bigin
 CREATE FUNCTION streamext.columnar_size(tbl regclass) RETURNS bigint
 	AS 'MODULE_PATHNAME', 'columnar_size' LANGUAGE C STRICT STABLE;
 COMMENT ON FUNCTION streamext.columnar_size(regclass) IS 'bytes a versioned_columnar table occupies in its segment tables (all versions)';
+
+-- The change data feed (columnar_changes.c) finds what a version wrote through
+-- these indexes, without reading the table's other segments and deletions.
+-- (Plain indexes: CatalogTupleInsert, which maintains them, takes no partial ones.)
+CREATE INDEX columnar_segment_added_idx ON streamext.columnar_segment (storage_id, added_version);
+CREATE INDEX columnar_segment_removed_idx ON streamext.columnar_segment (storage_id, removed_version);
+CREATE INDEX columnar_deletion_version_idx ON streamext.columnar_deletion (storage_id, version);
+
+-- Not STRICT: the first argument is NULL::tbl and to_version NULL means the newest.
+CREATE FUNCTION streamext.changes("row" anyelement, from_version bigint, to_version bigint DEFAULT NULL)
+	RETURNS TABLE(_version bigint, _change_type text, _committed_at timestamptz, _row anyelement)
+	AS 'MODULE_PATHNAME', 'columnar_changes' LANGUAGE C STABLE PARALLEL RESTRICTED
+	SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION streamext.changes(anyelement, bigint, bigint) IS 'the change data feed of a versioned_columnar table: every row inserted, deleted or updated by versions from_version .. to_version';

@@ -68,6 +68,7 @@ struct ColumnarReader
 	bool		nothing;		/* parallel worker of a leader-only scan */
 	int64		row_lo;			/* only segments with rows in [row_lo, row_hi) */
 	int64		row_hi;
+	bool		no_decode;		/* vector reads that need only row counts */
 };
 
 static bool segment_refuted(ColumnarReader *r, int idx);
@@ -458,8 +459,9 @@ next_segment(ColumnarReader *r)
 				}
 			MemoryContextSwitchTo(o);
 		}
-		columnar_read_chunks(r->storage_id, seg->segno, seg->row_count, r->tupdesc,
-							 r->attrs, r->vals, r->nulls, &r->scratch);
+		if (!r->no_decode)
+			columnar_read_chunks(r->storage_id, seg->segno, seg->row_count, r->tupdesc,
+								 r->attrs, r->vals, r->nulls, &r->scratch);
 		MemoryContextSwitchTo(old);
 		r->segno = seg->segno;
 		r->nrows = seg->row_count;
@@ -547,4 +549,35 @@ columnar_reader_next(ColumnarReader *r, Datum *values, bool *isnull, int64 *rown
 		}
 	}
 	return false;
+}
+
+/*
+ * Vector reads (the vectorized aggregation): the next segment's decoded
+ * columns as a whole, with its deletion bitmap (NULL: no row deleted).
+ * decode = false reads no chunk at all (counting rows from metadata).  At
+ * the end of the segments it returns false, and columnar_reader_next() then
+ * returns this transaction's own buffered rows one by one.
+ */
+bool
+columnar_reader_next_vector(ColumnarReader *r, bool decode, ColumnarVector *v)
+{
+	if (r->in_buffer)
+		return false;
+	r->rowidx = r->nrows;
+	r->no_decode = !decode;
+	if (!next_segment(r))
+	{
+		r->no_decode = false;
+		r->in_buffer = true;
+		r->bufidx = 0;
+		return false;
+	}
+	r->no_decode = false;
+	r->rowidx = r->nrows;
+	v->nrows = r->nrows;
+	v->segno = r->segno;
+	v->vals = r->vals;
+	v->nulls = r->nulls;
+	v->deleted = r->deleted;
+	return true;
 }

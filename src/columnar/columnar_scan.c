@@ -245,8 +245,8 @@ add_partial_twin(RelOptInfo *rel, CustomPath *cpath, int workers)
 }
 
 /* If rte is a call of streamext.as_of() on a versioned_columnar table, that table. */
-static Oid
-as_of_table(RangeTblEntry *rte, Node **arg, bool *is_time)
+Oid
+columnar_as_of_table(RangeTblEntry *rte, Node **arg, bool *is_time)
 {
 	RangeTblFunction *rtf;
 	FuncExpr   *fe;
@@ -289,7 +289,7 @@ add_as_of_path(PlannerInfo *root, RelOptInfo *rel, RangeTblEntry *rte)
 {
 	Node	   *arg;
 	bool		is_time;
-	Oid			relid = as_of_table(rte, &arg, &is_time);
+	Oid			relid = columnar_as_of_table(rte, &arg, &is_time);
 	Bitmapset  *attrs = NULL;
 	ListCell   *lc;
 	CustomPath *cpath;
@@ -492,6 +492,90 @@ usable_value(Node *expr)
 		!contain_subplans(expr);
 }
 
+/*
+ * One restriction clause as a skip key, if statistics can refute it: column
+ * op value with op of the column type's btree family (the column its left
+ * input, commuted if need be), or IS [NOT] NULL.  Appends four integers to
+ * *info (attnum, strategy or 0/-1 for IS NULL/IS NOT NULL, comparison
+ * proc, collation) and the value to *exprs.  The vectorized aggregation
+ * uses the same keys as its filters on vectors.
+ */
+bool
+columnar_clause_skip_key(Node *clause, Index relid, TupleDesc tupdesc, List **info, List **exprs)
+{
+	if (IsA(clause, NullTest))
+	{
+		NullTest   *nt = (NullTest *) clause;
+		AttrNumber	attnum = var_attnum((Node *) nt->arg, relid);
+
+		if (attnum == InvalidAttrNumber || nt->argisrow)
+			return false;
+		*info = lappend_int(*info, attnum);
+		*info = lappend_int(*info, nt->nulltesttype == IS_NULL ? 0 : -1);
+		*info = lappend_int(*info, InvalidOid);
+		*info = lappend_int(*info, InvalidOid);
+		*exprs = lappend(*exprs, makeNullConst(INT4OID, -1, InvalidOid));
+		return true;
+	}
+	if (IsA(clause, OpExpr) && list_length(((OpExpr *) clause)->args) == 2)
+	{
+		OpExpr	   *op = (OpExpr *) clause;
+		Node	   *left = linitial(op->args);
+		Node	   *right = lsecond(op->args);
+		AttrNumber	attnum;
+		Node	   *value;
+		bool		commuted = false;
+		Form_pg_attribute att;
+		TypeCacheEntry *tc;
+		int			strategy;
+		Oid			lefttype;
+		Oid			righttype;
+		Oid			cmp;
+
+		if ((attnum = var_attnum(left, relid)) != InvalidAttrNumber && usable_value(right))
+			value = right;
+		else if ((attnum = var_attnum(right, relid)) != InvalidAttrNumber && usable_value(left))
+		{
+			value = left;
+			commuted = true;
+		}
+		else
+			return false;
+		if (attnum > tupdesc->natts)
+			return false;
+		att = TupleDescAttr(tupdesc, attnum - 1);
+		tc = lookup_type_cache(att->atttypid, TYPECACHE_BTREE_OPFAMILY);
+		if (!OidIsValid(tc->btree_opf) || op->inputcollid != att->attcollation ||
+			!op_in_opfamily(op->opno, tc->btree_opf))
+			return false;
+		get_op_opfamily_properties(op->opno, tc->btree_opf, false, &strategy,
+								   &lefttype, &righttype);
+		/* the column must be the operator's (commuted) left input type */
+		if (commuted)
+		{
+			if (righttype != att->atttypid)
+				return false;
+			strategy = BTCommuteStrategyNumber(strategy);
+			cmp = get_opfamily_proc(tc->btree_opf, righttype, lefttype, BTORDER_PROC);
+		}
+		else
+		{
+			if (lefttype != att->atttypid)
+				return false;
+			cmp = get_opfamily_proc(tc->btree_opf, lefttype, righttype, BTORDER_PROC);
+		}
+		if (!OidIsValid(cmp))
+			return false;
+		*info = lappend_int(*info, attnum);
+		*info = lappend_int(*info, strategy);
+		*info = lappend_int(*info, cmp);
+		*info = lappend_int(*info, op->inputcollid);
+		*exprs = lappend(*exprs, copyObject(value));
+		return true;
+	}
+	return false;
+}
+
 /* Turn the restriction clauses that statistics can refute into skip keys. */
 static void
 extract_keys(RelOptInfo *rel, Relation relation, List *clauses, List **info, List **exprs)
@@ -505,76 +589,7 @@ extract_keys(RelOptInfo *rel, Relation relation, List *clauses, List **info, Lis
 
 		if (IsA(clause, RestrictInfo))
 			clause = (Node *) ((RestrictInfo *) clause)->clause;
-
-		if (IsA(clause, NullTest))
-		{
-			NullTest   *nt = (NullTest *) clause;
-			AttrNumber	attnum = var_attnum((Node *) nt->arg, rel->relid);
-
-			if (attnum == InvalidAttrNumber || nt->argisrow)
-				continue;
-			*info = lappend_int(*info, attnum);
-			*info = lappend_int(*info, nt->nulltesttype == IS_NULL ? 0 : -1);
-			*info = lappend_int(*info, InvalidOid);
-			*info = lappend_int(*info, InvalidOid);
-			*exprs = lappend(*exprs, makeNullConst(INT4OID, -1, InvalidOid));
-		}
-		else if (IsA(clause, OpExpr) && list_length(((OpExpr *) clause)->args) == 2)
-		{
-			OpExpr	   *op = (OpExpr *) clause;
-			Node	   *left = linitial(op->args);
-			Node	   *right = lsecond(op->args);
-			AttrNumber	attnum;
-			Node	   *value;
-			bool		commuted = false;
-			Form_pg_attribute att;
-			TypeCacheEntry *tc;
-			int			strategy;
-			Oid			lefttype;
-			Oid			righttype;
-			Oid			cmp;
-
-			if ((attnum = var_attnum(left, rel->relid)) != InvalidAttrNumber && usable_value(right))
-				value = right;
-			else if ((attnum = var_attnum(right, rel->relid)) != InvalidAttrNumber && usable_value(left))
-			{
-				value = left;
-				commuted = true;
-			}
-			else
-				continue;
-			if (attnum > tupdesc->natts)
-				continue;
-			att = TupleDescAttr(tupdesc, attnum - 1);
-			tc = lookup_type_cache(att->atttypid, TYPECACHE_BTREE_OPFAMILY);
-			if (!OidIsValid(tc->btree_opf) || op->inputcollid != att->attcollation)
-				continue;
-			if (!op_in_opfamily(op->opno, tc->btree_opf))
-				continue;
-			get_op_opfamily_properties(op->opno, tc->btree_opf, false, &strategy,
-									   &lefttype, &righttype);
-			/* the column must be the operator's (commuted) left input type */
-			if (commuted)
-			{
-				if (righttype != att->atttypid)
-					continue;
-				strategy = BTCommuteStrategyNumber(strategy);
-				cmp = get_opfamily_proc(tc->btree_opf, righttype, lefttype, BTORDER_PROC);
-			}
-			else
-			{
-				if (lefttype != att->atttypid)
-					continue;
-				cmp = get_opfamily_proc(tc->btree_opf, lefttype, righttype, BTORDER_PROC);
-			}
-			if (!OidIsValid(cmp))
-				continue;
-			*info = lappend_int(*info, attnum);
-			*info = lappend_int(*info, strategy);
-			*info = lappend_int(*info, cmp);
-			*info = lappend_int(*info, op->inputcollid);
-			*exprs = lappend(*exprs, copyObject(value));
-		}
+		(void) columnar_clause_skip_key(clause, rel->relid, tupdesc, info, exprs);
 	}
 }
 
@@ -585,7 +600,7 @@ plan_as_of(PlannerInfo *root, RelOptInfo *rel, CustomPath *best_path, List *tlis
 	CustomScan *cscan = makeNode(CustomScan);
 	Node	   *arg;
 	bool		is_time;
-	Oid			relid = as_of_table(rte, &arg, &is_time);
+	Oid			relid = columnar_as_of_table(rte, &arg, &is_time);
 	Relation	relation = table_open(relid, AccessShareLock);
 	TupleDesc	tupdesc = RelationGetDescr(relation);
 	Bitmapset  *attrs = NULL;
@@ -1184,4 +1199,5 @@ columnar_scan_init(void)
 	RegisterCustomScanMethods(&plan_methods);
 	prev_set_rel_pathlist_hook = set_rel_pathlist_hook;
 	set_rel_pathlist_hook = columnar_set_rel_pathlist;
+	columnar_vagg_init();
 }

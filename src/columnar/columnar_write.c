@@ -280,6 +280,11 @@ get_write_state_ext(Relation rel, bool dont_wait)
 		{
 			ws->lock_subid = GetCurrentSubTransactionId();
 			ws->user_id = GetUserId();
+			/*
+			 * Under the lock, which the previous writer released only after
+			 * its commit became visible: whoever sees this version sees
+			 * every one before it (columnar_changes.c relies on it).
+			 */
 			ws->version = columnar_latest_version(storage_id, SnapshotSelf) + 1;
 			ws->next_row = ws->reserved_end = 0;
 		}

@@ -87,6 +87,18 @@ assignment_remove(const rd_kafka_topic_partition_list_t *parts)
 	assignment_changed();
 }
 
+static void
+assign_partitions(void *arg)
+{
+	offsets_assign((rd_kafka_topic_partition_list_t *) arg);
+}
+
+static void
+revoke_partitions(void *arg)
+{
+	offsets_revoke((const rd_kafka_topic_partition_list_t *) arg);
+}
+
 /*
  * Called by librdkafka from inside rd_kafka_consumer_poll() in this process's
  * only thread, so PostgreSQL calls are allowed; errors must not unwind
@@ -100,26 +112,15 @@ rebalance_cb(rd_kafka_t *k, rd_kafka_resp_err_t err,
 
 	if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS)
 	{
-		MemoryContext cxt = CurrentMemoryContext;
+		ErrorData  *ed = se_try(assign_partitions, parts);
 
-		PG_TRY();
+		if (ed != NULL)
 		{
-			offsets_assign(parts);
-		}
-		PG_CATCH();
-		{
-			ErrorData  *ed;
-
-			MemoryContextSwitchTo(cxt);
-			ed = CopyErrorData();
-			FlushErrorState();
-			AbortCurrentTransaction();
 			if (se_worker.consumer_error == NULL)
 				se_worker.consumer_error = MemoryContextStrdup(TopMemoryContext, ed->message);
 			for (int i = 0; i < parts->cnt; i++)
 				parts->elems[i].offset = RD_KAFKA_OFFSET_INVALID;
 		}
-		PG_END_TRY();
 		ereport(LOG, (errmsg("source \"%s\" worker %d: assigned %d partitions",
 							 se_worker.args.name, se_worker.args.index, parts->cnt)));
 		if (se_worker.consumer_error || ShutdownRequestPending)
@@ -143,29 +144,20 @@ rebalance_cb(rd_kafka_t *k, rd_kafka_resp_err_t err,
 	}
 	else
 	{
-		MemoryContext cxt = CurrentMemoryContext;
+		ErrorData  *ed;
 
 		/* Revoked (or an error): what we hold for them is someone else's now. */
 		ereport(LOG, (errmsg("source \"%s\" worker %d: %d partitions revoked",
 							 se_worker.args.name, se_worker.args.index, parts->cnt)));
 		worker_drop_buffered(parts);
 		/* An error (say flushing WAL) must not unwind through librdkafka. */
-		PG_TRY();
+		ed = se_try(revoke_partitions, parts);
+		if (ed != NULL)
 		{
-			offsets_revoke(parts);
-		}
-		PG_CATCH();
-		{
-			ErrorData  *ed;
-
-			MemoryContextSwitchTo(cxt);
-			ed = CopyErrorData();
-			FlushErrorState();
 			if (se_worker.consumer_error == NULL)
 				se_worker.consumer_error = MemoryContextStrdup(TopMemoryContext, ed->message);
 			FreeErrorData(ed);
 		}
-		PG_END_TRY();
 		if (cooperative)
 		{
 			rd_kafka_error_destroy(rd_kafka_incremental_unassign(k, parts));

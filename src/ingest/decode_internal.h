@@ -53,7 +53,8 @@ typedef enum MetaKind
 	META_KAFKA_TIMESTAMP,
 	META_INGESTED_AT,
 	META_HEADERS,
-	META_RAW
+	META_RAW,
+	META_TRACK_XID				/* a pipeline's tracking column: always its default */
 } MetaKind;
 
 /* One step of a column_map path: a member name or an array index. */

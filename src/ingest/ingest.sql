@@ -335,7 +335,8 @@ CREATE TRIGGER sources_check BEFORE INSERT OR UPDATE ON streamext.sources
 CREATE FUNCTION streamext._source_worker_stats(
 	OUT source_id bigint, OUT workers integer, OUT messages bigint, OUT rows bigint,
 	OUT bytes bigint, OUT lag bigint, OUT last_batch_at timestamptz,
-	OUT broker_down boolean, OUT last_error text, OUT assigned_partitions integer)
+	OUT broker_down boolean, OUT last_error text, OUT assigned_partitions integer,
+	OUT retention_wait text)
 	RETURNS SETOF record
 	AS 'MODULE_PATHNAME', 'streamext_source_worker_stats'
 	LANGUAGE C STRICT VOLATILE PARALLEL RESTRICTED;
@@ -412,6 +413,8 @@ SELECT s.name AS source,
 			sc.asked, sc.wanted)
 		WHEN ds.dead_letter_rate = 1 OR (ds.dead_letter_rate >= 0.5 AND ds.recent_messages >= 100) THEN
 			'most recent messages go to streamext.dead_letters; see last_dead_letter_error'
+		-- time_partition retention keeps a partition a pipeline has not read yet
+		WHEN w.retention_wait IS NOT NULL THEN w.retention_wait
 		WHEN ds.null_columns > 0 THEN pg_catalog.format(
 			'%s column(s) got NULL in every message for lack of a key; see streamext.source_warnings',
 			ds.null_columns)

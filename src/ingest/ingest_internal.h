@@ -12,12 +12,12 @@
 #include "utils/jsonb.h"
 
 #include "ingest/decode.h"
+#include "common/worker_common.h"
 
 #define INGEST_ERROR_LEN 256
 #define INGEST_NAME_LEN 64
 
-/* GUCs */
-extern char *ingest_database;
+/* GUCs (streamext.database is the launcher's: common/launcher.h) */
 extern int	ingest_max_source_workers;
 
 /* What a consumer worker is told at start (bgw_extra). */
@@ -83,6 +83,7 @@ typedef struct IngestWorkerSlot
 	bool		broker_down;
 	int32		assigned;		/* partitions the consumer holds */
 	char		last_error[INGEST_ERROR_LEN];
+	char		retention_wait[INGEST_ERROR_LEN];	/* time_partition: a partition kept for a pipeline */
 
 	/* what new users trip over (issue 10): filled by sink_publish_stats() */
 	IngestDecodeStats decode;
@@ -92,20 +93,14 @@ typedef struct IngestWorkerSlot
 typedef struct IngestShared
 {
 	LWLock	   *lock;
-	pid_t		launcher_pid;
-	Latch	   *launcher_latch;
 	int			nslots;
 	IngestWorkerSlot slots[FLEXIBLE_ARRAY_MEMBER];
 } IngestShared;
 
 extern IngestShared *ingest_shared;
 
-/* search_path.c: the extension's own queries in workers run under a pinned search_path */
-extern int	ingest_pin_search_path(void);
-
 /* lock_guard.c: no LOCK of the extension's tables above ROW EXCLUSIVE by non-owners */
 extern void ingest_lock_guard_init(void);
-extern void ingest_unpin_search_path(int level);
 
 /*
  * The launcher's last decision per running source (what it wanted to run,
@@ -143,12 +138,8 @@ typedef struct IngestSched
 extern IngestSched *ingest_sched;
 extern int	ingest_max_workers_per_source;
 
-/* launcher.c */
-extern void ingest_wake_launcher_now(void);
-
 /* worker.c */
 extern PGDLLEXPORT void ingest_worker_main(Datum arg);
-extern PGDLLEXPORT void ingest_launcher_main(Datum arg);
 
 /* One message of a batch as the sink sees it (copied out of librdkafka). */
 typedef struct SinkMessage
@@ -188,6 +179,7 @@ extern void sink_write_batch(SinkState *ss, SinkMessage *msgs, int n,
 extern bool sink_schema_pending(SinkState *ss);
 extern void sink_apply_schema(SinkState *ss);
 extern void sink_maintain(SinkState *ss);
+extern const char *sink_retention_wait(SinkState *ss);
 extern void sink_publish_stats(SinkState *ss, IngestDecodeStats *out);
 
 #endif							/* STREAMEXT_INGEST_INTERNAL_H */

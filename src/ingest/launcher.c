@@ -1,17 +1,14 @@
 /*
  * launcher.c
- *		The ingest launcher: GUCs, shared memory for worker statistics, and the
- *		background worker that keeps one set of consumer workers per running
- *		source alive.
+ *		The ingest side of the streamext launcher (src/common/launcher.c):
+ *		GUCs, shared memory for worker statistics, and the pass that keeps
+ *		one set of consumer workers per running source alive.
  *
- * The launcher is a static background worker (registered when streamext is
- * preloaded) connected to streamext.database.  It reads streamext.sources
- * whenever it is woken (a source function's transaction commits, a worker
- * starts or stops) and at least every launcher poll interval, and then
- * starts, stops or restarts dynamic consumer workers so that every running
- * source has its share of them at its current generation.  After a crash
- * restart of the server the postmaster restarts the launcher, which starts
- * the workers again.
+ * The pass reads streamext.sources whenever the launcher is woken (a source
+ * function's transaction commits, a worker starts or stops) and at least
+ * every streamext.launcher_naptime, and then starts, stops or restarts
+ * dynamic consumer workers (src/common/worker_set.c) so that every running
+ * source has its share of them at its current generation.
  *
  * How many workers a source gets: its `parallelism` option, or without one
  * one per Kafka partition of its topics, at most one per CPU core; either way at
@@ -53,49 +50,16 @@
 #include "streamext.h"
 #include "ingest/ingest.h"
 #include "ingest/ingest_internal.h"
+#include "common/launcher.h"
 
-char	   *ingest_database = NULL;
 int			ingest_max_source_workers = 16;
 int			ingest_max_workers_per_source = 8;
-static int	ingest_launcher_naptime = 1000;
 
 IngestShared *ingest_shared = NULL;
 IngestSched *ingest_sched = NULL;
 
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
-
-/* A consumer worker the launcher started. */
-typedef struct LauncherWorker
-{
-	int64		source_id;
-	int32		generation;
-	int32		index;
-	BackgroundWorkerHandle *handle;
-	bool		stopping;		/* terminate requested */
-	TimestampTz started_at;
-	TimestampTz stopped_at;		/* when we saw it stopped; 0 while running */
-	int			restart_delay_ms;	/* once stopped: wait this long before a restart */
-} LauncherWorker;
-
-/*
- * Consecutive failures of a (source, generation, worker index): a worker
- * that keeps failing (a "transient" error that persists, no free slot, ...)
- * is restarted after 1 s, 2 s, 4 s ... up to a minute, not every second.
- */
-typedef struct LauncherBackoff
-{
-	int64		source_id;
-	int32		generation;
-	int32		index;
-	int			failures;
-} LauncherBackoff;
-
-#define BACKOFF_MAX_MS 60000
-/* a worker that ran this long before stopping starts its count again */
-#define BACKOFF_RESET_MS 60000
-
-static List *launcher_backoff = NIL;
 
 /* A source row as the launcher needs it. */
 typedef struct LauncherSource
@@ -112,9 +76,18 @@ typedef struct LauncherSource
 	int32		reason;			/* IngestSchedReason */
 } LauncherSource;
 
-static List *launcher_workers = NIL;
-static bool wake_at_commit = false;
-static bool xact_callback_registered = false;
+static SeWorkerSet source_workers = {.what = "source"};
+
+static bool ingest_launcher_pass(void);
+static void ingest_launcher_start(void);
+static void ingest_launcher_stop(void);
+
+static const SeLauncherClient ingest_client = {
+	.name = "sources",
+	.start = ingest_launcher_start,
+	.pass = ingest_launcher_pass,
+	.stop = ingest_launcher_stop
+};
 
 static Size
 ingest_shmem_size(void)
@@ -158,18 +131,12 @@ ingest_shmem_startup(void)
 void
 ingest_init(void)
 {
-	BackgroundWorker worker;
-
 	/*
 	 * PGC_POSTMASTER variables may only be defined while preloading; loaded
 	 * later (no workers then, so the values matter little) they are SIGHUP ones.
 	 */
 	GucContext	pmctx = process_shared_preload_libraries_in_progress ? PGC_POSTMASTER : PGC_SIGHUP;
 
-	DefineCustomStringVariable("streamext.database",
-							   "Database whose Kafka sources the streamext launcher runs.",
-							   NULL, &ingest_database, "postgres",
-							   pmctx, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("streamext.max_source_workers",
 							"Maximum number of Kafka consumer workers (all sources together).",
 							"Each also needs a max_worker_processes slot.",
@@ -181,11 +148,6 @@ ingest_init(void)
 							"partition, at most one per CPU core), is bounded by this.",
 							&ingest_max_workers_per_source, 8, 1, 1024,
 							PGC_SIGHUP, 0, NULL, NULL, NULL);
-	DefineCustomIntVariable("streamext.launcher_naptime",
-							"Longest time the source launcher waits between checks of streamext.sources.",
-							NULL, &ingest_launcher_naptime, 1000, 10, 60000,
-							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
-
 	/* in every backend that loads the library, preloaded or not */
 	ingest_lock_guard_init();
 
@@ -197,40 +159,7 @@ ingest_init(void)
 	prev_shmem_startup_hook = shmem_startup_hook;
 	shmem_startup_hook = ingest_shmem_startup;
 
-	memset(&worker, 0, sizeof(worker));
-	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
-	worker.bgw_restart_time = 1;
-	snprintf(worker.bgw_library_name, BGW_MAXLEN, "streamext");
-	snprintf(worker.bgw_function_name, BGW_MAXLEN, "ingest_launcher_main");
-	snprintf(worker.bgw_name, BGW_MAXLEN, "streamext launcher");
-	snprintf(worker.bgw_type, BGW_MAXLEN, "streamext launcher");
-	RegisterBackgroundWorker(&worker);
-}
-
-/* Set the launcher's latch, if there is a launcher. */
-void
-ingest_wake_launcher_now(void)
-{
-	Latch	   *latch = NULL;
-
-	if (ingest_shared == NULL)
-		return;
-	LWLockAcquire(ingest_shared->lock, LW_SHARED);
-	if (ingest_shared->launcher_pid != 0)
-		latch = ingest_shared->launcher_latch;
-	LWLockRelease(ingest_shared->lock);
-	if (latch)
-		SetLatch(latch);
-}
-
-static void
-wake_launcher_xact_callback(XactEvent event, void *arg)
-{
-	if (event == XACT_EVENT_COMMIT && wake_at_commit)
-		ingest_wake_launcher_now();
-	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT)
-		wake_at_commit = false;
+	se_launcher_register(&ingest_client);
 }
 
 PG_FUNCTION_INFO_V1(streamext_wake_launcher);
@@ -240,24 +169,9 @@ Datum
 streamext_wake_launcher(PG_FUNCTION_ARGS)
 {
 	static bool warned_database = false;
-	char	   *dbname = get_database_name(MyDatabaseId);
 
-	streamext_warn_if_not_preloaded("streamext sources");
-	if (streamext_preloaded && dbname && strcmp(dbname, ingest_database) != 0 && !warned_database)
-	{
-		ereport(WARNING,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("sources of database \"%s\" do not run: streamext.database is \"%s\"",
-						dbname, ingest_database),
-				 errhint("Set streamext.database = '%s' in postgresql.conf and restart the server.", dbname)));
-		warned_database = true;
-	}
-	if (!xact_callback_registered)
-	{
-		RegisterXactCallback(wake_launcher_xact_callback, NULL);
-		xact_callback_registered = true;
-	}
-	wake_at_commit = true;
+	streamext_warn_if_no_workers("sources", NULL, &warned_database);
+	se_launcher_wake_at_commit();
 	PG_RETURN_VOID();
 }
 
@@ -328,8 +242,8 @@ streamext_source_worker_stats(PG_FUNCTION_ARGS)
 
 	for (i = 0; i < n; i++)
 	{
-		Datum		values[10];
-		bool		nulls[10];
+		Datum		values[11];
+		bool		nulls[11];
 		int			workers = 0;
 		uint64		messages = 0,
 					rows = 0,
@@ -340,6 +254,7 @@ streamext_source_worker_stats(PG_FUNCTION_ARGS)
 		TimestampTz last_batch = 0;
 		bool		down = false;
 		const char *err = NULL;
+		const char *retention = NULL;
 
 		if (!copy[i].in_use || done[i])
 			continue;
@@ -365,6 +280,8 @@ streamext_source_worker_stats(PG_FUNCTION_ARGS)
 			assigned += s->assigned;
 			if (s->last_error[0] != '\0' && err == NULL)
 				err = s->last_error;
+			if (s->retention_wait[0] != '\0' && retention == NULL)
+				retention = s->retention_wait;
 		}
 		memset(nulls, 0, sizeof(nulls));
 		values[0] = Int64GetDatum(copy[i].source_id);
@@ -391,6 +308,9 @@ streamext_source_worker_stats(PG_FUNCTION_ARGS)
 			values[8] = CStringGetTextDatum(err);
 		nulls[8] = (err == NULL);
 		values[9] = Int32GetDatum(assigned);
+		if (retention)
+			values[10] = CStringGetTextDatum(retention);
+		nulls[10] = (retention == NULL);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	PG_RETURN_VOID();
@@ -404,15 +324,11 @@ static List *
 launcher_read_sources(void)
 {
 	List	   *result = NIL;
-	MemoryContext outer = CurrentMemoryContext;
+	SeXact		x;
 	int			ret;
 	uint64		i;
 
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	SPI_connect();
-	PushActiveSnapshot(GetTransactionSnapshot());
-	pgstat_report_activity(STATE_RUNNING, "reading streamext.sources");
+	se_xact_begin(&x, SE_XACT_SPI, "reading streamext.sources");
 
 	ret = SPI_execute("SELECT pg_catalog.to_regclass('streamext.sources') IS NOT NULL", true, 1);
 	if (ret == SPI_OK_SELECT && SPI_processed == 1)
@@ -426,28 +342,8 @@ launcher_read_sources(void)
 			/*
 			 * A worker connects as the source's owner; if the owner cannot log
 			 * in (NOLOGIN, dropped), every start would fail: say so instead.
-			 * SKIP LOCKED: the owner may hold its source's row locked (SELECT
-			 * ... FOR UPDATE in an open transaction, then made NOLOGIN), and
-			 * the launcher must never wait for another role; the row is
-			 * marked in a later pass.
 			 */
-			ret = SPI_execute("UPDATE streamext.sources s SET state = 'error', "
-							  " last_error = pg_catalog.format('the owner of the source, role %s, cannot log in (or does not exist); "
-							  "give it LOGIN, or another owner, then call streamext.resume_source', s.owner) "
-							  "WHERE s.id OPERATOR(pg_catalog.=) ANY (ARRAY(SELECT s2.id FROM streamext.sources s2 "
-							  " WHERE s2.state OPERATOR(pg_catalog.=) 'running'::pg_catalog.text AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles r "
-							  "  WHERE r.oid OPERATOR(pg_catalog.=) s2.owner::pg_catalog.oid AND r.rolcanlogin) "
-							  " FOR UPDATE SKIP LOCKED))",
-							  false, 0);
-			if (ret != SPI_OK_UPDATE)
-				ereport(ERROR,
-						(errcode(ERRCODE_INTERNAL_ERROR),
-						 errmsg_internal("cannot update streamext.sources: %s", SPI_result_code_string(ret))));
-			if (SPI_processed > 0)
-				ereport(LOG,
-						(errcode(ERRCODE_SUCCESSFUL_COMPLETION),
-						 errmsg("streamext launcher: %llu source(s) stopped because their owner cannot log in",
-								(unsigned long long) SPI_processed)));
+			(void) se_launcher_stop_nologin("streamext.sources", "source");
 			/*
 			 * Schema-qualified operators: this runs as a superuser, with a
 			 * search_path other roles may write to.  The partitions a source
@@ -471,7 +367,7 @@ launcher_read_sources(void)
 				HeapTuple	tup = SPI_tuptable->vals[i];
 				TupleDesc	td = SPI_tuptable->tupdesc;
 				LauncherSource *src;
-				MemoryContext old = MemoryContextSwitchTo(outer);
+				MemoryContext old = MemoryContextSwitchTo(x.caller);
 
 				src = palloc0(sizeof(LauncherSource));
 				src->id = DatumGetInt64(SPI_getbinval(tup, td, 1, &isnull));
@@ -488,22 +384,17 @@ launcher_read_sources(void)
 			}
 		}
 	}
-	SPI_finish();
-	PopActiveSnapshot();
-	CommitTransactionCommand();
-	pgstat_report_activity(STATE_IDLE, NULL);
+	se_xact_commit(&x);
 	return result;
 }
 
 static bool
-launcher_start_worker(LauncherSource *src, int index, LauncherWorker *lw)
+launcher_start_worker(LauncherSource *src, int index)
 {
 	BackgroundWorker worker;
 	IngestWorkerArgs args;
-	BackgroundWorkerHandle *handle;
-	MemoryContext old;
 
-	memset(&worker, 0, sizeof(worker));
+	se_bgworker_init(&worker, "ingest_worker_main", "streamext source");
 	memset(&args, 0, sizeof(args));
 	args.dboid = MyDatabaseId;
 	args.owner = src->owner;
@@ -513,77 +404,8 @@ launcher_start_worker(LauncherSource *src, int index, LauncherWorker *lw)
 	strlcpy(args.name, src->name, INGEST_NAME_LEN);
 	StaticAssertStmt(sizeof(IngestWorkerArgs) <= BGW_EXTRALEN, "worker args too long");
 	memcpy(worker.bgw_extra, &args, sizeof(args));
-
-	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
-	worker.bgw_restart_time = BGW_NEVER_RESTART;
-	snprintf(worker.bgw_library_name, BGW_MAXLEN, "streamext");
-	snprintf(worker.bgw_function_name, BGW_MAXLEN, "ingest_worker_main");
 	snprintf(worker.bgw_name, BGW_MAXLEN, "streamext source %s #%d", src->name, index);
-	snprintf(worker.bgw_type, BGW_MAXLEN, "streamext source");
-	worker.bgw_notify_pid = MyProcPid;
-
-	old = MemoryContextSwitchTo(TopMemoryContext);
-	if (!RegisterDynamicBackgroundWorker(&worker, &handle))
-	{
-		MemoryContextSwitchTo(old);
-		return false;
-	}
-	MemoryContextSwitchTo(old);
-	lw->source_id = src->id;
-	lw->generation = src->generation;
-	lw->index = index;
-	lw->handle = handle;
-	lw->stopping = false;
-	lw->started_at = GetCurrentTimestamp();
-	lw->stopped_at = 0;
-	lw->restart_delay_ms = 1000;
-	return true;
-}
-
-/*
- * A wanted worker stopped without being asked to: count the failure and
- * return how long to wait before starting it again.
- */
-static int
-launcher_note_failure(LauncherWorker *lw, TimestampTz now)
-{
-	LauncherBackoff *b = NULL;
-	ListCell   *lc;
-	MemoryContext old;
-	int			delay = 1000;
-	int			i;
-
-	foreach(lc, launcher_backoff)
-	{
-		LauncherBackoff *c = lfirst(lc);
-
-		if (c->source_id == lw->source_id && c->generation == lw->generation && c->index == lw->index)
-			b = c;
-	}
-	if (b == NULL)
-	{
-		old = MemoryContextSwitchTo(TopMemoryContext);
-		b = palloc0(sizeof(LauncherBackoff));
-		b->source_id = lw->source_id;
-		b->generation = lw->generation;
-		b->index = lw->index;
-		launcher_backoff = lappend(launcher_backoff, b);
-		MemoryContextSwitchTo(old);
-	}
-	if (TimestampDifferenceExceeds(lw->started_at, now, BACKOFF_RESET_MS))
-		b->failures = 0;
-	b->failures++;
-	for (i = 1; i < b->failures && delay < BACKOFF_MAX_MS; i++)
-		delay *= 2;
-	delay = Min(delay, BACKOFF_MAX_MS);
-	if (b->failures >= 3)
-		ereport(LOG,
-				(errcode(ERRCODE_SUCCESSFUL_COMPLETION),
-				 errmsg("streamext launcher: worker %d of source %lld failed %d times in a row; next start in %d s",
-						lw->index, (long long) lw->source_id, b->failures, delay / 1000),
-				 errhint("See the worker's errors above, and streamext.source_status.")));
-	return delay;
+	return se_workers_start(&source_workers, &worker, src->id, src->generation, index);
 }
 
 /* CPU cores of this machine, for the automatic parallelism. */
@@ -726,98 +548,42 @@ launcher_publish(List *sources, int in_use)
 	LWLockRelease(ingest_shared->lock);
 }
 
+/* Is worker index of (source, generation) among the workers to run? */
+static bool
+source_worker_wanted(int64 id, int32 generation, int32 index, void *arg)
+{
+	List	   *sources = arg;
+	ListCell   *ls;
+
+	foreach(ls, sources)
+	{
+		LauncherSource *src = lfirst(ls);
+
+		if (src->id == id && src->generation == generation &&
+			(index < 0 || index < src->parallelism))
+			return true;
+	}
+	return false;
+}
+
 /* One pass: make the running workers match the running sources. */
-static void
-launcher_reconcile(void)
+static bool
+ingest_launcher_pass(void)
 {
 	List	   *sources = launcher_read_sources();
 	ListCell   *lc;
-	List	   *keep = NIL;
-	TimestampTz now = GetCurrentTimestamp();
 	static bool warned_no_slot = false;
-	int			in_use = 0;
+	int			in_use;
 
 	launcher_allot(sources);
 
-	/* Stop what is no longer wanted; forget what has stopped. */
-	foreach(lc, launcher_workers)
-	{
-		LauncherWorker *lw = lfirst(lc);
-		pid_t		pid;
-		BgwHandleStatus st = GetBackgroundWorkerPid(lw->handle, &pid);
-		bool		wanted = false;
-		ListCell   *ls;
-
-		foreach(ls, sources)
-		{
-			LauncherSource *src = lfirst(ls);
-
-			if (src->id == lw->source_id && src->generation == lw->generation &&
-				lw->index < src->parallelism)
-				wanted = true;
-		}
-
-		if (st == BGWH_STOPPED)
-		{
-			if (lw->stopped_at == 0)
-			{
-				lw->stopped_at = now;
-				if (wanted && !lw->stopping)
-					lw->restart_delay_ms = launcher_note_failure(lw, now);
-			}
-			/* Keep a stopped, still wanted worker's entry for the restart delay. */
-			if (wanted && !lw->stopping &&
-				!TimestampDifferenceExceeds(lw->stopped_at, now, lw->restart_delay_ms))
-			{
-				keep = lappend(keep, lw);
-				continue;
-			}
-			pfree(lw->handle);
-			pfree(lw);
-			continue;
-		}
-		if (!wanted && !lw->stopping)
-		{
-			TerminateBackgroundWorker(lw->handle);
-			lw->stopping = true;
-		}
-		keep = lappend(keep, lw);
-	}
-	list_free(launcher_workers);
-	launcher_workers = keep;
-
 	/*
-	 * Workers still running or stopping hold a slot; a new one starts only
-	 * when a slot is free (a shrinking source's workers must stop first).
+	 * Stop what is no longer wanted.  Workers still running or stopping hold
+	 * a slot; a new one starts only when a slot is free (a shrinking source's
+	 * workers must stop first).
 	 */
-	foreach(lc, launcher_workers)
-	{
-		if (((LauncherWorker *) lfirst(lc))->stopped_at == 0)
-			in_use++;
-	}
-
-	/* Forget the failures of sources that stopped or changed. */
-	keep = NIL;
-	foreach(lc, launcher_backoff)
-	{
-		LauncherBackoff *b = lfirst(lc);
-		ListCell   *ls;
-		bool		wanted = false;
-
-		foreach(ls, sources)
-		{
-			LauncherSource *src = lfirst(ls);
-
-			if (src->id == b->source_id && src->generation == b->generation)
-				wanted = true;
-		}
-		if (wanted)
-			keep = lappend(keep, b);
-		else
-			pfree(b);
-	}
-	list_free(launcher_backoff);
-	launcher_backoff = keep;
+	se_workers_sweep(&source_workers, source_worker_wanted, sources);
+	in_use = se_workers_alive(&source_workers);
 
 	/* Start what is missing. */
 	foreach(lc, sources)
@@ -827,26 +593,12 @@ launcher_reconcile(void)
 
 		for (i = 0; i < src->parallelism; i++)
 		{
-			ListCell   *lw_lc;
-			bool		present = false;
-			LauncherWorker *lw;
-
-			foreach(lw_lc, launcher_workers)
-			{
-				LauncherWorker *w = lfirst(lw_lc);
-
-				/* An old generation still stopping blocks its successor. */
-				if (w->source_id == src->id && w->index == i)
-					present = true;
-			}
-			if (present)
+			if (se_workers_listed(&source_workers, src->id, i))
 				continue;
 			if (in_use >= ingest_max_source_workers)
 				break;
-			lw = MemoryContextAllocZero(TopMemoryContext, sizeof(LauncherWorker));
-			if (!launcher_start_worker(src, i, lw))
+			if (!launcher_start_worker(src, i))
 			{
-				pfree(lw);
 				src->reason = INGEST_SCHED_NO_BGWORKER;
 				if (!warned_no_slot)
 					ereport(LOG,
@@ -858,26 +610,22 @@ launcher_reconcile(void)
 				break;
 			}
 			warned_no_slot = false;
-			launcher_workers = lappend(launcher_workers, lw);
 			in_use++;
 		}
 	}
 	launcher_publish(sources, in_use);
 	list_free_deep(sources);
+	return source_workers.workers != NIL;
 }
 
+/* The launcher exits: source_status no longer shows its decisions. */
 static void
-launcher_shmem_exit(int code, Datum arg)
+ingest_launcher_exit(int code, Datum arg)
 {
 	if (ingest_shared == NULL)
 		return;
 	LWLockAcquire(ingest_shared->lock, LW_EXCLUSIVE);
-	if (ingest_shared->launcher_pid == MyProcPid)
-	{
-		ingest_shared->launcher_pid = 0;
-		ingest_shared->launcher_latch = NULL;
-		ingest_sched->nsources = 0;
-	}
+	ingest_sched->nsources = 0;
 	LWLockRelease(ingest_shared->lock);
 }
 
@@ -910,67 +658,16 @@ launcher_stop_orphans(void)
 				 errmsg("streamext launcher: stopped %d consumer worker(s) of a previous launcher", n)));
 }
 
-void
-ingest_launcher_main(Datum arg)
+/* In the launcher, once: stop what a previous launcher left running. */
+static void
+ingest_launcher_start(void)
 {
-	MemoryContext loop_cxt;
-
-	pqsignal(SIGTERM, SignalHandlerForShutdownRequest);
-	pqsignal(SIGHUP, SignalHandlerForConfigReload);
-	BackgroundWorkerUnblockSignals();
-
-	BackgroundWorkerInitializeConnection(ingest_database, NULL, 0);
-
-	/*
-	 * The launcher runs as a superuser: no operator or function planted in a
-	 * schema of the database's search_path may ever run in it.
-	 */
-	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_OVERRIDE);
-
-	LWLockAcquire(ingest_shared->lock, LW_EXCLUSIVE);
-	ingest_shared->launcher_pid = MyProcPid;
-	ingest_shared->launcher_latch = MyLatch;
-	LWLockRelease(ingest_shared->lock);
-	before_shmem_exit(launcher_shmem_exit, 0);
+	before_shmem_exit(ingest_launcher_exit, 0);
 	launcher_stop_orphans();
+}
 
-	ereport(LOG,
-
-			(errcode(ERRCODE_SUCCESSFUL_COMPLETION),
-
-			 errmsg("streamext launcher started for database \"%s\"", ingest_database)));
-
-	loop_cxt = AllocSetContextCreate(TopMemoryContext, "streamext launcher loop",
-									 ALLOCSET_DEFAULT_SIZES);
-	while (!ShutdownRequestPending)
-	{
-		MemoryContext old;
-
-		CHECK_FOR_INTERRUPTS();
-		if (ConfigReloadPending)
-		{
-			ConfigReloadPending = false;
-			ProcessConfigFile(PGC_SIGHUP);
-		}
-		old = MemoryContextSwitchTo(loop_cxt);
-		launcher_reconcile();
-		MemoryContextSwitchTo(old);
-		MemoryContextReset(loop_cxt);
-
-		/* Restart delays need another look within a second. */
-		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 launcher_workers ? Min(ingest_launcher_naptime, 500) : ingest_launcher_naptime,
-						 PG_WAIT_EXTENSION);
-		ResetLatch(MyLatch);
-	}
-
-	/* Workers stop with the server; on a mere launcher stop, stop them too. */
-	{
-		ListCell   *lc;
-
-		foreach(lc, launcher_workers)
-			TerminateBackgroundWorker(((LauncherWorker *) lfirst(lc))->handle);
-	}
-	/* Exit code 1: the postmaster restarts a launcher that was merely terminated. */
-	proc_exit(1);
+static void
+ingest_launcher_stop(void)
+{
+	se_workers_terminate_all(&source_workers);
 }

@@ -1,7 +1,8 @@
 /*
  * metadata.c
  *		Filling a target's metadata columns (_topic, _partition, _offset, _key,
- *		_kafka_timestamp, _ingested_at, _headers, _raw) from a message.
+ *		_kafka_timestamp, _ingested_at, _headers, _raw) from a message, and
+ *		leaving a pipeline's tracking column (_streamext_xid) to its default.
  *
  * A metadata column of its canonical type gets its value directly; one of
  * another type (say _partition bigint or _topic varchar(100)) gets the
@@ -40,6 +41,15 @@ metadata_kind(const char *colname)
 		return META_HEADERS;
 	if (strcmp(colname, "_raw") == 0)
 		return META_RAW;
+
+	/*
+	 * The column by which pipelines read each row once (src/pipeline/): a
+	 * message must not set it, or a row could be dated to a transaction the
+	 * pipelines have read already and be skipped for good; nor is it a field
+	 * of a CSV record.
+	 */
+	if (strcmp(colname, "_streamext_xid") == 0)
+		return META_TRACK_XID;
 	return META_NONE;
 }
 
@@ -253,6 +263,9 @@ metadata_fill(SourceDecoder *dec, const IngestMessage *msg,
 				else if (!from_bytes(dec, col, "message payload", msg->payload,
 									 msg->payload_len, &values[i], error))
 					return false;
+				break;
+			case META_TRACK_XID:
+				decoder_fill_default(dec, i, values, isnull);
 				break;
 			case META_NONE:
 				break;

@@ -25,6 +25,7 @@
 #include "utils/wait_event.h"
 
 #include "ingest/worker.h"
+#include "monitor/monitor.h"
 
 /* offsets committed in PostgreSQL, waiting for their WAL flush before Kafka hears of them */
 static rd_kafka_topic_partition_list_t *pending_commit = NULL;
@@ -247,16 +248,13 @@ offset_upsert_args(rd_kafka_topic_partition_list_t *list, Datum *values)
 static void
 store_resolved(rd_kafka_topic_partition_list_t *parts, rd_kafka_topic_partition_list_t *resolved)
 {
+	SeXact		x;
 	Oid			types[6] = {TEXTOID, TEXTARRAYOID, INT4ARRAYOID, INT8ARRAYOID, INT8OID, INT4OID};
 	Datum		values[6];
 	int			ret;
 	uint64		r;
 
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	SPI_connect();
-	PushActiveSnapshot(GetTransactionSnapshot());
-	(void) ingest_pin_search_path();	/* until the commit */
+	se_xact_begin(&x, SE_XACT_SPI | SE_XACT_PIN_PATH, NULL);
 	offset_upsert_args(resolved, values);
 	ret = SPI_execute_with_args("INSERT INTO streamext.source_offsets AS o (source, topic, partition, next_offset) "
 								"SELECT $1, t, p, n FROM unnest($2, $3, $4) AS u(t, p, n) "
@@ -281,24 +279,20 @@ store_resolved(rd_kafka_topic_partition_list_t *parts, rd_kafka_topic_partition_
 		if (p)
 			p->offset = DatumGetInt64(SPI_getbinval(tup, td, 3, &isnull));
 	}
-	SPI_finish();
-	PopActiveSnapshot();
-	CommitTransactionCommand();
+	se_xact_commit(&x);
 }
 
 /* Store the positions past skipped records (offsets_store_skipped). */
 static void
 store_skipped(rd_kafka_topic_partition_list_t *ahead)
 {
+	SeXact		x;
 	Oid			types[6] = {TEXTOID, TEXTARRAYOID, INT4ARRAYOID, INT8ARRAYOID, INT8OID, INT4OID};
 	Datum		values[6];
 	int			ret;
 	uint64		r;
 
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	SPI_connect();
-	PushActiveSnapshot(GetTransactionSnapshot());
+	se_xact_begin(&x, SE_XACT_SPI, NULL);
 	offset_upsert_args(ahead, values);
 	/* Offsets only move forward; what another consumer stored meanwhile wins if it is further. */
 	ret = SPI_execute_with_args("INSERT INTO streamext.source_offsets AS o (source, topic, partition, next_offset) "
@@ -326,9 +320,7 @@ store_skipped(rd_kafka_topic_partition_list_t *ahead)
 		remember_offset(written, topic, partition, next);
 		remember_offset(pending_commit, topic, partition, next);
 	}
-	SPI_finish();
-	PopActiveSnapshot();
-	CommitTransactionCommand();
+	se_xact_commit(&x);
 	pending_lsn = XactLastCommitEnd;
 }
 
@@ -370,6 +362,7 @@ offsets_for_times_stepwise(rd_kafka_topic_partition_list_t *parts)
 void
 offsets_assign(rd_kafka_topic_partition_list_t *parts)
 {
+	SeXact		x;
 	rd_kafka_topic_partition_list_t *committed;
 	rd_kafka_topic_partition_list_t *by_time;
 	rd_kafka_topic_partition_list_t *latest;
@@ -425,11 +418,7 @@ offsets_assign(rd_kafka_topic_partition_list_t *parts)
 	}
 	rd_kafka_topic_partition_list_destroy(committed);
 
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	SPI_connect();
-	PushActiveSnapshot(GetTransactionSnapshot());
-	(void) ingest_pin_search_path();	/* until the commit */
+	se_xact_begin(&x, SE_XACT_SPI | SE_XACT_PIN_PATH, NULL);
 	values[0] = CStringGetTextDatum(se_worker.args.name);
 	ret = SPI_execute_with_args("SELECT topic, partition, next_offset FROM streamext.source_offsets "
 								"WHERE source = $1", 1, types, values, NULL, true, 0);
@@ -450,9 +439,7 @@ offsets_assign(rd_kafka_topic_partition_list_t *parts)
 		if (p && (p->offset < 0 || next > p->offset))
 			p->offset = next;
 	}
-	SPI_finish();
-	PopActiveSnapshot();
-	CommitTransactionCommand();
+	se_xact_commit(&x);
 
 	by_time = rd_kafka_topic_partition_list_new(parts->cnt);
 	latest = rd_kafka_topic_partition_list_new(1);
@@ -593,13 +580,18 @@ offsets_lag(void)
 		rd_kafka_topic_partition_t *w = rd_kafka_topic_partition_list_find(written, a->topic, a->partition);
 		int64_t		lo = -1,
 					hi = -1;
+		int64		plag;
 
 		if (rd_kafka_get_watermark_offsets(se_worker.rk, a->topic, a->partition, &lo, &hi) != 0 || hi < 0)
 			continue;
 		if (w && w->offset >= 0)
-			lag += Max(0, hi - w->offset);
+			plag = Max(0, hi - w->offset);
 		else if (a->offset >= 0)
-			lag += Max(0, hi - a->offset);
+			plag = Max(0, hi - a->offset);
+		else
+			continue;
+		lag += plag;
+		monitor_source_partition_lag(se_worker.args.source_id, a->partition, plag);
 	}
 	rd_kafka_topic_partition_list_destroy(assigned);
 	return lag;
@@ -632,7 +624,7 @@ offsets_claim_batch(const BatchPartitions *bp)
 				(errcode(ERRCODE_INTERNAL_ERROR),
 				 errmsg_internal("SPI_connect failed")));
 	/* The batch's rows are written after this, outside the pin. */
-	pin = ingest_pin_search_path();
+	pin = se_pin_search_path();
 	if (source_plan == NULL)
 	{
 		Oid			types[2] = {INT8OID, INT4OID};
@@ -656,7 +648,7 @@ offsets_claim_batch(const BatchPartitions *bp)
 	if (SPI_processed == 0)
 	{
 		SPI_finish();
-		ingest_unpin_search_path(pin);
+		se_unpin_search_path(pin);
 		return CLAIM_GONE;
 	}
 
@@ -718,7 +710,7 @@ offsets_claim_batch(const BatchPartitions *bp)
 		}
 	}
 	SPI_finish();
-	ingest_unpin_search_path(pin);
+	se_unpin_search_path(pin);
 	return result;
 }
 

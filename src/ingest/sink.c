@@ -113,25 +113,6 @@ sink_create(const char *source_name, Oid target, const char *format,
 	return ss;
 }
 
-/* Errors a message's content can cause; anything else is not the data's fault. */
-static bool
-is_data_error(int sqlerrcode)
-{
-	switch (ERRCODE_TO_CATEGORY(sqlerrcode))
-	{
-		case ERRCODE_DATA_EXCEPTION:	/* 22: bad input, out of range, bad encoding */
-		case ERRCODE_INTEGRITY_CONSTRAINT_VIOLATION:	/* 23: NOT NULL, CHECK, unique, FK */
-		case ERRCODE_PROGRAM_LIMIT_EXCEEDED:	/* 54: row too big for an index */
-		case ERRCODE_RAISE_EXCEPTION:	/* P0: a trigger rejected the row */
-		case ERRCODE_CARDINALITY_VIOLATION:
-			return true;
-		default:
-			break;
-	}
-	return sqlerrcode == ERRCODE_DATATYPE_MISMATCH ||
-		sqlerrcode == ERRCODE_INVALID_TEXT_REPRESENTATION;
-}
-
 /* Make sure the decoder fits the target's current shape. */
 static void
 sink_prepare_decoder(SinkState *ss, Relation rel)
@@ -266,6 +247,26 @@ sink_maintain(SinkState *ss)
 	tpart_maintain(ss->tp, ss->source_name);
 }
 
+/* What retention waits for (a pipeline that has not read a partition), or NULL. */
+const char *
+sink_retention_wait(SinkState *ss)
+{
+	return tpart_retention_wait(ss->tp);
+}
+
+/* Run one utility statement through SPI (se_subxact_try's signature). */
+static void
+run_utility(void *arg)
+{
+	const char *sql = arg;
+	int			ret = SPI_execute(sql, false, 0);
+
+	if (ret != SPI_OK_UTILITY)
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg_internal("merge_schema: %s failed: %s", sql, SPI_result_code_string(ret))));
+}
+
 /*
  * merge_schema: add the noted columns, in a transaction of their own, so the
  * batch can be retried.  Runs as the source's owner, who must own the table.
@@ -275,20 +276,10 @@ sink_apply_schema(SinkState *ss)
 {
 	ListCell   *lc;
 	Oid			types[3] = {OIDOID, TEXTOID, TEXTOID};
-	MemoryContext cxt;
-	ResourceOwner owner;
+	SeXact		x;
 
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	PushActiveSnapshot(GetTransactionSnapshot());
-	/* until the commit: the type names of the new columns are pg_catalog's */
-	(void) ingest_pin_search_path();
-	if (SPI_connect() != SPI_OK_CONNECT)
-		ereport(ERROR,
-				(errcode(ERRCODE_INTERNAL_ERROR),
-				 errmsg_internal("SPI_connect failed")));
-	cxt = CurrentMemoryContext;
-	owner = CurrentResourceOwner;
+	/* pinned until the commit: the type names of the new columns are pg_catalog's */
+	se_xact_begin(&x, SE_XACT_SPI | SE_XACT_PIN_PATH, NULL);
 	foreach(lc, ss->new_columns)
 	{
 		NewColumn  *nc = lfirst(lc);
@@ -296,6 +287,7 @@ sink_apply_schema(SinkState *ss)
 		int			ret;
 		char	   *sql;
 		bool		isnull;
+		ErrorData  *ed;
 
 		values[0] = ObjectIdGetDatum(ss->target);
 		values[1] = CStringGetTextDatum(nc->name);
@@ -317,30 +309,11 @@ sink_apply_schema(SinkState *ss)
 		 * source: its key is ignored from now on, and the messages land
 		 * without it.
 		 */
-		BeginInternalSubTransaction(NULL);
-		MemoryContextSwitchTo(cxt);
-		PG_TRY();
+		ed = se_subxact_try(run_utility, sql);
+		if (ed != NULL)
 		{
-			ret = SPI_execute(sql, false, 0);
-			if (ret != SPI_OK_UTILITY)
-				ereport(ERROR,
-						(errcode(ERRCODE_INTERNAL_ERROR),
-						 errmsg_internal("merge_schema: %s failed: %s", sql, SPI_result_code_string(ret))));
-			ReleaseCurrentSubTransaction();
-			MemoryContextSwitchTo(cxt);
-			CurrentResourceOwner = owner;
-		}
-		PG_CATCH();
-		{
-			ErrorData  *ed;
 			MemoryContext old;
 
-			MemoryContextSwitchTo(cxt);
-			ed = CopyErrorData();
-			FlushErrorState();
-			RollbackAndReleaseCurrentSubTransaction();
-			MemoryContextSwitchTo(cxt);
-			CurrentResourceOwner = owner;
 			ereport(WARNING,
 					(errcode(ERRCODE_WARNING),
 					 errmsg("source \"%s\" (merge_schema): cannot add column \"%s\", the key is ignored: %s",
@@ -350,11 +323,8 @@ sink_apply_schema(SinkState *ss)
 			MemoryContextSwitchTo(old);
 			FreeErrorData(ed);
 		}
-		PG_END_TRY();
 	}
-	SPI_finish();
-	PopActiveSnapshot();
-	CommitTransactionCommand();
+	se_xact_commit(&x);
 	list_free_deep(ss->new_columns);
 	ss->new_columns = NIL;
 	tpart_apply(ss->tp, ss->target, ss->options, ss->source_name);
@@ -639,16 +609,27 @@ insert_rows(SinkState *ss, SinkMessage *msgs, int lo, int hi, List **dead)
 	return rows;
 }
 
-static char *
-error_text(ErrorData *ed)
-{
-	if (ed->detail)
-		return psprintf("%s (%s)", ed->message, ed->detail);
-	return pstrdup(ed->message ? ed->message : "unknown error");
-}
-
 /* A failed range this small is retried message by message. */
 #define SINK_ROW_BY_ROW 32
+
+/* insert_rows() as a function se_subxact_try() can call */
+typedef struct InsertRange
+{
+	SinkState  *ss;
+	SinkMessage *msgs;
+	int			lo;
+	int			hi;
+	List	  **dead;
+	int64		rows;
+} InsertRange;
+
+static void
+insert_range(void *arg)
+{
+	InsertRange *ir = arg;
+
+	ir->rows = insert_rows(ir->ss, ir->msgs, ir->lo, ir->hi, ir->dead);
+}
 
 /*
  * Write msgs[lo, hi) in a subtransaction; on a data error, split in halves
@@ -657,40 +638,31 @@ error_text(ErrorData *ed)
 static void
 write_range(SinkState *ss, SinkMessage *msgs, int lo, int hi, List **dead, int64 *rows)
 {
-	MemoryContext cxt = CurrentMemoryContext;
-	ResourceOwner owner = CurrentResourceOwner;
 	List	   *local_dead = NIL;
 	int64		local_rows = 0;
-	ErrorData  *ed = NULL;
+	ErrorData  *ed;
+	InsertRange ir;
 	int			mid;
 	int64	   *counts = palloc(sizeof(int64) * decoder_counts_size(ss->dec));
 
 	/* the messages of a range that fails are decoded (and counted) again */
 	decoder_counts_save(ss->dec, counts);
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(cxt);
-	PG_TRY();
+	ir.ss = ss;
+	ir.msgs = msgs;
+	ir.lo = lo;
+	ir.hi = hi;
+	ir.dead = &local_dead;
+	ed = se_subxact_try(insert_range, &ir);
+	if (ed != NULL)
 	{
-		local_rows = insert_rows(ss, msgs, lo, hi, &local_dead);
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(cxt);
-		CurrentResourceOwner = owner;
-	}
-	PG_CATCH();
-	{
-		MemoryContextSwitchTo(cxt);
-		ed = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(cxt);
-		CurrentResourceOwner = owner;
-		if (!is_data_error(ed->sqlerrcode) || ss->new_columns != NIL || tpart_pending(ss->tp))
+		if (!se_error_caused_by_row(ed->sqlerrcode) || ss->new_columns != NIL || tpart_pending(ss->tp))
 			ReThrowError(ed);
 		/* counted once: a single message is not decoded again, a range is */
 		if (hi - lo > 1)
 			decoder_counts_restore(ss->dec, counts);
 	}
-	PG_END_TRY();
+	else
+		local_rows = ir.rows;
 
 	if (ed == NULL)
 	{
@@ -710,7 +682,7 @@ write_range(SinkState *ss, SinkMessage *msgs, int lo, int hi, List **dead, int64
 		}
 		dl = palloc(sizeof(DeadLetter));
 		dl->index = lo;
-		dl->error = error_text(ed);
+		dl->error = se_error_text(ed);
 		*dead = lappend(*dead, dl);
 		return;
 	}
@@ -980,7 +952,7 @@ sink_write_batch(SinkState *ss, SinkMessage *msgs, int n, const BatchPartitions 
 	write_range(ss, msgs, 0, n, &dead, &rows);
 
 	/* The rows are written; the rest are the extension's own queries. */
-	pin = ingest_pin_search_path();
+	pin = se_pin_search_path();
 	if (SPI_connect() != SPI_OK_CONNECT)
 		ereport(ERROR,
 				(errcode(ERRCODE_INTERNAL_ERROR),
@@ -989,7 +961,7 @@ sink_write_batch(SinkState *ss, SinkMessage *msgs, int n, const BatchPartitions 
 		write_dead_letters(ss, msgs, dead);
 	write_offsets(ss, bp);
 	SPI_finish();
-	ingest_unpin_search_path(pin);
+	se_unpin_search_path(pin);
 
 	result->rows = rows;
 	result->dead_letters = list_length(dead);

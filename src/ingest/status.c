@@ -26,6 +26,7 @@
 
 #include "streamext.h"
 #include "ingest/ingest_internal.h"
+#include "common/launcher.h"
 
 /* May the current user see the data-derived details of sources of owner? */
 static bool
@@ -73,18 +74,13 @@ streamext_ingest_problem(PG_FUNCTION_ARGS)
 	if (!streamext_preloaded || ingest_shared == NULL)
 		problem = "streamext is not in shared_preload_libraries, so no source workers run: "
 			"add 'streamext' to shared_preload_libraries in postgresql.conf and restart the server";
-	else if (dbname != NULL && ingest_database != NULL && strcmp(dbname, ingest_database) != 0)
+	else if (dbname != NULL && se_database != NULL && strcmp(dbname, se_database) != 0)
 		problem = psprintf("sources run only in database \"%s\" (streamext.database), not in \"%s\": "
 						   "set streamext.database = '%s' in postgresql.conf and restart the server",
-						   ingest_database, dbname, dbname);
+						   se_database, dbname, dbname);
 	else
 	{
-		bool		running;
-
-		LWLockAcquire(ingest_shared->lock, LW_SHARED);
-		running = ingest_shared->launcher_pid != 0;
-		LWLockRelease(ingest_shared->lock);
-		if (!running)
+		if (!se_launcher_running())
 		{
 			problem = "the streamext launcher is not running (it restarts after a crash; see the server log)";
 			blocking = false;

@@ -26,6 +26,7 @@
 #include "catalog/pg_type.h"
 #include "common/int.h"
 #include "executor/spi.h"
+#include "fmgr.h"
 #include "miscadmin.h"
 #include "partitioning/partbounds.h"
 #include "partitioning/partdesc.h"
@@ -43,6 +44,7 @@
 
 #include "ingest/ingest_internal.h"
 #include "ingest/time_partition.h"
+#include "pipeline/pipeline.h"
 
 #define TPART_MAX_PENDING 1000
 #define TPART_MAINTAIN_MS 60000
@@ -83,6 +85,14 @@ struct TimePartition
 
 	List	   *tried;			/* TriedBucket */
 	TimestampTz last_maintain;
+
+	/*
+	 * Partitions past the retention that a pipeline still reads, as of the
+	 * last maintenance ("reason (partition p)"), each logged once; and what
+	 * source_status says about them.
+	 */
+	List	   *waiting;
+	char	   *waiting_summary;
 };
 
 static const JsonbValue *
@@ -413,53 +423,131 @@ tpart_pending(TimePartition *tp)
  * message after rolling the transaction back; partition DDL must commit (or
  * fail) on its own, never inside a batch.
  */
-static char *
-run_partition_ddl(const char *sql, int nargs, Oid *types, Datum *values, const char *source_name)
+typedef struct PartitionDdl
 {
-	MemoryContext cxt = CurrentMemoryContext;
-	char	   *error = NULL;
+	const char *sql;
+	int			nargs;
+	Oid		   *types;
+	Datum	   *values;
+	const char *source_name;
+	TimePartition *tp;			/* maintenance: note the partitions retention waits for */
+	List	   *waiting;		/* "reason (partition p)", in tp->cxt */
+} PartitionDdl;
 
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	PG_TRY();
+/*
+ * A partition that retention keeps for a pipeline: logged when it starts to
+ * wait, not at every maintenance.
+ */
+static void
+note_waiting(PartitionDdl *d, const char *partition, const char *reason)
+{
+	char	   *entry = psprintf("%s (partition %s)", reason, partition);
+	ListCell   *lc;
+	bool		known = false;
+	MemoryContext old;
+
+	foreach(lc, d->tp->waiting)
+		known |= strcmp((char *) lfirst(lc), entry) == 0;
+	if (!known)
+		ereport(LOG,
+				(errcode(ERRCODE_SUCCESSFUL_COMPLETION),
+				 errmsg("source \"%s\" (time_partition): partition %s is past the retention but kept: %s",
+						d->source_name, partition, reason),
+				 errhint("It is dropped once the pipeline has read its rows.")));
+	old = MemoryContextSwitchTo(d->tp->cxt);
+	d->waiting = lappend(d->waiting, pstrdup(entry));
+	MemoryContextSwitchTo(old);
+	pfree(entry);
+}
+
+static void
+partition_ddl(void *arg)
+{
+	PartitionDdl *d = arg;
+	SeXact		x;
+	uint64		r;
+	int			ret;
+
+	se_xact_begin(&x, SE_XACT_SPI | SE_XACT_PIN_PATH, NULL);
+	ret = SPI_execute_with_args(d->sql, d->nargs, d->types, d->values, NULL, false, 0);
+	if (ret != SPI_OK_SELECT)
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg_internal("%s failed: %s", d->sql, SPI_result_code_string(ret))));
+	for (r = 0; r < SPI_processed; r++)
 	{
-		uint64		r;
-		int			ret;
+		char	   *action = SPI_getvalue(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1);
+		char	   *partition = SPI_getvalue(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 2);
 
-		PushActiveSnapshot(GetTransactionSnapshot());
-		(void) ingest_pin_search_path();	/* until the commit */
-		if (SPI_connect() != SPI_OK_CONNECT)
-			ereport(ERROR,
-					(errcode(ERRCODE_INTERNAL_ERROR),
-					 errmsg_internal("SPI_connect failed")));
-		ret = SPI_execute_with_args(sql, nargs, types, values, NULL, false, 0);
-		if (ret != SPI_OK_SELECT)
-			ereport(ERROR,
-					(errcode(ERRCODE_INTERNAL_ERROR),
-					 errmsg_internal("%s failed: %s", sql, SPI_result_code_string(ret))));
-		for (r = 0; r < SPI_processed; r++)
+		if (d->tp != NULL && strcmp(action, "waiting") == 0)
+			note_waiting(d, partition, SPI_getvalue(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 3));
+		else
 			ereport(LOG,
 					(errcode(ERRCODE_SUCCESSFUL_COMPLETION),
-					 errmsg("source \"%s\" (time_partition): %s partition %s", source_name,
-							SPI_getvalue(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1),
-							SPI_getvalue(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 2))));
-		SPI_finish();
-		PopActiveSnapshot();
-		CommitTransactionCommand();
+					 errmsg("source \"%s\" (time_partition): %s partition %s", d->source_name,
+							action, partition)));
 	}
-	PG_CATCH();
-	{
-		ErrorData  *ed;
+	se_xact_commit(&x);
+}
 
-		MemoryContextSwitchTo(cxt);
-		ed = CopyErrorData();
-		FlushErrorState();
-		AbortCurrentTransaction();
-		MemoryContextSwitchTo(cxt);
-		error = ed->message ? pstrdup(ed->message) : pstrdup("unknown error");
-		FreeErrorData(ed);
+/* The partitions retention waits for now: forget the others, say so in one line. */
+static void
+set_waiting(TimePartition *tp, List *waiting)
+{
+	list_free_deep(tp->waiting);
+	tp->waiting = waiting;
+	if (tp->waiting_summary)
+		pfree(tp->waiting_summary);
+	tp->waiting_summary = NULL;
+	if (waiting == NIL)
+		return;
+	/* "<reason> (partition p)" for the first; a count for the rest */
+	if (list_length(waiting) == 1)
+		tp->waiting_summary = MemoryContextStrdup(tp->cxt, linitial(waiting));
+	else
+		tp->waiting_summary = MemoryContextStrdup(tp->cxt,
+												  psprintf("%s, and %d more partition(s)",
+														   (char *) linitial(waiting),
+														   list_length(waiting) - 1));
+}
+
+/* What source_status says about retention, or NULL. */
+const char *
+tpart_retention_wait(TimePartition *tp)
+{
+	return tp ? tp->waiting_summary : NULL;
+}
+
+PG_FUNCTION_INFO_V1(streamext_tp_unprocessed_by);
+
+/* streamext._tp_unprocessed_by(part regclass): a pipeline that has not read all rows of part, or NULL */
+Datum
+streamext_tp_unprocessed_by(PG_FUNCTION_ARGS)
+{
+	char	   *pipeline = NULL;
+
+	if (!pipeline_relation_has_unprocessed(PG_GETARG_OID(0), &pipeline))
+		PG_RETURN_NULL();
+	PG_RETURN_TEXT_P(cstring_to_text(pipeline ? pipeline : "?"));
+}
+
+static char *
+run_partition_ddl(const char *sql, int nargs, Oid *types, Datum *values, const char *source_name,
+				  TimePartition *tp)
+{
+	PartitionDdl d = {sql, nargs, types, values, source_name, tp, NIL};
+	ErrorData  *ed = se_try(partition_ddl, &d);
+	char	   *error;
+
+	if (ed == NULL)
+	{
+		if (tp != NULL)
+			set_waiting(tp, d.waiting);
+		return NULL;
 	}
-	PG_END_TRY();
+	list_free_deep(d.waiting);
+	error = ed->message ? pstrdup(ed->message) : pstrdup("unknown error");
+	FreeErrorData(ed);
 	return error;
 }
 
@@ -486,7 +574,7 @@ ensure(Oid target, Jsonb *options, int64 *points, int npoints, int ahead, const 
 	values[2] = PointerGetDatum(arr);
 	values[3] = Int32GetDatum(ahead);
 	error = run_partition_ddl("SELECT 'created', p FROM streamext._tp_ensure($1::regclass, $2, $3, $4) p",
-							  4, types, values, source_name);
+							  4, types, values, source_name, NULL);
 	if (error)
 		ereport(LOG,
 				(errcode(ERRCODE_SUCCESSFUL_COMPLETION),
@@ -514,13 +602,17 @@ tpart_apply(TimePartition *tp, Oid target, Jsonb *options, const char *source_na
 	{
 		char	   *error;
 		TriedBucket *t;
+		MemoryContext old;
 
 		CHECK_FOR_INTERRUPTS();
 		error = ensure(target, options, &tp->pending_point[i], 1, 0, source_name);
-		t = MemoryContextAlloc(tp->cxt, sizeof(TriedBucket));
+		/* the list lives as long as tp: the caller's context may be a transaction's */
+		old = MemoryContextSwitchTo(tp->cxt);
+		t = palloc(sizeof(TriedBucket));
 		t->lo = tp->pending_lo[i];
-		t->error = error ? MemoryContextStrdup(tp->cxt, error) : NULL;
+		t->error = error ? pstrdup(error) : NULL;
 		tp->tried = lappend(tp->tried, t);
+		MemoryContextSwitchTo(old);
 		if (error == NULL)
 			newest = Max(newest, tp->pending_lo[i]);
 	}
@@ -552,8 +644,8 @@ tpart_maintain(TimePartition *tp, const char *source_name)
 
 	pgstat_report_activity(STATE_RUNNING, "maintaining partitions");
 	values[0] = CStringGetTextDatum(source_name);
-	error = run_partition_ddl("SELECT action, partition FROM streamext.maintain_partitions($1)",
-							  1, types, values, source_name);
+	error = run_partition_ddl("SELECT action, partition, reason FROM streamext.maintain_partitions($1)",
+							  1, types, values, source_name, tp);
 	if (error)
 	{
 		ereport(WARNING,

@@ -26,5 +26,6 @@ extern TpartVerdict tpart_check_row(TimePartition *tp, TupleTableSlot *slot, cha
 extern bool tpart_pending(TimePartition *tp);
 extern void tpart_apply(TimePartition *tp, Oid target, Jsonb *options, const char *source_name);
 extern void tpart_maintain(TimePartition *tp, const char *source_name);
+extern const char *tpart_retention_wait(TimePartition *tp);
 
 #endif							/* STREAMEXT_TIME_PARTITION_H */

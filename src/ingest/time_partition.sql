@@ -321,8 +321,17 @@ BEGIN
 END
 $$;
 
--- Premake and retention for one source's target, as the calling role.
-CREATE FUNCTION streamext.maintain_partitions(source text, OUT action text, OUT partition text)
+-- Which pipeline still has to read rows of a partition (NULL: none); retention
+-- waits for it (time_partition.c, pipeline_relation_has_unprocessed).
+CREATE FUNCTION streamext._tp_unprocessed_by(part regclass) RETURNS text
+	AS 'MODULE_PATHNAME', 'streamext_tp_unprocessed_by'
+	LANGUAGE C STRICT VOLATILE PARALLEL RESTRICTED;
+
+-- Premake and retention for one source's target, as the calling role.  A
+-- partition past the retention that a pipeline has not processed yet is kept
+-- (action 'waiting', reason naming the pipeline) until it has.
+CREATE FUNCTION streamext.maintain_partitions(source text, OUT action text, OUT partition text,
+											  OUT reason text)
 	RETURNS SETOF record
 	LANGUAGE plpgsql VOLATILE
 	SET search_path = pg_catalog, pg_temp
@@ -335,6 +344,7 @@ DECLARE
 	nowutc timestamp := now() AT TIME ZONE 'UTC';
 	newest timestamp;
 	cutoff timestamp;
+	reader text;
 	nonempty boolean;
 	created text[] := '{}';
 	r record;
@@ -377,6 +387,14 @@ BEGIN
 		FOR r IN SELECT * FROM streamext._tp_partitions(target, typ) x
 				 WHERE x.hi <= cutoff AND x.hi <= nowutc ORDER BY x.lo LOOP
 			partition := r.part::text;
+			reader := streamext._tp_unprocessed_by(r.part);
+			IF reader IS NOT NULL THEN
+				action := 'waiting';
+				reason := format('retention waits for pipeline "%s", which has not read all its rows', reader);
+				RETURN NEXT;
+				reason := NULL;
+				CONTINUE;
+			END IF;
 			EXECUTE format('DROP TABLE %s', r.part);
 			action := 'dropped';
 			RETURN NEXT;
@@ -385,4 +403,4 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION streamext.maintain_partitions(text)
-	IS 'time_partition of a source: create the partitions premake ahead of now and of the newest data, drop those past the retention';
+	IS 'time_partition of a source: create the partitions premake ahead of now and of the newest data, drop those past the retention that no pipeline still has to read';

@@ -36,12 +36,16 @@
 
 #include "ingest/options.h"
 #include "ingest/worker.h"
+#include "common/launcher.h"
+#include "pipeline/pipeline.h"
+#include "monitor/monitor.h"
 
 SourceWorker se_worker = {.start_from = "earliest",.start_from_ms = -1,
 .max_buffered_bytes = 32 * 1024 * 1024};
 
 static IngestWorkerSlot *myslot = NULL;
 static SinkState *sink = NULL;
+static Oid	sink_target = InvalidOid;	/* the table the sink writes */
 static MemoryContext worker_cxt;
 
 /* options */
@@ -77,13 +81,12 @@ worker_set_broker_down(bool down, const char *why)
 		return;
 	se_worker.broker_down = down;
 	if (down)
-		ereport(LOG,
-				(errmsg("source \"%s\": cannot reach the Kafka brokers: %s; retrying",
-						se_worker.args.name, why)));
+		monitor_log_state("source", se_worker.args.name, "disconnected",
+						  psprintf("cannot reach the Kafka brokers: %s; retrying", why));
 	else
 	{
 		consumer_brokers_up();
-		ereport(LOG, (errmsg("source \"%s\": Kafka brokers reachable again", se_worker.args.name)));
+		monitor_log_state("source", se_worker.args.name, "recovered", "Kafka brokers reachable again");
 	}
 	LWLockAcquire(ingest_shared->lock, LW_EXCLUSIVE);
 	myslot->broker_down = down;
@@ -166,22 +169,17 @@ set_error_state(const char *msg)
 {
 	Oid			types[3] = {INT8OID, TEXTOID, INT4OID};
 	Datum		values[3];
+	SeXact		x;
 
-	ereport(LOG, (errmsg("source \"%s\" stopped: %s", se_worker.args.name, msg)));
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	SPI_connect();
-	PushActiveSnapshot(GetTransactionSnapshot());
-	(void) ingest_pin_search_path();	/* until the commit */
+	monitor_log_state("source", se_worker.args.name, "error", msg);
+	se_xact_begin(&x, SE_XACT_SPI | SE_XACT_PIN_PATH, NULL);
 	values[0] = Int64GetDatum(se_worker.args.source_id);
 	values[1] = CStringGetTextDatum(msg);
 	values[2] = Int32GetDatum(se_worker.args.generation);
 	SPI_execute_with_args("UPDATE streamext.sources SET state = 'error', last_error = $2 "
 						  "WHERE id = $1 AND generation = $3 AND state = 'running'",
 						  3, types, values, NULL, false, 0);
-	SPI_finish();
-	PopActiveSnapshot();
-	CommitTransactionCommand();
+	se_xact_commit(&x);
 }
 
 /*
@@ -196,14 +194,9 @@ load_source(char **brokers, char **topic, Oid *target, char **format, Jsonb **op
 	Datum		values[1];
 	bool		ok = false;
 	int			ret;
-	MemoryContext outer = CurrentMemoryContext;
+	SeXact		x;
 
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	SPI_connect();
-	PushActiveSnapshot(GetTransactionSnapshot());
-	(void) ingest_pin_search_path();	/* until the commit */
-	pgstat_report_activity(STATE_RUNNING, "reading the source");
+	se_xact_begin(&x, SE_XACT_SPI | SE_XACT_PIN_PATH, "reading the source");
 	values[0] = Int64GetDatum(se_worker.args.source_id);
 	ret = SPI_execute_with_args("SELECT brokers, topic, target::oid, format, options, generation, state, name, "
 								" CASE WHEN coalesce(options->>'start_from', 'earliest') NOT IN ('earliest', 'latest') "
@@ -220,7 +213,7 @@ load_source(char **brokers, char **topic, Oid *target, char **format, Jsonb **op
 
 		if (generation == se_worker.args.generation && strcmp(state, "running") == 0)
 		{
-			MemoryContext old = MemoryContextSwitchTo(outer);
+			MemoryContext old = MemoryContextSwitchTo(x.caller);
 			Datum		d;
 
 			*brokers = SPI_getvalue(tup, td, 1);
@@ -245,10 +238,7 @@ load_source(char **brokers, char **topic, Oid *target, char **format, Jsonb **op
 			ok = true;
 		}
 	}
-	SPI_finish();
-	PopActiveSnapshot();
-	CommitTransactionCommand();
-	pgstat_report_activity(STATE_IDLE, NULL);
+	se_xact_commit(&x);
 	return ok;
 }
 
@@ -308,6 +298,32 @@ kafka_ms_to_timestamptz(int64 ms)
 						  ((int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE)) * USECS_PER_DAY);
 }
 
+/* One attempt at writing the batch, in a transaction of its own. */
+typedef struct WriteAttempt
+{
+	SinkMessage *msgs;
+	BatchPartitions *bp;
+	SinkResult *res;
+	ClaimResult claim;
+	bool		done;
+} WriteAttempt;
+
+static void
+write_attempt(void *arg)
+{
+	WriteAttempt *wa = arg;
+	SeXact		x;
+
+	se_xact_begin(&x, 0, NULL);
+	wa->claim = offsets_claim_batch(wa->bp);
+	if (wa->claim == CLAIM_OK)
+	{
+		sink_write_batch(sink, wa->msgs, nbuf, wa->bp, wa->res);
+		se_xact_commit(&x);
+		wa->done = true;
+	}
+}
+
 /* Write the buffered batch in one transaction. */
 static void
 flush_batch(MemoryContext batch_cxt)
@@ -318,6 +334,7 @@ flush_batch(MemoryContext batch_cxt)
 	MemoryContext old;
 	int			i;
 	int64		bytes = 0;
+	TimestampTz write_started;
 
 	old = MemoryContextSwitchTo(batch_cxt);
 	msgs = palloc0(sizeof(SinkMessage) * nbuf);
@@ -369,10 +386,13 @@ flush_batch(MemoryContext batch_cxt)
 	sink_batch_partitions(msgs, nbuf, &bp);
 
 	pgstat_report_activity(STATE_RUNNING, "writing a batch");
+	write_started = GetCurrentTimestamp();
 	for (int attempt = 0;; attempt++)
 	{
-		bool		done = false;
-		volatile ClaimResult claim = CLAIM_OK;
+		WriteAttempt wa = {.msgs = msgs,.bp = &bp,.res = &res,.claim = CLAIM_OK,.done = false};
+		ErrorData  *ed;
+		bool		done;
+		ClaimResult claim;
 
 		if (attempt > 20)
 			ereport(ERROR,
@@ -380,30 +400,12 @@ flush_batch(MemoryContext batch_cxt)
 					 errmsg("source \"%s\": merge_schema added columns but the messages still do not match them",
 							se_worker.args.name)));
 
-		PG_TRY();
-		{
-			SetCurrentStatementStartTimestamp();
-			StartTransactionCommand();
-			PushActiveSnapshot(GetTransactionSnapshot());
-			claim = offsets_claim_batch(&bp);
-			if (claim == CLAIM_OK)
-			{
-				sink_write_batch(sink, msgs, nbuf, &bp, &res);
-				PopActiveSnapshot();
-				CommitTransactionCommand();
-				done = true;
-			}
-		}
-		PG_CATCH();
-		{
-			/* merge_schema found new keys: add the columns, then write the batch again. */
-			if (!sink_schema_pending(sink))
-				PG_RE_THROW();
-			MemoryContextSwitchTo(batch_cxt);
-			FlushErrorState();
-			AbortCurrentTransaction();
-		}
-		PG_END_TRY();
+		ed = se_try(write_attempt, &wa);
+		/* merge_schema found new keys: add the columns, then write the batch again. */
+		if (ed != NULL && !sink_schema_pending(sink))
+			ReThrowError(ed);
+		done = wa.done;
+		claim = ed ? CLAIM_OK : wa.claim;
 		if (done)
 			break;
 		if (claim != CLAIM_OK)
@@ -414,9 +416,8 @@ flush_batch(MemoryContext batch_cxt)
 			MemoryContextSwitchTo(old);
 			if (claim == CLAIM_GONE)
 			{
-				ereport(LOG,
-						(errmsg("source \"%s\" was paused, changed or dropped; worker %d stops",
-								se_worker.args.name, se_worker.args.index)));
+				monitor_log_state("source", se_worker.args.name, "stopped",
+								  psprintf("paused, changed or dropped; worker %d stops", se_worker.args.index));
 				free_buffer();
 				ShutdownRequestPending = true;
 			}
@@ -429,11 +430,14 @@ flush_batch(MemoryContext batch_cxt)
 	}
 	pgstat_report_activity(STATE_IDLE, NULL);
 
+	/* Pipelines reading the target see the rows now: wake them. */
+	if (res.rows > 0)
+		pipeline_wake_readers(sink_target);
+
 	/* The offsets are stored; Kafka hears of them once the commit is durable. */
 	offsets_batch_written(msgs, nbuf, XactLastCommitEnd);
-	ereport(DEBUG1,
-			(errmsg("source \"%s\": batch of %d messages, %lld rows, %lld dead letters",
-					se_worker.args.name, nbuf, (long long) res.rows, (long long) res.dead_letters)));
+	monitor_log_source_batch(se_worker.args.source_id, se_worker.args.name, bp.n, nbuf,
+							 res.rows, res.dead_letters, bytes, write_started);
 
 	LWLockAcquire(ingest_shared->lock, LW_EXCLUSIVE);
 	myslot->messages += nbuf;
@@ -447,24 +451,6 @@ flush_batch(MemoryContext batch_cxt)
 	MemoryContextSwitchTo(old);
 	free_buffer();
 	MemoryContextReset(batch_cxt);
-}
-
-/* Is this error worth a restart (it may go away) rather than the error state? */
-static bool
-is_transient_error(int sqlerrcode)
-{
-	switch (ERRCODE_TO_CATEGORY(sqlerrcode))
-	{
-		case ERRCODE_TRANSACTION_ROLLBACK:	/* 40: deadlock, serialization */
-		case ERRCODE_INSUFFICIENT_RESOURCES:	/* 53 */
-		case ERRCODE_OPERATOR_INTERVENTION: /* 57: cancel, shutdown */
-		case ERRCODE_SYSTEM_ERROR:	/* 58 */
-		case ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE:	/* 55: lock not available */
-		case ERRCODE_CONNECTION_EXCEPTION:	/* 08: Kafka unreachable */
-			return true;
-		default:
-			return sqlerrcode == ERRCODE_INTERNAL_ERROR;
-	}
 }
 
 /* While the brokers are down, probe them once a second. */
@@ -486,6 +472,19 @@ check_health(TimestampTz now)
 	lag = offsets_lag();
 	LWLockAcquire(ingest_shared->lock, LW_EXCLUSIVE);
 	myslot->lag = lag;
+	LWLockRelease(ingest_shared->lock);
+}
+
+/* After maintenance: say in source_status whether retention waits for a pipeline. */
+static void
+publish_retention_wait(void)
+{
+	const char *wait = sink_retention_wait(sink);
+
+	if (strcmp(myslot->retention_wait, wait ? wait : "") == 0)
+		return;
+	LWLockAcquire(ingest_shared->lock, LW_EXCLUSIVE);
+	strlcpy(myslot->retention_wait, wait ? wait : "", INGEST_ERROR_LEN);
 	LWLockRelease(ingest_shared->lock);
 }
 
@@ -515,6 +514,7 @@ consume_loop(void)
 			ProcessConfigFile(PGC_SIGHUP);
 		}
 		sink_maintain(sink);
+		publish_retention_wait();
 
 		while (nbuf < batch_max_messages && buf_bytes < consumer_batch_max_bytes() && !ShutdownRequestPending)
 		{
@@ -599,6 +599,53 @@ consume_loop(void)
 	}
 }
 
+/* What the worker checks and builds before consuming. */
+typedef struct WorkerSetup
+{
+	char	   *brokers;
+	char	   *topic;
+	Oid			target;
+	char	   *format;
+	Jsonb	   *options;
+	char	   *group_id;
+	List	   *kafka_props;
+} WorkerSetup;
+
+static void
+worker_setup(void *arg)
+{
+	WorkerSetup *ws = arg;
+	Relation	rel;
+	SeXact		x;
+
+	se_xact_begin(&x, 0, NULL);
+	rel = try_relation_open(ws->target, AccessShareLock);
+	if (rel == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("the target table of source \"%s\" does not exist any more", se_worker.args.name)));
+	(void) decoder_create(RelationGetDescr(rel), ws->format, ws->options);
+	relation_close(rel, AccessShareLock);
+	se_xact_commit(&x);
+	sink = sink_create(se_worker.args.name, ws->target, ws->format, ws->options, worker_cxt);
+	sink_target = ws->target;
+
+	/*
+	 * The properties were checked when they were set, as the role that set
+	 * them; check again what holds for every role (say in a source older
+	 * than a check): nothing librdkafka must never get, no buffer larger
+	 * than the source's memory budget.
+	 */
+	kafka_check_properties(ws->options, true, se_worker.args.name);
+	consumer_create(ws->brokers, ws->topic, ws->group_id, ws->kafka_props);
+}
+
+static void
+worker_consume(void *arg)
+{
+	consume_loop();
+}
+
 void
 ingest_worker_main(Datum arg)
 {
@@ -610,6 +657,8 @@ ingest_worker_main(Datum arg)
 	Jsonb	   *options = NULL;
 	List	   *kafka_props = NIL;
 	MemoryContext cxt;
+	WorkerSetup setup;
+	ErrorData  *ed;
 
 	memcpy(&se_worker.args, MyBgworkerEntry->bgw_extra, sizeof(se_worker.args));
 	pqsignal(SIGTERM, SignalHandlerForShutdownRequest);
@@ -631,46 +680,19 @@ ingest_worker_main(Datum arg)
 		proc_exit(0);
 
 	/* Check what can be checked before consuming; a broken setup stops the source. */
-	PG_TRY();
+	setup.brokers = brokers;
+	setup.topic = topic;
+	setup.target = target;
+	setup.format = format;
+	setup.options = options;
+	setup.group_id = group_id;
+	setup.kafka_props = kafka_props;
+	ed = se_try(worker_setup, &setup);
+	if (ed != NULL)
 	{
-		Relation	rel;
-
-		SetCurrentStatementStartTimestamp();
-		StartTransactionCommand();
-		PushActiveSnapshot(GetTransactionSnapshot());
-		rel = try_relation_open(target, AccessShareLock);
-		if (rel == NULL)
-			ereport(ERROR,
-					(errcode(ERRCODE_UNDEFINED_TABLE),
-					 errmsg("the target table of source \"%s\" does not exist any more", se_worker.args.name)));
-		(void) decoder_create(RelationGetDescr(rel), format, options);
-		relation_close(rel, AccessShareLock);
-		PopActiveSnapshot();
-		CommitTransactionCommand();
-		MemoryContextSwitchTo(worker_cxt);
-		sink = sink_create(se_worker.args.name, target, format, options, worker_cxt);
-
-		/*
-		 * The properties were checked when they were set, as the role that
-		 * set them; check again what holds for every role (say in a source
-		 * older than a check): nothing librdkafka must never get, no buffer
-		 * larger than the source's memory budget.
-		 */
-		kafka_check_properties(options, true, se_worker.args.name);
-		consumer_create(brokers, topic, group_id, kafka_props);
-	}
-	PG_CATCH();
-	{
-		ErrorData  *ed;
-
-		MemoryContextSwitchTo(worker_cxt);
-		ed = CopyErrorData();
-		FlushErrorState();
-		AbortCurrentTransaction();
 		set_error_state(ed->message);
 		proc_exit(0);
 	}
-	PG_END_TRY();
 
 	/* for the launcher's automatic parallelism, before the consumer group forms */
 	if (se_worker.args.index == 0)
@@ -682,42 +704,35 @@ ingest_worker_main(Datum arg)
 			LWLockAcquire(ingest_shared->lock, LW_EXCLUSIVE);
 			myslot->topic_partitions = partitions;
 			LWLockRelease(ingest_shared->lock);
-			ingest_wake_launcher_now();
+			se_launcher_wake();
 		}
 	}
 
-	ereport(LOG, (errmsg("source \"%s\" worker %d started", se_worker.args.name, se_worker.args.index)));
+	monitor_log_state("source", se_worker.args.name, "started", psprintf("worker %d", se_worker.args.index));
 
-	PG_TRY();
+	ed = se_try(worker_consume, NULL);
+	if (ed != NULL)
 	{
-		consume_loop();
-	}
-	PG_CATCH();
-	{
-		ErrorData  *ed;
-
-		MemoryContextSwitchTo(worker_cxt);
-		ed = CopyErrorData();
-		FlushErrorState();
-		AbortCurrentTransaction();
-
 		/*
 		 * The consumer is not closed: after an error its state is unknown and
 		 * a clean close could block.  The group notices our exit when the
 		 * session times out, and the next worker reads our stored offsets.
 		 */
-		/* A batch abandoned for pause, drop or shutdown: stop as gracefully as ever. */
-		if (ed->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN && ShutdownRequestPending)
-			ereport(LOG, (errmsg("%s", ed->message)));
-		else if (is_transient_error(ed->sqlerrcode))
-			ReThrowError(ed);
-		else
+		switch (se_error_classify(ed))
 		{
-			set_error_state(ed->message);
-			proc_exit(0);
+			case SE_ERROR_SHUTDOWN:
+				/* A batch abandoned for pause, drop or shutdown: stop as gracefully as ever. */
+				ereport(LOG, (errmsg("%s", ed->message)));
+				break;
+			case SE_ERROR_TRANSIENT:
+				/* the launcher restarts the worker, after a backoff */
+				ReThrowError(ed);
+				break;
+			case SE_ERROR_DATA:
+				set_error_state(ed->message);
+				proc_exit(0);
 		}
 	}
-	PG_END_TRY();
 
 	/* Graceful stop: what is committed is told to Kafka, then leave the group. */
 	free_buffer();

@@ -3,7 +3,7 @@
  *		Running the extension's own queries in the workers under
  *		search_path = pg_catalog, pg_temp.
  *
- * A consumer worker runs as the source's owner, whose search_path may hold a
+ * A worker runs as the owner of a source or pipeline, whose search_path may hold a
  * schema others can create objects in (public before PostgreSQL 15, and
  * after pg_upgrade): an operator planted there, such as ->>(jsonb, jsonb),
  * is a better match for `options->>'x'` than pg_catalog's and would run in
@@ -15,29 +15,29 @@
  *
  * Plans kept with SPI_keepplan are re-planned when the search_path differs
  * from the one they were made under, so they must be both made and run
- * between ingest_pin_search_path() and ingest_unpin_search_path().
+ * between se_pin_search_path() and se_unpin_search_path().
  */
 #include "postgres.h"
 
 #include "access/xact.h"
 #include "utils/guc.h"
 
-#include "ingest/ingest_internal.h"
+#include "common/worker_common.h"
 
-/* Pin the search_path until ingest_unpin_search_path(); inside a transaction. */
+/* Pin the search_path until se_unpin_search_path(); inside a transaction. */
 int
-ingest_pin_search_path(void)
+se_pin_search_path(void)
 {
-	int			level = NewGUCNestLevel();
+	int level = NewGUCNestLevel();
 
-	(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION,
-							 GUC_ACTION_SAVE, true, 0, false);
+	(void)set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION,
+	                        GUC_ACTION_SAVE, true, 0, false);
 	return level;
 }
 
-/* Back to the search_path before ingest_pin_search_path() returned level. */
+/* Back to the search_path before se_pin_search_path() returned level. */
 void
-ingest_unpin_search_path(int level)
+se_unpin_search_path(int level)
 {
 	AtEOXact_GUC(true, level);
 }
