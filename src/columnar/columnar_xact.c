@@ -61,9 +61,11 @@ static bool precommit_done = false;
 /* ---------------------------------------------------------------- */
 
 /*
- * The buffered rows go.  At the top level they are simply dropped; in a
- * subtransaction they are marked deleted by it, so that its rollback brings
- * them back, and the pending deletions stay for the same reason.
+ * The buffered rows go.  At the top level they are simply dropped (the
+ * pending deletions too, once remove_segments() has counted the segments:
+ * forget_pending_deletions()); in a subtransaction they are marked deleted
+ * by it, so that its rollback brings them back, and the pending deletions
+ * stay for the same reason.
  */
 static void
 truncate_buffer(ColumnarWriteState *ws, bool nested)
@@ -75,18 +77,9 @@ truncate_buffer(ColumnarWriteState *ws, bool nested)
 	ws->last_seg.row_count = 0;
 	if (!nested)
 	{
-		HASHCTL		ctl;
-
 		ws->nbuf = 0;
 		ws->buf_first_row = ws->next_row;
 		columnar_buffer_reset(ws);
-		hash_destroy(ws->dels);
-		memset(&ctl, 0, sizeof(ctl));
-		ctl.keysize = sizeof(int64);
-		ctl.entrysize = sizeof(ColumnarPendingDel);
-		ctl.hcxt = ws->cxt;
-		ws->dels = hash_create("columnar pending deletions", 16, &ctl,
-							   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 		return;
 	}
 	cid = GetCurrentCommandId(true);
@@ -97,6 +90,42 @@ truncate_buffer(ColumnarWriteState *ws, bool nested)
 			ws->del_cids[i] = cid;
 			ws->del_subids[i] = subid;
 		}
+}
+
+/*
+ * A TRUNCATE at the top level: no rollback to a savepoint can want the
+ * pending deletions back, so they go, and their rows are counted as the
+ * TRUNCATE's.  remove_segments() left them out of the live rows it counted
+ * (they were to be counted at commit, from the deletion vectors), and a
+ * segment a TRUNCATE in a released savepoint removed before is not counted
+ * again at all: dropping them uncounted would lose them from the history.
+ */
+static void
+forget_pending_deletions(ColumnarWriteState *ws, bool count)
+{
+	HASHCTL		ctl;
+
+	if (count)
+	{
+		HASH_SEQ_STATUS st;
+		ColumnarPendingDel *pd;
+
+		hash_seq_init(&st, ws->dels);
+		while ((pd = hash_seq_search(&st)) != NULL)
+		{
+			if (pd->own)
+				ws->rows_own_dropped += pd->npending;
+			else
+				ws->rows_truncated += pd->npending;
+		}
+	}
+	hash_destroy(ws->dels);
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = sizeof(int64);
+	ctl.entrysize = sizeof(ColumnarPendingDel);
+	ctl.hcxt = ws->cxt;
+	ws->dels = hash_create("columnar pending deletions", 16, &ctl,
+						   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 }
 
 /*
@@ -185,6 +214,7 @@ columnar_truncate(Relation rel, bool transactional)
 	truncate_buffer(ws, nested);
 	if (!transactional)
 	{
+		forget_pending_deletions(ws, false);
 		columnar_storage_clear(ws->storage_id, false);
 		ws->rows_flushed = 0;
 		ws->rows_own_dropped = 0;
@@ -192,6 +222,8 @@ columnar_truncate(Relation rel, bool transactional)
 		return;
 	}
 	remove_segments(ws);
+	if (!nested)
+		forget_pending_deletions(ws, true);
 }
 
 /*
