@@ -667,6 +667,8 @@ pipeline_run_batch_more(PipelineDef *def, bool *more)
 	level = NewGUCNestLevel();
 	(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION,
 							 GUC_ACTION_SAVE, true, 0, false);
+	/* windows, watermarks and the query's times: the same in every session */
+	pipeline_pin_time_settings();
 
 	load_progress(def, &prog);
 	rd.caught_up = true;
