@@ -161,7 +161,11 @@ check_drop_role(DropRoleStmt *stmt)
 	}
 }
 
-/* The oids of the roles of REASSIGN OWNED or DROP OWNED (both report missing ones). */
+/*
+ * The oids of the roles of REASSIGN OWNED or DROP OWNED whose privileges the
+ * calling role has.  PostgreSQL's part reports a missing role or a missing
+ * privilege, in its own order: those are left out here.
+ */
 static List *
 stmt_roles(List *specs)
 {
@@ -169,7 +173,16 @@ stmt_roles(List *specs)
 	ListCell   *lc;
 
 	foreach(lc, specs)
-		roles = lappend_oid(roles, get_rolespec_oid(lfirst(lc), false));
+	{
+		RoleSpec   *spec = lfirst(lc);
+		Oid			role;
+
+		if (spec->roletype == ROLESPEC_PUBLIC)
+			continue;
+		role = get_rolespec_oid(spec, true);
+		if (OidIsValid(role) && has_privs_of_role(GetUserId(), role))
+			roles = lappend_oid(roles, role);
+	}
 	return roles;
 }
 
@@ -236,32 +249,28 @@ owned_process_utility(PlannedStmt *pstmt, const char *queryString, bool readOnly
 					  QueryEnvironment *queryEnv, DestReceiver *dest, QueryCompletion *qc)
 {
 	Node	   *parsetree = pstmt->utilityStmt;
-	List	   *reassign_roles = NIL;
-	Oid			reassign_to = InvalidOid;
 
 	if (IsA(parsetree, DropRoleStmt))
 		check_drop_role((DropRoleStmt *) parsetree);
 	else if (IsA(parsetree, DropOwnedStmt))
 		owned_apply(stmt_roles(((DropOwnedStmt *) parsetree)->roles), InvalidOid, true);
-	else if (IsA(parsetree, ReassignOwnedStmt))
-	{
-		ReassignOwnedStmt *stmt = (ReassignOwnedStmt *) parsetree;
-
-		/* looked up before: PostgreSQL's part may not change them, but reads them too */
-		reassign_roles = stmt_roles(stmt->roles);
-		reassign_to = get_rolespec_oid(stmt->newrole, false);
-	}
 
 	if (prev_process_utility)
 		prev_process_utility(pstmt, queryString, readOnlyTree, context, params, queryEnv, dest, qc);
 	else
 		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context, params, queryEnv, dest, qc);
 
-	/* after: the new owner has been given the tables the old one owned */
-	if (reassign_roles != NIL)
+	/*
+	 * After PostgreSQL's part, which checked the roles and gave the new one
+	 * the tables the old ones owned (the sources and targets the catalogs'
+	 * triggers check the new owner's privileges on).
+	 */
+	if (IsA(parsetree, ReassignOwnedStmt))
 	{
+		ReassignOwnedStmt *stmt = (ReassignOwnedStmt *) parsetree;
+
 		CommandCounterIncrement();
-		owned_apply(reassign_roles, reassign_to, false);
+		owned_apply(stmt_roles(stmt->roles), get_rolespec_oid(stmt->newrole, false), false);
 	}
 }
 
