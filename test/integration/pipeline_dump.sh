@@ -116,3 +116,14 @@ SE_DB=copy se_psql pg1 -c "SET ROLE pd_owner;
 	SELECT streamext.create_pipeline('another', 'bronze', 'silver', NULL, '{\"trigger\": \"manual\"}')" >/dev/null
 se_assert_eq "new pipeline id after the restored ones" "t" "$(SE_DB=copy se_psql pg1 -c "
 	SELECT id > (SELECT max(id) FROM streamext.pipelines WHERE name <> 'another') FROM streamext.pipelines WHERE name = 'another'")"
+
+# pg_restore of a custom-format dump (-j 2: one connection per table) restores the same
+"$SE_BINDIR/pg_dump" -h "$SE_WORK/pg" -p "$(se_pg_port pg1)" -U postgres -Fc -f "$SE_WORK/dump.fc" postgres
+se_psql pg1 -c "CREATE DATABASE copy2"
+"$SE_BINDIR/pg_restore" -h "$SE_WORK/pg" -p "$(se_pg_port pg1)" -U postgres -j 2 -d copy2 "$SE_WORK/dump.fc"
+se_assert_eq "pipeline definitions restored by pg_restore" "$(se_psql pg1 -c "$defs")" "$(SE_DB=copy2 se_psql pg1 -c "$defs")"
+SE_DB=copy2 se_psql pg1 -c "SET ROLE pd_owner; SELECT streamext.reset_pipeline('silver')" >/dev/null
+SE_DB=copy2 se_psql pg1 -c "SELECT streamext.run_pipeline('silver')" >/dev/null
+q="SELECT count(*) || ' ' || md5(string_agg(r::text, '|' ORDER BY r::text))
+	FROM (SELECT (x.device_id, x.event_time, x.temperature) AS r FROM silver x) y"
+se_assert_eq "silver after pg_restore and reset" "$(se_psql pg1 -c "$q")" "$(SE_DB=copy2 se_psql pg1 -c "$q")"
