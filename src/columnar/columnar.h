@@ -117,7 +117,6 @@ extern List *columnar_segments(int64 storage_id, Snapshot snapshot);
 extern bool columnar_is_columnar(Relation rel);
 extern Oid	columnar_am_oid(void);
 extern bool columnar_relation_is_columnar(Oid relid);
-extern Oid	columnar_meta_relid(const char *name);
 
 /* Decode buffers a reader reuses from segment to segment, one per column. */
 typedef struct ColumnarScratch
@@ -274,8 +273,6 @@ extern void columnar_write_states_forget_last(void);
 extern void columnar_storage_cache_forget(void);
 extern void columnar_column_changed(int64 storage_id, Form_pg_attribute newatt);
 
-extern Relation columnar_meta_open(const char *name, LOCKMODE mode);
-extern Oid	columnar_meta_index(const char *name);
 extern bytea *columnar_encode_chunk(Datum *values, bool *isnull, int nrows,
 									Form_pg_attribute att, int *null_count,
 									bytea **min_value, bytea **max_value);

@@ -14,6 +14,7 @@
 
 #define COLUMNAR_INTERNAL
 #include "columnar/columnar.h"
+#include "columnar/columnar_metadata.h"
 
 #include "access/genam.h"
 #include "access/htup_details.h"
@@ -93,16 +94,17 @@ load_stats(ColumnarReader *r)
 	if (r->nkeys == 0 || r->nsegs == 0)
 		return;
 	r->stats = palloc0(sizeof(SegStat) * r->nsegs * r->nkeys);
-	rel = columnar_meta_open("columnar_chunk", AccessShareLock);
+	rel = table_open(ColumnarChunkRelationId(), AccessShareLock);
 	cdesc = RelationGetDescr(rel);
-	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(r->storage_id));
-	scan = systable_beginscan(rel, columnar_meta_index("columnar_chunk_pkey"), true,
+	ScanKeyInit(&key, Anum_columnar_chunk_storage_id, BTEqualStrategyNumber, F_INT8EQ,
+				Int64GetDatum(r->storage_id));
+	scan = systable_beginscan(rel, ColumnarChunkPkeyIndexId(), true,
 							  SnapshotSelf, 1, &key);
 	while (HeapTupleIsValid(tup = systable_getnext(scan)))
 	{
 		bool		n;
-		int64		segno = DatumGetInt64(heap_getattr(tup, 2, cdesc, &n));
-		int			attnum = DatumGetInt16(heap_getattr(tup, 3, cdesc, &n));
+		int64		segno = DatumGetInt64(heap_getattr(tup, Anum_columnar_chunk_segno, cdesc, &n));
+		int			attnum = DatumGetInt16(heap_getattr(tup, Anum_columnar_chunk_attnum, cdesc, &n));
 		int			lo = 0;
 		int			hi = r->nsegs - 1;
 		int			idx = -1;
@@ -139,9 +141,10 @@ load_stats(ColumnarReader *r)
 			if (sk->attnum != attnum)
 				continue;
 			st->present = true;
-			st->null_count = DatumGetInt32(heap_getattr(tup, 4, cdesc, &n));
-			mind = heap_getattr(tup, 5, cdesc, &n1);
-			maxd = heap_getattr(tup, 6, cdesc, &n2);
+			st->null_count = DatumGetInt32(heap_getattr(tup, Anum_columnar_chunk_null_count,
+														cdesc, &n));
+			mind = heap_getattr(tup, Anum_columnar_chunk_min_value, cdesc, &n1);
+			maxd = heap_getattr(tup, Anum_columnar_chunk_max_value, cdesc, &n2);
 			st->has_minmax = !n1 && !n2;
 			if (st->has_minmax && sk->strategy > 0)
 			{

@@ -18,6 +18,7 @@
 
 #define COLUMNAR_INTERNAL
 #include "columnar/columnar.h"
+#include "columnar/columnar_metadata.h"
 
 #include "access/detoast.h"
 #include "access/generic_xlog.h"
@@ -56,34 +57,8 @@ int			columnar_compression_level = 3;
 #define MAX_STAT_BYTES 256
 
 /* ---------------------------------------------------------------- */
-/* metadata relations                                                */
+/* access method                                                     */
 /* ---------------------------------------------------------------- */
-
-Oid
-columnar_meta_relid(const char *name)
-{
-	Oid			nsp = get_namespace_oid("streamext", true);
-	Oid			relid = OidIsValid(nsp) ? get_relname_relid(name, nsp) : InvalidOid;
-
-	if (!OidIsValid(relid))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_TABLE),
-				 errmsg("versioned_columnar metadata table streamext.%s does not exist", name),
-				 errhint("Is the streamext extension installed in this database?")));
-	return relid;
-}
-
-Relation
-columnar_meta_open(const char *name, LOCKMODE mode)
-{
-	return table_open(columnar_meta_relid(name), mode);
-}
-
-Oid
-columnar_meta_index(const char *name)
-{
-	return columnar_meta_relid(name);
-}
 
 Oid
 columnar_am_oid(void)
@@ -179,18 +154,21 @@ storage_lookup(Oid spcnode, Oid relnode, bool missing_ok)
 		if (e)
 			return e->storage_id;
 	}
-	rel = columnar_meta_open("columnar_storage", AccessShareLock);
+	rel = table_open(ColumnarStorageRelationId(), AccessShareLock);
 
-	ScanKeyInit(&key[0], 1, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(spcnode));
-	ScanKeyInit(&key[1], 2, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(relnode));
-	scan = systable_beginscan(rel, columnar_meta_index("columnar_storage_pkey"), true,
+	ScanKeyInit(&key[0], Anum_columnar_storage_spcnode, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(spcnode));
+	ScanKeyInit(&key[1], Anum_columnar_storage_relnode, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(relnode));
+	scan = systable_beginscan(rel, ColumnarStoragePkeyIndexId(), true,
 							  SnapshotSelf, 2, key);
 	tup = systable_getnext(scan);
 	if (HeapTupleIsValid(tup))
 	{
 		bool		isnull;
 
-		result = DatumGetInt64(heap_getattr(tup, 3, RelationGetDescr(rel), &isnull));
+		result = DatumGetInt64(heap_getattr(tup, Anum_columnar_storage_storage_id,
+											RelationGetDescr(rel), &isnull));
 	}
 	systable_endscan(scan);
 	table_close(rel, AccessShareLock);
@@ -214,18 +192,20 @@ void
 columnar_storage_create(const RelFileNode *node, int64 storage_id)
 {
 	Relation	rel;
-	Datum		values[3];
-	bool		nulls[3] = {false, false, false};
+	Datum		values[Natts_columnar_storage];
+	bool		nulls[Natts_columnar_storage] = {false, false, false};
+	Datum		rvalues[Natts_columnar_rowid];
+	bool		rnulls[Natts_columnar_rowid] = {false, false};
 	HeapTuple	tup;
 	bool		new_storage = (storage_id == 0);
 
 	if (new_storage)
-		storage_id = nextval_internal(columnar_meta_relid("columnar_storage_seq"), false);
+		storage_id = nextval_internal(ColumnarStorageSequenceId(), false);
 
-	rel = columnar_meta_open("columnar_storage", RowExclusiveLock);
-	values[0] = ObjectIdGetDatum(node->spcNode);
-	values[1] = ObjectIdGetDatum(node->relNode);
-	values[2] = Int64GetDatum(storage_id);
+	rel = table_open(ColumnarStorageRelationId(), RowExclusiveLock);
+	values[Anum_columnar_storage_spcnode - 1] = ObjectIdGetDatum(node->spcNode);
+	values[Anum_columnar_storage_relnode - 1] = ObjectIdGetDatum(node->relNode);
+	values[Anum_columnar_storage_storage_id - 1] = Int64GetDatum(storage_id);
 	tup = heap_form_tuple(RelationGetDescr(rel), values, nulls);
 	CatalogTupleInsert(rel, tup);
 	table_close(rel, RowExclusiveLock);
@@ -233,27 +213,31 @@ columnar_storage_create(const RelFileNode *node, int64 storage_id)
 
 	if (new_storage)
 	{
-		rel = columnar_meta_open("columnar_rowid", RowExclusiveLock);
-		values[0] = Int64GetDatum(storage_id);
-		values[1] = Int64GetDatum(0);
-		tup = heap_form_tuple(RelationGetDescr(rel), values, nulls);
+		rel = table_open(ColumnarRowidRelationId(), RowExclusiveLock);
+		rvalues[Anum_columnar_rowid_storage_id - 1] = Int64GetDatum(storage_id);
+		rvalues[Anum_columnar_rowid_next_row - 1] = Int64GetDatum(0);
+		tup = heap_form_tuple(RelationGetDescr(rel), rvalues, rnulls);
 		CatalogTupleInsert(rel, tup);
 		table_close(rel, RowExclusiveLock);
 	}
 	CommandCounterIncrement();
 }
 
-/* Delete the metadata rows of one storage from one metadata table. */
+/*
+ * Delete the metadata rows of one storage from one metadata table, through
+ * an index whose first column is storage_id.
+ */
 static void
-delete_storage_rows(const char *table, const char *index, int64 storage_id)
+delete_storage_rows(Oid table, Oid index, int64 storage_id)
 {
-	Relation	rel = columnar_meta_open(table, RowExclusiveLock);
+	Relation	rel = table_open(table, RowExclusiveLock);
 	ScanKeyData key;
 	SysScanDesc scan;
 	HeapTuple	tup;
 
-	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(storage_id));
-	scan = systable_beginscan(rel, columnar_meta_index(index), true, SnapshotSelf, 1, &key);
+	ScanKeyInit(&key, Anum_columnar_meta_storage_id, BTEqualStrategyNumber, F_INT8EQ,
+				Int64GetDatum(storage_id));
+	scan = systable_beginscan(rel, index, true, SnapshotSelf, 1, &key);
 	while (HeapTupleIsValid(tup = systable_getnext(scan)))
 	{
 		CHECK_FOR_INTERRUPTS();
@@ -270,11 +254,15 @@ delete_storage_rows(const char *table, const char *index, int64 storage_id)
 void
 columnar_storage_clear(int64 storage_id, bool history)
 {
-	delete_storage_rows("columnar_chunk", "columnar_chunk_pkey", storage_id);
-	delete_storage_rows("columnar_segment", "columnar_segment_pkey", storage_id);
-	delete_storage_rows("columnar_deletion", "columnar_deletion_pkey", storage_id);
+	delete_storage_rows(ColumnarChunkRelationId(), ColumnarChunkPkeyIndexId(),
+						storage_id);
+	delete_storage_rows(ColumnarSegmentRelationId(), ColumnarSegmentPkeyIndexId(),
+						storage_id);
+	delete_storage_rows(ColumnarDeletionRelationId(), ColumnarDeletionPkeyIndexId(),
+						storage_id);
 	if (history)
-		delete_storage_rows("columnar_version", "columnar_version_pkey", storage_id);
+		delete_storage_rows(ColumnarVersionRelationId(), ColumnarVersionPkeyIndexId(),
+						storage_id);
 	CommandCounterIncrement();
 }
 
@@ -292,29 +280,32 @@ columnar_storage_drop_node(Oid spcnode, Oid relnode)
 	int64		storage_id = 0;
 	bool		still_used = false;
 
-	if (!OidIsValid(get_namespace_oid("streamext", true)) ||
-		!OidIsValid(get_relname_relid("columnar_storage", get_namespace_oid("streamext", true))))
+	if (!columnar_metadata_exists())
 		return;					/* the extension is being dropped too */
 	storage_cache_set(spcnode, relnode, 0);
 
-	rel = columnar_meta_open("columnar_storage", RowExclusiveLock);
-	ScanKeyInit(&key[0], 1, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(spcnode));
-	ScanKeyInit(&key[1], 2, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(relnode));
-	scan = systable_beginscan(rel, columnar_meta_index("columnar_storage_pkey"), true,
+	rel = table_open(ColumnarStorageRelationId(), RowExclusiveLock);
+	ScanKeyInit(&key[0], Anum_columnar_storage_spcnode, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(spcnode));
+	ScanKeyInit(&key[1], Anum_columnar_storage_relnode, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(relnode));
+	scan = systable_beginscan(rel, ColumnarStoragePkeyIndexId(), true,
 							  SnapshotSelf, 2, key);
 	while (HeapTupleIsValid(tup = systable_getnext(scan)))
 	{
 		bool		isnull;
 
-		storage_id = DatumGetInt64(heap_getattr(tup, 3, RelationGetDescr(rel), &isnull));
+		storage_id = DatumGetInt64(heap_getattr(tup, Anum_columnar_storage_storage_id,
+												RelationGetDescr(rel), &isnull));
 		CatalogTupleDelete(rel, &tup->t_self);
 	}
 	systable_endscan(scan);
 
 	if (storage_id != 0)
 	{
-		ScanKeyInit(&key[0], 3, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(storage_id));
-		scan = systable_beginscan(rel, columnar_meta_index("columnar_storage_storage_id_idx"),
+		ScanKeyInit(&key[0], Anum_columnar_storage_storage_id,
+					BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(storage_id));
+		scan = systable_beginscan(rel, ColumnarStorageStorageIdIndexId(),
 								  true, SnapshotSelf, 1, key);
 		still_used = HeapTupleIsValid(systable_getnext(scan));
 		systable_endscan(scan);
@@ -324,11 +315,16 @@ columnar_storage_drop_node(Oid spcnode, Oid relnode)
 	if (storage_id != 0 && !still_used)
 	{
 		columnar_write_state_dropped(storage_id);
-		delete_storage_rows("columnar_chunk", "columnar_chunk_pkey", storage_id);
-		delete_storage_rows("columnar_segment", "columnar_segment_pkey", storage_id);
-		delete_storage_rows("columnar_deletion", "columnar_deletion_pkey", storage_id);
-		delete_storage_rows("columnar_version", "columnar_version_pkey", storage_id);
-		delete_storage_rows("columnar_rowid", "columnar_rowid_pkey", storage_id);
+		delete_storage_rows(ColumnarChunkRelationId(), ColumnarChunkPkeyIndexId(),
+						storage_id);
+		delete_storage_rows(ColumnarSegmentRelationId(), ColumnarSegmentPkeyIndexId(),
+						storage_id);
+		delete_storage_rows(ColumnarDeletionRelationId(), ColumnarDeletionPkeyIndexId(),
+						storage_id);
+		delete_storage_rows(ColumnarVersionRelationId(), ColumnarVersionPkeyIndexId(),
+						storage_id);
+		delete_storage_rows(ColumnarRowidRelationId(), ColumnarRowidPkeyIndexId(),
+						storage_id);
 	}
 	CommandCounterIncrement();
 }
@@ -356,8 +352,8 @@ rowid_tid(Relation rel, int64 storage_id, ItemPointer tid, int64 *value)
 	HeapTuple	tup;
 	bool		found = false;
 
-	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(storage_id));
-	scan = systable_beginscan(rel, columnar_meta_index("columnar_rowid_pkey"), true,
+	ScanKeyInit(&key, Anum_columnar_rowid_storage_id, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(storage_id));
+	scan = systable_beginscan(rel, ColumnarRowidPkeyIndexId(), true,
 							  SnapshotSelf, 1, &key);
 	tup = systable_getnext(scan);
 	if (HeapTupleIsValid(tup))
@@ -365,7 +361,8 @@ rowid_tid(Relation rel, int64 storage_id, ItemPointer tid, int64 *value)
 		bool		isnull;
 
 		*tid = tup->t_self;
-		*value = DatumGetInt64(heap_getattr(tup, 2, RelationGetDescr(rel), &isnull));
+		*value = DatumGetInt64(heap_getattr(tup, Anum_columnar_rowid_next_row,
+											RelationGetDescr(rel), &isnull));
 		found = true;
 	}
 	systable_endscan(scan);
@@ -375,7 +372,7 @@ rowid_tid(Relation rel, int64 storage_id, ItemPointer tid, int64 *value)
 int64
 columnar_next_row(int64 storage_id)
 {
-	Relation	rel = columnar_meta_open("columnar_rowid", AccessShareLock);
+	Relation	rel = table_open(ColumnarRowidRelationId(), AccessShareLock);
 	ItemPointerData tid;
 	int64		value = 0;
 
@@ -392,7 +389,7 @@ columnar_next_row(int64 storage_id)
 int64
 columnar_reserve_rows(int64 storage_id, int64 count)
 {
-	Relation	rel = columnar_meta_open("columnar_rowid", RowExclusiveLock);
+	Relation	rel = table_open(ColumnarRowidRelationId(), RowExclusiveLock);
 	ItemPointerData tid;
 	int64		value;
 	Buffer		buf;
@@ -417,8 +414,10 @@ columnar_reserve_rows(int64 storage_id, int64 count)
 	if (!ItemIdIsNormal(itemid))
 		elog(ERROR, "row number counter tuple of storage " INT64_FORMAT " is not normal", storage_id);
 	htup = (HeapTupleHeader) PageGetItem(page, itemid);
-	/* two NOT NULL bigint columns: the counter is the second */
-	data = (char *) htup + htup->t_hoff + sizeof(int64);
+	/* NOT NULL bigint columns only: the counter is at a fixed offset */
+	StaticAssertStmt(Natts_columnar_rowid == 2 && Anum_columnar_rowid_next_row == 2,
+					 "columnar_rowid is (storage_id bigint, next_row bigint)");
+	data = (char *) htup + htup->t_hoff + (Anum_columnar_rowid_next_row - 1) * sizeof(int64);
 	memcpy(&value, data, sizeof(int64));
 	newvalue = value + count;
 	memcpy(data, &newvalue, sizeof(int64));
@@ -435,21 +434,22 @@ columnar_reserve_rows(int64 storage_id, int64 count)
 int64
 columnar_latest_version(int64 storage_id, Snapshot snapshot)
 {
-	Relation	rel = columnar_meta_open("columnar_version", AccessShareLock);
-	Relation	idx = index_open(columnar_meta_index("columnar_version_pkey"), AccessShareLock);
+	Relation	rel = table_open(ColumnarVersionRelationId(), AccessShareLock);
+	Relation	idx = index_open(ColumnarVersionPkeyIndexId(), AccessShareLock);
 	ScanKeyData key;
 	SysScanDesc scan;
 	HeapTuple	tup;
 	int64		result = 0;
 
-	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(storage_id));
+	ScanKeyInit(&key, Anum_columnar_version_storage_id, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(storage_id));
 	scan = systable_beginscan_ordered(rel, idx, snapshot, 1, &key);
 	tup = systable_getnext_ordered(scan, BackwardScanDirection);
 	if (HeapTupleIsValid(tup))
 	{
 		bool		isnull;
 
-		result = DatumGetInt64(heap_getattr(tup, 2, RelationGetDescr(rel), &isnull));
+		result = DatumGetInt64(heap_getattr(tup, Anum_columnar_version_version,
+											RelationGetDescr(rel), &isnull));
 	}
 	systable_endscan_ordered(scan);
 	index_close(idx, AccessShareLock);
@@ -463,10 +463,11 @@ segment_from_tuple(HeapTuple tup, TupleDesc desc, ColumnarSegment *seg)
 	bool		isnull;
 	Datum		d;
 
-	seg->segno = DatumGetInt64(heap_getattr(tup, 2, desc, &isnull));
-	seg->row_count = DatumGetInt32(heap_getattr(tup, 4, desc, &isnull));
-	seg->added_version = DatumGetInt64(heap_getattr(tup, 5, desc, &isnull));
-	d = heap_getattr(tup, 6, desc, &isnull);
+	seg->segno = DatumGetInt64(heap_getattr(tup, Anum_columnar_segment_segno, desc, &isnull));
+	seg->row_count = DatumGetInt32(heap_getattr(tup, Anum_columnar_segment_row_count, desc, &isnull));
+	seg->added_version = DatumGetInt64(heap_getattr(tup, Anum_columnar_segment_added_version,
+													desc, &isnull));
+	d = heap_getattr(tup, Anum_columnar_segment_removed_version, desc, &isnull);
 	seg->removed_version = isnull ? 0 : DatumGetInt64(d);
 }
 
@@ -474,14 +475,14 @@ segment_from_tuple(HeapTuple tup, TupleDesc desc, ColumnarSegment *seg)
 List *
 columnar_segments(int64 storage_id, Snapshot snapshot)
 {
-	Relation	rel = columnar_meta_open("columnar_segment", AccessShareLock);
-	Relation	idx = index_open(columnar_meta_index("columnar_segment_pkey"), AccessShareLock);
+	Relation	rel = table_open(ColumnarSegmentRelationId(), AccessShareLock);
+	Relation	idx = index_open(ColumnarSegmentPkeyIndexId(), AccessShareLock);
 	ScanKeyData key;
 	SysScanDesc scan;
 	HeapTuple	tup;
 	List	   *result = NIL;
 
-	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(storage_id));
+	ScanKeyInit(&key, Anum_columnar_segment_storage_id, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(storage_id));
 	scan = systable_beginscan_ordered(rel, idx, snapshot, 1, &key);
 	while (HeapTupleIsValid(tup = systable_getnext_ordered(scan, ForwardScanDirection)))
 	{
@@ -501,15 +502,15 @@ bool
 columnar_find_segment(int64 storage_id, int64 rownum, Snapshot snapshot,
 					  ColumnarSegment *seg)
 {
-	Relation	rel = columnar_meta_open("columnar_segment", AccessShareLock);
-	Relation	idx = index_open(columnar_meta_index("columnar_segment_pkey"), AccessShareLock);
+	Relation	rel = table_open(ColumnarSegmentRelationId(), AccessShareLock);
+	Relation	idx = index_open(ColumnarSegmentPkeyIndexId(), AccessShareLock);
 	ScanKeyData key[2];
 	SysScanDesc scan;
 	HeapTuple	tup;
 	bool		found = false;
 
-	ScanKeyInit(&key[0], 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(storage_id));
-	ScanKeyInit(&key[1], 2, BTLessEqualStrategyNumber, F_INT8LE, Int64GetDatum(rownum));
+	ScanKeyInit(&key[0], Anum_columnar_segment_storage_id, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(storage_id));
+	ScanKeyInit(&key[1], Anum_columnar_segment_segno, BTLessEqualStrategyNumber, F_INT8LE, Int64GetDatum(rownum));
 	scan = systable_beginscan_ordered(rel, idx, snapshot, 2, key);
 	tup = systable_getnext_ordered(scan, BackwardScanDirection);
 	if (HeapTupleIsValid(tup))
@@ -531,7 +532,7 @@ uint8 *
 columnar_deleted_bitmap(int64 storage_id, int64 segno, int32 nrows,
 						Snapshot snapshot, int64 as_of_version, int *ndeleted)
 {
-	Relation	rel = columnar_meta_open("columnar_deletion", AccessShareLock);
+	Relation	rel = table_open(ColumnarDeletionRelationId(), AccessShareLock);
 	ScanKeyData key[2];
 	SysScanDesc scan;
 	HeapTuple	tup;
@@ -539,21 +540,23 @@ columnar_deleted_bitmap(int64 storage_id, int64 segno, int32 nrows,
 	int			nbytes = (nrows + 7) / 8;
 
 	*ndeleted = 0;
-	ScanKeyInit(&key[0], 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(storage_id));
-	ScanKeyInit(&key[1], 2, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(segno));
-	scan = systable_beginscan(rel, columnar_meta_index("columnar_deletion_pkey"), true,
+	ScanKeyInit(&key[0], Anum_columnar_deletion_storage_id, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(storage_id));
+	ScanKeyInit(&key[1], Anum_columnar_deletion_segno, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(segno));
+	scan = systable_beginscan(rel, ColumnarDeletionPkeyIndexId(), true,
 							  snapshot, 2, key);
 	while (HeapTupleIsValid(tup = systable_getnext(scan)))
 	{
 		bool		isnull;
-		int64		version = DatumGetInt64(heap_getattr(tup, 3, RelationGetDescr(rel), &isnull));
+		int64		version = DatumGetInt64(heap_getattr(tup, Anum_columnar_deletion_version,
+														 RelationGetDescr(rel), &isnull));
 		bytea	   *b;
 		int			i;
 		int			len;
 
 		if (as_of_version > 0 && version > as_of_version)
 			continue;
-		b = DatumGetByteaPP(heap_getattr(tup, 4, RelationGetDescr(rel), &isnull));
+		b = DatumGetByteaPP(heap_getattr(tup, Anum_columnar_deletion_deleted,
+										 RelationGetDescr(rel), &isnull));
 		len = Min(VARSIZE_ANY_EXHDR(b), nbytes);
 		if (bits == NULL)
 			bits = palloc0(nbytes);
@@ -582,19 +585,20 @@ void
 columnar_insert_deletion(int64 storage_id, int64 segno, int64 version,
 						 uint8 *bits, int32 nrows, int64 *succ)
 {
-	Relation	rel = columnar_meta_open("columnar_deletion", RowExclusiveLock);
-	Datum		values[5];
-	bool		nulls[5] = {false, false, false, false, true};
+	Relation	rel = table_open(ColumnarDeletionRelationId(), RowExclusiveLock);
+	Datum		values[Natts_columnar_deletion];
+	bool		nulls[Natts_columnar_deletion] = {false, false, false, false, false};
 	int			nbytes = (nrows + 7) / 8;
 	bytea	   *b = palloc(VARHDRSZ + nbytes);
 	HeapTuple	tup;
 
 	SET_VARSIZE(b, VARHDRSZ + nbytes);
 	memcpy(VARDATA(b), bits, nbytes);
-	values[0] = Int64GetDatum(storage_id);
-	values[1] = Int64GetDatum(segno);
-	values[2] = Int64GetDatum(version);
-	values[3] = PointerGetDatum(b);
+	values[Anum_columnar_deletion_storage_id - 1] = Int64GetDatum(storage_id);
+	values[Anum_columnar_deletion_segno - 1] = Int64GetDatum(segno);
+	values[Anum_columnar_deletion_version - 1] = Int64GetDatum(version);
+	values[Anum_columnar_deletion_deleted - 1] = PointerGetDatum(b);
+	nulls[Anum_columnar_deletion_successors - 1] = true;
 	if (succ != NULL)
 	{
 		StringInfoData sbuf;
@@ -606,8 +610,8 @@ columnar_insert_deletion(int64 storage_id, int64 segno, int64 version,
 			if (bits[i / 8] & (1 << (i % 8)))
 				appendBinaryStringInfo(&sbuf, (char *) &succ[i], sizeof(int64));
 		SET_VARSIZE(sbuf.data, sbuf.len);
-		values[4] = PointerGetDatum(sbuf.data);
-		nulls[4] = false;
+		values[Anum_columnar_deletion_successors - 1] = PointerGetDatum(sbuf.data);
+		nulls[Anum_columnar_deletion_successors - 1] = false;
 	}
 	tup = heap_form_tuple(RelationGetDescr(rel), values, nulls);
 	CatalogTupleInsert(rel, tup);
@@ -622,20 +626,21 @@ columnar_insert_deletion(int64 storage_id, int64 segno, int64 version,
 int64
 columnar_row_successor(int64 storage_id, int64 segno, int32 r)
 {
-	Relation	rel = columnar_meta_open("columnar_deletion", AccessShareLock);
+	Relation	rel = table_open(ColumnarDeletionRelationId(), AccessShareLock);
 	ScanKeyData key[2];
 	SysScanDesc scan;
 	HeapTuple	tup;
 	int64		result = -1;
 
-	ScanKeyInit(&key[0], 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(storage_id));
-	ScanKeyInit(&key[1], 2, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(segno));
-	scan = systable_beginscan(rel, columnar_meta_index("columnar_deletion_pkey"), true,
+	ScanKeyInit(&key[0], Anum_columnar_deletion_storage_id, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(storage_id));
+	ScanKeyInit(&key[1], Anum_columnar_deletion_segno, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(segno));
+	scan = systable_beginscan(rel, ColumnarDeletionPkeyIndexId(), true,
 							  SnapshotSelf, 2, key);
 	while (HeapTupleIsValid(tup = systable_getnext(scan)))
 	{
 		bool		isnull;
-		bytea	   *b = DatumGetByteaPP(heap_getattr(tup, 4, RelationGetDescr(rel), &isnull));
+		bytea	   *b = DatumGetByteaPP(heap_getattr(tup, Anum_columnar_deletion_deleted,
+													 RelationGetDescr(rel), &isnull));
 		uint8	   *bits = (uint8 *) VARDATA_ANY(b);
 		Datum		sd;
 		bytea	   *sb;
@@ -644,7 +649,7 @@ columnar_row_successor(int64 storage_id, int64 segno, int32 r)
 
 		if (r / 8 >= (int) VARSIZE_ANY_EXHDR(b) || !(bits[r / 8] & (1 << (r % 8))))
 			continue;
-		sd = heap_getattr(tup, 5, RelationGetDescr(rel), &isnull);
+		sd = heap_getattr(tup, Anum_columnar_deletion_successors, RelationGetDescr(rel), &isnull);
 		if (isnull)
 			break;
 		for (i = 0; i < r; i++)
@@ -1309,11 +1314,11 @@ columnar_decode_chunk_scratch(bytea *data, Form_pg_attribute att, int nrows,
 void
 columnar_write_segment(ColumnarWriteState *ws, int start, int nrows)
 {
-	Relation	segrel = columnar_meta_open("columnar_segment", RowExclusiveLock);
-	Relation	chunkrel = columnar_meta_open("columnar_chunk", RowExclusiveLock);
+	Relation	segrel = table_open(ColumnarSegmentRelationId(), RowExclusiveLock);
+	Relation	chunkrel = table_open(ColumnarChunkRelationId(), RowExclusiveLock);
 	int64		segno = ws->buf_first_row + start;
-	Datum		values[7];
-	bool		nulls[7];
+	Datum		values[Max(Natts_columnar_segment, Natts_columnar_chunk)];
+	bool		nulls[Max(Natts_columnar_segment, Natts_columnar_chunk)];
 	HeapTuple	tup;
 	int			a;
 	MemoryContext tmp = AllocSetContextCreate(CurrentMemoryContext, "columnar segment write",
@@ -1323,12 +1328,12 @@ columnar_write_segment(ColumnarWriteState *ws, int start, int nrows)
 	int			i;
 
 	memset(nulls, 0, sizeof(nulls));
-	values[0] = Int64GetDatum(ws->storage_id);
-	values[1] = Int64GetDatum(segno);
-	values[2] = Int64GetDatum(segno);
-	values[3] = Int32GetDatum(nrows);
-	values[4] = Int64GetDatum(ws->version);
-	nulls[5] = true;
+	values[Anum_columnar_segment_storage_id - 1] = Int64GetDatum(ws->storage_id);
+	values[Anum_columnar_segment_segno - 1] = Int64GetDatum(segno);
+	values[Anum_columnar_segment_first_row - 1] = Int64GetDatum(segno);
+	values[Anum_columnar_segment_row_count - 1] = Int32GetDatum(nrows);
+	values[Anum_columnar_segment_added_version - 1] = Int64GetDatum(ws->version);
+	nulls[Anum_columnar_segment_removed_version - 1] = true;
 	tup = heap_form_tuple(RelationGetDescr(segrel), values, nulls);
 	CatalogTupleInsert(segrel, tup);
 
@@ -1346,15 +1351,15 @@ columnar_write_segment(ColumnarWriteState *ws, int start, int nrows)
 		chunk = columnar_encode_chunk(ws->vals[a] + start, ws->nulls[a] + start, nrows,
 									  att, &null_count, &minv, &maxv);
 		memset(nulls, 0, sizeof(nulls));
-		values[0] = Int64GetDatum(ws->storage_id);
-		values[1] = Int64GetDatum(segno);
-		values[2] = Int16GetDatum(att->attnum);
-		values[3] = Int32GetDatum(null_count);
-		values[4] = PointerGetDatum(minv);
-		nulls[4] = (minv == NULL);
-		values[5] = PointerGetDatum(maxv);
-		nulls[5] = (maxv == NULL);
-		values[6] = PointerGetDatum(chunk);
+		values[Anum_columnar_chunk_storage_id - 1] = Int64GetDatum(ws->storage_id);
+		values[Anum_columnar_chunk_segno - 1] = Int64GetDatum(segno);
+		values[Anum_columnar_chunk_attnum - 1] = Int16GetDatum(att->attnum);
+		values[Anum_columnar_chunk_null_count - 1] = Int32GetDatum(null_count);
+		values[Anum_columnar_chunk_min_value - 1] = PointerGetDatum(minv);
+		nulls[Anum_columnar_chunk_min_value - 1] = (minv == NULL);
+		values[Anum_columnar_chunk_max_value - 1] = PointerGetDatum(maxv);
+		nulls[Anum_columnar_chunk_max_value - 1] = (maxv == NULL);
+		values[Anum_columnar_chunk_data - 1] = PointerGetDatum(chunk);
 		tup = heap_form_tuple(RelationGetDescr(chunkrel), values, nulls);
 		CatalogTupleInsert(chunkrel, tup);
 		MemoryContextReset(tmp);
@@ -1411,22 +1416,23 @@ columnar_read_chunks(int64 storage_id, int64 segno, int32 nrows, TupleDesc tupde
 					 Bitmapset *attrs, Datum **values, bool **isnull,
 					 ColumnarScratch *scratch)
 {
-	Relation	rel = columnar_meta_open("columnar_chunk", AccessShareLock);
+	Relation	rel = table_open(ColumnarChunkRelationId(), AccessShareLock);
 	ScanKeyData key[2];
 	SysScanDesc scan;
 	HeapTuple	tup;
 	bool	   *seen = palloc0(sizeof(bool) * tupdesc->natts);
 	int			a;
 
-	ScanKeyInit(&key[0], 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(storage_id));
-	ScanKeyInit(&key[1], 2, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(segno));
+	ScanKeyInit(&key[0], Anum_columnar_chunk_storage_id, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(storage_id));
+	ScanKeyInit(&key[1], Anum_columnar_chunk_segno, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(segno));
 	/* chunk rows never change once written: any visible copy will do */
-	scan = systable_beginscan(rel, columnar_meta_index("columnar_chunk_pkey"), true,
+	scan = systable_beginscan(rel, ColumnarChunkPkeyIndexId(), true,
 							  SnapshotSelf, 2, key);
 	while (HeapTupleIsValid(tup = systable_getnext(scan)))
 	{
 		bool		n;
-		int			attnum = DatumGetInt16(heap_getattr(tup, 3, RelationGetDescr(rel), &n));
+		int			attnum = DatumGetInt16(heap_getattr(tup, Anum_columnar_chunk_attnum,
+														RelationGetDescr(rel), &n));
 		int			null_count;
 		Form_pg_attribute att;
 		bytea	   *data;
@@ -1438,11 +1444,13 @@ columnar_read_chunks(int64 storage_id, int64 segno, int32 nrows, TupleDesc tupde
 			continue;
 		if (attrs != NULL && !bms_is_member(attnum, attrs))
 			continue;
-		null_count = DatumGetInt32(heap_getattr(tup, 4, RelationGetDescr(rel), &n));
-		data = DatumGetByteaPP(heap_getattr(tup, 7, RelationGetDescr(rel), &n));
+		null_count = DatumGetInt32(heap_getattr(tup, Anum_columnar_chunk_null_count,
+												RelationGetDescr(rel), &n));
+		data = DatumGetByteaPP(heap_getattr(tup, Anum_columnar_chunk_data, RelationGetDescr(rel), &n));
 		columnar_decode_chunk_scratch(data, att, nrows, null_count, values[attnum - 1],
 									  isnull[attnum - 1], scratch);
-		if ((Pointer) data != DatumGetPointer(heap_getattr(tup, 7, RelationGetDescr(rel), &n)))
+		if ((Pointer) data != DatumGetPointer(heap_getattr(tup, Anum_columnar_chunk_data,
+															   RelationGetDescr(rel), &n)))
 			pfree(data);		/* the detoasted copy */
 		seen[attnum - 1] = true;
 	}
