@@ -118,7 +118,7 @@ extern bool columnar_is_columnar(Relation rel);
 extern Oid	columnar_am_oid(void);
 extern bool columnar_relation_is_columnar(Oid relid);
 
-/* Decode buffers a reader reuses from segment to segment, one per column. */
+/* Decode buffers a reader reuses from segment to segment, one per column (columnar_codec.h). */
 typedef struct ColumnarScratch
 {
 	MemoryContext cxt;
@@ -126,13 +126,6 @@ typedef struct ColumnarScratch
 	Size	   *cap;
 } ColumnarScratch;
 
-/* Decoding of stored column chunks, used by verify(). */
-extern void columnar_decode_chunk(bytea *data, Form_pg_attribute att, int nrows,
-								  int null_count, Datum *values, bool *isnull);
-extern void columnar_decode_chunk_scratch(bytea *data, Form_pg_attribute att, int nrows,
-										  int null_count, Datum *values, bool *isnull,
-										  ColumnarScratch *scratch);
-extern Datum columnar_decode_value(bytea *data, Form_pg_attribute att);
 extern uint8 *columnar_deleted_bitmap(int64 storage_id, int64 segno, int32 nrows,
 									  Snapshot snapshot, int64 as_of_version,
 									  int *ndeleted);
@@ -273,9 +266,6 @@ extern void columnar_write_states_forget_last(void);
 extern void columnar_storage_cache_forget(void);
 extern void columnar_column_changed(int64 storage_id, Form_pg_attribute newatt);
 
-extern bytea *columnar_encode_chunk(Datum *values, bool *isnull, int nrows,
-									Form_pg_attribute att, int *null_count,
-									bytea **min_value, bytea **max_value);
 extern void columnar_write_segment(ColumnarWriteState *ws, int start, int nrows);
 extern void columnar_insert_deletion(int64 storage_id, int64 segno, int64 version,
 									 uint8 *bits, int32 nrows, int64 *succ);
@@ -309,9 +299,6 @@ extern void columnar_lock_init(void);
 extern void columnar_abort_speculative(Relation rel, int64 rownum);
 struct TupleTableSlotOps;
 extern const struct TupleTableSlotOps *columnar_slot_ops_get(void);
-
-extern bool columnar_stat_refutes(ColumnarSkipKey *sk, int null_count, int nrows,
-								  bool has_minmax, Datum minv, Datum maxv);
 
 /* TableAmRoutine callbacks defined outside columnar_tableam.c */
 #include "access/tableam.h"

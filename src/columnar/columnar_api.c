@@ -9,6 +9,7 @@
 #define COLUMNAR_INTERNAL
 #include "columnar/columnar.h"
 #include "columnar/columnar_metadata.h"
+#include "columnar/columnar_codec.h"
 
 #include "access/detoast.h"
 #include "access/genam.h"

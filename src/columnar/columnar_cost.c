@@ -27,6 +27,7 @@
 #define COLUMNAR_INTERNAL
 #include "columnar/columnar.h"
 #include "columnar/columnar_metadata.h"
+#include "columnar/columnar_codec.h"
 
 #include <math.h>
 

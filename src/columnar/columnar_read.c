@@ -15,6 +15,8 @@
 #define COLUMNAR_INTERNAL
 #include "columnar/columnar.h"
 #include "columnar/columnar_metadata.h"
+#include "columnar/columnar_codec.h"
+#include "columnar/columnar_stats.h"
 
 #include "access/genam.h"
 #include "access/htup_details.h"
