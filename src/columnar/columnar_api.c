@@ -605,7 +605,7 @@ columnar_verify(PG_FUNCTION_ARGS)
 	foreach(lc, segs)
 	{
 		ColumnarSegment *seg = lfirst(lc);
-		int64		max_version = (ws ? ws->version : latest);
+		int64		max_version = (ws ? columnar_ws_version(ws) : latest);
 		Datum	  **vals = palloc(sizeof(Datum *) * tupdesc->natts);
 		bool	  **nulls = palloc(sizeof(bool *) * tupdesc->natts);
 		Relation	crel;
@@ -773,7 +773,7 @@ columnar_verify(PG_FUNCTION_ARGS)
 	reader = columnar_reader_begin(rel, snapshot, 0, NULL, NIL);
 	while (columnar_reader_next(reader, values, isnull, &rownum))
 	{
-		if (ws == NULL || rownum < ws->buf_first_row)
+		if (ws == NULL || rownum < columnar_ws_buffer_first_row(ws))
 			scanned++;
 	}
 	columnar_reader_end(reader);

@@ -236,7 +236,7 @@ columnar_reader_begin(Relation rel, Snapshot snapshot, int64 as_of_version,
 	ws = columnar_write_state_find(r->storage_id);
 	if (ws && as_of_version == 0)
 	{
-		ws->active_scans++;
+		columnar_ws_scan_started(ws);
 		r->registered = true;
 	}
 	r->segidx = 0;
@@ -337,8 +337,8 @@ columnar_reader_end(ColumnarReader *r)
 	{
 		ColumnarWriteState *ws = columnar_write_state_find(r->storage_id);
 
-		if (ws && ws->active_scans > 0)
-			ws->active_scans--;
+		if (ws)
+			columnar_ws_scan_ended(ws);
 	}
 	MemoryContextDelete(r->segcxt);
 	pfree(r->segs);
@@ -362,7 +362,7 @@ apply_pending(int64 storage_id, int64 segno, int32 nrows, Snapshot snapshot, uin
 
 	if (ws == NULL)
 		return bits;
-	pd = hash_search(ws->dels, &segno, HASH_FIND, NULL);
+	pd = columnar_ws_pending_del(ws, segno);
 	if (pd == NULL || pd->npending == 0)
 		return bits;
 	for (i = 0; i < nrows && i < pd->nrows; i++)
@@ -530,26 +530,13 @@ columnar_reader_next(ColumnarReader *r, Datum *values, bool *isnull, int64 *rown
 	{
 		ColumnarWriteState *ws = columnar_write_state_find(r->storage_id);
 
-		while (ws && r->bufidx < ws->nbuf)
+		while (ws && r->bufidx < columnar_ws_nbuffered(ws))
 		{
 			int			i = r->bufidx++;
 
-			if (ws->subids[i] == InvalidSubTransactionId ||
-				!columnar_cid_visible(r->snapshot, ws->cids[i]))
+			if (!columnar_ws_buffered_row(ws, i, r->snapshot, false, r->tupdesc, values, isnull))
 				continue;
-			if (ws->del_cids[i] != InvalidCommandId && columnar_cid_visible(r->snapshot, ws->del_cids[i]))
-				continue;
-			for (a = 0; a < natts; a++)
-			{
-				if (a < ws->tupdesc->natts)
-				{
-					values[a] = ws->vals[a][i];
-					isnull[a] = ws->nulls[a][i];
-				}
-				else
-					values[a] = getmissingattr(r->tupdesc, a + 1, &isnull[a]);
-			}
-			*rownum = ws->buf_first_row + i;
+			*rownum = columnar_ws_buffer_first_row(ws) + i;
 			return true;
 		}
 	}

@@ -679,18 +679,22 @@ columnar_live_rows_estimate(Relation rel)
 	}
 	ws = columnar_write_state_find(storage_id);
 	if (ws)
-		rows += ws->nbuf;
+		rows += columnar_ws_nbuffered(ws);
 	list_free_deep(segs);
 	return rows;
 }
 
-/* Write rows start .. start + nrows - 1 of the insert buffer as one segment. */
+/*
+ * Write rows start .. start + nrows - 1 of column-major buffers vals/nulls
+ * (indexed by attnum - 1) as segment segno added by version: its segment
+ * row and one chunk row per column of tupdesc.
+ */
 void
-columnar_write_segment(ColumnarWriteState *ws, int start, int nrows)
+columnar_insert_segment(int64 storage_id, int64 version, int64 segno, TupleDesc tupdesc,
+						Datum **vals, bool **nulls_in, int start, int nrows)
 {
 	Relation	segrel = table_open(ColumnarSegmentRelationId(), RowExclusiveLock);
 	Relation	chunkrel = table_open(ColumnarChunkRelationId(), RowExclusiveLock);
-	int64		segno = ws->buf_first_row + start;
 	Datum		values[Max(Natts_columnar_segment, Natts_columnar_chunk)];
 	bool		nulls[Max(Natts_columnar_segment, Natts_columnar_chunk)];
 	HeapTuple	tup;
@@ -698,22 +702,20 @@ columnar_write_segment(ColumnarWriteState *ws, int start, int nrows)
 	MemoryContext tmp = AllocSetContextCreate(CurrentMemoryContext, "columnar segment write",
 											  ALLOCSET_DEFAULT_SIZES);
 	MemoryContext old = MemoryContextSwitchTo(tmp);
-	uint8	   *delbits = NULL;
-	int			i;
 
 	memset(nulls, 0, sizeof(nulls));
-	values[Anum_columnar_segment_storage_id - 1] = Int64GetDatum(ws->storage_id);
+	values[Anum_columnar_segment_storage_id - 1] = Int64GetDatum(storage_id);
 	values[Anum_columnar_segment_segno - 1] = Int64GetDatum(segno);
 	values[Anum_columnar_segment_first_row - 1] = Int64GetDatum(segno);
 	values[Anum_columnar_segment_row_count - 1] = Int32GetDatum(nrows);
-	values[Anum_columnar_segment_added_version - 1] = Int64GetDatum(ws->version);
+	values[Anum_columnar_segment_added_version - 1] = Int64GetDatum(version);
 	nulls[Anum_columnar_segment_removed_version - 1] = true;
 	tup = heap_form_tuple(RelationGetDescr(segrel), values, nulls);
 	CatalogTupleInsert(segrel, tup);
 
-	for (a = 0; a < ws->tupdesc->natts; a++)
+	for (a = 0; a < tupdesc->natts; a++)
 	{
-		Form_pg_attribute att = TupleDescAttr(ws->tupdesc, a);
+		Form_pg_attribute att = TupleDescAttr(tupdesc, a);
 		int			null_count;
 		bytea	   *minv;
 		bytea	   *maxv;
@@ -722,10 +724,10 @@ columnar_write_segment(ColumnarWriteState *ws, int start, int nrows)
 		if (att->attisdropped)
 			continue;
 		CHECK_FOR_INTERRUPTS();
-		chunk = columnar_encode_chunk(ws->vals[a] + start, ws->nulls[a] + start, nrows,
+		chunk = columnar_encode_chunk(vals[a] + start, nulls_in[a] + start, nrows,
 									  att, &null_count, &minv, &maxv);
 		memset(nulls, 0, sizeof(nulls));
-		values[Anum_columnar_chunk_storage_id - 1] = Int64GetDatum(ws->storage_id);
+		values[Anum_columnar_chunk_storage_id - 1] = Int64GetDatum(storage_id);
 		values[Anum_columnar_chunk_segno - 1] = Int64GetDatum(segno);
 		values[Anum_columnar_chunk_attnum - 1] = Int16GetDatum(att->attnum);
 		values[Anum_columnar_chunk_null_count - 1] = Int32GetDatum(null_count);
@@ -742,46 +744,6 @@ columnar_write_segment(ColumnarWriteState *ws, int start, int nrows)
 	MemoryContextDelete(tmp);
 	table_close(chunkrel, RowExclusiveLock);
 	table_close(segrel, RowExclusiveLock);
-
-	/* buffered rows we already deleted become pending deletions of the segment */
-	for (i = 0; i < nrows; i++)
-	{
-		if (ws->del_cids[start + i] != InvalidCommandId)
-		{
-			ColumnarPendingDel *pd;
-			bool		found;
-
-			if (delbits == NULL)
-			{
-				pd = hash_search(ws->dels, &segno, HASH_ENTER, &found);
-				if (!found)
-				{
-					MemoryContext o = MemoryContextSwitchTo(ws->cxt);
-
-					pd->nrows = nrows;
-					pd->removed = false;
-					pd->own = true;
-					pd->committed = palloc0((nrows + 7) / 8);
-					pd->cids = palloc(sizeof(CommandId) * nrows);
-					pd->subids = palloc0(sizeof(SubTransactionId) * nrows);
-					pd->succ = NULL;
-					pd->npending = 0;
-					for (a = 0; a < nrows; a++)
-						pd->cids[a] = InvalidCommandId;
-					MemoryContextSwitchTo(o);
-				}
-				delbits = (uint8 *) pd;
-			}
-			pd = (ColumnarPendingDel *) delbits;
-			pd->cids[i] = ws->del_cids[start + i];
-			pd->subids[i] = ws->del_subids[start + i];
-			pd->npending++;
-		}
-	}
-	ws->rows_flushed += nrows;
-	/* the leader of a parallel CREATE TABLE AS cannot start a command; nothing reads the rows in it */
-	if (!IsInParallelMode())
-		CommandCounterIncrement();
 }
 
 /* Read the chunks of the columns in attrs (NULL: all) of one segment. */

@@ -19,6 +19,7 @@
 
 #define COLUMNAR_INTERNAL
 #include "columnar/columnar.h"
+#include "columnar/columnar_write_state.h"
 #include "columnar/columnar_metadata.h"
 
 #include "access/genam.h"
