@@ -192,7 +192,7 @@ typedef struct ColumnarPendingDel
 /*
  * Everything one transaction changes in one storage: opaque outside the
  * writer (columnar_write.c and its transaction end, columnar_xact.c, which
- * include columnar_write_state.h); the accessors below are for the others.
+ * include columnar_write_state.h); the others use columnar_ws_* below.
  */
 typedef struct ColumnarWriteState ColumnarWriteState;
 
@@ -235,7 +235,7 @@ typedef enum ColumnarRowState
 	COLUMNAR_ROW_MISSING
 } ColumnarRowState;
 
-/* The write state as the readers, fetches and row locks see it (columnar_write.c). */
+/* The write state as the readers, fetches and row locks see it (columnar_write_access.c). */
 extern int64 columnar_ws_storage_id(ColumnarWriteState *ws);
 extern int64 columnar_ws_version(ColumnarWriteState *ws);
 extern MemoryContext columnar_ws_memory(ColumnarWriteState *ws);

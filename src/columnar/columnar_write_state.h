@@ -3,8 +3,8 @@
  *		The layout of a transaction's write state of one versioned_columnar
  *		storage: private to the writer, columnar_write.c (the insert buffer,
  *		deletions, flushes) and columnar_xact.c (TRUNCATE, subtransaction
- *		undo, commit).  Everybody else goes through the accessors declared in
- *		columnar.h.
+ *		undo, commit).  Everybody else goes through the accessors of
+ *		columnar_write_access.c, declared in columnar.h.
  */
 #ifndef STREAMEXT_COLUMNAR_WRITE_STATE_H
 #define STREAMEXT_COLUMNAR_WRITE_STATE_H
