@@ -269,6 +269,39 @@ extern const struct TupleTableSlotOps *columnar_slot_ops_get(void);
 #include "catalog/index.h"
 #include "commands/vacuum.h"
 
+/* columnar_tableam_scan.c */
+extern const TupleTableSlotOps *columnar_slot_callbacks(Relation rel);
+extern TableScanDesc columnar_scan_begin(Relation rel, Snapshot snapshot, int nkeys,
+										 ScanKey key, ParallelTableScanDesc pscan,
+										 uint32 flags);
+extern void columnar_scan_end(TableScanDesc sscan);
+extern void columnar_scan_rescan(TableScanDesc sscan, ScanKey key, bool set_params,
+								 bool allow_strat, bool allow_sync, bool allow_pagemode);
+extern bool columnar_scan_getnextslot(TableScanDesc sscan, ScanDirection direction,
+									  TupleTableSlot *slot);
+extern void columnar_scan_set_tidrange(TableScanDesc sscan, ItemPointer mintid,
+									   ItemPointer maxtid);
+extern bool columnar_scan_getnextslot_tidrange(TableScanDesc sscan, ScanDirection direction,
+											   TupleTableSlot *slot);
+extern Size columnar_parallelscan_estimate(Relation rel);
+extern Size columnar_parallelscan_initialize(Relation rel, ParallelTableScanDesc pscan);
+extern void columnar_parallelscan_reinitialize(Relation rel, ParallelTableScanDesc pscan);
+extern bool columnar_scan_analyze_next_block(TableScanDesc sscan, BlockNumber blockno,
+											 BufferAccessStrategy bstrategy);
+extern bool columnar_scan_analyze_next_tuple(TableScanDesc sscan, TransactionId OldestXmin,
+											 double *liverows, double *deadrows,
+											 TupleTableSlot *slot);
+extern bool columnar_scan_bitmap_next_block(TableScanDesc sscan, TBMIterateResult *tbmres);
+extern bool columnar_scan_bitmap_next_tuple(TableScanDesc sscan, TBMIterateResult *tbmres,
+											TupleTableSlot *slot);
+extern bool columnar_scan_sample_next_block(TableScanDesc sscan, SampleScanState *scanstate);
+extern bool columnar_scan_sample_next_tuple(TableScanDesc sscan, SampleScanState *scanstate,
+											TupleTableSlot *slot);
+
+/* columnar_tableam.c: a row fetched by TID into a virtual slot */
+extern bool columnar_fetch_into_slot(ColumnarFetcher *f, Relation rel, ItemPointer tid,
+									 Snapshot snapshot, TupleTableSlot *slot, bool own_copy);
+
 /* columnar_tid.c */
 extern bool columnar_tuple_tid_valid(TableScanDesc scan, ItemPointer tid);
 extern void columnar_get_latest_tid(TableScanDesc scan, ItemPointer tid);
