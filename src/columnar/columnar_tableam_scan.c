@@ -74,7 +74,6 @@ typedef struct ColumnarScanDescData
 
 typedef ColumnarScanDescData *ColumnarScanDesc;
 
-
 static void
 forbid_parallel(ParallelTableScanDesc pscan)
 {
