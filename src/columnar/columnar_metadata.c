@@ -85,6 +85,13 @@ static Oid	meta_oids[META_COUNT];
 static bool callback_registered = false;
 
 /*
+ * Counts relcache invalidations: a lookup that saw one arrive meanwhile
+ * (catalog access accepts invalidations) does not cache what it found, which
+ * may be a relation being dropped.
+ */
+static uint64 meta_generation = 0;
+
+/*
  * A relcache invalidation: forget everything if it concerns one of ours
  * (or all relations).  Cheap enough to simply refill afterwards.
  */
@@ -93,6 +100,7 @@ columnar_metadata_invalidate(Datum arg, Oid relid)
 {
 	int			i;
 
+	meta_generation++;
 	if (OidIsValid(relid))
 	{
 		for (i = 0; i < META_COUNT; i++)
@@ -137,6 +145,7 @@ static Oid
 meta_oid(ColumnarMetaObject which)
 {
 	Oid			relid = meta_oids[which];
+	uint64		generation;
 
 	if (likely(OidIsValid(relid)))
 		return relid;
@@ -146,6 +155,7 @@ meta_oid(ColumnarMetaObject which)
 		CacheRegisterRelcacheCallback(columnar_metadata_invalidate, (Datum) 0);
 		callback_registered = true;
 	}
+	generation = meta_generation;
 	relid = meta_lookup(meta_objects[which].name);
 	if (!OidIsValid(relid))
 		ereport(ERROR,
@@ -155,7 +165,8 @@ meta_oid(ColumnarMetaObject which)
 				 errhint("Is the streamext extension installed in this database?")));
 	if (meta_objects[which].natts > 0)
 		check_natts(relid, meta_objects[which].name, meta_objects[which].natts);
-	meta_oids[which] = relid;
+	if (generation == meta_generation)
+		meta_oids[which] = relid;
 	return relid;
 }
 
