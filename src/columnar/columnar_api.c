@@ -8,6 +8,8 @@
 
 #define COLUMNAR_INTERNAL
 #include "columnar/columnar.h"
+#include "columnar/columnar_metadata.h"
+#include "columnar/columnar_codec.h"
 
 #include "access/detoast.h"
 #include "access/genam.h"
@@ -88,22 +90,25 @@ typedef struct VersionRow
 static List *
 list_versions(int64 storage_id)
 {
-	Relation	rel = columnar_meta_open("columnar_version", AccessShareLock);
-	Relation	idx = index_open(columnar_meta_index("columnar_version_pkey"), AccessShareLock);
+	Relation	rel = table_open(ColumnarVersionRelationId(), AccessShareLock);
+	Relation	idx = index_open(ColumnarVersionPkeyIndexId(), AccessShareLock);
 	ScanKeyData key;
 	SysScanDesc scan;
 	HeapTuple	tup;
 	List	   *result = NIL;
 
-	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(storage_id));
+	ScanKeyInit(&key, Anum_columnar_version_storage_id, BTEqualStrategyNumber, F_INT8EQ,
+				Int64GetDatum(storage_id));
 	scan = systable_beginscan_ordered(rel, idx, GetActiveSnapshot(), 1, &key);
 	while (HeapTupleIsValid(tup = systable_getnext_ordered(scan, ForwardScanDirection)))
 	{
 		VersionRow *v = palloc(sizeof(VersionRow));
 		bool		isnull;
 
-		v->version = DatumGetInt64(heap_getattr(tup, 2, RelationGetDescr(rel), &isnull));
-		v->committed_at = DatumGetTimestampTz(heap_getattr(tup, 3, RelationGetDescr(rel), &isnull));
+		v->version = DatumGetInt64(heap_getattr(tup, Anum_columnar_version_version,
+												RelationGetDescr(rel), &isnull));
+		v->committed_at = DatumGetTimestampTz(heap_getattr(tup, Anum_columnar_version_committed_at,
+														   RelationGetDescr(rel), &isnull));
 		result = lappend(result, v);
 	}
 	systable_endscan_ordered(scan);
@@ -423,27 +428,28 @@ columnar_history(PG_FUNCTION_ARGS)
 	HeapTuple	tup;
 
 	InitMaterializedSRF(fcinfo, 0);
-	vrel = columnar_meta_open("columnar_version", AccessShareLock);
-	idx = index_open(columnar_meta_index("columnar_version_pkey"), AccessShareLock);
-	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(storage_id));
+	vrel = table_open(ColumnarVersionRelationId(), AccessShareLock);
+	idx = index_open(ColumnarVersionPkeyIndexId(), AccessShareLock);
+	ScanKeyInit(&key, Anum_columnar_version_storage_id, BTEqualStrategyNumber, F_INT8EQ,
+				Int64GetDatum(storage_id));
 	scan = systable_beginscan_ordered(vrel, idx, GetActiveSnapshot(), 1, &key);
 	while (HeapTupleIsValid(tup = systable_getnext_ordered(scan, ForwardScanDirection)))
 	{
-		Datum		v[8];
-		bool		n[8];
+		Datum		v[Natts_columnar_version];
+		bool		n[Natts_columnar_version];
 		Datum		out[7];
 		bool		onull[7];
 		char	   *role;
 
 		heap_deform_tuple(tup, RelationGetDescr(vrel), v, n);
-		out[0] = v[1];
-		out[1] = v[2];
-		out[2] = v[3];
-		out[3] = v[4];
-		out[4] = v[5];
-		out[5] = v[6];
+		out[0] = v[Anum_columnar_version_version - 1];
+		out[1] = v[Anum_columnar_version_committed_at - 1];
+		out[2] = v[Anum_columnar_version_operation - 1];
+		out[3] = v[Anum_columnar_version_parameters - 1];
+		out[4] = v[Anum_columnar_version_rows_added - 1];
+		out[5] = v[Anum_columnar_version_rows_removed - 1];
 		memset(onull, 0, sizeof(onull));
-		role = GetUserNameFromId(DatumGetObjectId(v[7]), true);
+		role = GetUserNameFromId(DatumGetObjectId(v[Anum_columnar_version_committed_by - 1]), true);
 		if (role)
 			out[6] = DirectFunctionCall1(namein, CStringGetDatum(role));
 		else
@@ -466,23 +472,24 @@ columnar_size(PG_FUNCTION_ARGS)
 	Oid			relid = PG_GETARG_OID(0);
 	Relation	rel = open_columnar(relid, AccessShareLock, ACL_SELECT);
 	int64		storage_id = columnar_storage_id(rel, false);
-	const char *tables[3][2] = {
-		{"columnar_chunk", "columnar_chunk_pkey"},
-		{"columnar_segment", "columnar_segment_pkey"},
-		{"columnar_deletion", "columnar_deletion_pkey"}
+	Oid			tables[3][2] = {
+		{ColumnarChunkRelationId(), ColumnarChunkPkeyIndexId()},
+		{ColumnarSegmentRelationId(), ColumnarSegmentPkeyIndexId()},
+		{ColumnarDeletionRelationId(), ColumnarDeletionPkeyIndexId()}
 	};
 	int64		total = 0;
 	int			t;
 
 	for (t = 0; t < 3; t++)
 	{
-		Relation	mrel = columnar_meta_open(tables[t][0], AccessShareLock);
+		Relation	mrel = table_open(tables[t][0], AccessShareLock);
 		ScanKeyData key;
 		SysScanDesc scan;
 		HeapTuple	tup;
 
-		ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(storage_id));
-		scan = systable_beginscan(mrel, columnar_meta_index(tables[t][1]), true,
+		ScanKeyInit(&key, Anum_columnar_meta_storage_id, BTEqualStrategyNumber, F_INT8EQ,
+					Int64GetDatum(storage_id));
+		scan = systable_beginscan(mrel, tables[t][1], true,
 								  GetActiveSnapshot(), 1, &key);
 		while (HeapTupleIsValid(tup = systable_getnext(scan)))
 		{
@@ -491,7 +498,8 @@ columnar_size(PG_FUNCTION_ARGS)
 			if (t == 0)
 			{
 				bool		isnull;
-				Datum		d = heap_getattr(tup, 7, RelationGetDescr(mrel), &isnull);
+				Datum		d = heap_getattr(tup, Anum_columnar_chunk_data, RelationGetDescr(mrel),
+											   &isnull);
 
 				if (!isnull && VARATT_IS_EXTERNAL(DatumGetPointer(d)))
 					total += toast_datum_size(d);
@@ -597,7 +605,7 @@ columnar_verify(PG_FUNCTION_ARGS)
 	foreach(lc, segs)
 	{
 		ColumnarSegment *seg = lfirst(lc);
-		int64		max_version = (ws ? ws->version : latest);
+		int64		max_version = (ws ? columnar_ws_version(ws) : latest);
 		Datum	  **vals = palloc(sizeof(Datum *) * tupdesc->natts);
 		bool	  **nulls = palloc(sizeof(bool *) * tupdesc->natts);
 		Relation	crel;
@@ -625,15 +633,17 @@ columnar_verify(PG_FUNCTION_ARGS)
 					seg->segno, seg->removed_version);
 
 		/* every chunk decodes to the right number of values and statistics */
-		crel = columnar_meta_open("columnar_chunk", AccessShareLock);
-		ScanKeyInit(&ckey[0], 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(storage_id));
-		ScanKeyInit(&ckey[1], 2, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(seg->segno));
-		cscan = systable_beginscan(crel, columnar_meta_index("columnar_chunk_pkey"), true,
+		crel = table_open(ColumnarChunkRelationId(), AccessShareLock);
+		ScanKeyInit(&ckey[0], Anum_columnar_chunk_storage_id, BTEqualStrategyNumber, F_INT8EQ,
+					Int64GetDatum(storage_id));
+		ScanKeyInit(&ckey[1], Anum_columnar_chunk_segno, BTEqualStrategyNumber, F_INT8EQ,
+					Int64GetDatum(seg->segno));
+		cscan = systable_beginscan(crel, ColumnarChunkPkeyIndexId(), true,
 								   snapshot, 2, ckey);
 		while (HeapTupleIsValid(ctup = systable_getnext(cscan)))
 		{
-			Datum		cv[7];
-			bool		cn[7];
+			Datum		cv[Natts_columnar_chunk];
+			bool		cn[Natts_columnar_chunk];
 			int			attnum;
 			Form_pg_attribute att;
 			Datum	   *dv;
@@ -643,7 +653,7 @@ columnar_verify(PG_FUNCTION_ARGS)
 			TypeCacheEntry *tc;
 
 			heap_deform_tuple(ctup, RelationGetDescr(crel), cv, cn);
-			attnum = DatumGetInt16(cv[2]);
+			attnum = DatumGetInt16(cv[Anum_columnar_chunk_attnum - 1]);
 			nchunks++;
 			if (attnum < 1 || attnum > tupdesc->natts)
 				corrupt(rel, "segment " INT64_FORMAT " has a chunk of unknown column %d",
@@ -653,19 +663,24 @@ columnar_verify(PG_FUNCTION_ARGS)
 				continue;
 			dv = palloc(sizeof(Datum) * seg->row_count);
 			dn = palloc(sizeof(bool) * seg->row_count);
-			columnar_decode_chunk(DatumGetByteaPP(cv[6]), att, seg->row_count,
-								  DatumGetInt32(cv[3]), dv, dn);
+			columnar_decode_chunk(DatumGetByteaPP(cv[Anum_columnar_chunk_data - 1]), att,
+								  seg->row_count, DatumGetInt32(cv[Anum_columnar_chunk_null_count - 1]),
+								  dv, dn);
 			for (i = 0; i < seg->row_count; i++)
 				if (dn[i])
 					nn++;
-			if (nn != DatumGetInt32(cv[3]))
+			if (nn != DatumGetInt32(cv[Anum_columnar_chunk_null_count - 1]))
 				corrupt(rel, "segment " INT64_FORMAT " column \"%s\" has %d NULLs, its statistics say %d",
-						seg->segno, NameStr(att->attname), nn, DatumGetInt32(cv[3]));
+						seg->segno, NameStr(att->attname), nn,
+						DatumGetInt32(cv[Anum_columnar_chunk_null_count - 1]));
 			tc = lookup_type_cache(att->atttypid, TYPECACHE_CMP_PROC_FINFO);
-			if (!cn[4] && !cn[5] && OidIsValid(tc->cmp_proc_finfo.fn_oid))
+			if (!cn[Anum_columnar_chunk_min_value - 1] && !cn[Anum_columnar_chunk_max_value - 1] &&
+				OidIsValid(tc->cmp_proc_finfo.fn_oid))
 			{
-				Datum		minv = columnar_decode_value(DatumGetByteaPP(cv[4]), att);
-				Datum		maxv = columnar_decode_value(DatumGetByteaPP(cv[5]), att);
+				Datum		minv = columnar_decode_value(DatumGetByteaPP(cv[Anum_columnar_chunk_min_value - 1]),
+														 att);
+				Datum		maxv = columnar_decode_value(DatumGetByteaPP(cv[Anum_columnar_chunk_max_value - 1]),
+														 att);
 
 				for (i = 0; i < seg->row_count; i++)
 				{
@@ -697,9 +712,10 @@ columnar_verify(PG_FUNCTION_ARGS)
 	}
 
 	/* deletion vectors: of existing segments, by known versions, never twice */
-	delrel = columnar_meta_open("columnar_deletion", AccessShareLock);
-	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(storage_id));
-	scan = systable_beginscan(delrel, columnar_meta_index("columnar_deletion_pkey"), true,
+	delrel = table_open(ColumnarDeletionRelationId(), AccessShareLock);
+	ScanKeyInit(&key, Anum_columnar_deletion_storage_id, BTEqualStrategyNumber, F_INT8EQ,
+				Int64GetDatum(storage_id));
+	scan = systable_beginscan(delrel, ColumnarDeletionPkeyIndexId(), true,
 							  snapshot, 1, &key);
 	{
 		int64		cur_segno = -1;
@@ -708,17 +724,17 @@ columnar_verify(PG_FUNCTION_ARGS)
 
 		while (HeapTupleIsValid(tup = systable_getnext(scan)))
 		{
-			Datum		dv[4];
-			bool		dn[4];
+			Datum		dv[Natts_columnar_deletion];
+			bool		dn[Natts_columnar_deletion];
 			int64		segno;
 			int64		version;
 			bytea	   *b;
 			int			i;
 
 			heap_deform_tuple(tup, RelationGetDescr(delrel), dv, dn);
-			segno = DatumGetInt64(dv[1]);
-			version = DatumGetInt64(dv[2]);
-			b = DatumGetByteaPP(dv[3]);
+			segno = DatumGetInt64(dv[Anum_columnar_deletion_segno - 1]);
+			version = DatumGetInt64(dv[Anum_columnar_deletion_version - 1]);
+			b = DatumGetByteaPP(dv[Anum_columnar_deletion_deleted - 1]);
 			if (segno != cur_segno)
 			{
 				ListCell   *lc2;
@@ -757,7 +773,7 @@ columnar_verify(PG_FUNCTION_ARGS)
 	reader = columnar_reader_begin(rel, snapshot, 0, NULL, NIL);
 	while (columnar_reader_next(reader, values, isnull, &rownum))
 	{
-		if (ws == NULL || rownum < ws->buf_first_row)
+		if (ws == NULL || rownum < columnar_ws_buffer_first_row(ws))
 			scanned++;
 	}
 	columnar_reader_end(reader);
