@@ -436,7 +436,8 @@ typedef struct BatchCounts
 static bool
 batch_fusable(PipelineDef *def)
 {
-	return def->window_type == PIPELINE_WINDOW_NONE && expect_none_fail(def);
+	return (def->window_type == PIPELINE_WINDOW_NONE || pipeline_window_fusable(def)) &&
+		expect_none_fail(def);
 }
 
 static int64
@@ -457,6 +458,10 @@ fused_batch(PipelineBatch *b, PipelineRead *rd, List *columns, BatchCounts *c,
 	char	   *keep;
 	char	   *insert;
 	int64	   *ecounts;
+	bool		windowed = def->window_type != PIPELINE_WINDOW_NONE;
+	bool		merged;
+	int			ecol;
+	char	   *keep_cond;
 	int			level;
 	HeapTuple	tup;
 	TupleDesc	desc;
@@ -483,12 +488,27 @@ fused_batch(PipelineBatch *b, PipelineRead *rd, List *columns, BatchCounts *c,
 		}
 	}
 
+	/*
+	 * Without dedup_keys the kept rows are the rows read that are not late:
+	 * _streamext_k is then not materialized (each part that reads it reads
+	 * the source, like r), and the rows kept, the expectations' counts and
+	 * (windowed) the kept rows without event time are counted by the scan
+	 * that finds the watermark, _streamext_m, rather than by one more.
+	 */
+	merged = def->dedup_keys == NIL;
+
 	/* everything that looks up catalogs, under the pinned search_path */
-	counts = expect_count_list(def, &drop_cond);
+	counts = expect_count_list(def, &drop_cond, merged ? "NOT batch." PIPELINE_LATE_COLUMN : NULL);
 	quarantine = expect_quarantine_sql(b, columns, "_streamext_k");
 	late = late_rows_sql(b, rd, columns);
 	keep = dedup_batch_sql(b, rd, columns);
 	insert = pipeline_emit_insert_sql(def);
+	keep_cond = drop_cond ? psprintf("NOT (%s)", drop_cond) : "true";
+	/* counted with the others: a window's kept rows without event time, for the WARNING */
+	if (windowed)
+		counts = psprintf("%s, pg_catalog.count(*) FILTER (WHERE %sbatch." PIPELINE_ET_COLUMN
+						  " IS NULL AND %s)", counts,
+						  merged ? "NOT batch." PIPELINE_LATE_COLUMN " AND " : "", keep_cond);
 
 	/*
 	 * A heap source is read by each part that needs the rows (late rows,
@@ -500,14 +520,23 @@ fused_batch(PipelineBatch *b, PipelineRead *rd, List *columns, BatchCounts *c,
 	initStringInfo(&sql);
 	appendStringInfo(&sql, "WITH " PIPELINE_READ_CTE " AS %sMATERIALIZED (%s),"
 					 " _streamext_l AS (%s),"
-					 " _streamext_k AS MATERIALIZED (%s),"
-					 " _streamext_m AS (SELECT pg_catalog.count(*) AS n,"
-					 "   pg_catalog.max(r." PIPELINE_ET_COLUMN ") AS mx,"
-					 "   streamext.watermark(r." PIPELINE_ET_COLUMN ", $4::pg_catalog.interval) AS w"
-					 "   FROM " PIPELINE_READ_CTE " r),"
-					 " _streamext_e AS (SELECT pg_catalog.count(*), %s FROM _streamext_k batch)",
+					 " _streamext_k AS %sMATERIALIZED (%s),",
 					 def->source_kind == PIPELINE_SOURCE_COLUMNAR ? "" : "NOT ",
-					 read_sql(b, rd, columns), late, keep, counts);
+					 read_sql(b, rd, columns), late, merged ? "NOT " : "", keep);
+	if (merged)
+		appendStringInfo(&sql, " _streamext_m AS (SELECT pg_catalog.count(*) AS n,"
+						 "   pg_catalog.max(batch." PIPELINE_ET_COLUMN ") AS mx,"
+						 "   streamext.watermark(batch." PIPELINE_ET_COLUMN ", $4::pg_catalog.interval) AS w,"
+						 "   pg_catalog.count(*) FILTER (WHERE NOT batch." PIPELINE_LATE_COLUMN "), %s"
+						 "   FROM " PIPELINE_READ_CTE " batch)",
+						 counts);
+	else
+		appendStringInfo(&sql, " _streamext_m AS (SELECT pg_catalog.count(*) AS n,"
+						 "   pg_catalog.max(r." PIPELINE_ET_COLUMN ") AS mx,"
+						 "   streamext.watermark(r." PIPELINE_ET_COLUMN ", $4::pg_catalog.interval) AS w"
+						 "   FROM " PIPELINE_READ_CTE " r),"
+						 " _streamext_e AS (SELECT pg_catalog.count(*), %s FROM _streamext_k batch)",
+						 counts);
 	if (def->dedup_keys != NIL)
 		appendStringInfo(&sql, ", _streamext_c AS (SELECT CASE WHEN pg_catalog.isfinite(x.nw)"
 						 "   AND x.nw OPERATOR(pg_catalog.>=) $5::pg_catalog.timestamptz"
@@ -520,14 +549,20 @@ fused_batch(PipelineBatch *b, PipelineRead *rd, List *columns, BatchCounts *c,
 											"(SELECT c.cutoff FROM _streamext_c c)" : "NULL"));
 	if (quarantine != NULL)
 		appendStringInfo(&sql, ", _streamext_x AS (%s RETURNING 1)", quarantine);
-	appendStringInfo(&sql, ", batch AS (SELECT %s FROM _streamext_k batch%s%s%s),"
-					 " _streamext_t AS (%s RETURNING 1)"
-					 " SELECT m.n, m.mx, (SELECT pg_catalog.count(*) FROM _streamext_l),"
-					 " (SELECT pg_catalog.count(*) FROM _streamext_t), e.*"
-					 " FROM _streamext_m m, _streamext_e e",
-					 batch_column_list(columns, "batch."),
-					 drop_cond ? " WHERE NOT (" : "", drop_cond ? drop_cond : "",
-					 drop_cond ? ")" : "", insert);
+	if (windowed)
+		appendStringInfo(&sql, ", %s",
+						 pipeline_window_fused_sql(b, "_streamext_k", keep_cond,
+												   "SELECT GREATEST($1::pg_catalog.timestamptz, m.w) FROM _streamext_m m",
+												   "$1::pg_catalog.timestamptz", insert));
+	else
+		appendStringInfo(&sql, ", batch AS (SELECT %s FROM _streamext_k batch WHERE %s),"
+						 " _streamext_t AS (%s RETURNING 1)",
+						 batch_column_list(columns, "batch."), keep_cond, insert);
+	/* the counts from column ecol on: the rows kept, per expectation, dropped[, no event time] */
+	appendStringInfo(&sql, " SELECT m.n, m.mx, (SELECT pg_catalog.count(*) FROM _streamext_l),"
+					 " (SELECT pg_catalog.count(*) FROM _streamext_t), %s",
+					 merged ? "m.* FROM _streamext_m m" : "e.* FROM _streamext_m m, _streamext_e e");
+	ecol = merged ? 8 : 5;
 
 	level = NewGUCNestLevel();
 	(void) set_config_option("search_path", def->search_path, PGC_USERSET, PGC_S_SESSION,
@@ -543,16 +578,19 @@ fused_batch(PipelineBatch *b, PipelineRead *rd, List *columns, BatchCounts *c,
 	*max_et = isnull ? 0 : DatumGetTimestampTz(d);
 	c->late = DatumGetInt64(SPI_getbinval(tup, desc, 3, &isnull));
 	b->rows_out = DatumGetInt64(SPI_getbinval(tup, desc, 4, &isnull));
-	b->rows_batch = DatumGetInt64(SPI_getbinval(tup, desc, 5, &isnull));
+	b->rows_batch = DatumGetInt64(SPI_getbinval(tup, desc, ecol, &isnull));
 	ecounts = palloc0(sizeof(int64) * (nexp + 1));
 	c->failures = 0;
 	for (int i = 0; i < nexp; i++)
 	{
-		ecounts[i] = DatumGetInt64(SPI_getbinval(tup, desc, 6 + i, &isnull));
+		ecounts[i] = DatumGetInt64(SPI_getbinval(tup, desc, ecol + 1 + i, &isnull));
 		c->failures += ecounts[i];
 	}
-	c->dropped = DatumGetInt64(SPI_getbinval(tup, desc, 6 + nexp, &isnull));
+	c->dropped = DatumGetInt64(SPI_getbinval(tup, desc, ecol + 1 + nexp, &isnull));
 	c->expectations = nexp > 0 ? expect_json(def, ecounts) : "{}";
+	if (windowed)
+		pipeline_window_warn_no_event_time(b, DatumGetInt64(SPI_getbinval(tup, desc, ecol + 2 + nexp,
+																		  &isnull)));
 	return rows;
 }
 
