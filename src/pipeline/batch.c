@@ -523,20 +523,25 @@ fused_batch(PipelineBatch *b, PipelineRead *rd, List *columns, BatchCounts *c,
 					 " _streamext_k AS %sMATERIALIZED (%s),",
 					 def->source_kind == PIPELINE_SOURCE_COLUMNAR ? "" : "NOT ",
 					 read_sql(b, rd, columns), late, merged ? "NOT " : "", keep);
+	/*
+	 * The watermark is that of the largest event time (watermark() is
+	 * monotonic: the watermark of the max is the max of the watermarks), so
+	 * the scan computes max() alone.
+	 */
 	if (merged)
-		appendStringInfo(&sql, " _streamext_m AS (SELECT pg_catalog.count(*) AS n,"
+		appendStringInfo(&sql, " _streamext_a AS (SELECT pg_catalog.count(*) AS n,"
 						 "   pg_catalog.max(batch." PIPELINE_ET_COLUMN ") AS mx,"
-						 "   streamext.watermark(batch." PIPELINE_ET_COLUMN ", $4::pg_catalog.interval) AS w,"
 						 "   pg_catalog.count(*) FILTER (WHERE NOT batch." PIPELINE_LATE_COLUMN "), %s"
-						 "   FROM " PIPELINE_READ_CTE " batch)",
+						 "   FROM " PIPELINE_READ_CTE " batch),",
 						 counts);
 	else
-		appendStringInfo(&sql, " _streamext_m AS (SELECT pg_catalog.count(*) AS n,"
-						 "   pg_catalog.max(r." PIPELINE_ET_COLUMN ") AS mx,"
-						 "   streamext.watermark(r." PIPELINE_ET_COLUMN ", $4::pg_catalog.interval) AS w"
+		appendStringInfo(&sql, " _streamext_a AS (SELECT pg_catalog.count(*) AS n,"
+						 "   pg_catalog.max(r." PIPELINE_ET_COLUMN ") AS mx"
 						 "   FROM " PIPELINE_READ_CTE " r),"
-						 " _streamext_e AS (SELECT pg_catalog.count(*), %s FROM _streamext_k batch)",
+						 " _streamext_e AS (SELECT pg_catalog.count(*), %s FROM _streamext_k batch),",
 						 counts);
+	appendStringInfoString(&sql, " _streamext_m AS (SELECT a.*, (SELECT streamext.watermark(v.x, $4::pg_catalog.interval)"
+						   "   FROM (VALUES (a.mx)) v(x)) AS w FROM _streamext_a a)");
 	if (def->dedup_keys != NIL)
 		appendStringInfo(&sql, ", _streamext_c AS (SELECT CASE WHEN pg_catalog.isfinite(x.nw)"
 						 "   AND x.nw OPERATOR(pg_catalog.>=) $5::pg_catalog.timestamptz"
@@ -562,7 +567,7 @@ fused_batch(PipelineBatch *b, PipelineRead *rd, List *columns, BatchCounts *c,
 	appendStringInfo(&sql, " SELECT m.n, m.mx, (SELECT pg_catalog.count(*) FROM _streamext_l),"
 					 " (SELECT pg_catalog.count(*) FROM _streamext_t), %s",
 					 merged ? "m.* FROM _streamext_m m" : "e.* FROM _streamext_m m, _streamext_e e");
-	ecol = merged ? 8 : 5;
+	ecol = merged ? 7 : 5;
 
 	level = NewGUCNestLevel();
 	(void) set_config_option("search_path", def->search_path, PGC_USERSET, PGC_S_SESSION,
