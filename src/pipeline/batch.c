@@ -24,8 +24,9 @@
  *	   and streamext.pipeline_batches one row (trimmed to the last
  *	   streamext.pipeline_batches_keep).
  *
- * A pipeline without a window and without a "fail" expectation runs steps
- * 3-6 as one statement instead (fused_batch): no temporary table.
+ * A pipeline without a "fail" expectation, and without a window or with a
+ * tumble or hop window in append mode (window.c), runs steps 3-6 as one
+ * statement instead (fused_batch): no temporary table.
  *
  * Every row read counts for the watermark (late rows and duplicates too):
  * watermark = max(previous, max event time of the batch - delay), as in
