@@ -417,7 +417,9 @@ typedef struct BatchCounts
 } BatchCounts;
 
 /*
- * A pipeline without a window and without a "fail" expectation runs its
+ * A pipeline without a "fail" expectation, and without a window or with
+ * one that pipeline_window_fusable() accepts (then window.c writes the
+ * window state and "batch" from k), runs its
  * whole batch as one statement: the rows are read once (the CTE
  * PIPELINE_READ_CTE), the late ones go to late_rows, the first arrival of
  * each key the state does not hold is kept (k), its keys go into the dedup
