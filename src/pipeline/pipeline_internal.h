@@ -194,6 +194,19 @@ extern void pipeline_emit_reset_state(PipelineDef *def);
 extern void pipeline_emit(PipelineBatch *b);
 extern char *pipeline_emit_insert_sql(PipelineDef *def);
 
+/*
+ * window.c, for batch.c's single statement: whether the window runs in it
+ * (tumble and hop, append mode); the CTEs from the kept rows (CTE kept, rows
+ * with keep_cond true) to the INSERT insert_sql (as _streamext_t), given the
+ * new and the previous watermark as SQL; the WARNING about n kept rows
+ * without event time.
+ */
+extern bool pipeline_window_fusable(PipelineDef *def);
+extern char *pipeline_window_fused_sql(PipelineBatch *b, const char *kept, const char *keep_cond,
+									   const char *wm_sql, const char *prev_sql,
+									   const char *insert_sql);
+extern void pipeline_window_warn_no_event_time(PipelineBatch *b, int64 n);
+
 /* init.c: GUCs */
 extern int	pipeline_batches_keep;	/* streamext.pipeline_batches_keep */
 extern int	pipeline_idle_poll_ms;	/* streamext.pipeline_idle_poll_ms */
