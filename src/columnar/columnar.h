@@ -164,6 +164,7 @@ extern void columnar_init(void);
 extern void columnar_scan_init(void);
 extern void columnar_xact_init(void);
 extern void columnar_vagg_init(void);	/* columnar_vagg_plan.c */
+extern void columnar_progress_init(void);	/* columnar_progress.c */
 
 
 /* ---- internals shared by the storage, write and read files ---- */
