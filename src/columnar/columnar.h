@@ -165,6 +165,11 @@ extern void columnar_scan_init(void);
 extern void columnar_xact_init(void);
 extern void columnar_vagg_init(void);	/* columnar_vagg_plan.c */
 extern void columnar_progress_init(void);	/* columnar_progress.c */
+extern void columnar_vacuum_init(void);	/* columnar_vacuum.c */
+
+/* What streamext.vacuum removed (columnar_vacuum.c). */
+extern int64 columnar_readable_from(int64 storage_id);
+extern void columnar_check_readable(Relation rel, int64 storage_id, int64 version, bool changes);
 
 
 /* ---- internals shared by the storage, write and read files ---- */

@@ -127,6 +127,7 @@ check_version(Relation rel, int64 storage_id, int64 version)
 				 errmsg("version " INT64_FORMAT " of table \"%s\" does not exist",
 						version, RelationGetRelationName(rel)),
 				 errdetail("Its versions are 1 to " INT64_FORMAT ".", latest)));
+	columnar_check_readable(rel, storage_id, version, false);
 }
 
 static void
@@ -421,8 +422,13 @@ columnar_history(PG_FUNCTION_ARGS)
 	ScanKeyData key;
 	SysScanDesc scan;
 	HeapTuple	tup;
+	int64		readable_from;
+	Datum		vacuumed = (Datum) 0;
 
 	InitMaterializedSRF(fcinfo, 0);
+	readable_from = columnar_readable_from(storage_id);
+	if (readable_from > 1)
+		vacuumed = DirectFunctionCall1(jsonb_in, CStringGetDatum("{\"vacuumed\": true}"));
 	vrel = columnar_meta_open("columnar_version", AccessShareLock);
 	idx = index_open(columnar_meta_index("columnar_version_pkey"), AccessShareLock);
 	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(storage_id));
@@ -439,7 +445,9 @@ columnar_history(PG_FUNCTION_ARGS)
 		out[0] = v[1];
 		out[1] = v[2];
 		out[2] = v[3];
-		out[3] = v[4];
+		/* versions streamext.vacuum removed are listed, marked "vacuumed" */
+		out[3] = DatumGetInt64(v[1]) < readable_from ?
+			DirectFunctionCall2(jsonb_concat, v[4], vacuumed) : v[4];
 		out[4] = v[5];
 		out[5] = v[6];
 		memset(onull, 0, sizeof(onull));
@@ -569,6 +577,7 @@ columnar_verify(PG_FUNCTION_ARGS)
 	SysScanDesc scan;
 	HeapTuple	tup;
 	StringInfoData out;
+	int64		readable_from;
 
 	if (storage_id == 0)
 		corrupt(rel, "its relfilenode %u has no storage", rel->rd_node.relNode);
@@ -765,12 +774,78 @@ columnar_verify(PG_FUNCTION_ARGS)
 		corrupt(rel, "a scan returns " INT64_FORMAT " rows, the metadata counts " INT64_FORMAT,
 				scanned, live_rows);
 
+	/* no chunk without its segment (vacuum removes them together) */
+	{
+		Relation	crel = columnar_meta_open("columnar_chunk", AccessShareLock);
+		int64		all_chunks = 0;
+
+		ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(storage_id));
+		scan = systable_beginscan(crel, columnar_meta_index("columnar_chunk_pkey"), true,
+								  snapshot, 1, &key);
+		while (HeapTupleIsValid(systable_getnext(scan)))
+			all_chunks++;
+		systable_endscan(scan);
+		table_close(crel, AccessShareLock);
+		if (all_chunks != nchunks)
+			corrupt(rel, INT64_FORMAT " column chunks belong to no segment", all_chunks - nchunks);
+	}
+
+	/*
+	 * Versions streamext.vacuum kept: the oldest readable one exists, and it
+	 * and the newest hold exactly the rows history says were added and
+	 * removed up to them (vacuum and optimize change no version's rows).
+	 */
+	readable_from = columnar_readable_from(storage_id);
+	if (readable_from != 0 && (readable_from < 1 || readable_from > latest))
+		corrupt(rel, "its oldest readable version " INT64_FORMAT " does not exist", readable_from);
+	if (latest > 0 && ws == NULL)
+	{
+		int64		check[2];
+		int64	   *net = palloc0(sizeof(int64) * (latest + 1));
+		Relation	vrel = columnar_meta_open("columnar_version", AccessShareLock);
+
+		ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(storage_id));
+		scan = systable_beginscan(vrel, columnar_meta_index("columnar_version_pkey"), true,
+								  snapshot, 1, &key);
+		while (HeapTupleIsValid(tup = systable_getnext(scan)))
+		{
+			bool		n1;
+			int64		v = DatumGetInt64(heap_getattr(tup, 2, RelationGetDescr(vrel), &n1));
+
+			if (v >= 1 && v <= latest)
+				net[v] = DatumGetInt64(heap_getattr(tup, 6, RelationGetDescr(vrel), &n1)) -
+					DatumGetInt64(heap_getattr(tup, 7, RelationGetDescr(vrel), &n1));
+		}
+		systable_endscan(scan);
+		table_close(vrel, AccessShareLock);
+		for (int64 v = 1; v <= latest; v++)
+			net[v] += net[v - 1];
+		check[0] = Max(readable_from, 1);
+		check[1] = latest;
+		for (int k = 0; k < 2; k++)
+		{
+			int64		count = 0;
+
+			if (k == 1 && check[1] == check[0])
+				break;
+			reader = columnar_reader_begin(rel, snapshot, check[k], NULL, NIL);
+			while (columnar_reader_next(reader, values, isnull, &rownum))
+				count++;
+			columnar_reader_end(reader);
+			if (count != net[check[k]])
+				corrupt(rel, "version " INT64_FORMAT " has " INT64_FORMAT " rows, its history adds up to " INT64_FORMAT,
+						check[k], count, net[check[k]]);
+		}
+		pfree(net);
+	}
+
 	initStringInfo(&out);
 	appendStringInfo(&out,
 					 "{\"versions\": " INT64_FORMAT ", \"segments\": %d, \"live_segments\": %d, "
 					 "\"chunks\": " INT64_FORMAT ", \"rows\": " INT64_FORMAT ", \"deleted_rows\": " INT64_FORMAT
-					 ", \"next_row\": " INT64_FORMAT "}",
-					 latest, list_length(segs), live_segs, nchunks, live_rows, deleted_rows, next_row);
+					 ", \"next_row\": " INT64_FORMAT "%s}",
+					 latest, list_length(segs), live_segs, nchunks, live_rows, deleted_rows, next_row,
+					 readable_from > 0 ? psprintf(", \"readable_from\": " INT64_FORMAT, readable_from) : "");
 	table_close(rel, AccessShareLock);
 	PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in, CStringGetDatum(out.data)));
 }

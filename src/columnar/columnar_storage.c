@@ -274,7 +274,10 @@ columnar_storage_clear(int64 storage_id, bool history)
 	delete_storage_rows("columnar_segment", "columnar_segment_pkey", storage_id);
 	delete_storage_rows("columnar_deletion", "columnar_deletion_pkey", storage_id);
 	if (history)
+	{
 		delete_storage_rows("columnar_version", "columnar_version_pkey", storage_id);
+		delete_storage_rows("columnar_vacuumed", "columnar_vacuumed_pkey", storage_id);
+	}
 	CommandCounterIncrement();
 }
 
@@ -328,6 +331,7 @@ columnar_storage_drop_node(Oid spcnode, Oid relnode)
 		delete_storage_rows("columnar_segment", "columnar_segment_pkey", storage_id);
 		delete_storage_rows("columnar_deletion", "columnar_deletion_pkey", storage_id);
 		delete_storage_rows("columnar_version", "columnar_version_pkey", storage_id);
+		delete_storage_rows("columnar_vacuumed", "columnar_vacuumed_pkey", storage_id);
 		delete_storage_rows("columnar_rowid", "columnar_rowid_pkey", storage_id);
 	}
 	CommandCounterIncrement();

@@ -1199,6 +1199,7 @@ columnar_init(void)
 	RegisterXactCallback(columnar_tableam_xact_callback, NULL);
 	columnar_xact_init();
 	columnar_progress_init();
+	columnar_vacuum_init();
 	columnar_lock_init();
 	columnar_scan_init();
 }
