@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # pg_ctl stop -m immediate in the middle of streamext.vacuum's removal: after recovery the
 # table is as before the vacuum (verify passes, every version still reads back, no VACUUM
-# version, nothing recorded as removed), and a vacuum run again removes what it should.
+# version, nothing recorded as removed), and a vacuum run again removes what it should.  Before
+# that, the same vacuum is cancelled in the middle (nothing changes, no progress row is left),
+# and the progress view is read by a role without and with pg_read_all_stats.
 # "In the middle" is made certain, not timed: a session holds a row lock on a chunk of a late
 # segment, so the vacuum, having removed the segments before it, waits there; the progress
 # view shows how far it got.
@@ -29,6 +31,31 @@ echo "BEGIN; SELECT 1 FROM streamext.columnar_chunk WHERE storage_id = $storage 
 	SELECT pg_advisory_xact_lock(4242);" >&"$blk"
 se_wait_for pg1 60 "SELECT count(*) = 1 FROM pg_locks WHERE locktype = 'advisory' AND objid = 4242 AND granted"
 
+se_psql pg1 -c "SET streamext.vacuum_retention_check = off" -c "SELECT streamext.vacuum('g', '0')" >/dev/null 2>&1 &
+SE_PIDS+=($!)
+se_wait_for pg1 60 "SELECT (SELECT count(*) = 1 FROM streamext.maintenance_progress
+	WHERE operation = 'vacuum' AND phase LIKE 'removing%' AND segments_done >= 50)
+	AND EXISTS (SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%streamext.vacuum(%')"
+
+# others see the row as in pg_stat_progress_*: pid and operation, the rest only with
+# pg_read_all_stats (or membership in the vacuum's role)
+se_psql pg1 -c "CREATE ROLE watcher LOGIN"
+se_assert_eq "progress seen by another role" "t|t|t|vacuum" "$("$SE_BINDIR/psql" -X -At -h "$SE_WORK/pg" \
+	-p "$(se_pg_port pg1)" -U watcher -d postgres -c "SELECT pid IS NOT NULL, relid IS NULL, phase IS NULL, operation
+	FROM streamext.maintenance_progress")"
+se_psql pg1 -c "GRANT pg_read_all_stats TO watcher"
+se_assert_eq "progress seen with pg_read_all_stats" "g|removing segments and deletion vectors" "$("$SE_BINDIR/psql" -X -At \
+	-h "$SE_WORK/pg" -p "$(se_pg_port pg1)" -U watcher -d postgres -c "SELECT relid::regclass, phase
+	FROM streamext.maintenance_progress")"
+
+# a cancel in the middle leaves the table as it was and no progress row
+se_psql pg1 -c "SELECT pg_cancel_backend(pid) FROM streamext.maintenance_progress" >/dev/null
+se_wait_for pg1 60 "SELECT NOT EXISTS (SELECT 1 FROM streamext.maintenance_progress)
+	AND NOT EXISTS (SELECT 1 FROM pg_stat_activity WHERE query LIKE '%streamext.vacuum(%' AND state = 'active' AND pid <> pg_backend_pid())"
+se_assert_eq "verify after the cancel" "$before" "$(se_psql pg1 -c "SELECT streamext.verify('g')")"
+se_assert_eq "no VACUUM version after the cancel" "3" "$(se_psql pg1 -c "SELECT max(version) FROM streamext.history('g')")"
+
+# again, and this time the server goes down in the middle
 se_psql pg1 -c "SET streamext.vacuum_retention_check = off" -c "SELECT streamext.vacuum('g', '0')" >/dev/null 2>&1 &
 SE_PIDS+=($!)
 se_wait_for pg1 60 "SELECT (SELECT count(*) = 1 FROM streamext.maintenance_progress
