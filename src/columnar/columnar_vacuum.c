@@ -33,9 +33,10 @@
  * The removal then takes the writer lock (writers wait until vacuum
  * commits: they read deletion vectors with SnapshotSelf, which must not see
  * a fold half done) and the table's "old version readers" lock in exclusive
- * mode: every reader of an old version holds it in share mode for its
- * transaction (columnar_check_readable), so vacuum waits for the readers in
- * flight and later ones find R committed.  Readers of the current rows take
+ * mode: every reader of an old version holds it in share mode (ShareLock:
+ * the weakest mode ExclusiveLock conflicts with) for its transaction
+ * (columnar_check_readable), so vacuum waits for the readers in flight and
+ * later ones find R committed.  Readers of the current rows take
  * neither lock and never wait.  Everything is heap rows deleted and
  * inserted in vacuum's transaction: a cancel, an error or a crash leaves the
  * table as it was; afterwards PostgreSQL's own (auto)vacuum of the metadata
@@ -171,7 +172,7 @@ columnar_check_readable(Relation rel, int64 storage_id, int64 version, bool chan
 	if (!IsParallelWorker())
 	{
 		readers_locktag(&tag, storage_id);
-		(void) LockAcquire(&tag, AccessShareLock, false, false);
+		(void) LockAcquire(&tag, ShareLock, false, false);
 	}
 	from = columnar_readable_from(storage_id);
 	if (from == 0)
