@@ -41,6 +41,13 @@ SELECT count(*) FROM streamext.history('vac');
 SELECT r - 'bytes_removed' AS done, (r->>'bytes_removed')::bigint > 0 AS some_bytes
 FROM streamext.vacuum('vac', '0') r;
 SELECT count(*) FROM vac;
+-- segment 2 has one deletion vector now, of version 4, keeping the successors of the 50
+-- updated rows (-1, all bits set, for the 100 simply deleted)
+SELECT d.segno, d.version, octet_length(d.successors) / 8 AS entries,
+	(SELECT count(*) FROM generate_series(0, octet_length(d.successors) / 8 - 1) k
+	 WHERE substring(d.successors FROM k * 8 + 1 FOR 8) <> '\xffffffffffffffff'::bytea) AS with_successor
+FROM streamext.columnar_deletion d JOIN streamext.columnar_storage s USING (storage_id)
+WHERE s.relnode = pg_relation_filenode('vac') ORDER BY d.segno;
 SELECT count(*) FROM streamext.as_of(NULL::vac, 5);
 SELECT count(*) FROM streamext.as_of(NULL::vac, 6);
 SELECT count(*) FROM streamext.as_of(NULL::vac, 4);
