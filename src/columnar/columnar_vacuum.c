@@ -20,9 +20,10 @@
  *     into one (every version >= R applies all of them), keeping the UPDATE
  *     successor links of each row;
  *   - records R in streamext.columnar_vacuumed and writes one version,
- *     operation VACUUM, whose parameters say what it did.  as_of a version
- *     < R then fails, and so do changes() from a version <= R (the changes
- *     of version R need the segments R removed).
+ *     operation VACUUM, whose parameters say what it did (only when it
+ *     removed something: a scheduled vacuum of an idle table adds no
+ *     versions).  as_of a version < R then fails, and so do changes() from a
+ *     version <= R (the changes of version R need the segments R removed).
  * Only metadata whose writing transaction every running snapshot sees as
  * committed (xmin before the removal horizon) is touched, so no running
  * statement can still see those rows live or need an UPDATE's successor
