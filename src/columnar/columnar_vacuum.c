@@ -47,6 +47,7 @@
 
 #define COLUMNAR_INTERNAL
 #include "columnar/columnar.h"
+#include "columnar/columnar_metadata.h"
 #include "columnar/columnar_progress.h"
 
 #include "access/detoast.h"
@@ -138,20 +139,22 @@ readers_locktag(LOCKTAG *tag, int64 storage_id)
 int64
 columnar_readable_from(int64 storage_id)
 {
-	Relation	rel = columnar_meta_open("columnar_vacuumed", AccessShareLock);
+	Relation	rel = table_open(ColumnarVacuumedRelationId(), AccessShareLock);
 	ScanKeyData key;
 	SysScanDesc scan;
 	HeapTuple	tup;
 	int64		result = 0;
 
-	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(storage_id));
-	scan = systable_beginscan(rel, columnar_meta_index("columnar_vacuumed_pkey"), true,
+	ScanKeyInit(&key, Anum_columnar_vacuumed_storage_id, BTEqualStrategyNumber, F_INT8EQ,
+				Int64GetDatum(storage_id));
+	scan = systable_beginscan(rel, ColumnarVacuumedPkeyIndexId(), true,
 							  SnapshotSelf, 1, &key);
 	if (HeapTupleIsValid(tup = systable_getnext(scan)))
 	{
 		bool		isnull;
 
-		result = DatumGetInt64(heap_getattr(tup, 2, RelationGetDescr(rel), &isnull));
+		result = DatumGetInt64(heap_getattr(tup, Anum_columnar_vacuumed_readable_from,
+											RelationGetDescr(rel), &isnull));
 	}
 	systable_endscan(scan);
 	table_close(rel, AccessShareLock);
@@ -202,21 +205,24 @@ columnar_check_readable(Relation rel, int64 storage_id, int64 version, bool chan
 static int64
 version_at(int64 storage_id, TimestampTz cutoff, int64 *latest)
 {
-	Relation	rel = columnar_meta_open("columnar_version", AccessShareLock);
-	Relation	idx = index_open(columnar_meta_index("columnar_version_pkey"), AccessShareLock);
+	Relation	rel = table_open(ColumnarVersionRelationId(), AccessShareLock);
+	Relation	idx = index_open(ColumnarVersionPkeyIndexId(), AccessShareLock);
 	ScanKeyData key;
 	SysScanDesc scan;
 	HeapTuple	tup;
 	int64		result = 0;
 
 	*latest = 0;
-	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(storage_id));
+	ScanKeyInit(&key, Anum_columnar_version_storage_id, BTEqualStrategyNumber, F_INT8EQ,
+				Int64GetDatum(storage_id));
 	scan = systable_beginscan_ordered(rel, idx, GetActiveSnapshot(), 1, &key);
 	while (HeapTupleIsValid(tup = systable_getnext_ordered(scan, ForwardScanDirection)))
 	{
 		bool		isnull;
-		int64		v = DatumGetInt64(heap_getattr(tup, 2, RelationGetDescr(rel), &isnull));
-		TimestampTz at = DatumGetTimestampTz(heap_getattr(tup, 3, RelationGetDescr(rel), &isnull));
+		int64		v = DatumGetInt64(heap_getattr(tup, Anum_columnar_version_version,
+												   RelationGetDescr(rel), &isnull));
+		TimestampTz at = DatumGetTimestampTz(heap_getattr(tup, Anum_columnar_version_committed_at,
+														  RelationGetDescr(rel), &isnull));
 
 		CHECK_FOR_INTERRUPTS();
 		*latest = v;
@@ -335,19 +341,21 @@ old_enough(HeapTuple tup, TransactionId horizon)
 static Size
 chunk_bytes(int64 storage_id, int64 segno, int64 *nchunks)
 {
-	Relation	rel = columnar_meta_open("columnar_chunk", AccessShareLock);
+	Relation	rel = table_open(ColumnarChunkRelationId(), AccessShareLock);
 	ScanKeyData key[2];
 	SysScanDesc scan;
 	HeapTuple	tup;
 	Size		n = 0;
 
-	ScanKeyInit(&key[0], 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(storage_id));
-	ScanKeyInit(&key[1], 2, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(segno));
-	scan = systable_beginscan(rel, columnar_meta_index("columnar_chunk_pkey"), true,
+	ScanKeyInit(&key[0], Anum_columnar_chunk_storage_id, BTEqualStrategyNumber, F_INT8EQ,
+				Int64GetDatum(storage_id));
+	ScanKeyInit(&key[1], Anum_columnar_chunk_segno, BTEqualStrategyNumber, F_INT8EQ,
+				Int64GetDatum(segno));
+	scan = systable_beginscan(rel, ColumnarChunkPkeyIndexId(), true,
 							  GetActiveSnapshot(), 2, key);
 	while (HeapTupleIsValid(tup = systable_getnext(scan)))
 	{
-		n += tuple_bytes(tup, RelationGetDescr(rel), 7);
+		n += tuple_bytes(tup, RelationGetDescr(rel), Anum_columnar_chunk_data);
 		(*nchunks)++;
 	}
 	systable_endscan(scan);
@@ -363,7 +371,7 @@ static List *
 segment_deletions(int64 storage_id, VacSegment *vs, int64 R, TransactionId horizon,
 				  bool *dead, Size *old_bytes, int *nold)
 {
-	Relation	rel = columnar_meta_open("columnar_deletion", AccessShareLock);
+	Relation	rel = table_open(ColumnarDeletionRelationId(), AccessShareLock);
 	ScanKeyData key[2];
 	SysScanDesc scan;
 	HeapTuple	tup;
@@ -374,9 +382,11 @@ segment_deletions(int64 storage_id, VacSegment *vs, int64 R, TransactionId horiz
 
 	*old_bytes = 0;
 	*nold = 0;
-	ScanKeyInit(&key[0], 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(storage_id));
-	ScanKeyInit(&key[1], 2, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(vs->segno));
-	scan = systable_beginscan(rel, columnar_meta_index("columnar_deletion_pkey"), true,
+	ScanKeyInit(&key[0], Anum_columnar_deletion_storage_id, BTEqualStrategyNumber, F_INT8EQ,
+				Int64GetDatum(storage_id));
+	ScanKeyInit(&key[1], Anum_columnar_deletion_segno, BTEqualStrategyNumber, F_INT8EQ,
+				Int64GetDatum(vs->segno));
+	scan = systable_beginscan(rel, ColumnarDeletionPkeyIndexId(), true,
 							  GetActiveSnapshot(), 2, key);
 	while (HeapTupleIsValid(tup = systable_getnext(scan)))
 	{
@@ -384,12 +394,14 @@ segment_deletions(int64 storage_id, VacSegment *vs, int64 R, TransactionId horiz
 		bool		isnull;
 
 		d->tid = tup->t_self;
-		d->version = DatumGetInt64(heap_getattr(tup, 3, RelationGetDescr(rel), &isnull));
+		d->version = DatumGetInt64(heap_getattr(tup, Anum_columnar_deletion_version,
+												RelationGetDescr(rel), &isnull));
 		d->old = d->version <= R && old_enough(tup, horizon);
 		d->bytes = tuple_bytes(tup, RelationGetDescr(rel), 0);
 		if (d->old)
 		{
-			bytea	   *b = DatumGetByteaPP(heap_getattr(tup, 4, RelationGetDescr(rel), &isnull));
+			bytea	   *b = DatumGetByteaPP(heap_getattr(tup, Anum_columnar_deletion_deleted,
+														 RelationGetDescr(rel), &isnull));
 			int			len = Min((int) VARSIZE_ANY_EXHDR(b), nbytes);
 
 			for (int i = 0; i < len; i++)
@@ -413,18 +425,23 @@ segment_deletions(int64 storage_id, VacSegment *vs, int64 R, TransactionId horiz
 /* the removal                                                       */
 /* ---------------------------------------------------------------- */
 
-/* Delete the rows of (storage_id, segno) from a metadata table, as SnapshotSelf sees them. */
+/*
+ * Delete the rows of (storage_id, segno) from a metadata table, as
+ * SnapshotSelf sees them; segno_att: the table's segno column, index: an
+ * index leading with (storage_id, segno).
+ */
 static void
-delete_segment_rows(const char *table, const char *index, int64 storage_id, int64 segno)
+delete_segment_rows(Oid table, Oid index, AttrNumber segno_att, int64 storage_id, int64 segno)
 {
-	Relation	rel = columnar_meta_open(table, RowExclusiveLock);
+	Relation	rel = table_open(table, RowExclusiveLock);
 	ScanKeyData key[2];
 	SysScanDesc scan;
 	HeapTuple	tup;
 
-	ScanKeyInit(&key[0], 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(storage_id));
-	ScanKeyInit(&key[1], 2, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(segno));
-	scan = systable_beginscan(rel, columnar_meta_index(index), true, SnapshotSelf, 2, key);
+	ScanKeyInit(&key[0], Anum_columnar_meta_storage_id, BTEqualStrategyNumber, F_INT8EQ,
+				Int64GetDatum(storage_id));
+	ScanKeyInit(&key[1], segno_att, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(segno));
+	scan = systable_beginscan(rel, index, true, SnapshotSelf, 2, key);
 	while (HeapTupleIsValid(tup = systable_getnext(scan)))
 	{
 		CHECK_FOR_INTERRUPTS();
@@ -441,7 +458,7 @@ delete_segment_rows(const char *table, const char *index, int64 storage_id, int6
 static void
 fold_deletions(int64 storage_id, VacSegment *vs, List *dels)
 {
-	Relation	rel = columnar_meta_open("columnar_deletion", RowExclusiveLock);
+	Relation	rel = table_open(ColumnarDeletionRelationId(), RowExclusiveLock);
 	int			nbytes = (vs->row_count + 7) / 8;
 	uint8	   *bits = palloc0(nbytes);
 	int64	   *succ = palloc(sizeof(int64) * vs->row_count);
@@ -472,9 +489,10 @@ fold_deletions(int64 storage_id, VacSegment *vs, List *dels)
 					(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
 					 errmsg("a deletion vector of segment " INT64_FORMAT " changed during streamext.vacuum",
 							vs->segno)));
-		b = DatumGetByteaPP(heap_getattr(tup, 4, RelationGetDescr(rel), &isnull));
+		b = DatumGetByteaPP(heap_getattr(tup, Anum_columnar_deletion_deleted,
+										 RelationGetDescr(rel), &isnull));
 		len = Min((int) VARSIZE_ANY_EXHDR(b), nbytes);
-		sd = heap_getattr(tup, 5, RelationGetDescr(rel), &isnull);
+		sd = heap_getattr(tup, Anum_columnar_deletion_successors, RelationGetDescr(rel), &isnull);
 		for (int i = 0; i < len * 8 && i < vs->row_count; i++)
 		{
 			if (!(((uint8 *) VARDATA_ANY(b))[i / 8] & (1 << (i % 8))))
@@ -509,25 +527,31 @@ fold_deletions(int64 storage_id, VacSegment *vs, List *dels)
 static void
 record_readable_from(int64 storage_id, int64 R, int64 version)
 {
-	Relation	rel = columnar_meta_open("columnar_vacuumed", RowExclusiveLock);
+	Relation	rel = table_open(ColumnarVacuumedRelationId(), RowExclusiveLock);
 	ScanKeyData key;
 	SysScanDesc scan;
 	HeapTuple	tup;
-	Datum		values[4];
-	bool		nulls[4] = {false, false, false, false};
+	Datum		values[Natts_columnar_vacuumed];
+	bool		nulls[Natts_columnar_vacuumed];
 
-	values[0] = Int64GetDatum(storage_id);
-	values[1] = Int64GetDatum(R);
-	values[2] = TimestampTzGetDatum(GetCurrentTimestamp());
-	values[3] = Int64GetDatum(version);
-	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(storage_id));
-	scan = systable_beginscan(rel, columnar_meta_index("columnar_vacuumed_pkey"), true,
+	memset(nulls, false, sizeof(nulls));
+	values[Anum_columnar_vacuumed_storage_id - 1] = Int64GetDatum(storage_id);
+	values[Anum_columnar_vacuumed_readable_from - 1] = Int64GetDatum(R);
+	values[Anum_columnar_vacuumed_vacuumed_at - 1] = TimestampTzGetDatum(GetCurrentTimestamp());
+	values[Anum_columnar_vacuumed_version - 1] = Int64GetDatum(version);
+	ScanKeyInit(&key, Anum_columnar_vacuumed_storage_id, BTEqualStrategyNumber, F_INT8EQ,
+				Int64GetDatum(storage_id));
+	scan = systable_beginscan(rel, ColumnarVacuumedPkeyIndexId(), true,
 							  SnapshotSelf, 1, &key);
 	if (HeapTupleIsValid(tup = systable_getnext(scan)))
 	{
-		bool		repl[4] = {false, true, true, true};
-		HeapTuple	newtup = heap_modify_tuple(tup, RelationGetDescr(rel), values, nulls, repl);
+		bool		repl[Natts_columnar_vacuumed];
+		HeapTuple	newtup;
 
+		/* the storage_id stays, everything else is the new vacuum's */
+		memset(repl, true, sizeof(repl));
+		repl[Anum_columnar_vacuumed_storage_id - 1] = false;
+		newtup = heap_modify_tuple(tup, RelationGetDescr(rel), values, nulls, repl);
 		CatalogTupleUpdate(rel, &newtup->t_self, newtup);
 	}
 	else
@@ -665,7 +689,7 @@ columnar_vacuum(PG_FUNCTION_ARGS)
 	/* what to remove: every segment, as the active snapshot sees it */
 	columnar_progress_phase("scanning segments");
 	{
-		Relation	segrel = columnar_meta_open("columnar_segment", AccessShareLock);
+		Relation	segrel = table_open(ColumnarSegmentRelationId(), AccessShareLock);
 
 		horizon = GetOldestNonRemovableTransactionId(segrel);
 		table_close(segrel, AccessShareLock);
@@ -693,15 +717,17 @@ columnar_vacuum(PG_FUNCTION_ARGS)
 		if (removed_old || dead)
 		{
 			/* the segment row itself must be old enough: it records the removal */
-			Relation	segrel = columnar_meta_open("columnar_segment", AccessShareLock);
+			Relation	segrel = table_open(ColumnarSegmentRelationId(), AccessShareLock);
 			ScanKeyData key[2];
 			SysScanDesc scan;
 			HeapTuple	tup;
 			bool		ok = false;
 
-			ScanKeyInit(&key[0], 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(storage_id));
-			ScanKeyInit(&key[1], 2, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(seg->segno));
-			scan = systable_beginscan(segrel, columnar_meta_index("columnar_segment_pkey"), true,
+			ScanKeyInit(&key[0], Anum_columnar_segment_storage_id, BTEqualStrategyNumber,
+						F_INT8EQ, Int64GetDatum(storage_id));
+			ScanKeyInit(&key[1], Anum_columnar_segment_segno, BTEqualStrategyNumber,
+						F_INT8EQ, Int64GetDatum(seg->segno));
+			scan = systable_beginscan(segrel, ColumnarSegmentPkeyIndexId(), true,
 									  GetActiveSnapshot(), 2, key);
 			if (HeapTupleIsValid(tup = systable_getnext(scan)))
 			{
@@ -772,9 +798,12 @@ columnar_vacuum(PG_FUNCTION_ARGS)
 			CHECK_FOR_INTERRUPTS();
 			if (vs->action == VAC_REMOVE)
 			{
-				delete_segment_rows("columnar_chunk", "columnar_chunk_pkey", storage_id, vs->segno);
-				delete_segment_rows("columnar_deletion", "columnar_deletion_pkey", storage_id, vs->segno);
-				delete_segment_rows("columnar_segment", "columnar_segment_pkey", storage_id, vs->segno);
+				delete_segment_rows(ColumnarChunkRelationId(), ColumnarChunkPkeyIndexId(),
+									Anum_columnar_chunk_segno, storage_id, vs->segno);
+				delete_segment_rows(ColumnarDeletionRelationId(), ColumnarDeletionPkeyIndexId(),
+									Anum_columnar_deletion_segno, storage_id, vs->segno);
+				delete_segment_rows(ColumnarSegmentRelationId(), ColumnarSegmentPkeyIndexId(),
+									Anum_columnar_segment_segno, storage_id, vs->segno);
 				done_rows += vs->row_count;
 			}
 			else if (vs->action == VAC_FOLD)

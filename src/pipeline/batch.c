@@ -214,7 +214,10 @@ load_progress(PipelineDef *def, PipelineProgress *prog)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("pipeline \"%s\" has no progress row", def->name),
-				 errhint("The pipeline was dropped, or the role running it cannot see it.")));
+				 errdetail("A pipeline restored from pg_dump's output keeps its definition, not how far it had read its source."),
+				 errhint("Run streamext.reset_pipeline('%s') to rebuild its target from the whole source;"
+						 " or the pipeline was dropped, or the role running it cannot see it.",
+						 def->name)));
 	tup = SPI_tuptable->vals[0];
 	desc = SPI_tuptable->tupdesc;
 	prog->snapshot = SPI_getvalue(tup, desc, 1);
@@ -667,6 +670,8 @@ pipeline_run_batch_more(PipelineDef *def, bool *more)
 	level = NewGUCNestLevel();
 	(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION,
 							 GUC_ACTION_SAVE, true, 0, false);
+	/* windows, watermarks and the query's times: the same in every session */
+	pipeline_pin_time_settings();
 
 	load_progress(def, &prog);
 	rd.caught_up = true;

@@ -163,6 +163,9 @@ extern PipelineDef *pipeline_load_unparsed(const char *name, bool missing_ok);
  * source's columns (def->name, source, target, options, search_path set);
  * check_expressions also plans the expectations' checks (create/alter) */
 extern void pipeline_def_parse(PipelineDef *def, bool check_expressions);
+/* catalog.c: TimeZone UTC (and one DateStyle, IntervalStyle) until the
+ * caller's AtEOXact_GUC: what every batch runs with */
+extern void pipeline_pin_time_settings(void);
 /* catalog.c: refuse text that is not exactly one SQL expression */
 extern void pipeline_check_expression_syntax(const char *expr, const char *what,
 											 const char *pipeline);
