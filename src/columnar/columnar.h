@@ -156,6 +156,12 @@ extern void columnar_init(void);
 extern void columnar_scan_init(void);
 extern void columnar_xact_init(void);
 extern void columnar_vagg_init(void);	/* columnar_vagg_plan.c */
+extern void columnar_progress_init(void);	/* columnar_progress.c */
+extern void columnar_vacuum_init(void);	/* columnar_vacuum.c */
+
+/* What streamext.vacuum removed (columnar_vacuum.c). */
+extern int64 columnar_readable_from(int64 storage_id);
+extern void columnar_check_readable(Relation rel, int64 storage_id, int64 version, bool changes);
 
 
 /* ---- internals shared by the storage, write and read files ---- */
@@ -164,6 +170,7 @@ extern void columnar_vagg_init(void);	/* columnar_vagg_plan.c */
 #include "access/xact.h"
 #include "storage/lockdefs.h"
 #include "nodes/lockoptions.h"
+#include "nodes/parsenodes.h"
 #include "utils/snapmgr.h"
 
 /* Is a row of our own, buffered or deleted in command cid, visible to snapshot? */
@@ -320,6 +327,16 @@ extern void columnar_index_validate_scan(Relation table_rel, Relation index_rel,
 										 ValidateIndexState *state);
 extern void columnar_relation_vacuum(Relation rel, VacuumParams *params,
 									 BufferAccessStrategy bstrategy);
+
+/* columnar_api.c: shared with streamext.verify (columnar_verify.c) */
+typedef struct ColumnarVersionRow
+{
+	int64		version;
+	TimestampTz committed_at;
+} ColumnarVersionRow;
+
+extern Relation columnar_api_open(Oid relid, LOCKMODE mode, AclMode right);
+extern List *columnar_api_versions(int64 storage_id);
 #endif							/* COLUMNAR_INTERNAL */
 
 #endif							/* STREAMEXT_COLUMNAR_H */

@@ -83,8 +83,18 @@ CREATE TABLE streamext.columnar_deletion (
 	PRIMARY KEY (storage_id, segno, version)
 );
 
+-- What streamext.vacuum removed (columnar_vacuum.c): versions before readable_from
+-- are no longer readable; version is the VACUUM version that recorded it.
+CREATE TABLE streamext.columnar_vacuumed (
+	storage_id bigint PRIMARY KEY,
+	readable_from bigint NOT NULL,
+	vacuumed_at timestamptz NOT NULL,
+	version bigint NOT NULL
+);
+
 REVOKE ALL ON streamext.columnar_storage, streamext.columnar_rowid, streamext.columnar_version,
 	streamext.columnar_segment, streamext.columnar_chunk, streamext.columnar_deletion,
+	streamext.columnar_vacuumed,
 	streamext.columnar_storage_seq FROM PUBLIC;
 
 CREATE FUNCTION streamext.history(tbl regclass)
@@ -135,3 +145,26 @@ CREATE FUNCTION streamext.changes("row" anyelement, from_version bigint, to_vers
 	AS 'MODULE_PATHNAME', 'columnar_changes' LANGUAGE C STABLE PARALLEL RESTRICTED
 	SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION streamext.changes(anyelement, bigint, bigint) IS 'the change data feed of a versioned_columnar table: every row inserted, deleted or updated by versions from_version .. to_version';
+
+-- Progress of streamext.optimize and streamext.vacuum (columnar_progress.c), in the
+-- style of pg_stat_progress_*: one row per backend of this database running one;
+-- pid and operation for everyone, the rest for members of that backend's role
+-- and of pg_read_all_stats.  Empty, with a WARNING, unless streamext is in
+-- shared_preload_libraries.
+CREATE FUNCTION streamext._maintenance_progress()
+	RETURNS TABLE(pid integer, relid oid, operation text, phase text, segments_total bigint,
+				  segments_done bigint, rows_done bigint, started_at timestamptz)
+	AS 'MODULE_PATHNAME', 'columnar_maintenance_progress' LANGUAGE C STRICT VOLATILE;
+CREATE VIEW streamext.maintenance_progress AS
+	SELECT pid, relid, operation, phase, segments_total, segments_done, rows_done, started_at
+	FROM streamext._maintenance_progress();
+COMMENT ON VIEW streamext.maintenance_progress IS 'what each backend running streamext.optimize or streamext.vacuum is doing';
+GRANT SELECT ON streamext.maintenance_progress TO PUBLIC;
+
+-- VACUUM with a retention (Delta's): removes what no version committed within
+-- retain, and no pipeline reading the table, still needs.  Owner only.
+CREATE FUNCTION streamext.vacuum(tbl regclass, retain interval DEFAULT '7 days', dry_run boolean DEFAULT false)
+	RETURNS jsonb
+	AS 'MODULE_PATHNAME', 'columnar_vacuum' LANGUAGE C STRICT VOLATILE
+	SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION streamext.vacuum(regclass, interval, boolean) IS 'remove the segments and deletion vectors of a versioned_columnar table that no version committed within retain needs; dry_run: only say what would go';

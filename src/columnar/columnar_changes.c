@@ -189,14 +189,11 @@ check_range(Relation rel, int64 latest, int64 from, int64 to)
 				 errhint("The range from_version .. to_version includes both ends; from_version must not exceed to_version.")));
 
 	/*
-	 * Retention: streamext.vacuum (DESIGN.md "Gold tables", not built yet)
-	 * will physically remove segments and deletion vectors that no version
-	 * within its retention needs, and with them the changes of old versions.
-	 * It must record the oldest version whose changes are still complete,
-	 * and here a from_version below it must fail with
-	 * ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE, naming that version.  Today
-	 * nothing is ever removed, so every version's changes are complete.
+	 * Retention: streamext.vacuum removes the segments and deletion vectors
+	 * of versions older than the oldest readable one R, and with them the
+	 * changes of versions <= R (those of R need the segments R removed).
 	 */
+	columnar_check_readable(rel, columnar_storage_id(rel, false), from, true);
 }
 
 /* committed_at and operation of versions from .. to, checking they are all there */

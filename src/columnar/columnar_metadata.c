@@ -45,6 +45,8 @@ typedef enum ColumnarMetaObject
 	META_DELETION,
 	META_DELETION_PKEY,
 	META_DELETION_VERSION_IDX,
+	META_VACUUMED,
+	META_VACUUMED_PKEY,
 	META_COUNT
 } ColumnarMetaObject;
 
@@ -72,13 +74,16 @@ static const struct
 	[META_DELETION] = {"columnar_deletion", Natts_columnar_deletion},
 	[META_DELETION_PKEY] = {"columnar_deletion_pkey", 0},
 	[META_DELETION_VERSION_IDX] = {"columnar_deletion_version_idx", 0},
+	[META_VACUUMED] = {"columnar_vacuumed", Natts_columnar_vacuumed},
+	[META_VACUUMED_PKEY] = {"columnar_vacuumed_pkey", 0},
 };
 
 StaticAssertDecl(Anum_columnar_rowid_storage_id == Anum_columnar_meta_storage_id &&
 				 Anum_columnar_version_storage_id == Anum_columnar_meta_storage_id &&
 				 Anum_columnar_segment_storage_id == Anum_columnar_meta_storage_id &&
 				 Anum_columnar_chunk_storage_id == Anum_columnar_meta_storage_id &&
-				 Anum_columnar_deletion_storage_id == Anum_columnar_meta_storage_id,
+				 Anum_columnar_deletion_storage_id == Anum_columnar_meta_storage_id &&
+				 Anum_columnar_vacuumed_storage_id == Anum_columnar_meta_storage_id,
 				 "storage_id is the first column of the per-storage metadata tables");
 
 static Oid	meta_oids[META_COUNT];
@@ -277,4 +282,16 @@ Oid
 ColumnarDeletionVersionIndexId(void)
 {
 	return meta_oid(META_DELETION_VERSION_IDX);
+}
+
+Oid
+ColumnarVacuumedRelationId(void)
+{
+	return meta_oid(META_VACUUMED);
+}
+
+Oid
+ColumnarVacuumedPkeyIndexId(void)
+{
+	return meta_oid(META_VACUUMED_PKEY);
 }

@@ -62,6 +62,13 @@
 #define Anum_columnar_deletion_deleted		4
 #define Anum_columnar_deletion_successors	5
 
+/* streamext.columnar_vacuumed: what streamext.vacuum removed, one row per storage */
+#define Natts_columnar_vacuumed				4
+#define Anum_columnar_vacuumed_storage_id	1
+#define Anum_columnar_vacuumed_readable_from 2
+#define Anum_columnar_vacuumed_vacuumed_at	3
+#define Anum_columnar_vacuumed_version		4
+
 /* storage_id is the first column of every metadata table but columnar_storage */
 #define Anum_columnar_meta_storage_id		1
 
@@ -94,6 +101,8 @@ extern Oid	ColumnarChunkPkeyIndexId(void);
 extern Oid	ColumnarDeletionRelationId(void);
 extern Oid	ColumnarDeletionPkeyIndexId(void);
 extern Oid	ColumnarDeletionVersionIndexId(void);
+extern Oid	ColumnarVacuumedRelationId(void);
+extern Oid	ColumnarVacuumedPkeyIndexId(void);
 
 /*
  * Are the metadata tables there?  False while the extension is not

@@ -217,6 +217,9 @@ columnar_reader_begin(Relation rel, Snapshot snapshot, int64 as_of_version,
 	r->rel = rel;
 	r->tupdesc = RelationGetDescr(rel);
 	r->storage_id = columnar_storage_id(rel, false);
+	/* an old version: hold off vacuum, and fail if it removed the version */
+	if (as_of_version > 0)
+		columnar_check_readable(rel, r->storage_id, as_of_version, false);
 	r->snapshot = snapshot;
 	r->as_of = as_of_version;
 	r->row_lo = 0;

@@ -253,8 +253,12 @@ columnar_storage_clear(int64 storage_id, bool history)
 	delete_storage_rows(ColumnarDeletionRelationId(), ColumnarDeletionPkeyIndexId(),
 						storage_id);
 	if (history)
+	{
 		delete_storage_rows(ColumnarVersionRelationId(), ColumnarVersionPkeyIndexId(),
-						storage_id);
+							storage_id);
+		delete_storage_rows(ColumnarVacuumedRelationId(), ColumnarVacuumedPkeyIndexId(),
+							storage_id);
+	}
 	CommandCounterIncrement();
 }
 
@@ -314,6 +318,8 @@ columnar_storage_drop_node(Oid spcnode, Oid relnode)
 		delete_storage_rows(ColumnarDeletionRelationId(), ColumnarDeletionPkeyIndexId(),
 						storage_id);
 		delete_storage_rows(ColumnarVersionRelationId(), ColumnarVersionPkeyIndexId(),
+						storage_id);
+		delete_storage_rows(ColumnarVacuumedRelationId(), ColumnarVacuumedPkeyIndexId(),
 						storage_id);
 		delete_storage_rows(ColumnarRowidRelationId(), ColumnarRowidPkeyIndexId(),
 						storage_id);

@@ -842,6 +842,8 @@ columnar_init(void)
 	object_access_hook = columnar_object_access;
 	RegisterXactCallback(columnar_tableam_xact_callback, NULL);
 	columnar_xact_init();
+	columnar_progress_init();
+	columnar_vacuum_init();
 	columnar_lock_init();
 	columnar_scan_init();
 }
