@@ -219,6 +219,23 @@ fetch_ent(ColumnarFetcher *f, int64 segno)
 }
 
 /*
+ * The sub-XIDs a snapshot's visibility depends on.  When the list overflowed
+ * (a running transaction has more subtransactions than PGPROC caches),
+ * XidInMVCCSnapshot maps a subtransaction to its top-level xid and looks in
+ * xip alone; only a snapshot taken during recovery keeps every xid in subxip
+ * even then.  A copied snapshot (CopySnapshot: every snapshot the executor
+ * passes in) drops an overflowed list: its subxip is NULL while subxcnt
+ * still counts the sub-XIDs it saw, so subxcnt alone must not be trusted.
+ */
+static int
+snapshot_subxcnt(Snapshot s)
+{
+	if (s->suboverflowed && !s->takenDuringRecovery)
+		return 0;
+	return s->subxcnt;
+}
+
+/*
  * Advance the fetcher's snapshot generation unless snapshot is the one the
  * entries' visibility is for.  The pointer alone cannot tell: a snapshot's
  * memory may be reused for a later one, so its contents are compared too.
@@ -227,13 +244,14 @@ static void
 fetch_snapshot_gen(ColumnarFetcher *f, Snapshot s)
 {
 	SnapshotData *id = &f->snap_id;
+	int			nsub = snapshot_subxcnt(s);
 
 	if (f->vis_gen != 0 && id->curcid == s->curcid && id->xmin == s->xmin &&
-		id->xmax == s->xmax && id->xcnt == s->xcnt && id->subxcnt == s->subxcnt &&
+		id->xmax == s->xmax && id->xcnt == s->xcnt && snapshot_subxcnt(id) == nsub &&
 		id->suboverflowed == s->suboverflowed && id->takenDuringRecovery == s->takenDuringRecovery &&
 		id->snapshot_type == s->snapshot_type &&
 		(s->xcnt == 0 || memcmp(f->snap_xip, s->xip, sizeof(TransactionId) * s->xcnt) == 0) &&
-		(s->subxcnt == 0 || memcmp(f->snap_subxip, s->subxip, sizeof(TransactionId) * s->subxcnt) == 0))
+		(nsub == 0 || memcmp(f->snap_subxip, s->subxip, sizeof(TransactionId) * nsub) == 0))
 		return;
 	f->vis_gen++;
 	*id = *s;
@@ -248,10 +266,10 @@ fetch_snapshot_gen(ColumnarFetcher *f, Snapshot s)
 		f->snap_xip = MemoryContextAlloc(f->cxt, sizeof(TransactionId) * s->xcnt);
 		memcpy(f->snap_xip, s->xip, sizeof(TransactionId) * s->xcnt);
 	}
-	if (s->subxcnt > 0)
+	if (nsub > 0)
 	{
-		f->snap_subxip = MemoryContextAlloc(f->cxt, sizeof(TransactionId) * s->subxcnt);
-		memcpy(f->snap_subxip, s->subxip, sizeof(TransactionId) * s->subxcnt);
+		f->snap_subxip = MemoryContextAlloc(f->cxt, sizeof(TransactionId) * nsub);
+		memcpy(f->snap_subxip, s->subxip, sizeof(TransactionId) * nsub);
 	}
 }
 
