@@ -240,6 +240,26 @@ se_assert_eq() {
 	se_log "ok: $what = $actual"
 }
 
+# se_isolation_specs NODE PREFIX COUNT: run PostgreSQL's isolationtester on every
+# test/isolation/PREFIX*.spec against NODE (database postgres), compare each output with its
+# .out beside the spec, and check that COUNT specs ran.  The tester synchronises the sessions
+# itself (it waits until a step is seen blocked in pg_locks): no sleeps.
+se_isolation_specs() {
+	local node=$1 prefix=$2 count=$3 iso conn spec name n=0
+	iso=$(dirname "$(pg_config --pgxs)")/../test/isolation/isolationtester
+	[ -x "$iso" ] || se_die "isolationtester not found at $iso"
+	conn="host=$SE_WORK/pg port=$(se_pg_port "$node") user=postgres dbname=postgres"
+	for spec in "$SE_SRC"/test/isolation/"$prefix"*.spec; do
+		name=$(basename "$spec" .spec)
+		timeout 300 "$iso" "$conn" <"$spec" >"$SE_WORK/$name.out" 2>&1 ||
+			{ cat "$SE_WORK/$name.out"; se_die "$name: isolationtester failed"; }
+		diff -u "${spec%.spec}.out" "$SE_WORK/$name.out" || se_die "$name: output differs"
+		se_log "ok: $name"
+		n=$((n + 1))
+	done
+	se_assert_eq "specs run" "$count" "$n"
+}
+
 # Start of every integration test: stop on errors, clean up on any exit.
 se_test_begin() {
 	set -eo pipefail
