@@ -9,7 +9,7 @@
 #      the silver lag sampled while it runs, then p50/p99 latency from the Kafka timestamp to the
 #      silver row's commit at 10,000 messages/s (bar p99 <= 1 s) and at 1,000 messages/s, with the
 #      source's batch_max_ms at 50 ms; the Kafka -> bronze part of the latency is printed too.
-#      (The throughput run's topic has 64 partitions, the latency runs' 8: see se_broker_start.)
+#      (The throughput run's topic has 64 partitions, each latency run's its own 4: see se_broker_start.)
 # Each pair is timed best of two (the machine is shared); results are checked equal, no timed
 # assertions.  SE_BENCH_SCALE scales the row counts; SE_BENCH_PARTS (default "abc") selects the
 # parts (e.g. "ab": the catch-up parts only, no broker).
@@ -110,22 +110,23 @@ if [[ ${SE_BENCH_PARTS:-abc} != *c* ]]; then
 fi
 
 # ---- (c) steady state from Kafka ---------------------------------------------------------------
-# Two topics, both read by the source.  The embedded broker (librdkafka's mock cluster) keeps
+# Three topics, all read by the source.  The embedded broker (librdkafka's mock cluster) keeps
 # about 5 MiB per partition (older message sets are evicted, read or not): the throughput run's
 # topic needs 64 partitions to hold a million messages that the source has not read yet.  But the
 # broker also walks a partition's list of message sets from its start for every fetch and returns
 # one set per partition per fetch: at 10,000 messages/s a producer lingering 5 ms sends sets of
 # about one message per partition of 64, and after 200,000 of them the broker spent a whole core
 # walking its lists while the source waited for fetches (Kafka -> bronze p50 8 s: the rig, not
-# the product, was measured).  So the latency runs produce to a topic of 8 partitions, whose sets
-# are 8 times larger and fewer.  (Kafka indexes its logs; neither partition count is what the
-# issue's bars are about.)
-se_broker_start --brokers 1 --topic trucks:64 --topic trucks-latency:8
+# the product, was measured; with 8 partitions it still took most of a core by the end of a run).
+# So each latency run produces to a fresh topic of 4 partitions: sets 16 times larger than with 64,
+# and the 5 MiB a partition keeps bounds its list to about a thousand of them.  (Kafka indexes its
+# logs; neither partition count is what the issue's bars are about.)
+se_broker_start --brokers 1 --topic trucks:64 --topic trucks-lat-04:4 --topic trucks-lat-05:4
 se_psql pg1 <<SQL
 CREATE TABLE bronze (device_id text NOT NULL, event_time timestamptz NOT NULL, seq bigint, temperature double precision,
 	speed double precision, lat double precision, lon double precision, fuel double precision, odometer double precision,
 	engine_on boolean, driver_id text, route_id text, _kafka_timestamp timestamptz) PARTITION BY RANGE (event_time);
-SELECT streamext.create_source('trucks', '$SE_BOOTSTRAP', 'trucks,trucks-latency', 'bronze', 'json',
+SELECT streamext.create_source('trucks', '$SE_BOOTSTRAP', 'trucks,trucks-lat-04,trucks-lat-05', 'bronze', 'json',
 	'{"time_partition": {"column": "event_time", "interval": "1 day", "premake": 1}}');
 CREATE TABLE silver (device_id text, event_time timestamptz, seq bigint, temperature double precision,
 	speed double precision, region text, model text, _kafka_timestamp timestamptz);
@@ -185,11 +186,11 @@ echo "$res_c1"
 latency_at() {
 	local rate=$1 n=$2 day=$3 before p50 p99 pmax
 	before=$(q "SELECT coalesce(sum(next_offset), 0) FROM streamext.source_offsets WHERE source = 'trucks'")
-	"$SE_TOOLS/se-produce" --brokers "$SE_BOOTSTRAP" --topic trucks-latency --count 500 --devices 5000 --seed "1$day" \
+	"$SE_TOOLS/se-produce" --brokers "$SE_BOOTSTRAP" --topic "trucks-lat-$day" --count 500 --devices 5000 --seed "1$day" \
 		--start "2026-01-${day}T00:00:00Z" --rate 1000 2>/dev/null
 	wait_all $((before + 500))
 	before=$((before + 500))
-	"$SE_TOOLS/se-produce" --brokers "$SE_BOOTSTRAP" --topic trucks-latency --count "$n" --devices 5000 --seed "$day" \
+	"$SE_TOOLS/se-produce" --brokers "$SE_BOOTSTRAP" --topic "trucks-lat-$day" --count "$n" --devices 5000 --seed "$day" \
 		--start "2026-01-${day}T01:00:00Z" --interval-ms 10 --rate "$rate" 2>"$SE_WORK/produce.$day.log"
 	wait_all $((before + n))
 	read -r p50 p99 pmax < <(se_psql pg1 -F ' ' -c "SELECT round(percentile_cont(0.5) WITHIN GROUP (ORDER BY l)::numeric, 1),
@@ -210,7 +211,7 @@ NL=$(python3 -c "print(max(20000, int(200000 * float('${SE_BENCH_SCALE:-1}'))))"
 # (Event times grow from run to run: each run is later than the watermark the one before left.)
 q "SELECT streamext.alter_source('trucks', '{\"batch_max_ms\": 50}')" >/dev/null
 warm=$(q "SELECT coalesce(sum(next_offset), 0) FROM streamext.source_offsets WHERE source = 'trucks'")
-"$SE_TOOLS/se-produce" --brokers "$SE_BOOTSTRAP" --topic trucks-latency --count 2000 --devices 5000 --seed 9 \
+"$SE_TOOLS/se-produce" --brokers "$SE_BOOTSTRAP" --topic trucks --count 2000 --devices 5000 --seed 9 \
 	--start 2026-01-03T00:00:00Z --rate 1000 2>/dev/null
 wait_all $((warm + 2000))
 res_c2=$(latency_at 10000 "$NL" 04)
