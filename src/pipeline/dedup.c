@@ -245,24 +245,31 @@ dedup_batch_sql(PipelineBatch *b, PipelineRead *rd, List *columns)
 					 " FROM " PIPELINE_READ_CTE " r WHERE NOT r." PIPELINE_LATE_COLUMN,
 					 rkeys, batch_column_list(columns, "r."));
 	/*
-	 * The anti-join runs whether or not the state holds keys: asking first
-	 * cost more than the probes of an empty index.  (The front of the state
-	 * table is what eviction deleted, dead until VACUUM comes: a scan for
-	 * "any row" walked all of it, every batch.)
+	 * The state is empty before a pipeline's first batch (create_pipeline
+	 * makes it empty, reset_pipeline empties it and sets batches to 0, in
+	 * its transaction): then no anti-join, which after a reset would probe
+	 * an index full of the deleted keys for every row of a catch-up.  Any
+	 * later batch joins against the state without asking whether it holds
+	 * keys: asking cost more than the probes (the front of the state table
+	 * is what eviction deleted, dead until VACUUM comes, and a scan for "any
+	 * row" walked all of it, every batch).
 	 */
-	appendStringInfo(&sql, " AND NOT EXISTS (SELECT 1 FROM %s s WHERE %s)", state, eq.data);
+	if (b->batch > 1)
+	{
+		appendStringInfo(&sql, " AND NOT EXISTS (SELECT 1 FROM %s s WHERE %s)", state, eq.data);
 
-	/*
-	 * Keys with a NULL column, which "=" does not find: rare, and found
-	 * through the partial index on them (ORDER BY its column makes the
-	 * planner take it rather than scan the table).
-	 */
-	s = batch_spi_text(psprintf("SELECT 1 FROM %s s WHERE %s ORDER BY s.first_event_time LIMIT 1",
-								state, sanynull.data),
-					   0, NULL, NULL, NULL);
-	if (s != NULL)
-		appendStringInfo(&sql, " AND (NOT (%s) OR NOT EXISTS (SELECT 1 FROM %s s WHERE (%s) AND %s))",
-						 anynull.data, state, sanynull.data, ndist.data);
+		/*
+		 * Keys with a NULL column, which "=" does not find: rare, and found
+		 * through the partial index on them (ORDER BY its column makes the
+		 * planner take it rather than scan the table).
+		 */
+		s = batch_spi_text(psprintf("SELECT 1 FROM %s s WHERE %s ORDER BY s.first_event_time LIMIT 1",
+									state, sanynull.data),
+						   0, NULL, NULL, NULL);
+		if (s != NULL)
+			appendStringInfo(&sql, " AND (NOT (%s) OR NOT EXISTS (SELECT 1 FROM %s s WHERE (%s) AND %s))",
+							 anynull.data, state, sanynull.data, ndist.data);
+	}
 	appendStringInfo(&sql, " ORDER BY %s, %s", rkeys, rd->arrival_order);
 	return sql.data;
 }
