@@ -379,6 +379,23 @@ consumer_create(const char *brokers, const char *topic, const char *group_id, Li
 	 * comes through (brokers return at least one batch per fetch).
 	 */
 	kafka_conf_set(conf, "fetch.max.bytes", "2097152");
+
+	/*
+	 * A fetch that finds nothing new waits at the broker for up to
+	 * fetch.wait.max.ms (librdkafka's default 500 ms).  Kafka answers it as
+	 * soon as data arrives, so there the wait costs no latency; a broker that
+	 * holds an empty fetch for the whole wait (librdkafka's mock cluster, the
+	 * test rig's broker, does) would keep each message waiting longer than
+	 * the batch_max_ms the source asked for.  A source with a short
+	 * batch_max_ms therefore waits no longer than that; the default (500 ms)
+	 * keeps librdkafka's default.  A fetch.wait.max.ms of the source's kafka
+	 * properties wins.
+	 */
+	if (se_worker.batch_max_ms < 500)
+	{
+		snprintf(num, sizeof(num), "%d", se_worker.batch_max_ms);
+		kafka_conf_set(conf, "fetch.wait.max.ms", num);
+	}
 	kafka_conf_set(conf, "log.connection.close", "false");
 	/* New partitions (and topics matching a ^regex) show up in metadata: look every 30 s, not 5 min. */
 	kafka_conf_set(conf, "topic.metadata.refresh.interval.ms", "30000");

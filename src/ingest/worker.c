@@ -41,7 +41,7 @@
 #include "monitor/monitor.h"
 
 SourceWorker se_worker = {.start_from = "earliest",.start_from_ms = -1,
-.max_buffered_bytes = 32 * 1024 * 1024};
+.max_buffered_bytes = 32 * 1024 * 1024,.batch_max_ms = 500};
 
 static IngestWorkerSlot *myslot = NULL;
 static SinkState *sink = NULL;
@@ -50,7 +50,6 @@ static MemoryContext worker_cxt;
 
 /* options */
 static int	batch_max_messages = 10000;
-static int	batch_max_ms = 500;
 
 /* the batch being collected */
 static rd_kafka_message_t **buf = NULL;
@@ -230,7 +229,7 @@ load_source(char **brokers, char **topic, Oid *target, char **format, Jsonb **op
 			if (*group_id == NULL)
 				*group_id = psprintf("streamext-%s", SPI_getvalue(tup, td, 8));
 			batch_max_messages = (int) source_option_int(*options, "batch_max_messages");
-			batch_max_ms = (int) source_option_int(*options, "batch_max_ms");
+			se_worker.batch_max_ms = (int) source_option_int(*options, "batch_max_ms");
 			se_worker.max_buffered_bytes = source_option_int(*options, "max_buffered_bytes");
 			se_worker.start_from = source_option_string(*options, "start_from");
 			*kafka_props = kafka_property_list(*options);
@@ -560,7 +559,7 @@ consume_loop(void)
 		now = GetCurrentTimestamp();
 		if (nbuf > 0 &&
 			(nbuf >= batch_max_messages || buf_bytes >= consumer_batch_max_bytes() ||
-			 TimestampDifferenceExceeds(batch_started, now, batch_max_ms)))
+			 TimestampDifferenceExceeds(batch_started, now, se_worker.batch_max_ms)))
 		{
 			flush_batch(batch_cxt);
 			offsets_commit_to_kafka(false);
@@ -575,7 +574,7 @@ consume_loop(void)
 			long		secs;
 			int			usecs;
 
-			TimestampDifference(now, TimestampTzPlusMilliseconds(batch_started, batch_max_ms), &secs, &usecs);
+			TimestampDifference(now, TimestampTzPlusMilliseconds(batch_started, se_worker.batch_max_ms), &secs, &usecs);
 			timeout = secs * 1000 + usecs / 1000 + 1;
 		}
 		else

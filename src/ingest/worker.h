@@ -26,6 +26,7 @@ typedef struct SourceWorker
 
 	/* options of the source (read by worker.c) */
 	int64		max_buffered_bytes;
+	int			batch_max_ms;	/* longest wait for a batch to fill */
 	char	   *start_from;		/* "earliest", "latest" or a timestamp */
 	int64		start_from_ms;	/* start_from as a Kafka timestamp, else -1 */
 

@@ -208,8 +208,8 @@ load_progress(PipelineDef *def, PipelineProgress *prog)
 	TupleDesc	desc;
 	Datum		d;
 
-	batch_spi("SELECT snapshot::pg_catalog.text, version, watermark, max_event_time, batches"
-			  " FROM streamext.pipeline_progress WHERE pipeline_id = $1 FOR UPDATE",
+	batch_spi("SELECT snapshot::pg_catalog.text, version, watermark, max_event_time, batches,"
+			  " dedup_floor FROM streamext.pipeline_progress WHERE pipeline_id = $1 FOR UPDATE",
 			  1, types, values, NULL, SPI_OK_SELECT);
 	if (SPI_processed != 1)
 		ereport(ERROR,
@@ -232,6 +232,9 @@ load_progress(PipelineDef *def, PipelineProgress *prog)
 	prog->max_event_time = isnull ? 0 : DatumGetTimestampTz(d);
 	d = SPI_getbinval(tup, desc, 5, &isnull);
 	prog->batches = isnull ? 0 : DatumGetInt64(d);
+	d = SPI_getbinval(tup, desc, 6, &isnull);
+	prog->has_dedup_floor = !isnull;
+	prog->dedup_floor = isnull ? 0 : DatumGetTimestampTz(d);
 }
 
 /* Drop the batch table of an earlier batch of this transaction. */
@@ -609,10 +612,10 @@ static void
 record_batch(PipelineBatch *b, PipelineRead *rd, BatchCounts *c, TimestampTz started)
 {
 	PipelineDef *def = b->def;
-	Oid			types[12] = {INT8OID, TEXTOID, INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID,
-	INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, TEXTOID, INT8OID};
-	Datum		values[12];
-	char		nulls[12];
+	Oid			types[13] = {INT8OID, TEXTOID, INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID,
+	INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, TEXTOID, INT8OID, TIMESTAMPTZOID};
+	Datum		values[13];
+	char		nulls[13];
 	Oid			ltypes[11] = {TEXTOID, INT8OID, INT8OID, TIMESTAMPTZOID, INT8OID, INT8OID,
 	INT8OID, INT8OID, TIMESTAMPTZOID, TEXTOID};
 	Datum		lvalues[11];
@@ -640,10 +643,13 @@ record_batch(PipelineBatch *b, PipelineRead *rd, BatchCounts *c, TimestampTz sta
 	values[9] = Int64GetDatum(c->failures);
 	values[10] = CStringGetTextDatum(c->expectations);
 	values[11] = Int64GetDatum(b->batch);
+	values[12] = TimestampTzGetDatum(b->dedup_floor);
+	if (!b->has_dedup_floor)
+		nulls[12] = 'n';
 	batch_spi("UPDATE streamext.pipeline_progress p SET"
 			  " snapshot = coalesce($2::pg_catalog.pg_snapshot, p.snapshot),"
 			  " version = coalesce($3, p.version),"
-			  " watermark = $4, max_event_time = $5, batches = $12,"
+			  " watermark = $4, max_event_time = $5, batches = $12, dedup_floor = $13,"
 			  " rows_in = p.rows_in + $6, rows_out = p.rows_out + $7,"
 			  " late_rows = p.late_rows + $8, duplicates_dropped = p.duplicates_dropped + $9,"
 			  " expectation_failures = p.expectation_failures + $10,"
@@ -654,7 +660,7 @@ record_batch(PipelineBatch *b, PipelineRead *rd, BatchCounts *c, TimestampTz sta
 			  "    FROM pg_catalog.jsonb_each($11::pg_catalog.jsonb) e), '{}'),"
 			  " last_batch_at = pg_catalog.clock_timestamp()"
 			  " WHERE p.pipeline_id = $1",
-			  12, types, values, nulls, SPI_OK_UPDATE);
+			  13, types, values, nulls, SPI_OK_UPDATE);
 
 	memset(lnulls, ' ', sizeof(lnulls));
 	lvalues[0] = CStringGetTextDatum(def->name);
@@ -737,6 +743,8 @@ pipeline_run_batch_more(PipelineDef *def, bool *more)
 	b.batch = prog.batches + 1;
 	b.has_prev_watermark = prog.has_watermark;
 	b.prev_watermark = prog.watermark;
+	b.has_dedup_floor = prog.has_dedup_floor;
+	b.dedup_floor = prog.dedup_floor;
 
 	columns = batch_source_columns(def);
 	drop_temp_tables();
@@ -820,7 +828,7 @@ pipeline_run_batch_more(PipelineDef *def, bool *more)
 	}
 
 	if (def->dedup_keys != NIL && b.has_new_watermark)
-		dedup_evict(def, b.new_watermark);
+		dedup_evict(&b, b.new_watermark);
 
 	record_batch(&b, &rd, &c, started);
 	drop_temp_tables();

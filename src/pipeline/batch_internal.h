@@ -34,6 +34,8 @@ typedef struct PipelineProgress
 	bool		has_max_event_time;
 	TimestampTz max_event_time;
 	int64		batches;
+	bool		has_dedup_floor;
+	TimestampTz dedup_floor;	/* pipeline_progress.dedup_floor (dedup.c) */
 } PipelineProgress;
 
 /*
@@ -79,11 +81,12 @@ extern void source_columnar_plan(PipelineDef *def, PipelineProgress *prog, Pipel
  * PIPELINE_BATCH_TABLE: the rows that are not late, and with dedup_keys the
  * first arrival of each key the state does not hold; dedup_remember adds
  * the kept keys to the state (after the new watermark is known);
- * dedup_evict forgets the keys whose first_event_time + delay <= watermark.
+ * dedup_evict forgets the keys whose first_event_time + delay <= watermark,
+ * and moves b's dedup_floor (recorded with the batch's progress) there.
  */
 extern char *dedup_batch_sql(PipelineBatch *b, PipelineRead *rd, List *columns);
 extern void dedup_remember(PipelineBatch *b);
-extern void dedup_evict(PipelineDef *def, TimestampTz watermark);
+extern void dedup_evict(PipelineBatch *b, TimestampTz watermark);
 
 /*
  * expect.c: count every expectation over PIPELINE_BATCH_TABLE, raise for a

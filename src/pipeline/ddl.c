@@ -466,7 +466,7 @@ write_initial_progress(PipelineDef *def, bool insert, bool latest)
 	else
 	{
 		spi_exec_args(psprintf("UPDATE streamext.pipeline_progress SET snapshot = %s, version = $3, "
-							   "version_committed_at = NULL, watermark = NULL, max_event_time = NULL, batches = 0, rows_in = 0, "
+							   "version_committed_at = NULL, watermark = NULL, max_event_time = NULL, dedup_floor = NULL, batches = 0, rows_in = 0, "
 							   "rows_out = 0, late_rows = 0, duplicates_dropped = 0, "
 							   "expectation_failures = 0, expectation_counts = '{}', last_batch_at = NULL "
 							   "WHERE pipeline_id = $1", snapshot_sql),

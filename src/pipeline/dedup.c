@@ -142,6 +142,39 @@ dedup_state(PipelineDef *def)
 	return name;
 }
 
+/*
+ * The dedup keys as DISTINCT ON and ORDER BY see them ("r.a, r.b").  A key
+ * of a deterministic collation other than C is compared in C: equality is
+ * byte equality under any deterministic collation, so the same rows are
+ * duplicates, and the sort that finds them no longer calls strcoll() for
+ * every comparison (under C.UTF-8 or en_US most of the time of sorting a
+ * large batch).  Nondeterministic collations keep theirs: their equality is
+ * not byte equality.
+ */
+static char *
+dedup_sort_keys(PipelineDef *def)
+{
+	StringInfoData s;
+	ListCell   *lc;
+
+	initStringInfo(&s);
+	foreach(lc, def->dedup_keys)
+	{
+		const char *key = lfirst(lc);
+		AttrNumber	attnum = get_attnum(def->source, key);
+		Oid			typid = InvalidOid;
+		int32		typmod;
+		Oid			collid = InvalidOid;
+
+		if (attnum != InvalidAttrNumber)
+			get_atttypetypmodcoll(def->source, attnum, &typid, &typmod, &collid);
+		appendStringInfo(&s, "%sr.%s", s.len > 0 ? ", " : "", quote_identifier(key));
+		if (OidIsValid(collid) && collid != C_COLLATION_OID && get_collation_isdeterministic(collid))
+			appendStringInfoString(&s, " COLLATE pg_catalog.\"C\"");
+	}
+	return s.data;
+}
+
 /* first_event_time + delay <= watermark  <=>  first_event_time <= cutoff */
 static bool
 dedup_cutoff(PipelineDef *def, TimestampTz watermark, TimestampTz *cutoff)
@@ -188,11 +221,11 @@ dedup_batch_sql(PipelineBatch *b, PipelineRead *rd, List *columns)
 						batch_column_list(columns, "r."));
 
 	state = dedup_state(def);
-	/* normally a no-op (the last batch evicted with this watermark) */
+	/* normally a no-op (the last batch evicted with this watermark): then no statement runs */
 	if (b->has_prev_watermark)
-		dedup_evict(def, b->prev_watermark);
+		dedup_evict(b, b->prev_watermark);
 
-	rkeys = batch_column_list(def->dedup_keys, "r.");
+	rkeys = dedup_sort_keys(def);
 	initStringInfo(&eq);
 	initStringInfo(&ndist);
 	initStringInfo(&anynull);
@@ -220,14 +253,29 @@ dedup_batch_sql(PipelineBatch *b, PipelineRead *rd, List *columns)
 	appendStringInfo(&sql, "SELECT DISTINCT ON (%s) %s, r." PIPELINE_ET_COLUMN
 					 " FROM " PIPELINE_READ_CTE " r WHERE NOT r." PIPELINE_LATE_COLUMN,
 					 rkeys, batch_column_list(columns, "r."));
-	s = batch_spi_text(psprintf("SELECT EXISTS (SELECT 1 FROM %s s)", state), 0, NULL, NULL, NULL);
-	if (s != NULL && strcmp(s, "t") == 0)
+	/*
+	 * The state is empty before a pipeline's first batch (create_pipeline
+	 * makes it empty, reset_pipeline empties it and sets batches to 0, in
+	 * its transaction): then no anti-join, which after a reset would probe
+	 * an index full of the deleted keys for every row of a catch-up.  Any
+	 * later batch joins against the state without asking whether it holds
+	 * keys: asking cost more than the probes (the front of the state table
+	 * is what eviction deleted, dead until VACUUM comes, and a scan for "any
+	 * row" walked all of it, every batch).
+	 */
+	if (b->batch > 1)
 	{
 		appendStringInfo(&sql, " AND NOT EXISTS (SELECT 1 FROM %s s WHERE %s)", state, eq.data);
-		s = batch_spi_text(psprintf("SELECT EXISTS (SELECT 1 FROM %s s WHERE %s)",
+
+		/*
+		 * Keys with a NULL column, which "=" does not find: rare, and found
+		 * through the partial index on them (ORDER BY its column makes the
+		 * planner take it rather than scan the table).
+		 */
+		s = batch_spi_text(psprintf("SELECT 1 FROM %s s WHERE %s ORDER BY s.first_event_time LIMIT 1",
 									state, sanynull.data),
 						   0, NULL, NULL, NULL);
-		if (s != NULL && strcmp(s, "t") == 0)
+		if (s != NULL)
 			appendStringInfo(&sql, " AND (NOT (%s) OR NOT EXISTS (SELECT 1 FROM %s s WHERE (%s) AND %s))",
 							 anynull.data, state, sanynull.data, ndist.data);
 	}
@@ -278,13 +326,31 @@ dedup_remember_sql(PipelineBatch *b, const char *from, const char *cutoff_sql)
 					cutoff_sql, cutoff_sql);
 }
 
+/*
+ * Forget the keys with first_event_time <= watermark - delay.
+ *
+ * The floor (pipeline_progress.dedup_floor, committed with each batch):
+ * the state holds no key whose first_event_time <= floor.  Eviction deletes
+ * only the range (floor, cutoff], and the floor becomes the cutoff: an index
+ * range scan over the keys that expire now.  Without it, every DELETE walked
+ * the index from its start, over all the keys earlier batches deleted and
+ * VACUUM had not removed yet (on a busy pipeline, most of its time).  Why
+ * the floor is exact: a batch adds only keys whose first_event_time >
+ * cutoff of its new watermark (dedup_remember_sql, the same cutoff the
+ * eviction after it uses) or NULL, so after the eviction every key is above
+ * the cutoff, whatever the floor was; a cutoff below the floor (a watermark
+ * delay raised by alter_pipeline) deletes nothing and lowers the floor, as
+ * keys above the new cutoff may now enter.  A batch that does not record its
+ * floor (nothing read) leaves the older, lower one: still true.
+ */
 void
-dedup_evict(PipelineDef *def, TimestampTz watermark)
+dedup_evict(PipelineBatch *b, TimestampTz watermark)
 {
+	PipelineDef *def = b->def;
 	TimestampTz cutoff;
 	TimestampTz stamp;
-	Oid			types[1] = {TIMESTAMPTZOID};
-	Datum		values[1];
+	Oid			types[2] = {TIMESTAMPTZOID, TIMESTAMPTZOID};
+	Datum		values[2];
 
 	/*
 	 * The keys first seen without an event time get the stream's current one
@@ -303,8 +369,20 @@ dedup_evict(PipelineDef *def, TimestampTz watermark)
 
 	if (!dedup_cutoff(def, watermark, &cutoff))
 		return;
-	values[0] = TimestampTzGetDatum(cutoff);
-	batch_spi(psprintf("DELETE FROM %s WHERE first_event_time <= $1",
-					   pipeline_state_table_name(def, DEDUP_SUFFIX)),
-			  1, types, values, NULL, SPI_OK_DELETE);
+	if (!b->has_dedup_floor || cutoff > b->dedup_floor)
+	{
+		values[0] = TimestampTzGetDatum(cutoff);
+		values[1] = TimestampTzGetDatum(b->dedup_floor);
+		if (b->has_dedup_floor)
+			batch_spi(psprintf("DELETE FROM %s WHERE first_event_time <= $1"
+							   " AND first_event_time > $2",
+							   pipeline_state_table_name(def, DEDUP_SUFFIX)),
+					  2, types, values, NULL, SPI_OK_DELETE);
+		else
+			batch_spi(psprintf("DELETE FROM %s WHERE first_event_time <= $1",
+							   pipeline_state_table_name(def, DEDUP_SUFFIX)),
+					  1, types, values, NULL, SPI_OK_DELETE);
+	}
+	b->has_dedup_floor = true;
+	b->dedup_floor = cutoff;
 }

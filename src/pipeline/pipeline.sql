@@ -39,6 +39,7 @@ CREATE TABLE streamext.pipeline_progress (
 	version_committed_at timestamptz,  -- and its commit time: tells a rewritten history (source_columnar.c)
 	watermark timestamptz,          -- NULL until the first event
 	max_event_time timestamptz,
+	dedup_floor timestamptz,        -- the dedup state holds no key whose first_event_time <= it (dedup.c)
 	batches bigint NOT NULL DEFAULT 0,
 	rows_in bigint NOT NULL DEFAULT 0,
 	rows_out bigint NOT NULL DEFAULT 0,

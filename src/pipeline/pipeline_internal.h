@@ -152,6 +152,8 @@ typedef struct PipelineBatch
 	int64		rows_in;		/* rows read from the source */
 	int64		rows_batch;		/* rows in PIPELINE_BATCH_TABLE */
 	int64		rows_out;		/* rows written to the target (emit.c) */
+	bool		has_dedup_floor;
+	TimestampTz dedup_floor;	/* no dedup key has first_event_time <= it (dedup.c) */
 } PipelineBatch;
 
 /* catalog.c: load a definition (NULL when missing_ok and absent) */
