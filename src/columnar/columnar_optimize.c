@@ -45,6 +45,8 @@
 #include "catalog/index.h"
 #include "catalog/indexing.h"
 #include "catalog/pg_type_d.h"
+#include "access/multixact.h"
+#include "commands/vacuum.h"
 #include "executor/executor.h"
 #include "fmgr.h"
 #include "miscadmin.h"
@@ -577,6 +579,21 @@ columnar_optimize(PG_FUNCTION_ARGS)
 		V = columnar_set_operation(rel, "OPTIMIZE", params.data);
 		nredo = commit_rewrite(storage_id, V, inputs, ninputs, w, newpos);
 		live_stats(storage_id, SnapshotSelf, &segs_after, &rows_after, &bytes_after);
+
+		/*
+		 * The planner scales the row density ANALYZE saw to the row number
+		 * counter, which the new rows just moved on by rows_rewritten: keep
+		 * the estimate right (as VACUUM FULL and CLUSTER reset the heap's)
+		 * rather than have it grow with every OPTIMIZE.  In place, as
+		 * ANALYZE writes it.
+		 */
+		if (rel->rd_rel->reltuples >= 0)
+			vac_update_relstats(rel,
+								(BlockNumber) ((columnar_next_row(storage_id) +
+												COLUMNAR_ROWS_PER_BLOCK - 1) /
+											   COLUMNAR_ROWS_PER_BLOCK),
+								(double) rows_after, 0, rel->rd_rel->relhasindex,
+								InvalidTransactionId, InvalidMultiXactId, NULL, NULL, true);
 		columnar_progress_update(ninputs, ninputs, total_live);
 	}
 	UnregisterSnapshot(snapshot);

@@ -47,7 +47,10 @@ END \$\$;
 CREATE FUNCTION segments_read(q text) RETURNS int LANGUAGE plpgsql AS \$\$
 DECLARE l text; n int := 0; BEGIN
 	FOR l IN EXECUTE 'EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) ' || q LOOP
-		IF l ~ 'Segments Read:' THEN n := n + substring(l FROM 'Segments Read: (\d+)')::int; END IF;
+		-- a scan says Segments Read, a VectorizedAgg Vectors Processed (one per segment read)
+		IF l ~ '(Segments Read|Vectors Processed):' THEN
+			n := n + substring(l FROM '(?:Segments Read|Vectors Processed): (\d+)')::int;
+		END IF;
 	END LOOP;
 	RETURN n;
 END \$\$;
