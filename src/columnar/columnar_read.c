@@ -214,9 +214,28 @@ segment_refuted(ColumnarReader *r, int idx)
 static void
 load_segments(ColumnarReader *r)
 {
-	List	   *segs = columnar_segments(r->storage_id, r->snapshot);
+	List	   *segs;
 	ListCell   *lc;
 	MemoryContext old = MemoryContextSwitchTo(GetMemoryChunkContext(r));
+	int			nall;
+
+	/*
+	 * A current read needs only the live segments; nall, the segments of
+	 * the storage, is then bounded by the row counter (every segment takes
+	 * up to streamext.columnar_segment_rows row numbers, or a writer's
+	 * reservation of them).
+	 */
+	if (r->as_of == 0)
+	{
+		segs = columnar_live_segments(r->storage_id, r->snapshot);
+		nall = (int) Min(columnar_next_row(r->storage_id) / Max(columnar_segment_rows, 1),
+						 (int64) INT_MAX);
+	}
+	else
+	{
+		segs = columnar_segments(r->storage_id, r->snapshot);
+		nall = list_length(segs);
+	}
 
 	r->segs = palloc(sizeof(ColumnarSegment) * (list_length(segs) + 1));
 	r->nsegs = 0;
@@ -234,7 +253,7 @@ load_segments(ColumnarReader *r)
 			continue;
 		r->segs[r->nsegs++] = *seg;
 	}
-	load_stats(r, list_length(segs));
+	load_stats(r, Max(nall, list_length(segs)));
 	list_free_deep(segs);
 	MemoryContextSwitchTo(old);
 }

@@ -46,6 +46,8 @@ DECLARE t0 timestamptz; BEGIN
 END \$\$;
 CREATE FUNCTION segments_read(q text) RETURNS int LANGUAGE plpgsql AS \$\$
 DECLARE l text; n int := 0; BEGIN
+	-- serial: EXPLAIN shows the counts of the leader only
+	PERFORM set_config('max_parallel_workers_per_gather', '0', true);
 	FOR l IN EXECUTE 'EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) ' || q LOOP
 		-- a scan says Segments Read, a VectorizedAgg Vectors Processed (one per segment read)
 		IF l ~ '(Segments Read|Vectors Processed):' THEN
