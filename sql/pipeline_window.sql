@@ -255,4 +255,64 @@ SELECT count(*) AS buffered_after_reset FROM pw_state('pw_one');
 SELECT streamext.run_pipeline('pw_one');
 SELECT count(*) AS windows_after_replay FROM pw_one;
 
+-- one statement or staged steps: the same result ---------------------------
+-- Tumble and hop windows in append mode run in the batch's single statement;
+-- a "fail" expectation stages the rows in a temporary table first.  The same
+-- rows in the same batches, with disorder and late rows, give the same
+-- targets, late counts and window state either way (the hop pipelines
+-- with dedup_keys: the source re-sends some rows).
+CREATE TABLE pw_mix_src (device_id int, event_time timestamptz, temperature float8);
+CREATE TABLE pw_mix_rows AS
+  SELECT i, i % 5 AS device_id,
+         '2024-01-01 00:00'::timestamptz + i * interval '20 seconds'
+           - ((i * 37) % 11) * interval '3 minutes' AS event_time,
+         (i % 17)::float8 AS temperature
+    FROM generate_series(1, 3000) i;
+CREATE TABLE pw_ft (window_start timestamptz, device_id int, avg_temp float8, n bigint);
+CREATE TABLE pw_st (LIKE pw_ft);
+CREATE TABLE pw_fh (window_start timestamptz, window_end timestamptz, n bigint, total float8);
+CREATE TABLE pw_sh (LIKE pw_fh);
+SELECT streamext.create_pipeline(p, 'pw_mix_src', p,
+  'SELECT window_start, device_id, avg(temperature) AS avg_temp, count(*) AS n FROM batch GROUP BY 1, 2',
+  ('{"event_time": "event_time", "watermark": "5 minutes", "trigger": "manual",
+    "window": {"type": "tumble", "width": "15 minutes", "origin": "2024-01-01 00:02+00"}' ||
+  CASE WHEN p = 'pw_st' THEN ', "expectations": [{"name": "t", "check": "temperature >= 0", "on_violation": "fail"}]' ELSE '' END || '}')::jsonb)
+  FROM (VALUES ('pw_ft'), ('pw_st')) v(p);
+SELECT streamext.create_pipeline(p, 'pw_mix_src', p,
+  'SELECT window_start, window_end, count(*) AS n, sum(temperature) AS total FROM batch GROUP BY 1, 2',
+  ('{"event_time": "event_time", "watermark": "5 minutes", "trigger": "manual",
+    "window": {"type": "hop", "width": "20 minutes", "slide": "5 minutes"},
+    "dedup_keys": ["device_id", "event_time"]' ||
+  CASE WHEN p = 'pw_sh' THEN ', "expectations": [{"name": "t", "check": "temperature >= 0", "on_violation": "fail"}]' ELSE '' END || '}')::jsonb)
+  FROM (VALUES ('pw_fh'), ('pw_sh')) v(p);
+-- each batch in its own transaction (a batch reads committed rows only)
+CREATE FUNCTION pw_mix_insert(lo int, hi int) RETURNS void LANGUAGE sql AS $$
+  INSERT INTO pw_mix_src SELECT device_id, event_time, temperature FROM pw_mix_rows
+   WHERE i BETWEEN lo AND hi OR i BETWEEN lo - 30 AND hi - 30 AND i % 7 = 0 ORDER BY i $$;
+CREATE VIEW pw_mix_run AS
+  SELECT sum(streamext.run_pipeline(p)) AS rows_read FROM (VALUES ('pw_ft'), ('pw_st'), ('pw_fh'), ('pw_sh')) v(p);
+SELECT pw_mix_insert(1, 10);
+TABLE pw_mix_run;
+SELECT pw_mix_insert(11, 900);
+TABLE pw_mix_run;
+SELECT pw_mix_insert(901, 901);
+TABLE pw_mix_run;
+SELECT pw_mix_insert(902, 2500);
+TABLE pw_mix_run;
+SELECT pw_mix_insert(2501, 3000);
+TABLE pw_mix_run;
+SELECT pipeline, rows_in, late_rows, duplicates_dropped, batches FROM streamext.pipeline_status
+ WHERE pipeline IN ('pw_ft', 'pw_st', 'pw_fh', 'pw_sh') ORDER BY pipeline;
+SELECT (SELECT count(*) FROM pw_ft) AS tumble_windows, (SELECT count(*) FROM pw_fh) AS hop_windows;
+SELECT count(*) AS tumble_differences FROM ((TABLE pw_ft EXCEPT ALL TABLE pw_st) UNION ALL (TABLE pw_st EXCEPT ALL TABLE pw_ft)) d;
+SELECT count(*) AS hop_differences FROM ((TABLE pw_fh EXCEPT ALL TABLE pw_sh) UNION ALL (TABLE pw_sh EXCEPT ALL TABLE pw_fh)) d;
+SELECT count(*) AS buffered,
+       count(*) FILTER (WHERE (device_id, event_time) NOT IN (SELECT * FROM pw_state('pw_st'))) AS tumble_state_differences
+  FROM pw_state('pw_ft');
+SELECT count(*) AS buffered,
+       count(*) FILTER (WHERE (device_id, event_time) NOT IN (SELECT * FROM pw_state('pw_sh'))) AS hop_state_differences
+  FROM pw_state('pw_fh');
+SELECT (SELECT count(*) FROM pw_state('pw_st')) AS tumble_staged_buffered,
+       (SELECT count(*) FROM pw_state('pw_sh')) AS hop_staged_buffered;
+
 SELECT streamext.drop_pipeline(name) FROM streamext.pipelines WHERE name LIKE 'pw\_%' ORDER BY name;

@@ -61,10 +61,17 @@ CONF
 		cp "$rdir/regression.diffs" "$ROOT/regression.diffs" 2>/dev/null
 		head -c 20000 "$rdir/regression.diffs"
 	fi
-	if ! grep -qE '\.\.\. (ok|FAILED|failed)' "$SE_WORK/regress.out"; then
-		((failed++))
-		failures+=("regress:did-not-run")
-	fi
+	# pg_regress stops at a test it cannot run (a missing expected file, a
+	# server that died): every test asked for must have a result line.
+	declare -A reported=()
+	while read -r name; do reported[$name]=1; done < <(grep -E '\.\.\. (ok|FAILED|failed)' "$SE_WORK/regress.out" |
+		sed -E 's/^(test |ok [0-9]+ +[-+]? *|not ok [0-9]+ +[-+]? *|[[:space:]]*)([^ ]+) +\.\.\. .*/\2/')
+	for t in "${regress_tests[@]}"; do
+		if [ -z "${reported[$t]:-}" ]; then
+			((failed++))
+			failures+=("regress:$t(did-not-run)")
+		fi
+	done
 	se_sweep "$rdir"
 fi
 

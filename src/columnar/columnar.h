@@ -118,9 +118,8 @@ extern List *columnar_live_segments(int64 storage_id, Snapshot snapshot);
 extern bool columnar_is_columnar(Relation rel);
 extern Oid	columnar_am_oid(void);
 extern bool columnar_relation_is_columnar(Oid relid);
-extern Oid	columnar_meta_relid(const char *name);
 
-/* Decode buffers a reader reuses from segment to segment, one per column. */
+/* Decode buffers a reader reuses from segment to segment, one per column (columnar_codec.h). */
 typedef struct ColumnarScratch
 {
 	MemoryContext cxt;
@@ -128,13 +127,6 @@ typedef struct ColumnarScratch
 	Size	   *cap;
 } ColumnarScratch;
 
-/* Decoding of stored column chunks, used by verify(). */
-extern void columnar_decode_chunk(bytea *data, Form_pg_attribute att, int nrows,
-								  int null_count, Datum *values, bool *isnull);
-extern void columnar_decode_chunk_scratch(bytea *data, Form_pg_attribute att, int nrows,
-										  int null_count, Datum *values, bool *isnull,
-										  ColumnarScratch *scratch);
-extern Datum columnar_decode_value(bytea *data, Form_pg_attribute att);
 extern uint8 *columnar_deleted_bitmap(int64 storage_id, int64 segno, int32 nrows,
 									  Snapshot snapshot, int64 as_of_version,
 									  int *ndeleted);
@@ -166,6 +158,11 @@ extern void columnar_scan_init(void);
 extern void columnar_xact_init(void);
 extern void columnar_vagg_init(void);	/* columnar_vagg_plan.c */
 extern void columnar_progress_init(void);	/* columnar_progress.c */
+extern void columnar_vacuum_init(void);	/* columnar_vacuum.c */
+
+/* What streamext.vacuum removed (columnar_vacuum.c). */
+extern int64 columnar_readable_from(int64 storage_id);
+extern void columnar_check_readable(Relation rel, int64 storage_id, int64 version, bool changes);
 
 
 /* ---- internals shared by the storage, write and read files ---- */
@@ -174,6 +171,7 @@ extern void columnar_progress_init(void);	/* columnar_progress.c */
 #include "access/xact.h"
 #include "storage/lockdefs.h"
 #include "nodes/lockoptions.h"
+#include "nodes/parsenodes.h"
 #include "utils/snapmgr.h"
 
 /* Is a row of our own, buffered or deleted in command cid, visible to snapshot? */
@@ -199,69 +197,12 @@ typedef struct ColumnarPendingDel
 	int32		npending;
 } ColumnarPendingDel;
 
-/* Everything one transaction changes in one storage. */
-typedef struct ColumnarWriteState
-{
-	int64		storage_id;		/* hash key */
-	Oid			relid;
-	TupleDesc	tupdesc;
-	MemoryContext cxt;
-	MemoryContext bufcxt;		/* buffered values; reset after a flush */
-	SubTransactionId lock_subid;
-	Oid			user_id;
-	int64		version;
-	int64		next_row;		/* next row number to hand out */
-	int64		reserved_end;	/* end of the reserved row number range */
-	/* insert buffer, column-major; rows buf_first_row .. + nbuf - 1 */
-	int64		buf_first_row;
-	int			nbuf;
-	int			capbuf;
-	Datum	  **vals;
-	bool	  **nulls;
-	CommandId  *cids;
-	SubTransactionId *subids;
-	/* by-reference values of the buffer: big blocks kept from flush to flush */
-	char	  **arena;
-	Size	   *arena_size;
-	int			arena_nblocks;
-	int			arena_cur;		/* block being filled */
-	Size		arena_used;		/* bytes used in it */
-	CommandId  *del_cids;
-	SubTransactionId *del_subids;
-	HTAB	   *dels;			/* segno -> ColumnarPendingDel */
-	/*
-	 * What the version will record: rows written as segments by this
-	 * transaction (some of them deleted again, see ColumnarPendingDel.own),
-	 * rows of those segments a TRUNCATE removed, committed rows a TRUNCATE
-	 * removed, rows inserted by UPDATE.  A subtransaction's rollback puts
-	 * these back as they were at its start (undo).
-	 */
-	int64		rows_flushed;
-	int64		rows_own_dropped;
-	int64		rows_truncated;
-	int64		rows_updated;
-	struct ColumnarWriteUndo *undo; /* one entry per open subtransaction */
-	bool		dropped;		/* the table was dropped (or rewritten) */
-	bool		had_subabort;	/* a subtransaction rolled back: own segments may be gone */
-	ColumnarSegment last_seg;	/* segment of the last deleted row */
-	bool		inserted;
-	bool		deleted;
-	bool		updated;
-	bool		truncated;		/* a TRUNCATE marked segments removed */
-	char	   *operation;
-	char	   *parameters;
-	int			active_scans;
-	/*
-	 * The commands that inserted the rows written out as segments so far, as
-	 * runs (first row number, command id), for fetches whose snapshot is
-	 * older than a segment written in the middle of a statement (its
-	 * metadata carries that statement's command, its rows earlier ones).
-	 */
-	int64	   *run_rows;
-	CommandId  *run_cids;
-	int			nruns;
-	int			capruns;
-} ColumnarWriteState;
+/*
+ * Everything one transaction changes in one storage: opaque outside the
+ * writer (columnar_write.c and its transaction end, columnar_xact.c, which
+ * include columnar_write_state.h); the others use columnar_ws_* below.
+ */
+typedef struct ColumnarWriteState ColumnarWriteState;
 
 extern ColumnarWriteState *columnar_write_state_find(int64 storage_id);
 extern bool columnar_own_row_cid(ColumnarWriteState *ws, int64 rownum, CommandId *cid);
@@ -276,12 +217,9 @@ extern void columnar_write_states_forget_last(void);
 extern void columnar_storage_cache_forget(void);
 extern void columnar_column_changed(int64 storage_id, Form_pg_attribute newatt);
 
-extern Relation columnar_meta_open(const char *name, LOCKMODE mode);
-extern Oid	columnar_meta_index(const char *name);
-extern bytea *columnar_encode_chunk(Datum *values, bool *isnull, int nrows,
-									Form_pg_attribute att, int *null_count,
-									bytea **min_value, bytea **max_value);
-extern void columnar_write_segment(ColumnarWriteState *ws, int start, int nrows);
+extern void columnar_insert_segment(int64 storage_id, int64 version, int64 segno,
+									TupleDesc tupdesc, Datum **vals, bool **nulls,
+									int start, int nrows);
 extern void columnar_insert_deletion(int64 storage_id, int64 segno, int64 version,
 									 uint8 *bits, int32 nrows, int64 *succ);
 extern int64 columnar_row_successor(int64 storage_id, int64 segno, int32 r);
@@ -305,6 +243,25 @@ typedef enum ColumnarRowState
 	COLUMNAR_ROW_MISSING
 } ColumnarRowState;
 
+/* The write state as the readers, fetches and row locks see it (columnar_write_access.c). */
+extern int64 columnar_ws_storage_id(ColumnarWriteState *ws);
+extern int64 columnar_ws_version(ColumnarWriteState *ws);
+extern MemoryContext columnar_ws_memory(ColumnarWriteState *ws);
+extern int	columnar_ws_nbuffered(ColumnarWriteState *ws);
+extern int64 columnar_ws_buffer_first_row(ColumnarWriteState *ws);
+extern int	columnar_ws_buffer_index(ColumnarWriteState *ws, int64 rownum);
+extern bool columnar_ws_buffered_row(ColumnarWriteState *ws, int i, Snapshot snapshot,
+									 bool deleted_too, TupleDesc tupdesc,
+									 Datum *values, bool *isnull);
+extern ColumnarRowState columnar_ws_buffered_state(ColumnarWriteState *ws, int i,
+												   CommandId *cmax);
+extern void columnar_ws_forget_buffered(ColumnarWriteState *ws, int i);
+extern void columnar_ws_scan_started(ColumnarWriteState *ws);
+extern void columnar_ws_scan_ended(ColumnarWriteState *ws);
+extern ColumnarPendingDel *columnar_ws_pending_del(ColumnarWriteState *ws, int64 segno);
+extern HTAB *columnar_ws_pending_dels(ColumnarWriteState *ws);
+extern ColumnarSegment *columnar_ws_last_segment(ColumnarWriteState *ws);
+
 extern bool columnar_lock_rows(Relation rel, LockWaitPolicy wait_policy);
 extern ColumnarRowState columnar_row_state(Relation rel, int64 rownum, CommandId *cmax,
 										   int64 *successor, bool *ours);
@@ -315,13 +272,43 @@ extern void columnar_abort_speculative(Relation rel, int64 rownum);
 struct TupleTableSlotOps;
 extern const struct TupleTableSlotOps *columnar_slot_ops_get(void);
 
-extern bool columnar_stat_refutes(ColumnarSkipKey *sk, int null_count, int nrows,
-								  bool has_minmax, Datum minv, Datum maxv);
-
 /* TableAmRoutine callbacks defined outside columnar_tableam.c */
 #include "access/tableam.h"
 #include "catalog/index.h"
 #include "commands/vacuum.h"
+
+/* columnar_tableam_scan.c */
+extern const TupleTableSlotOps *columnar_slot_callbacks(Relation rel);
+extern TableScanDesc columnar_scan_begin(Relation rel, Snapshot snapshot, int nkeys,
+										 ScanKey key, ParallelTableScanDesc pscan,
+										 uint32 flags);
+extern void columnar_scan_end(TableScanDesc sscan);
+extern void columnar_scan_rescan(TableScanDesc sscan, ScanKey key, bool set_params,
+								 bool allow_strat, bool allow_sync, bool allow_pagemode);
+extern bool columnar_scan_getnextslot(TableScanDesc sscan, ScanDirection direction,
+									  TupleTableSlot *slot);
+extern void columnar_scan_set_tidrange(TableScanDesc sscan, ItemPointer mintid,
+									   ItemPointer maxtid);
+extern bool columnar_scan_getnextslot_tidrange(TableScanDesc sscan, ScanDirection direction,
+											   TupleTableSlot *slot);
+extern Size columnar_parallelscan_estimate(Relation rel);
+extern Size columnar_parallelscan_initialize(Relation rel, ParallelTableScanDesc pscan);
+extern void columnar_parallelscan_reinitialize(Relation rel, ParallelTableScanDesc pscan);
+extern bool columnar_scan_analyze_next_block(TableScanDesc sscan, BlockNumber blockno,
+											 BufferAccessStrategy bstrategy);
+extern bool columnar_scan_analyze_next_tuple(TableScanDesc sscan, TransactionId OldestXmin,
+											 double *liverows, double *deadrows,
+											 TupleTableSlot *slot);
+extern bool columnar_scan_bitmap_next_block(TableScanDesc sscan, TBMIterateResult *tbmres);
+extern bool columnar_scan_bitmap_next_tuple(TableScanDesc sscan, TBMIterateResult *tbmres,
+											TupleTableSlot *slot);
+extern bool columnar_scan_sample_next_block(TableScanDesc sscan, SampleScanState *scanstate);
+extern bool columnar_scan_sample_next_tuple(TableScanDesc sscan, SampleScanState *scanstate,
+											TupleTableSlot *slot);
+
+/* columnar_tableam.c: a row fetched by TID into a virtual slot */
+extern bool columnar_fetch_into_slot(ColumnarFetcher *f, Relation rel, ItemPointer tid,
+									 Snapshot snapshot, TupleTableSlot *slot, bool own_copy);
 
 /* columnar_tid.c */
 extern bool columnar_tuple_tid_valid(TableScanDesc scan, ItemPointer tid);
@@ -341,6 +328,16 @@ extern void columnar_index_validate_scan(Relation table_rel, Relation index_rel,
 										 ValidateIndexState *state);
 extern void columnar_relation_vacuum(Relation rel, VacuumParams *params,
 									 BufferAccessStrategy bstrategy);
+
+/* columnar_api.c: shared with streamext.verify (columnar_verify.c) */
+typedef struct ColumnarVersionRow
+{
+	int64		version;
+	TimestampTz committed_at;
+} ColumnarVersionRow;
+
+extern Relation columnar_api_open(Oid relid, LOCKMODE mode, AclMode right);
+extern List *columnar_api_versions(int64 storage_id);
 #endif							/* COLUMNAR_INTERNAL */
 
 #endif							/* STREAMEXT_COLUMNAR_H */

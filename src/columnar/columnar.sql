@@ -83,8 +83,18 @@ CREATE TABLE streamext.columnar_deletion (
 	PRIMARY KEY (storage_id, segno, version)
 );
 
+-- What streamext.vacuum removed (columnar_vacuum.c): versions before readable_from
+-- are no longer readable; version is the VACUUM version that recorded it.
+CREATE TABLE streamext.columnar_vacuumed (
+	storage_id bigint PRIMARY KEY,
+	readable_from bigint NOT NULL,
+	vacuumed_at timestamptz NOT NULL,
+	version bigint NOT NULL
+);
+
 REVOKE ALL ON streamext.columnar_storage, streamext.columnar_rowid, streamext.columnar_version,
 	streamext.columnar_segment, streamext.columnar_chunk, streamext.columnar_deletion,
+	streamext.columnar_vacuumed,
 	streamext.columnar_storage_seq FROM PUBLIC;
 
 CREATE FUNCTION streamext.history(tbl regclass)
@@ -159,3 +169,11 @@ CREATE FUNCTION streamext.optimize(tbl regclass, zorder_by text[] DEFAULT NULL, 
 	AS 'MODULE_PATHNAME', 'columnar_optimize' LANGUAGE C VOLATILE
 	SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION streamext.optimize(regclass, text[], boolean) IS 'compact small and much-deleted segments of a versioned_columnar table into full ones, or with zorder_by cluster its rows on a Z-order curve over those columns; returns metrics';
+
+-- VACUUM with a retention (Delta's): removes what no version committed within
+-- retain, and no pipeline reading the table, still needs.  Owner only.
+CREATE FUNCTION streamext.vacuum(tbl regclass, retain interval DEFAULT '7 days', dry_run boolean DEFAULT false)
+	RETURNS jsonb
+	AS 'MODULE_PATHNAME', 'columnar_vacuum' LANGUAGE C STRICT VOLATILE
+	SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION streamext.vacuum(regclass, interval, boolean) IS 'remove the segments and deletion vectors of a versioned_columnar table that no version committed within retain needs; dry_run: only say what would go';

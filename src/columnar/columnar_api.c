@@ -1,13 +1,15 @@
 /*
  * columnar_api.c
  *		The gold-table SQL API: streamext.history, as_of (by version and by
- *		time), restore, verify and columnar_size, plus the two internal
- *		helpers restore() uses.
+ *		time), restore and columnar_size, plus the two internal helpers
+ *		restore() uses.  streamext.verify is in columnar_verify.c.
  */
 #include "postgres.h"
 
 #define COLUMNAR_INTERNAL
 #include "columnar/columnar.h"
+#include "columnar/columnar_metadata.h"
+#include "columnar/columnar_codec.h"
 
 #include "access/detoast.h"
 #include "access/genam.h"
@@ -30,8 +32,8 @@
 #include "storage/itemptr.h"
 
 /* Open a versioned_columnar table for reading, checking the caller's right. */
-static Relation
-open_columnar(Oid relid, LOCKMODE mode, AclMode right)
+Relation
+columnar_api_open(Oid relid, LOCKMODE mode, AclMode right)
 {
 	Relation	rel = table_open(relid, mode);
 	AclResult	acl;
@@ -75,35 +77,32 @@ open_row_type(FunctionCallInfo fcinfo)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("the first argument of streamext.as_of must be a table's row type"),
 				 errhint("Call it as streamext.as_of(NULL::my_table, version => 3).")));
-	return check_no_rls(open_columnar(relid, AccessShareLock, ACL_SELECT));
+	return check_no_rls(columnar_api_open(relid, AccessShareLock, ACL_SELECT));
 }
 
-typedef struct VersionRow
-{
-	int64		version;
-	TimestampTz committed_at;
-} VersionRow;
-
 /* All versions visible to the active snapshot, oldest first. */
-static List *
-list_versions(int64 storage_id)
+List *
+columnar_api_versions(int64 storage_id)
 {
-	Relation	rel = columnar_meta_open("columnar_version", AccessShareLock);
-	Relation	idx = index_open(columnar_meta_index("columnar_version_pkey"), AccessShareLock);
+	Relation	rel = table_open(ColumnarVersionRelationId(), AccessShareLock);
+	Relation	idx = index_open(ColumnarVersionPkeyIndexId(), AccessShareLock);
 	ScanKeyData key;
 	SysScanDesc scan;
 	HeapTuple	tup;
 	List	   *result = NIL;
 
-	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(storage_id));
+	ScanKeyInit(&key, Anum_columnar_version_storage_id, BTEqualStrategyNumber, F_INT8EQ,
+				Int64GetDatum(storage_id));
 	scan = systable_beginscan_ordered(rel, idx, GetActiveSnapshot(), 1, &key);
 	while (HeapTupleIsValid(tup = systable_getnext_ordered(scan, ForwardScanDirection)))
 	{
-		VersionRow *v = palloc(sizeof(VersionRow));
+		ColumnarVersionRow *v = palloc(sizeof(ColumnarVersionRow));
 		bool		isnull;
 
-		v->version = DatumGetInt64(heap_getattr(tup, 2, RelationGetDescr(rel), &isnull));
-		v->committed_at = DatumGetTimestampTz(heap_getattr(tup, 3, RelationGetDescr(rel), &isnull));
+		v->version = DatumGetInt64(heap_getattr(tup, Anum_columnar_version_version,
+												RelationGetDescr(rel), &isnull));
+		v->committed_at = DatumGetTimestampTz(heap_getattr(tup, Anum_columnar_version_committed_at,
+														   RelationGetDescr(rel), &isnull));
 		result = lappend(result, v);
 	}
 	systable_endscan_ordered(scan);
@@ -127,6 +126,7 @@ check_version(Relation rel, int64 storage_id, int64 version)
 				 errmsg("version " INT64_FORMAT " of table \"%s\" does not exist",
 						version, RelationGetRelationName(rel)),
 				 errdetail("Its versions are 1 to " INT64_FORMAT ".", latest)));
+	columnar_check_readable(rel, storage_id, version, false);
 }
 
 static void
@@ -183,14 +183,14 @@ columnar_resolve_version(Relation rel, bool is_time, Datum arg, bool isnull)
 		return version;
 	}
 	at = DatumGetTimestampTz(arg);
-	versions = list_versions(storage_id);
+	versions = columnar_api_versions(storage_id);
 	if (versions == NIL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("table \"%s\" has no versions yet", RelationGetRelationName(rel))));
 	foreach(lc, versions)
 	{
-		VersionRow *v = lfirst(lc);
+		ColumnarVersionRow *v = lfirst(lc);
 
 		if (v->committed_at <= at)
 			version = v->version;
@@ -203,8 +203,8 @@ columnar_resolve_version(Relation rel, bool is_time, Datum arg, bool isnull)
 				 errmsg("timestamp %s is before the first version of table \"%s\"",
 						timestamptz_to_str(at), RelationGetRelationName(rel)),
 				 errdetail("Version %lld was committed at %s.",
-						   (long long) ((VersionRow *) linitial(versions))->version,
-						   timestamptz_to_str(((VersionRow *) linitial(versions))->committed_at))));
+						   (long long) ((ColumnarVersionRow *) linitial(versions))->version,
+						   timestamptz_to_str(((ColumnarVersionRow *) linitial(versions))->committed_at))));
 	return version;
 }
 
@@ -288,7 +288,7 @@ columnar_live_at(PG_FUNCTION_ARGS)
 	if (c == NULL || c->relid != relid || c->version != version)
 	{
 		MemoryContext old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
-		Relation	rel = open_columnar(relid, AccessShareLock, ACL_SELECT);
+		Relation	rel = columnar_api_open(relid, AccessShareLock, ACL_SELECT);
 		List	   *segs;
 		ListCell   *lc;
 
@@ -354,7 +354,7 @@ columnar_restore(PG_FUNCTION_ARGS)
 {
 	Oid			relid = PG_GETARG_OID(0);
 	int64		version = PG_GETARG_INT64(1);
-	Relation	rel = open_columnar(relid, RowExclusiveLock, ACL_SELECT);
+	Relation	rel = columnar_api_open(relid, RowExclusiveLock, ACL_SELECT);
 	int64		storage_id = columnar_storage_id(rel, false);
 	char	   *qualname;
 	StringInfoData cols;
@@ -414,36 +414,45 @@ columnar_history(PG_FUNCTION_ARGS)
 {
 	Oid			relid = PG_GETARG_OID(0);
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	Relation	rel = open_columnar(relid, AccessShareLock, ACL_SELECT);
+	Relation	rel = columnar_api_open(relid, AccessShareLock, ACL_SELECT);
 	int64		storage_id = columnar_storage_id(rel, false);
 	Relation	vrel;
 	Relation	idx;
 	ScanKeyData key;
 	SysScanDesc scan;
 	HeapTuple	tup;
+	int64		readable_from;
+	Datum		vacuumed = (Datum) 0;
 
 	InitMaterializedSRF(fcinfo, 0);
-	vrel = columnar_meta_open("columnar_version", AccessShareLock);
-	idx = index_open(columnar_meta_index("columnar_version_pkey"), AccessShareLock);
-	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(storage_id));
+	readable_from = columnar_readable_from(storage_id);
+	if (readable_from > 1)
+		vacuumed = DirectFunctionCall1(jsonb_in, CStringGetDatum("{\"vacuumed\": true}"));
+	vrel = table_open(ColumnarVersionRelationId(), AccessShareLock);
+	idx = index_open(ColumnarVersionPkeyIndexId(), AccessShareLock);
+	ScanKeyInit(&key, Anum_columnar_version_storage_id, BTEqualStrategyNumber, F_INT8EQ,
+				Int64GetDatum(storage_id));
 	scan = systable_beginscan_ordered(vrel, idx, GetActiveSnapshot(), 1, &key);
 	while (HeapTupleIsValid(tup = systable_getnext_ordered(scan, ForwardScanDirection)))
 	{
-		Datum		v[8];
-		bool		n[8];
+		Datum		v[Natts_columnar_version];
+		bool		n[Natts_columnar_version];
 		Datum		out[7];
 		bool		onull[7];
 		char	   *role;
 
 		heap_deform_tuple(tup, RelationGetDescr(vrel), v, n);
-		out[0] = v[1];
-		out[1] = v[2];
-		out[2] = v[3];
-		out[3] = v[4];
-		out[4] = v[5];
-		out[5] = v[6];
+		out[0] = v[Anum_columnar_version_version - 1];
+		out[1] = v[Anum_columnar_version_committed_at - 1];
+		out[2] = v[Anum_columnar_version_operation - 1];
+		/* versions streamext.vacuum removed are listed, marked "vacuumed" */
+		out[3] = DatumGetInt64(v[Anum_columnar_version_version - 1]) < readable_from ?
+			DirectFunctionCall2(jsonb_concat, v[Anum_columnar_version_parameters - 1], vacuumed) :
+			v[Anum_columnar_version_parameters - 1];
+		out[4] = v[Anum_columnar_version_rows_added - 1];
+		out[5] = v[Anum_columnar_version_rows_removed - 1];
 		memset(onull, 0, sizeof(onull));
-		role = GetUserNameFromId(DatumGetObjectId(v[7]), true);
+		role = GetUserNameFromId(DatumGetObjectId(v[Anum_columnar_version_committed_by - 1]), true);
 		if (role)
 			out[6] = DirectFunctionCall1(namein, CStringGetDatum(role));
 		else
@@ -464,25 +473,26 @@ Datum
 columnar_size(PG_FUNCTION_ARGS)
 {
 	Oid			relid = PG_GETARG_OID(0);
-	Relation	rel = open_columnar(relid, AccessShareLock, ACL_SELECT);
+	Relation	rel = columnar_api_open(relid, AccessShareLock, ACL_SELECT);
 	int64		storage_id = columnar_storage_id(rel, false);
-	const char *tables[3][2] = {
-		{"columnar_chunk", "columnar_chunk_pkey"},
-		{"columnar_segment", "columnar_segment_pkey"},
-		{"columnar_deletion", "columnar_deletion_pkey"}
+	Oid			tables[3][2] = {
+		{ColumnarChunkRelationId(), ColumnarChunkPkeyIndexId()},
+		{ColumnarSegmentRelationId(), ColumnarSegmentPkeyIndexId()},
+		{ColumnarDeletionRelationId(), ColumnarDeletionPkeyIndexId()}
 	};
 	int64		total = 0;
 	int			t;
 
 	for (t = 0; t < 3; t++)
 	{
-		Relation	mrel = columnar_meta_open(tables[t][0], AccessShareLock);
+		Relation	mrel = table_open(tables[t][0], AccessShareLock);
 		ScanKeyData key;
 		SysScanDesc scan;
 		HeapTuple	tup;
 
-		ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(storage_id));
-		scan = systable_beginscan(mrel, columnar_meta_index(tables[t][1]), true,
+		ScanKeyInit(&key, Anum_columnar_meta_storage_id, BTEqualStrategyNumber, F_INT8EQ,
+					Int64GetDatum(storage_id));
+		scan = systable_beginscan(mrel, tables[t][1], true,
 								  GetActiveSnapshot(), 1, &key);
 		while (HeapTupleIsValid(tup = systable_getnext(scan)))
 		{
@@ -491,7 +501,8 @@ columnar_size(PG_FUNCTION_ARGS)
 			if (t == 0)
 			{
 				bool		isnull;
-				Datum		d = heap_getattr(tup, 7, RelationGetDescr(mrel), &isnull);
+				Datum		d = heap_getattr(tup, Anum_columnar_chunk_data, RelationGetDescr(mrel),
+											   &isnull);
 
 				if (!isnull && VARATT_IS_EXTERNAL(DatumGetPointer(d)))
 					total += toast_datum_size(d);
@@ -502,275 +513,4 @@ columnar_size(PG_FUNCTION_ARGS)
 	}
 	table_close(rel, AccessShareLock);
 	PG_RETURN_INT64(total);
-}
-
-/* ---------------------------------------------------------------- */
-/* verify                                                            */
-/* ---------------------------------------------------------------- */
-
-static void
-corrupt(Relation rel, const char *fmt,...) pg_attribute_printf(2, 3);
-
-static void
-corrupt(Relation rel, const char *fmt,...)
-{
-	va_list		ap;
-	StringInfoData buf;
-
-	initStringInfo(&buf);
-	for (;;)
-	{
-		int			needed;
-
-		va_start(ap, fmt);
-		needed = appendStringInfoVA(&buf, fmt, ap);
-		va_end(ap);
-		if (needed == 0)
-			break;
-		enlargeStringInfo(&buf, needed);
-	}
-	ereport(ERROR,
-			(errcode(ERRCODE_DATA_CORRUPTED),
-			 errmsg("versioned_columnar table \"%s\" is inconsistent: %s",
-					RelationGetRelationName(rel), buf.data)));
-}
-
-PG_FUNCTION_INFO_V1(columnar_verify);
-
-/* streamext.verify(tbl): check every invariant of the storage; error on the first broken one */
-Datum
-columnar_verify(PG_FUNCTION_ARGS)
-{
-	Oid			relid = PG_GETARG_OID(0);
-	Relation	rel = open_columnar(relid, AccessShareLock, ACL_SELECT);
-	TupleDesc	tupdesc = RelationGetDescr(rel);
-	int64		storage_id = columnar_storage_id(rel, true);
-	Snapshot	snapshot = GetActiveSnapshot();
-	List	   *versions;
-	List	   *segs;
-	ListCell   *lc;
-	int64		expect = 1;
-	TimestampTz last_at = DT_NOBEGIN;
-	int64		latest;
-	int64		next_row;
-	int64		prev_end = 0;
-	int64		live_rows = 0;
-	int64		deleted_rows = 0;
-	int64		nchunks = 0;
-	int64		scanned = 0;
-	int			live_segs = 0;
-	ColumnarWriteState *ws;
-	ColumnarReader *reader;
-	Datum	   *values;
-	bool	   *isnull;
-	int64		rownum;
-	Relation	delrel;
-	ScanKeyData key;
-	SysScanDesc scan;
-	HeapTuple	tup;
-	StringInfoData out;
-
-	if (storage_id == 0)
-		corrupt(rel, "its relfilenode %u has no storage", rel->rd_node.relNode);
-
-	/* versions: 1..N, commit times strictly increasing */
-	versions = list_versions(storage_id);
-	foreach(lc, versions)
-	{
-		VersionRow *v = lfirst(lc);
-
-		if (v->version != expect)
-			corrupt(rel, "version " INT64_FORMAT " follows version " INT64_FORMAT,
-					v->version, expect - 1);
-		if (v->committed_at <= last_at)
-			corrupt(rel, "version " INT64_FORMAT " was not committed after its predecessor",
-					v->version);
-		last_at = v->committed_at;
-		expect++;
-	}
-	latest = expect - 1;
-	ws = columnar_write_state_find(storage_id);
-	next_row = columnar_next_row(storage_id);
-
-	/* segments: disjoint row ranges below the counter, versions in range */
-	segs = columnar_segments(storage_id, snapshot);
-	foreach(lc, segs)
-	{
-		ColumnarSegment *seg = lfirst(lc);
-		int64		max_version = (ws ? ws->version : latest);
-		Datum	  **vals = palloc(sizeof(Datum *) * tupdesc->natts);
-		bool	  **nulls = palloc(sizeof(bool *) * tupdesc->natts);
-		Relation	crel;
-		SysScanDesc cscan;
-		ScanKeyData ckey[2];
-		HeapTuple	ctup;
-		uint8	   *bits;
-		int			nd;
-
-		CHECK_FOR_INTERRUPTS();
-		if (seg->row_count <= 0)
-			corrupt(rel, "segment " INT64_FORMAT " has %d rows", seg->segno, seg->row_count);
-		if (seg->segno < prev_end)
-			corrupt(rel, "segment " INT64_FORMAT " overlaps the segment before it", seg->segno);
-		prev_end = seg->segno + seg->row_count;
-		if (prev_end > next_row)
-			corrupt(rel, "segment " INT64_FORMAT " ends beyond the row number counter " INT64_FORMAT,
-					seg->segno, next_row);
-		if (seg->added_version < 1 || seg->added_version > max_version)
-			corrupt(rel, "segment " INT64_FORMAT " was added by unknown version " INT64_FORMAT,
-					seg->segno, seg->added_version);
-		if (seg->removed_version != 0 &&
-			(seg->removed_version < seg->added_version || seg->removed_version > max_version))
-			corrupt(rel, "segment " INT64_FORMAT " was removed by version " INT64_FORMAT " out of range",
-					seg->segno, seg->removed_version);
-
-		/* every chunk decodes to the right number of values and statistics */
-		crel = columnar_meta_open("columnar_chunk", AccessShareLock);
-		ScanKeyInit(&ckey[0], 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(storage_id));
-		ScanKeyInit(&ckey[1], 2, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(seg->segno));
-		cscan = systable_beginscan(crel, columnar_meta_index("columnar_chunk_pkey"), true,
-								   snapshot, 2, ckey);
-		while (HeapTupleIsValid(ctup = systable_getnext(cscan)))
-		{
-			Datum		cv[7];
-			bool		cn[7];
-			int			attnum;
-			Form_pg_attribute att;
-			Datum	   *dv;
-			bool	   *dn;
-			int			i;
-			int			nn = 0;
-			TypeCacheEntry *tc;
-
-			heap_deform_tuple(ctup, RelationGetDescr(crel), cv, cn);
-			attnum = DatumGetInt16(cv[2]);
-			nchunks++;
-			if (attnum < 1 || attnum > tupdesc->natts)
-				corrupt(rel, "segment " INT64_FORMAT " has a chunk of unknown column %d",
-						seg->segno, attnum);
-			att = TupleDescAttr(tupdesc, attnum - 1);
-			if (att->attisdropped)
-				continue;
-			dv = palloc(sizeof(Datum) * seg->row_count);
-			dn = palloc(sizeof(bool) * seg->row_count);
-			columnar_decode_chunk(DatumGetByteaPP(cv[6]), att, seg->row_count,
-								  DatumGetInt32(cv[3]), dv, dn);
-			for (i = 0; i < seg->row_count; i++)
-				if (dn[i])
-					nn++;
-			if (nn != DatumGetInt32(cv[3]))
-				corrupt(rel, "segment " INT64_FORMAT " column \"%s\" has %d NULLs, its statistics say %d",
-						seg->segno, NameStr(att->attname), nn, DatumGetInt32(cv[3]));
-			tc = lookup_type_cache(att->atttypid, TYPECACHE_CMP_PROC_FINFO);
-			if (!cn[4] && !cn[5] && OidIsValid(tc->cmp_proc_finfo.fn_oid))
-			{
-				Datum		minv = columnar_decode_value(DatumGetByteaPP(cv[4]), att);
-				Datum		maxv = columnar_decode_value(DatumGetByteaPP(cv[5]), att);
-
-				for (i = 0; i < seg->row_count; i++)
-				{
-					if (dn[i])
-						continue;
-					if (DatumGetInt32(FunctionCall2Coll(&tc->cmp_proc_finfo, att->attcollation,
-														dv[i], minv)) < 0 ||
-						DatumGetInt32(FunctionCall2Coll(&tc->cmp_proc_finfo, att->attcollation,
-														dv[i], maxv)) > 0)
-						corrupt(rel, "segment " INT64_FORMAT " column \"%s\" has a value outside its min/max",
-								seg->segno, NameStr(att->attname));
-				}
-			}
-		}
-		systable_endscan(cscan);
-		table_close(crel, AccessShareLock);
-		pfree(vals);
-		pfree(nulls);
-
-		if (seg->removed_version == 0)
-		{
-			live_segs++;
-			bits = columnar_deleted_bitmap(storage_id, seg->segno, seg->row_count, snapshot, 0, &nd);
-			if (bits)
-				pfree(bits);
-			live_rows += seg->row_count - nd;
-			deleted_rows += nd;
-		}
-	}
-
-	/* deletion vectors: of existing segments, by known versions, never twice */
-	delrel = columnar_meta_open("columnar_deletion", AccessShareLock);
-	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(storage_id));
-	scan = systable_beginscan(delrel, columnar_meta_index("columnar_deletion_pkey"), true,
-							  snapshot, 1, &key);
-	{
-		int64		cur_segno = -1;
-		uint8	   *seen = NULL;
-		ColumnarSegment *cur = NULL;
-
-		while (HeapTupleIsValid(tup = systable_getnext(scan)))
-		{
-			Datum		dv[4];
-			bool		dn[4];
-			int64		segno;
-			int64		version;
-			bytea	   *b;
-			int			i;
-
-			heap_deform_tuple(tup, RelationGetDescr(delrel), dv, dn);
-			segno = DatumGetInt64(dv[1]);
-			version = DatumGetInt64(dv[2]);
-			b = DatumGetByteaPP(dv[3]);
-			if (segno != cur_segno)
-			{
-				ListCell   *lc2;
-
-				cur = NULL;
-				foreach(lc2, segs)
-					if (((ColumnarSegment *) lfirst(lc2))->segno == segno)
-						cur = lfirst(lc2);
-				if (cur == NULL)
-					corrupt(rel, "a deletion vector refers to missing segment " INT64_FORMAT, segno);
-				cur_segno = segno;
-				seen = palloc0((cur->row_count + 7) / 8);
-			}
-			if (version < cur->added_version || version > latest)
-				corrupt(rel, "segment " INT64_FORMAT " has a deletion by version " INT64_FORMAT " out of range",
-						segno, version);
-			if (VARSIZE_ANY_EXHDR(b) != (cur->row_count + 7) / 8)
-				corrupt(rel, "segment " INT64_FORMAT " has a deletion vector of the wrong size", segno);
-			for (i = 0; i < cur->row_count; i++)
-			{
-				bool		bit = (((uint8 *) VARDATA_ANY(b))[i / 8] & (1 << (i % 8))) != 0;
-
-				if (bit && (seen[i / 8] & (1 << (i % 8))))
-					corrupt(rel, "row " INT64_FORMAT " was deleted twice", segno + i);
-				if (bit)
-					seen[i / 8] |= (1 << (i % 8));
-			}
-		}
-	}
-	systable_endscan(scan);
-	table_close(delrel, AccessShareLock);
-
-	/* a scan returns exactly the live rows the metadata accounts for */
-	values = palloc(sizeof(Datum) * tupdesc->natts);
-	isnull = palloc(sizeof(bool) * tupdesc->natts);
-	reader = columnar_reader_begin(rel, snapshot, 0, NULL, NIL);
-	while (columnar_reader_next(reader, values, isnull, &rownum))
-	{
-		if (ws == NULL || rownum < ws->buf_first_row)
-			scanned++;
-	}
-	columnar_reader_end(reader);
-	if (ws == NULL && scanned != live_rows)
-		corrupt(rel, "a scan returns " INT64_FORMAT " rows, the metadata counts " INT64_FORMAT,
-				scanned, live_rows);
-
-	initStringInfo(&out);
-	appendStringInfo(&out,
-					 "{\"versions\": " INT64_FORMAT ", \"segments\": %d, \"live_segments\": %d, "
-					 "\"chunks\": " INT64_FORMAT ", \"rows\": " INT64_FORMAT ", \"deleted_rows\": " INT64_FORMAT
-					 ", \"next_row\": " INT64_FORMAT "}",
-					 latest, list_length(segs), live_segs, nchunks, live_rows, deleted_rows, next_row);
-	table_close(rel, AccessShareLock);
-	PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in, CStringGetDatum(out.data)));
 }

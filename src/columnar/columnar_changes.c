@@ -51,6 +51,7 @@
 
 #define COLUMNAR_INTERNAL
 #include "columnar/columnar.h"
+#include "columnar/columnar_metadata.h"
 
 #include "access/genam.h"
 #include "access/htup_details.h"
@@ -188,43 +189,46 @@ check_range(Relation rel, int64 latest, int64 from, int64 to)
 				 errhint("The range from_version .. to_version includes both ends; from_version must not exceed to_version.")));
 
 	/*
-	 * Retention: streamext.vacuum (DESIGN.md "Gold tables", not built yet)
-	 * will physically remove segments and deletion vectors that no version
-	 * within its retention needs, and with them the changes of old versions.
-	 * It must record the oldest version whose changes are still complete,
-	 * and here a from_version below it must fail with
-	 * ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE, naming that version.  Today
-	 * nothing is ever removed, so every version's changes are complete.
+	 * Retention: streamext.vacuum removes the segments and deletion vectors
+	 * of versions older than the oldest readable one R, and with them the
+	 * changes of versions <= R (those of R need the segments R removed).
 	 */
+	columnar_check_readable(rel, columnar_storage_id(rel, false), from, true);
 }
 
 /* committed_at and operation of versions from .. to, checking they are all there */
 static void
 load_versions(ChangesState *cs, int64 from, int64 to, TimestampTz *at, char **op)
 {
-	Relation	vrel = columnar_meta_open("columnar_version", AccessShareLock);
-	Relation	idx = index_open(columnar_meta_index("columnar_version_pkey"), AccessShareLock);
+	Relation	vrel = table_open(ColumnarVersionRelationId(), AccessShareLock);
+	Relation	idx = index_open(ColumnarVersionPkeyIndexId(), AccessShareLock);
 	ScanKeyData key[3];
 	SysScanDesc scan;
 	HeapTuple	tup;
 	int64		expect = from;
 
-	ScanKeyInit(&key[0], 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(cs->storage_id));
-	ScanKeyInit(&key[1], 2, BTGreaterEqualStrategyNumber, F_INT8GE, Int64GetDatum(from));
-	ScanKeyInit(&key[2], 2, BTLessEqualStrategyNumber, F_INT8LE, Int64GetDatum(to));
+	ScanKeyInit(&key[0], Anum_columnar_version_storage_id, BTEqualStrategyNumber, F_INT8EQ,
+				Int64GetDatum(cs->storage_id));
+	ScanKeyInit(&key[1], Anum_columnar_version_version, BTGreaterEqualStrategyNumber, F_INT8GE,
+				Int64GetDatum(from));
+	ScanKeyInit(&key[2], Anum_columnar_version_version, BTLessEqualStrategyNumber, F_INT8LE,
+				Int64GetDatum(to));
 	scan = systable_beginscan_ordered(vrel, idx, cs->snapshot, 3, key);
 	while (HeapTupleIsValid(tup = systable_getnext_ordered(scan, ForwardScanDirection)))
 	{
 		bool		isnull;
-		int64		v = DatumGetInt64(heap_getattr(tup, 2, RelationGetDescr(vrel), &isnull));
+		int64		v = DatumGetInt64(heap_getattr(tup, Anum_columnar_version_version,
+													 RelationGetDescr(vrel), &isnull));
 
 		if (v != expect)
 			ereport(ERROR,
 					(errcode(ERRCODE_DATA_CORRUPTED),
 					 errmsg("versioned_columnar table \"%s\" is inconsistent: version " INT64_FORMAT " is missing",
 							RelationGetRelationName(cs->rel), expect)));
-		at[v - from] = DatumGetTimestampTz(heap_getattr(tup, 3, RelationGetDescr(vrel), &isnull));
-		op[v - from] = TextDatumGetCString(heap_getattr(tup, 4, RelationGetDescr(vrel), &isnull));
+		at[v - from] = DatumGetTimestampTz(heap_getattr(tup, Anum_columnar_version_committed_at,
+														RelationGetDescr(vrel), &isnull));
+		op[v - from] = TextDatumGetCString(heap_getattr(tup, Anum_columnar_version_operation,
+														RelationGetDescr(vrel), &isnull));
 		expect++;
 	}
 	systable_endscan_ordered(scan);
@@ -250,12 +254,15 @@ cmp_segno(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-/* Segments whose column attnum (added_version 5, removed_version 6) is version, by segno. */
+/*
+ * Segments whose column attnum (Anum_columnar_segment_added_version or
+ * _removed_version, with the index on it) is version, by segno.
+ */
 static ColumnarSegment *
-segments_of_version(ChangesState *cs, const char *index, AttrNumber attnum, int64 version,
+segments_of_version(ChangesState *cs, Oid index, AttrNumber attnum, int64 version,
 					int *nsegs)
 {
-	Relation	rel = columnar_meta_open("columnar_segment", AccessShareLock);
+	Relation	rel = table_open(ColumnarSegmentRelationId(), AccessShareLock);
 	ScanKeyData key[2];
 	SysScanDesc scan;
 	HeapTuple	tup;
@@ -263,9 +270,10 @@ segments_of_version(ChangesState *cs, const char *index, AttrNumber attnum, int6
 	int			n = 0;
 	ColumnarSegment *segs = palloc(sizeof(ColumnarSegment) * cap);
 
-	ScanKeyInit(&key[0], 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(cs->storage_id));
+	ScanKeyInit(&key[0], Anum_columnar_segment_storage_id, BTEqualStrategyNumber, F_INT8EQ,
+				Int64GetDatum(cs->storage_id));
 	ScanKeyInit(&key[1], attnum, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(version));
-	scan = systable_beginscan(rel, columnar_meta_index(index), true, cs->snapshot, 2, key);
+	scan = systable_beginscan(rel, index, true, cs->snapshot, 2, key);
 	while (HeapTupleIsValid(tup = systable_getnext(scan)))
 	{
 		TupleDesc	desc = RelationGetDescr(rel);
@@ -280,10 +288,12 @@ segments_of_version(ChangesState *cs, const char *index, AttrNumber attnum, int6
 			segs = repalloc_huge(segs, sizeof(ColumnarSegment) * cap);
 		}
 		seg = &segs[n++];
-		seg->segno = DatumGetInt64(heap_getattr(tup, 2, desc, &isnull));
-		seg->row_count = DatumGetInt32(heap_getattr(tup, 4, desc, &isnull));
-		seg->added_version = DatumGetInt64(heap_getattr(tup, 5, desc, &isnull));
-		d = heap_getattr(tup, 6, desc, &isnull);
+		seg->segno = DatumGetInt64(heap_getattr(tup, Anum_columnar_segment_segno, desc, &isnull));
+		seg->row_count = DatumGetInt32(heap_getattr(tup, Anum_columnar_segment_row_count,
+													desc, &isnull));
+		seg->added_version = DatumGetInt64(heap_getattr(tup, Anum_columnar_segment_added_version,
+														desc, &isnull));
+		d = heap_getattr(tup, Anum_columnar_segment_removed_version, desc, &isnull);
 		seg->removed_version = isnull ? 0 : DatumGetInt64(d);
 	}
 	systable_endscan(scan);
@@ -306,7 +316,7 @@ cmp_delrec(const void *a, const void *b)
 static DelRec *
 deletions_of_version(ChangesState *cs, int64 version, int *nrecs)
 {
-	Relation	rel = columnar_meta_open("columnar_deletion", AccessShareLock);
+	Relation	rel = table_open(ColumnarDeletionRelationId(), AccessShareLock);
 	ScanKeyData key[2];
 	SysScanDesc scan;
 	HeapTuple	tup;
@@ -314,9 +324,11 @@ deletions_of_version(ChangesState *cs, int64 version, int *nrecs)
 	int			n = 0;
 	DelRec	   *recs = palloc(sizeof(DelRec) * cap);
 
-	ScanKeyInit(&key[0], 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(cs->storage_id));
-	ScanKeyInit(&key[1], 3, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(version));
-	scan = systable_beginscan(rel, columnar_meta_index("columnar_deletion_version_idx"), true,
+	ScanKeyInit(&key[0], Anum_columnar_deletion_storage_id, BTEqualStrategyNumber, F_INT8EQ,
+				Int64GetDatum(cs->storage_id));
+	ScanKeyInit(&key[1], Anum_columnar_deletion_version, BTEqualStrategyNumber, F_INT8EQ,
+				Int64GetDatum(version));
+	scan = systable_beginscan(rel, ColumnarDeletionVersionIndexId(), true,
 							  cs->snapshot, 2, key);
 	while (HeapTupleIsValid(tup = systable_getnext(scan)))
 	{
@@ -333,13 +345,13 @@ deletions_of_version(ChangesState *cs, int64 version, int *nrecs)
 			recs = repalloc_huge(recs, sizeof(DelRec) * cap);
 		}
 		d = &recs[n++];
-		d->segno = DatumGetInt64(heap_getattr(tup, 2, desc, &isnull));
-		b = DatumGetByteaPCopy(heap_getattr(tup, 4, desc, &isnull));
+		d->segno = DatumGetInt64(heap_getattr(tup, Anum_columnar_deletion_segno, desc, &isnull));
+		b = DatumGetByteaPCopy(heap_getattr(tup, Anum_columnar_deletion_deleted, desc, &isnull));
 		d->nbytes = VARSIZE_ANY_EXHDR(b);
 		d->bits = (uint8 *) VARDATA_ANY(b);
 		d->succ_packed = NULL;
 		d->nsucc = 0;
-		sd = heap_getattr(tup, 5, desc, &isnull);
+		sd = heap_getattr(tup, Anum_columnar_deletion_successors, desc, &isnull);
 		if (!isnull)
 		{
 			bytea	   *s = DatumGetByteaPCopy(sd);
@@ -505,8 +517,10 @@ version_changes(ChangesState *cs, int64 version, TimestampTz at)
 	MemoryContext old = MemoryContextSwitchTo(vcxt);
 
 	/* what the version wrote: segments added, segments truncated, deletion vectors */
-	added_all = segments_of_version(cs, "columnar_segment_added_idx", 5, version, &nadded_all);
-	trunc = segments_of_version(cs, "columnar_segment_removed_idx", 6, version, &ntrunc);
+	added_all = segments_of_version(cs, ColumnarSegmentAddedIndexId(),
+									Anum_columnar_segment_added_version, version, &nadded_all);
+	trunc = segments_of_version(cs, ColumnarSegmentRemovedIndexId(),
+								Anum_columnar_segment_removed_version, version, &ntrunc);
 	dels = deletions_of_version(cs, version, &ndel);
 
 	/* its own segments: the rows still there at its commit */

@@ -26,6 +26,8 @@
 
 #define COLUMNAR_INTERNAL
 #include "columnar/columnar.h"
+#include "columnar/columnar_metadata.h"
+#include "columnar/columnar_codec.h"
 
 #include <math.h>
 
@@ -157,9 +159,10 @@ compute_overlap(Relation rel, int64 storage_id, AttrNumber attnum, double *nsegs
 
 	mins = palloc(sizeof(Datum) * nlive);
 	maxs = palloc(sizeof(Datum) * nlive);
-	chunks = columnar_meta_open("columnar_chunk", AccessShareLock);
-	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(storage_id));
-	scan = systable_beginscan(chunks, columnar_meta_index("columnar_chunk_pkey"), true,
+	chunks = table_open(ColumnarChunkRelationId(), AccessShareLock);
+	ScanKeyInit(&key, Anum_columnar_chunk_storage_id, BTEqualStrategyNumber, F_INT8EQ,
+				Int64GetDatum(storage_id));
+	scan = systable_beginscan(chunks, ColumnarChunkPkeyIndexId(), true,
 							  SnapshotSelf, 1, &key);
 	while (HeapTupleIsValid(tup = systable_getnext(scan)))
 	{
@@ -175,9 +178,9 @@ compute_overlap(Relation rel, int64 storage_id, AttrNumber attnum, double *nsegs
 		bool		found = false;
 
 		CHECK_FOR_INTERRUPTS();
-		if (DatumGetInt16(heap_getattr(tup, 3, cdesc, &isnull)) != attnum)
+		if (DatumGetInt16(heap_getattr(tup, Anum_columnar_chunk_attnum, cdesc, &isnull)) != attnum)
 			continue;
-		segno = DatumGetInt64(heap_getattr(tup, 2, cdesc, &isnull));
+		segno = DatumGetInt64(heap_getattr(tup, Anum_columnar_chunk_segno, cdesc, &isnull));
 		while (lo <= hi && !found)
 		{
 			int			mid = (lo + hi) / 2;
@@ -189,8 +192,8 @@ compute_overlap(Relation rel, int64 storage_id, AttrNumber attnum, double *nsegs
 			else
 				hi = mid - 1;
 		}
-		mind = heap_getattr(tup, 5, cdesc, &n1);
-		maxd = heap_getattr(tup, 6, cdesc, &n2);
+		mind = heap_getattr(tup, Anum_columnar_chunk_min_value, cdesc, &n1);
+		maxd = heap_getattr(tup, Anum_columnar_chunk_max_value, cdesc, &n2);
 		if (!found || n1 || n2 || n >= nlive)
 			continue;
 		mins[n] = columnar_decode_value(DatumGetByteaPP(mind), att);

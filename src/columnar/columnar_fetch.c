@@ -38,7 +38,7 @@ pending_deleted(int64 storage_id, int64 segno, int r, Snapshot snapshot)
 
 	if (ws == NULL)
 		return false;
-	pd = hash_search(ws->dels, &segno, HASH_FIND, NULL);
+	pd = columnar_ws_pending_del(ws, segno);
 	if (pd == NULL || pd->npending == 0 || r >= pd->nrows)
 		return false;
 	return pd->cids[r] != InvalidCommandId && columnar_cid_visible(snapshot, pd->cids[r]);
@@ -140,7 +140,7 @@ columnar_fetcher_register_scan(ColumnarFetcher *f)
 
 	if (ws && !f->registered)
 	{
-		ws->active_scans++;
+		columnar_ws_scan_started(ws);
 		f->registered = true;
 	}
 }
@@ -152,8 +152,8 @@ columnar_fetcher_end(ColumnarFetcher *f)
 	{
 		ColumnarWriteState *ws = columnar_write_state_find(f->storage_id);
 
-		if (ws && ws->active_scans > 0)
-			ws->active_scans--;
+		if (ws)
+			columnar_ws_scan_ended(ws);
 	}
 	MemoryContextDelete(f->cxt);
 	pfree(f);
@@ -423,28 +423,9 @@ columnar_fetch_row(ColumnarFetcher *f, int64 rownum, Snapshot snapshot,
 		meta_snapshot = &dirty_meta;
 	}
 
-	if (ws && ws->nbuf > 0 && rownum >= ws->buf_first_row &&
-		rownum < ws->buf_first_row + ws->nbuf)
-	{
-		int			i = rownum - ws->buf_first_row;
-
-		if (ws->subids[i] == InvalidSubTransactionId || !columnar_cid_visible(snapshot, ws->cids[i]))
-			return false;
-		if (ws->del_cids[i] != InvalidCommandId && columnar_cid_visible(snapshot, ws->del_cids[i]) &&
-			snapshot->snapshot_type != SNAPSHOT_ANY)
-			return false;
-		for (a = 0; a < tupdesc->natts; a++)
-		{
-			if (a < ws->tupdesc->natts)
-			{
-				values[a] = ws->vals[a][i];
-				isnull[a] = ws->nulls[a][i];
-			}
-			else
-				values[a] = getmissingattr(tupdesc, a + 1, &isnull[a]);
-		}
-		return true;
-	}
+	if (ws && (a = columnar_ws_buffer_index(ws, rownum)) >= 0)
+		return columnar_ws_buffered_row(ws, a, snapshot, snapshot->snapshot_type == SNAPSHOT_ANY,
+										tupdesc, values, isnull);
 
 	switch (snapshot->snapshot_type)
 	{
@@ -491,7 +472,7 @@ columnar_fetch_row(ColumnarFetcher *f, int64 rownum, Snapshot snapshot,
 			if (columnar_own_row_cid(ws, rownum, &own_cid) &&
 				columnar_cid_visible(snapshot, own_cid) &&
 				columnar_find_segment(f->storage_id, rownum, SnapshotSelf, &f->vis_seg) &&
-				f->vis_seg.added_version == ws->version && f->vis_seg.removed_version == 0)
+				f->vis_seg.added_version == columnar_ws_version(ws) && f->vis_seg.removed_version == 0)
 			{
 				f->vis_found = true;
 				per_row = true;

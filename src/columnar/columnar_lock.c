@@ -63,6 +63,9 @@ columnar_row_state(Relation rel, int64 rownum, CommandId *cmax, int64 *successor
 				   bool *ours)
 {
 	ColumnarWriteState *ws = columnar_write_state_lock(rel, false);
+	ColumnarSegment *last_seg = columnar_ws_last_segment(ws);
+	int64		storage_id = columnar_ws_storage_id(ws);
+	int64		version = columnar_ws_version(ws);
 	ColumnarSegment seg;
 	ColumnarPendingDel *pd;
 	int			r;
@@ -70,29 +73,20 @@ columnar_row_state(Relation rel, int64 rownum, CommandId *cmax, int64 *successor
 	*successor = -1;
 	*ours = false;
 	*cmax = InvalidCommandId;
-	if (ws->nbuf > 0 && rownum >= ws->buf_first_row && rownum < ws->buf_first_row + ws->nbuf)
+	if ((r = columnar_ws_buffer_index(ws, rownum)) >= 0)
 	{
-		int			i = rownum - ws->buf_first_row;
-
 		*ours = true;
-		if (ws->subids[i] == InvalidSubTransactionId)
-			return COLUMNAR_ROW_MISSING;
-		if (ws->del_cids[i] != InvalidCommandId)
-		{
-			*cmax = ws->del_cids[i];
-			return COLUMNAR_ROW_SELF_DELETED;
-		}
-		return COLUMNAR_ROW_LIVE;
+		return columnar_ws_buffered_state(ws, r, cmax);
 	}
-	if (ws->last_seg.row_count > 0 && rownum >= ws->last_seg.segno &&
-		rownum < ws->last_seg.segno + ws->last_seg.row_count)
-		seg = ws->last_seg;
-	else if (!columnar_find_segment(ws->storage_id, rownum, SnapshotSelf, &seg))
+	if (last_seg->row_count > 0 && rownum >= last_seg->segno &&
+		rownum < last_seg->segno + last_seg->row_count)
+		seg = *last_seg;
+	else if (!columnar_find_segment(storage_id, rownum, SnapshotSelf, &seg))
 		return COLUMNAR_ROW_MISSING;
 	else
-		ws->last_seg = seg;
-	*ours = seg.added_version == ws->version;
-	if (seg.removed_version == ws->version)
+		*last_seg = seg;
+	*ours = seg.added_version == version;
+	if (seg.removed_version == version)
 		return COLUMNAR_ROW_MISSING;	/* truncated by us: gone for this transaction */
 	pd = columnar_pending_del_for(ws, &seg);
 	r = rownum - seg.segno;
@@ -109,7 +103,7 @@ columnar_row_state(Relation rel, int64 rownum, CommandId *cmax, int64 *successor
 	 */
 	if (pd->committed[r / 8] & (1 << (r % 8)))
 	{
-		*successor = columnar_row_successor(ws->storage_id, seg.segno, r);
+		*successor = columnar_row_successor(storage_id, seg.segno, r);
 		return COLUMNAR_ROW_DELETED;
 	}
 	if (seg.removed_version != 0 || pd->removed)
@@ -199,7 +193,7 @@ columnar_resolve_successors(ColumnarWriteState *ws)
 
 	if (chain == NULL)
 		return;
-	hash_seq_init(&st, ws->dels);
+	hash_seq_init(&st, columnar_ws_pending_dels(ws));
 	while ((pd = hash_seq_search(&st)) != NULL)
 	{
 		if (pd->succ == NULL)
@@ -214,7 +208,7 @@ columnar_resolve_successors(ColumnarWriteState *ws)
 				ChainKey	key;
 				ChainEntry *e;
 
-				key.storage_id = ws->storage_id;
+				key.storage_id = columnar_ws_storage_id(ws);
 				key.row = s;
 				e = hash_search(chain, &key, HASH_FIND, NULL);
 				if (e == NULL)
@@ -235,17 +229,18 @@ void
 columnar_set_successor(Relation rel, int64 oldrow, int64 newrow)
 {
 	ColumnarWriteState *ws = columnar_write_state_lock(rel, false);
+	ColumnarSegment *last_seg = columnar_ws_last_segment(ws);
 	ColumnarPendingDel *pd;
 	int64		segno;
 	int			i;
 	bool		own;
 
-	own = ws->nbuf > 0 && oldrow >= ws->buf_first_row && oldrow < ws->buf_first_row + ws->nbuf;
+	own = columnar_ws_buffer_index(ws, oldrow) >= 0;
 	/* else columnar_delete_row just remembered the row's segment */
-	if (!own && !(ws->last_seg.row_count > 0 && oldrow >= ws->last_seg.segno &&
-				  oldrow < ws->last_seg.segno + ws->last_seg.row_count))
+	if (!own && !(last_seg->row_count > 0 && oldrow >= last_seg->segno &&
+				  oldrow < last_seg->segno + last_seg->row_count))
 		return;
-	if (own || ws->last_seg.added_version == ws->version)
+	if (own || last_seg->added_version == columnar_ws_version(ws))
 	{
 		ChainKey	key;
 		ChainEntry *e;
@@ -253,7 +248,7 @@ columnar_set_successor(Relation rel, int64 oldrow, int64 newrow)
 
 		if (chain == NULL)
 			return;				/* nothing to resolve through this row */
-		key.storage_id = ws->storage_id;
+		key.storage_id = columnar_ws_storage_id(ws);
 		key.row = oldrow;
 		e = hash_search(chain, &key, HASH_ENTER, NULL);
 		e->next = newrow;
@@ -261,15 +256,15 @@ columnar_set_successor(Relation rel, int64 oldrow, int64 newrow)
 		if (own)
 			return;
 	}
-	segno = ws->last_seg.segno;
-	pd = hash_search(ws->dels, &segno, HASH_FIND, NULL);
+	segno = last_seg->segno;
+	pd = columnar_ws_pending_del(ws, segno);
 	if (pd == NULL)
 		return;
 	if (pd->succ == NULL)
 	{
 		if (newrow < 0)
 			return;
-		pd->succ = MemoryContextAlloc(ws->cxt, sizeof(int64) * pd->nrows);
+		pd->succ = MemoryContextAlloc(columnar_ws_memory(ws), sizeof(int64) * pd->nrows);
 		for (i = 0; i < pd->nrows; i++)
 			pd->succ[i] = -1;
 	}
@@ -286,16 +281,11 @@ columnar_abort_speculative(Relation rel, int64 rownum)
 {
 	ColumnarWriteState *ws = columnar_write_state_lock(rel, false);
 	CommandId	cmax;
+	int			i = columnar_ws_buffer_index(ws, rownum);
 
-	if (ws->nbuf > 0 && rownum >= ws->buf_first_row && rownum < ws->buf_first_row + ws->nbuf)
+	if (i >= 0)
 	{
-		int			i = rownum - ws->buf_first_row;
-
-		if (ws->subids[i] == InvalidSubTransactionId)
-			return;
-		ws->subids[i] = InvalidSubTransactionId;
-		ws->del_cids[i] = FirstCommandId;
-		ws->del_subids[i] = InvalidSubTransactionId;
+		columnar_ws_forget_buffered(ws, i);
 		return;
 	}
 	/* already written as part of a segment: delete it there (counted as never added) */
@@ -330,10 +320,10 @@ row_inserted_by_us(Oid relid, ItemPointer tid)
 	ws = storage_id != 0 ? columnar_write_state_find(storage_id) : NULL;
 	if (ws == NULL)
 		return false;
-	if (ws->nbuf > 0 && rownum >= ws->buf_first_row && rownum < ws->buf_first_row + ws->nbuf)
+	if (columnar_ws_buffer_index(ws, rownum) >= 0)
 		ours = true;
 	else if (columnar_find_segment(storage_id, rownum, SnapshotSelf, &seg))
-		ours = seg.added_version == ws->version;
+		ours = seg.added_version == columnar_ws_version(ws);
 	return ours;
 }
 

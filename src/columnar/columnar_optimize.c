@@ -35,6 +35,7 @@
  */
 #include "postgres.h"
 
+#include "columnar/columnar_metadata.h"
 #include "columnar/columnar_optimize.h"
 #include "columnar/columnar_progress.h"
 
@@ -141,7 +142,7 @@ static void
 live_stats(int64 storage_id, Snapshot snapshot, int64 *nsegs, int64 *rows, int64 *bytes)
 {
 	List *segs = columnar_segments(storage_id, snapshot);
-	Relation chunkrel = columnar_meta_open("columnar_chunk", AccessShareLock);
+	Relation chunkrel = table_open(ColumnarChunkRelationId(), AccessShareLock);
 	ListCell *lc;
 
 	*nsegs = *rows = *bytes = 0;
@@ -162,15 +163,17 @@ live_stats(int64 storage_id, Snapshot snapshot, int64 *nsegs, int64 *rows, int64
 			pfree(bits);
 		(*nsegs)++;
 		*rows += seg->row_count - nd;
-		ScanKeyInit(&key[0], 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(storage_id));
-		ScanKeyInit(&key[1], 2, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(seg->segno));
-		scan = systable_beginscan(chunkrel, columnar_meta_index("columnar_chunk_pkey"), true,
+		ScanKeyInit(&key[0], Anum_columnar_chunk_storage_id, BTEqualStrategyNumber, F_INT8EQ,
+		            Int64GetDatum(storage_id));
+		ScanKeyInit(&key[1], Anum_columnar_chunk_segno, BTEqualStrategyNumber, F_INT8EQ,
+		            Int64GetDatum(seg->segno));
+		scan = systable_beginscan(chunkrel, ColumnarChunkPkeyIndexId(), true,
 		                          snapshot, 2, key);
 		while (HeapTupleIsValid(tup = systable_getnext(scan)))
 		{
 			int col;
 
-			for (col = 5; col <= 7; col++)
+			for (col = Anum_columnar_chunk_min_value; col <= Anum_columnar_chunk_data; col++)
 			{
 				bool isnull;
 				Datum d = heap_getattr(tup, col, RelationGetDescr(chunkrel), &isnull);
@@ -211,7 +214,7 @@ zorder_json(Relation rel, const ZorderColumns *z)
 static int64 *
 clustered_versions(int64 storage_id, Snapshot snapshot, const char *zjson, int *n)
 {
-	Relation rel = columnar_meta_open("columnar_version", AccessShareLock);
+	Relation rel = table_open(ColumnarVersionRelationId(), AccessShareLock);
 	ScanKeyData key;
 	SysScanDesc scan;
 	HeapTuple tup;
@@ -224,26 +227,30 @@ clustered_versions(int64 storage_id, Snapshot snapshot, const char *zjson, int *
 	k.type = jbvString;
 	k.val.string.val = "zorder_by";
 	k.val.string.len = strlen("zorder_by");
-	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(storage_id));
-	scan = systable_beginscan(rel, columnar_meta_index("columnar_version_pkey"), true, snapshot, 1,
+	ScanKeyInit(&key, Anum_columnar_version_storage_id, BTEqualStrategyNumber, F_INT8EQ,
+	            Int64GetDatum(storage_id));
+	scan = systable_beginscan(rel, ColumnarVersionPkeyIndexId(), true, snapshot, 1,
 	                          &key);
 	while (HeapTupleIsValid(tup = systable_getnext(scan)))
 	{
 		bool isnull;
-		char *op = TextDatumGetCString(heap_getattr(tup, 4, RelationGetDescr(rel), &isnull));
+		char *op = TextDatumGetCString(heap_getattr(tup, Anum_columnar_version_operation, RelationGetDescr(rel),
+		                                            &isnull));
 		Jsonb *params;
 		JsonbValue *v;
 
 		if (strcmp(op, "OPTIMIZE") != 0)
 			continue;
-		params = DatumGetJsonbP(heap_getattr(tup, 5, RelationGetDescr(rel), &isnull));
+		params = DatumGetJsonbP(heap_getattr(tup, Anum_columnar_version_parameters, RelationGetDescr(rel),
+		                                        &isnull));
 		v = findJsonbValueFromContainer(&params->root, JB_FOBJECT, &k);
 		if (v == NULL || v->type != jbvBinary ||
 		    compareJsonbContainers(&JsonbValueToJsonb(v)->root, &want->root) != 0)
 			continue;
 		if (*n == cap)
 			result = repalloc(result, sizeof(int64) * (cap *= 2));
-		result[(*n)++] = DatumGetInt64(heap_getattr(tup, 2, RelationGetDescr(rel), &isnull));
+		result[(*n)++] = DatumGetInt64(heap_getattr(tup, Anum_columnar_version_version,
+		                                                     RelationGetDescr(rel), &isnull));
 	}
 	systable_endscan(scan);
 	table_close(rel, AccessShareLock);
@@ -353,20 +360,23 @@ mark_removed(Relation segrel, int64 storage_id, int64 segno, int64 version)
 	SysScanDesc scan;
 	HeapTuple tup;
 
-	ScanKeyInit(&key[0], 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(storage_id));
-	ScanKeyInit(&key[1], 2, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(segno));
-	scan = systable_beginscan(segrel, columnar_meta_index("columnar_segment_pkey"), true,
+	ScanKeyInit(&key[0], Anum_columnar_segment_storage_id, BTEqualStrategyNumber, F_INT8EQ,
+	            Int64GetDatum(storage_id));
+	ScanKeyInit(&key[1], Anum_columnar_segment_segno, BTEqualStrategyNumber, F_INT8EQ,
+	            Int64GetDatum(segno));
+	scan = systable_beginscan(segrel, ColumnarSegmentPkeyIndexId(), true,
 	                          SnapshotSelf, 2, key);
 	if (HeapTupleIsValid(tup = systable_getnext(scan)))
 	{
-		Datum values[6];
-		bool nulls[6];
-		bool repl[6] = {false, false, false, false, false, true};
+		Datum values[Natts_columnar_segment];
+		bool nulls[Natts_columnar_segment];
+		bool repl[Natts_columnar_segment] = {false};
 		HeapTuple newtup;
 
 		heap_deform_tuple(tup, RelationGetDescr(segrel), values, nulls);
-		values[5] = Int64GetDatum(version);
-		nulls[5] = false;
+		values[Anum_columnar_segment_removed_version - 1] = Int64GetDatum(version);
+		nulls[Anum_columnar_segment_removed_version - 1] = false;
+		repl[Anum_columnar_segment_removed_version - 1] = true;
 		newtup = heap_modify_tuple(tup, RelationGetDescr(segrel), values, nulls, repl);
 		CatalogTupleUpdate(segrel, &newtup->t_self, newtup);
 		heap_freetuple(newtup);
@@ -383,7 +393,7 @@ static int64
 commit_rewrite(int64 storage_id, int64 V, OptInput *inputs, int ninputs, OptWriter *w,
                const int64 *newpos)
 {
-	Relation segrel = columnar_meta_open("columnar_segment", RowExclusiveLock);
+	Relation segrel = table_open(ColumnarSegmentRelationId(), RowExclusiveLock);
 	uint8 **redo = palloc0(sizeof(uint8 *) * Max(w->nsegs, 1));
 	int64 nredo = 0;
 	int i;
@@ -447,15 +457,17 @@ commit_rewrite(int64 storage_id, int64 V, OptInput *inputs, int ninputs, OptWrit
 
 	for (i = 0; i < w->nsegs; i++)
 	{
-		Datum values[6];
-		bool nulls[6] = {false, false, false, false, false, true};
+		Datum values[Natts_columnar_segment];
+		bool nulls[Natts_columnar_segment] = {false};
 		HeapTuple tup;
 
-		values[0] = Int64GetDatum(storage_id);
-		values[1] = Int64GetDatum(w->segnos[i]);
-		values[2] = Int64GetDatum(w->segnos[i]);
-		values[3] = Int32GetDatum(w->counts[i]);
-		values[4] = Int64GetDatum(V);
+		values[Anum_columnar_segment_storage_id - 1] = Int64GetDatum(storage_id);
+		values[Anum_columnar_segment_segno - 1] = Int64GetDatum(w->segnos[i]);
+		values[Anum_columnar_segment_first_row - 1] = Int64GetDatum(w->segnos[i]);
+		values[Anum_columnar_segment_row_count - 1] = Int32GetDatum(w->counts[i]);
+		values[Anum_columnar_segment_added_version - 1] = Int64GetDatum(V);
+		values[Anum_columnar_segment_removed_version - 1] = (Datum) 0;
+		nulls[Anum_columnar_segment_removed_version - 1] = true;
 		tup = heap_form_tuple(RelationGetDescr(segrel), values, nulls);
 		CatalogTupleInsert(segrel, tup);
 		if (redo[i] != NULL)

@@ -14,6 +14,8 @@
  */
 #include "postgres.h"
 
+#include "columnar/columnar_codec.h"
+#include "columnar/columnar_metadata.h"
 #include "columnar/columnar_optimize.h"
 #include "columnar/columnar_progress.h"
 
@@ -157,14 +159,14 @@ writer_flush(OptWriter *w)
 
 	if (w->nbuf == 0)
 		return;
-	chunkrel = columnar_meta_open("columnar_chunk", RowExclusiveLock);
+	chunkrel = table_open(ColumnarChunkRelationId(), RowExclusiveLock);
 	tmp = AllocSetContextCreate(CurrentMemoryContext, "optimize chunk", ALLOCSET_DEFAULT_SIZES);
 	old = MemoryContextSwitchTo(tmp);
 	for (a = 0; a < w->tupdesc->natts; a++)
 	{
 		Form_pg_attribute att = TupleDescAttr(w->tupdesc, a);
-		Datum values[7];
-		bool nulls[7] = {false, false, false, false, false, false, false};
+		Datum values[Natts_columnar_chunk];
+		bool nulls[Natts_columnar_chunk] = {false};
 		int null_count;
 		bytea *minv;
 		bytea *maxv;
@@ -176,15 +178,15 @@ writer_flush(OptWriter *w)
 		CHECK_FOR_INTERRUPTS();
 		chunk =
 		    columnar_encode_chunk(w->vals[a], w->nulls[a], w->nbuf, att, &null_count, &minv, &maxv);
-		values[0] = Int64GetDatum(w->storage_id);
-		values[1] = Int64GetDatum(segno);
-		values[2] = Int16GetDatum(att->attnum);
-		values[3] = Int32GetDatum(null_count);
-		values[4] = PointerGetDatum(minv);
-		nulls[4] = (minv == NULL);
-		values[5] = PointerGetDatum(maxv);
-		nulls[5] = (maxv == NULL);
-		values[6] = PointerGetDatum(chunk);
+		values[Anum_columnar_chunk_storage_id - 1] = Int64GetDatum(w->storage_id);
+		values[Anum_columnar_chunk_segno - 1] = Int64GetDatum(segno);
+		values[Anum_columnar_chunk_attnum - 1] = Int16GetDatum(att->attnum);
+		values[Anum_columnar_chunk_null_count - 1] = Int32GetDatum(null_count);
+		values[Anum_columnar_chunk_min_value - 1] = PointerGetDatum(minv);
+		nulls[Anum_columnar_chunk_min_value - 1] = (minv == NULL);
+		values[Anum_columnar_chunk_max_value - 1] = PointerGetDatum(maxv);
+		nulls[Anum_columnar_chunk_max_value - 1] = (maxv == NULL);
+		values[Anum_columnar_chunk_data - 1] = PointerGetDatum(chunk);
 		tup = heap_form_tuple(RelationGetDescr(chunkrel), values, nulls);
 		CatalogTupleInsert(chunkrel, tup);
 		MemoryContextReset(tmp);

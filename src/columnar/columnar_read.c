@@ -14,6 +14,9 @@
 
 #define COLUMNAR_INTERNAL
 #include "columnar/columnar.h"
+#include "columnar/columnar_metadata.h"
+#include "columnar/columnar_codec.h"
+#include "columnar/columnar_stats.h"
 
 #include "access/genam.h"
 #include "access/htup_details.h"
@@ -79,7 +82,7 @@ static void
 stat_from_chunk(ColumnarReader *r, HeapTuple tup, TupleDesc cdesc, int idx)
 {
 	bool		n;
-	int			attnum = DatumGetInt16(heap_getattr(tup, 3, cdesc, &n));
+	int			attnum = DatumGetInt16(heap_getattr(tup, Anum_columnar_chunk_attnum, cdesc, &n));
 	int			k = 0;
 	ListCell   *lc;
 
@@ -95,9 +98,9 @@ stat_from_chunk(ColumnarReader *r, HeapTuple tup, TupleDesc cdesc, int idx)
 		if (sk->attnum != attnum)
 			continue;
 		st->present = true;
-		st->null_count = DatumGetInt32(heap_getattr(tup, 4, cdesc, &n));
-		mind = heap_getattr(tup, 5, cdesc, &n1);
-		maxd = heap_getattr(tup, 6, cdesc, &n2);
+		st->null_count = DatumGetInt32(heap_getattr(tup, Anum_columnar_chunk_null_count, cdesc, &n));
+		mind = heap_getattr(tup, Anum_columnar_chunk_min_value, cdesc, &n1);
+		maxd = heap_getattr(tup, Anum_columnar_chunk_max_value, cdesc, &n2);
 		st->has_minmax = !n1 && !n2;
 		if (st->has_minmax && sk->strategy > 0)
 		{
@@ -132,7 +135,7 @@ load_stats(ColumnarReader *r, int nall)
 	if (r->nkeys == 0 || r->nsegs == 0)
 		return;
 	r->stats = palloc0(sizeof(SegStat) * r->nsegs * r->nkeys);
-	rel = columnar_meta_open("columnar_chunk", AccessShareLock);
+	rel = table_open(ColumnarChunkRelationId(), AccessShareLock);
 	cdesc = RelationGetDescr(rel);
 	if ((int64) nall > 2 * (int64) r->nsegs * r->nkeys)
 	{
@@ -149,12 +152,12 @@ load_stats(ColumnarReader *r, int nall)
 			CHECK_FOR_INTERRUPTS();
 			while ((a = bms_next_member(attnums, a)) >= 0)
 			{
-				ScanKeyInit(&key[0], 1, BTEqualStrategyNumber, F_INT8EQ,
+				ScanKeyInit(&key[0], Anum_columnar_chunk_storage_id, BTEqualStrategyNumber, F_INT8EQ,
 							Int64GetDatum(r->storage_id));
-				ScanKeyInit(&key[1], 2, BTEqualStrategyNumber, F_INT8EQ,
+				ScanKeyInit(&key[1], Anum_columnar_chunk_segno, BTEqualStrategyNumber, F_INT8EQ,
 							Int64GetDatum(r->segs[idx].segno));
-				ScanKeyInit(&key[2], 3, BTEqualStrategyNumber, F_INT2EQ, Int16GetDatum(a));
-				scan = systable_beginscan(rel, columnar_meta_index("columnar_chunk_pkey"), true,
+				ScanKeyInit(&key[2], Anum_columnar_chunk_attnum, BTEqualStrategyNumber, F_INT2EQ, Int16GetDatum(a));
+				scan = systable_beginscan(rel, ColumnarChunkPkeyIndexId(), true,
 										  SnapshotSelf, 3, key);
 				if (HeapTupleIsValid(tup = systable_getnext(scan)))
 					stat_from_chunk(r, tup, cdesc, idx);
@@ -164,13 +167,13 @@ load_stats(ColumnarReader *r, int nall)
 		table_close(rel, AccessShareLock);
 		return;
 	}
-	ScanKeyInit(&key[0], 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(r->storage_id));
-	scan = systable_beginscan(rel, columnar_meta_index("columnar_chunk_pkey"), true,
+	ScanKeyInit(&key[0], Anum_columnar_chunk_storage_id, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(r->storage_id));
+	scan = systable_beginscan(rel, ColumnarChunkPkeyIndexId(), true,
 							  SnapshotSelf, 1, key);
 	while (HeapTupleIsValid(tup = systable_getnext(scan)))
 	{
 		bool		n;
-		int64		segno = DatumGetInt64(heap_getattr(tup, 2, cdesc, &n));
+		int64		segno = DatumGetInt64(heap_getattr(tup, Anum_columnar_chunk_segno, cdesc, &n));
 		int			lo = 0;
 		int			hi = r->nsegs - 1;
 
@@ -269,6 +272,9 @@ columnar_reader_begin(Relation rel, Snapshot snapshot, int64 as_of_version,
 	r->rel = rel;
 	r->tupdesc = RelationGetDescr(rel);
 	r->storage_id = columnar_storage_id(rel, false);
+	/* an old version: hold off vacuum, and fail if it removed the version */
+	if (as_of_version > 0)
+		columnar_check_readable(rel, r->storage_id, as_of_version, false);
 	r->snapshot = snapshot;
 	r->as_of = as_of_version;
 	r->row_lo = 0;
@@ -288,7 +294,7 @@ columnar_reader_begin(Relation rel, Snapshot snapshot, int64 as_of_version,
 	ws = columnar_write_state_find(r->storage_id);
 	if (ws && as_of_version == 0)
 	{
-		ws->active_scans++;
+		columnar_ws_scan_started(ws);
 		r->registered = true;
 	}
 	r->segidx = 0;
@@ -389,8 +395,8 @@ columnar_reader_end(ColumnarReader *r)
 	{
 		ColumnarWriteState *ws = columnar_write_state_find(r->storage_id);
 
-		if (ws && ws->active_scans > 0)
-			ws->active_scans--;
+		if (ws)
+			columnar_ws_scan_ended(ws);
 	}
 	MemoryContextDelete(r->segcxt);
 	pfree(r->segs);
@@ -414,7 +420,7 @@ apply_pending(int64 storage_id, int64 segno, int32 nrows, Snapshot snapshot, uin
 
 	if (ws == NULL)
 		return bits;
-	pd = hash_search(ws->dels, &segno, HASH_FIND, NULL);
+	pd = columnar_ws_pending_del(ws, segno);
 	if (pd == NULL || pd->npending == 0)
 		return bits;
 	for (i = 0; i < nrows && i < pd->nrows; i++)
@@ -582,26 +588,13 @@ columnar_reader_next(ColumnarReader *r, Datum *values, bool *isnull, int64 *rown
 	{
 		ColumnarWriteState *ws = columnar_write_state_find(r->storage_id);
 
-		while (ws && r->bufidx < ws->nbuf)
+		while (ws && r->bufidx < columnar_ws_nbuffered(ws))
 		{
 			int			i = r->bufidx++;
 
-			if (ws->subids[i] == InvalidSubTransactionId ||
-				!columnar_cid_visible(r->snapshot, ws->cids[i]))
+			if (!columnar_ws_buffered_row(ws, i, r->snapshot, false, r->tupdesc, values, isnull))
 				continue;
-			if (ws->del_cids[i] != InvalidCommandId && columnar_cid_visible(r->snapshot, ws->del_cids[i]))
-				continue;
-			for (a = 0; a < natts; a++)
-			{
-				if (a < ws->tupdesc->natts)
-				{
-					values[a] = ws->vals[a][i];
-					isnull[a] = ws->nulls[a][i];
-				}
-				else
-					values[a] = getmissingattr(r->tupdesc, a + 1, &isnull[a]);
-			}
-			*rownum = ws->buf_first_row + i;
+			*rownum = columnar_ws_buffer_first_row(ws) + i;
 			return true;
 		}
 	}

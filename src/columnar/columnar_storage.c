@@ -2,7 +2,8 @@
  * columnar_storage.c
  *		Storage layer of versioned_columnar: the metadata heap tables
  *		(storage map, row number counters, versions, segments, column chunks,
- *		deletion vectors) and the column chunk codec.
+ *		deletion vectors).  How a column chunk is encoded is columnar_codec.c's
+ *		job, its min/max statistics columnar_stats.c's.
  *
  * Every piece of a columnar table is a row of an ordinary heap table in
  * schema streamext, so MVCC, WAL, crash recovery, replication and rollback
@@ -14,10 +15,11 @@
 #include "postgres.h"
 
 #include <math.h>
-#include <zstd.h>
 
 #define COLUMNAR_INTERNAL
 #include "columnar/columnar.h"
+#include "columnar/columnar_metadata.h"
+#include "columnar/columnar_codec.h"
 
 #include "access/detoast.h"
 #include "access/generic_xlog.h"
@@ -45,45 +47,10 @@
 #include "commands/defrem.h"
 
 int			columnar_segment_rows = 10000;
-int			columnar_compression_level = 3;
-
-/* Chunk header: method byte, then the raw payload's length. */
-#define CHUNK_RAW	0
-#define CHUNK_ZSTD	1
-#define CHUNK_HDR	5
-
-/* Min/max values larger than this are not kept (they would not pay off). */
-#define MAX_STAT_BYTES 256
 
 /* ---------------------------------------------------------------- */
-/* metadata relations                                                */
+/* access method                                                     */
 /* ---------------------------------------------------------------- */
-
-Oid
-columnar_meta_relid(const char *name)
-{
-	Oid			nsp = get_namespace_oid("streamext", true);
-	Oid			relid = OidIsValid(nsp) ? get_relname_relid(name, nsp) : InvalidOid;
-
-	if (!OidIsValid(relid))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_TABLE),
-				 errmsg("versioned_columnar metadata table streamext.%s does not exist", name),
-				 errhint("Is the streamext extension installed in this database?")));
-	return relid;
-}
-
-Relation
-columnar_meta_open(const char *name, LOCKMODE mode)
-{
-	return table_open(columnar_meta_relid(name), mode);
-}
-
-Oid
-columnar_meta_index(const char *name)
-{
-	return columnar_meta_relid(name);
-}
 
 Oid
 columnar_am_oid(void)
@@ -179,18 +146,21 @@ storage_lookup(Oid spcnode, Oid relnode, bool missing_ok)
 		if (e)
 			return e->storage_id;
 	}
-	rel = columnar_meta_open("columnar_storage", AccessShareLock);
+	rel = table_open(ColumnarStorageRelationId(), AccessShareLock);
 
-	ScanKeyInit(&key[0], 1, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(spcnode));
-	ScanKeyInit(&key[1], 2, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(relnode));
-	scan = systable_beginscan(rel, columnar_meta_index("columnar_storage_pkey"), true,
+	ScanKeyInit(&key[0], Anum_columnar_storage_spcnode, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(spcnode));
+	ScanKeyInit(&key[1], Anum_columnar_storage_relnode, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(relnode));
+	scan = systable_beginscan(rel, ColumnarStoragePkeyIndexId(), true,
 							  SnapshotSelf, 2, key);
 	tup = systable_getnext(scan);
 	if (HeapTupleIsValid(tup))
 	{
 		bool		isnull;
 
-		result = DatumGetInt64(heap_getattr(tup, 3, RelationGetDescr(rel), &isnull));
+		result = DatumGetInt64(heap_getattr(tup, Anum_columnar_storage_storage_id,
+											RelationGetDescr(rel), &isnull));
 	}
 	systable_endscan(scan);
 	table_close(rel, AccessShareLock);
@@ -214,18 +184,20 @@ void
 columnar_storage_create(const RelFileNode *node, int64 storage_id)
 {
 	Relation	rel;
-	Datum		values[3];
-	bool		nulls[3] = {false, false, false};
+	Datum		values[Natts_columnar_storage];
+	bool		nulls[Natts_columnar_storage] = {false, false, false};
+	Datum		rvalues[Natts_columnar_rowid];
+	bool		rnulls[Natts_columnar_rowid] = {false, false};
 	HeapTuple	tup;
 	bool		new_storage = (storage_id == 0);
 
 	if (new_storage)
-		storage_id = nextval_internal(columnar_meta_relid("columnar_storage_seq"), false);
+		storage_id = nextval_internal(ColumnarStorageSequenceId(), false);
 
-	rel = columnar_meta_open("columnar_storage", RowExclusiveLock);
-	values[0] = ObjectIdGetDatum(node->spcNode);
-	values[1] = ObjectIdGetDatum(node->relNode);
-	values[2] = Int64GetDatum(storage_id);
+	rel = table_open(ColumnarStorageRelationId(), RowExclusiveLock);
+	values[Anum_columnar_storage_spcnode - 1] = ObjectIdGetDatum(node->spcNode);
+	values[Anum_columnar_storage_relnode - 1] = ObjectIdGetDatum(node->relNode);
+	values[Anum_columnar_storage_storage_id - 1] = Int64GetDatum(storage_id);
 	tup = heap_form_tuple(RelationGetDescr(rel), values, nulls);
 	CatalogTupleInsert(rel, tup);
 	table_close(rel, RowExclusiveLock);
@@ -233,27 +205,31 @@ columnar_storage_create(const RelFileNode *node, int64 storage_id)
 
 	if (new_storage)
 	{
-		rel = columnar_meta_open("columnar_rowid", RowExclusiveLock);
-		values[0] = Int64GetDatum(storage_id);
-		values[1] = Int64GetDatum(0);
-		tup = heap_form_tuple(RelationGetDescr(rel), values, nulls);
+		rel = table_open(ColumnarRowidRelationId(), RowExclusiveLock);
+		rvalues[Anum_columnar_rowid_storage_id - 1] = Int64GetDatum(storage_id);
+		rvalues[Anum_columnar_rowid_next_row - 1] = Int64GetDatum(0);
+		tup = heap_form_tuple(RelationGetDescr(rel), rvalues, rnulls);
 		CatalogTupleInsert(rel, tup);
 		table_close(rel, RowExclusiveLock);
 	}
 	CommandCounterIncrement();
 }
 
-/* Delete the metadata rows of one storage from one metadata table. */
+/*
+ * Delete the metadata rows of one storage from one metadata table, through
+ * an index whose first column is storage_id.
+ */
 static void
-delete_storage_rows(const char *table, const char *index, int64 storage_id)
+delete_storage_rows(Oid table, Oid index, int64 storage_id)
 {
-	Relation	rel = columnar_meta_open(table, RowExclusiveLock);
+	Relation	rel = table_open(table, RowExclusiveLock);
 	ScanKeyData key;
 	SysScanDesc scan;
 	HeapTuple	tup;
 
-	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(storage_id));
-	scan = systable_beginscan(rel, columnar_meta_index(index), true, SnapshotSelf, 1, &key);
+	ScanKeyInit(&key, Anum_columnar_meta_storage_id, BTEqualStrategyNumber, F_INT8EQ,
+				Int64GetDatum(storage_id));
+	scan = systable_beginscan(rel, index, true, SnapshotSelf, 1, &key);
 	while (HeapTupleIsValid(tup = systable_getnext(scan)))
 	{
 		CHECK_FOR_INTERRUPTS();
@@ -270,11 +246,19 @@ delete_storage_rows(const char *table, const char *index, int64 storage_id)
 void
 columnar_storage_clear(int64 storage_id, bool history)
 {
-	delete_storage_rows("columnar_chunk", "columnar_chunk_pkey", storage_id);
-	delete_storage_rows("columnar_segment", "columnar_segment_pkey", storage_id);
-	delete_storage_rows("columnar_deletion", "columnar_deletion_pkey", storage_id);
+	delete_storage_rows(ColumnarChunkRelationId(), ColumnarChunkPkeyIndexId(),
+						storage_id);
+	delete_storage_rows(ColumnarSegmentRelationId(), ColumnarSegmentPkeyIndexId(),
+						storage_id);
+	delete_storage_rows(ColumnarDeletionRelationId(), ColumnarDeletionPkeyIndexId(),
+						storage_id);
 	if (history)
-		delete_storage_rows("columnar_version", "columnar_version_pkey", storage_id);
+	{
+		delete_storage_rows(ColumnarVersionRelationId(), ColumnarVersionPkeyIndexId(),
+							storage_id);
+		delete_storage_rows(ColumnarVacuumedRelationId(), ColumnarVacuumedPkeyIndexId(),
+							storage_id);
+	}
 	CommandCounterIncrement();
 }
 
@@ -292,29 +276,32 @@ columnar_storage_drop_node(Oid spcnode, Oid relnode)
 	int64		storage_id = 0;
 	bool		still_used = false;
 
-	if (!OidIsValid(get_namespace_oid("streamext", true)) ||
-		!OidIsValid(get_relname_relid("columnar_storage", get_namespace_oid("streamext", true))))
+	if (!columnar_metadata_exists())
 		return;					/* the extension is being dropped too */
 	storage_cache_set(spcnode, relnode, 0);
 
-	rel = columnar_meta_open("columnar_storage", RowExclusiveLock);
-	ScanKeyInit(&key[0], 1, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(spcnode));
-	ScanKeyInit(&key[1], 2, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(relnode));
-	scan = systable_beginscan(rel, columnar_meta_index("columnar_storage_pkey"), true,
+	rel = table_open(ColumnarStorageRelationId(), RowExclusiveLock);
+	ScanKeyInit(&key[0], Anum_columnar_storage_spcnode, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(spcnode));
+	ScanKeyInit(&key[1], Anum_columnar_storage_relnode, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(relnode));
+	scan = systable_beginscan(rel, ColumnarStoragePkeyIndexId(), true,
 							  SnapshotSelf, 2, key);
 	while (HeapTupleIsValid(tup = systable_getnext(scan)))
 	{
 		bool		isnull;
 
-		storage_id = DatumGetInt64(heap_getattr(tup, 3, RelationGetDescr(rel), &isnull));
+		storage_id = DatumGetInt64(heap_getattr(tup, Anum_columnar_storage_storage_id,
+												RelationGetDescr(rel), &isnull));
 		CatalogTupleDelete(rel, &tup->t_self);
 	}
 	systable_endscan(scan);
 
 	if (storage_id != 0)
 	{
-		ScanKeyInit(&key[0], 3, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(storage_id));
-		scan = systable_beginscan(rel, columnar_meta_index("columnar_storage_storage_id_idx"),
+		ScanKeyInit(&key[0], Anum_columnar_storage_storage_id,
+					BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(storage_id));
+		scan = systable_beginscan(rel, ColumnarStorageStorageIdIndexId(),
 								  true, SnapshotSelf, 1, key);
 		still_used = HeapTupleIsValid(systable_getnext(scan));
 		systable_endscan(scan);
@@ -324,11 +311,18 @@ columnar_storage_drop_node(Oid spcnode, Oid relnode)
 	if (storage_id != 0 && !still_used)
 	{
 		columnar_write_state_dropped(storage_id);
-		delete_storage_rows("columnar_chunk", "columnar_chunk_pkey", storage_id);
-		delete_storage_rows("columnar_segment", "columnar_segment_pkey", storage_id);
-		delete_storage_rows("columnar_deletion", "columnar_deletion_pkey", storage_id);
-		delete_storage_rows("columnar_version", "columnar_version_pkey", storage_id);
-		delete_storage_rows("columnar_rowid", "columnar_rowid_pkey", storage_id);
+		delete_storage_rows(ColumnarChunkRelationId(), ColumnarChunkPkeyIndexId(),
+						storage_id);
+		delete_storage_rows(ColumnarSegmentRelationId(), ColumnarSegmentPkeyIndexId(),
+						storage_id);
+		delete_storage_rows(ColumnarDeletionRelationId(), ColumnarDeletionPkeyIndexId(),
+						storage_id);
+		delete_storage_rows(ColumnarVersionRelationId(), ColumnarVersionPkeyIndexId(),
+						storage_id);
+		delete_storage_rows(ColumnarVacuumedRelationId(), ColumnarVacuumedPkeyIndexId(),
+						storage_id);
+		delete_storage_rows(ColumnarRowidRelationId(), ColumnarRowidPkeyIndexId(),
+						storage_id);
 	}
 	CommandCounterIncrement();
 }
@@ -356,8 +350,8 @@ rowid_tid(Relation rel, int64 storage_id, ItemPointer tid, int64 *value)
 	HeapTuple	tup;
 	bool		found = false;
 
-	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(storage_id));
-	scan = systable_beginscan(rel, columnar_meta_index("columnar_rowid_pkey"), true,
+	ScanKeyInit(&key, Anum_columnar_rowid_storage_id, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(storage_id));
+	scan = systable_beginscan(rel, ColumnarRowidPkeyIndexId(), true,
 							  SnapshotSelf, 1, &key);
 	tup = systable_getnext(scan);
 	if (HeapTupleIsValid(tup))
@@ -365,7 +359,8 @@ rowid_tid(Relation rel, int64 storage_id, ItemPointer tid, int64 *value)
 		bool		isnull;
 
 		*tid = tup->t_self;
-		*value = DatumGetInt64(heap_getattr(tup, 2, RelationGetDescr(rel), &isnull));
+		*value = DatumGetInt64(heap_getattr(tup, Anum_columnar_rowid_next_row,
+											RelationGetDescr(rel), &isnull));
 		found = true;
 	}
 	systable_endscan(scan);
@@ -375,7 +370,7 @@ rowid_tid(Relation rel, int64 storage_id, ItemPointer tid, int64 *value)
 int64
 columnar_next_row(int64 storage_id)
 {
-	Relation	rel = columnar_meta_open("columnar_rowid", AccessShareLock);
+	Relation	rel = table_open(ColumnarRowidRelationId(), AccessShareLock);
 	ItemPointerData tid;
 	int64		value = 0;
 
@@ -392,7 +387,7 @@ columnar_next_row(int64 storage_id)
 int64
 columnar_reserve_rows(int64 storage_id, int64 count)
 {
-	Relation	rel = columnar_meta_open("columnar_rowid", RowExclusiveLock);
+	Relation	rel = table_open(ColumnarRowidRelationId(), RowExclusiveLock);
 	ItemPointerData tid;
 	int64		value;
 	Buffer		buf;
@@ -417,8 +412,10 @@ columnar_reserve_rows(int64 storage_id, int64 count)
 	if (!ItemIdIsNormal(itemid))
 		elog(ERROR, "row number counter tuple of storage " INT64_FORMAT " is not normal", storage_id);
 	htup = (HeapTupleHeader) PageGetItem(page, itemid);
-	/* two NOT NULL bigint columns: the counter is the second */
-	data = (char *) htup + htup->t_hoff + sizeof(int64);
+	/* NOT NULL bigint columns only: the counter is at a fixed offset */
+	StaticAssertStmt(Natts_columnar_rowid == 2 && Anum_columnar_rowid_next_row == 2,
+					 "columnar_rowid is (storage_id bigint, next_row bigint)");
+	data = (char *) htup + htup->t_hoff + (Anum_columnar_rowid_next_row - 1) * sizeof(int64);
 	memcpy(&value, data, sizeof(int64));
 	newvalue = value + count;
 	memcpy(data, &newvalue, sizeof(int64));
@@ -435,21 +432,22 @@ columnar_reserve_rows(int64 storage_id, int64 count)
 int64
 columnar_latest_version(int64 storage_id, Snapshot snapshot)
 {
-	Relation	rel = columnar_meta_open("columnar_version", AccessShareLock);
-	Relation	idx = index_open(columnar_meta_index("columnar_version_pkey"), AccessShareLock);
+	Relation	rel = table_open(ColumnarVersionRelationId(), AccessShareLock);
+	Relation	idx = index_open(ColumnarVersionPkeyIndexId(), AccessShareLock);
 	ScanKeyData key;
 	SysScanDesc scan;
 	HeapTuple	tup;
 	int64		result = 0;
 
-	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(storage_id));
+	ScanKeyInit(&key, Anum_columnar_version_storage_id, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(storage_id));
 	scan = systable_beginscan_ordered(rel, idx, snapshot, 1, &key);
 	tup = systable_getnext_ordered(scan, BackwardScanDirection);
 	if (HeapTupleIsValid(tup))
 	{
 		bool		isnull;
 
-		result = DatumGetInt64(heap_getattr(tup, 2, RelationGetDescr(rel), &isnull));
+		result = DatumGetInt64(heap_getattr(tup, Anum_columnar_version_version,
+											RelationGetDescr(rel), &isnull));
 	}
 	systable_endscan_ordered(scan);
 	index_close(idx, AccessShareLock);
@@ -463,10 +461,11 @@ segment_from_tuple(HeapTuple tup, TupleDesc desc, ColumnarSegment *seg)
 	bool		isnull;
 	Datum		d;
 
-	seg->segno = DatumGetInt64(heap_getattr(tup, 2, desc, &isnull));
-	seg->row_count = DatumGetInt32(heap_getattr(tup, 4, desc, &isnull));
-	seg->added_version = DatumGetInt64(heap_getattr(tup, 5, desc, &isnull));
-	d = heap_getattr(tup, 6, desc, &isnull);
+	seg->segno = DatumGetInt64(heap_getattr(tup, Anum_columnar_segment_segno, desc, &isnull));
+	seg->row_count = DatumGetInt32(heap_getattr(tup, Anum_columnar_segment_row_count, desc, &isnull));
+	seg->added_version = DatumGetInt64(heap_getattr(tup, Anum_columnar_segment_added_version,
+													desc, &isnull));
+	d = heap_getattr(tup, Anum_columnar_segment_removed_version, desc, &isnull);
 	seg->removed_version = isnull ? 0 : DatumGetInt64(d);
 }
 
@@ -474,14 +473,14 @@ segment_from_tuple(HeapTuple tup, TupleDesc desc, ColumnarSegment *seg)
 List *
 columnar_segments(int64 storage_id, Snapshot snapshot)
 {
-	Relation	rel = columnar_meta_open("columnar_segment", AccessShareLock);
-	Relation	idx = index_open(columnar_meta_index("columnar_segment_pkey"), AccessShareLock);
+	Relation	rel = table_open(ColumnarSegmentRelationId(), AccessShareLock);
+	Relation	idx = index_open(ColumnarSegmentPkeyIndexId(), AccessShareLock);
 	ScanKeyData key;
 	SysScanDesc scan;
 	HeapTuple	tup;
 	List	   *result = NIL;
 
-	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(storage_id));
+	ScanKeyInit(&key, Anum_columnar_segment_storage_id, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(storage_id));
 	scan = systable_beginscan_ordered(rel, idx, snapshot, 1, &key);
 	while (HeapTupleIsValid(tup = systable_getnext_ordered(scan, ForwardScanDirection)))
 	{
@@ -514,16 +513,18 @@ cmp_segment_segno(const ListCell *a, const ListCell *b)
 List *
 columnar_live_segments(int64 storage_id, Snapshot snapshot)
 {
-	Relation	rel = columnar_meta_open("columnar_segment", AccessShareLock);
+	Relation	rel = table_open(ColumnarSegmentRelationId(), AccessShareLock);
 	ScanKeyData key[2];
 	SysScanDesc scan;
 	HeapTuple	tup;
 	List	   *result = NIL;
 
-	ScanKeyInit(&key[0], 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(storage_id));
-	ScanKeyEntryInitialize(&key[1], SK_ISNULL | SK_SEARCHNULL, 6, InvalidStrategy, InvalidOid,
+	ScanKeyInit(&key[0], Anum_columnar_segment_storage_id, BTEqualStrategyNumber, F_INT8EQ,
+				Int64GetDatum(storage_id));
+	ScanKeyEntryInitialize(&key[1], SK_ISNULL | SK_SEARCHNULL,
+						   Anum_columnar_segment_removed_version, InvalidStrategy, InvalidOid,
 						   InvalidOid, InvalidOid, (Datum) 0);
-	scan = systable_beginscan(rel, columnar_meta_index("columnar_segment_removed_idx"), true,
+	scan = systable_beginscan(rel, ColumnarSegmentRemovedIndexId(), true,
 							  snapshot, 2, key);
 	while (HeapTupleIsValid(tup = systable_getnext(scan)))
 	{
@@ -547,15 +548,15 @@ bool
 columnar_find_segment(int64 storage_id, int64 rownum, Snapshot snapshot,
 					  ColumnarSegment *seg)
 {
-	Relation	rel = columnar_meta_open("columnar_segment", AccessShareLock);
-	Relation	idx = index_open(columnar_meta_index("columnar_segment_pkey"), AccessShareLock);
+	Relation	rel = table_open(ColumnarSegmentRelationId(), AccessShareLock);
+	Relation	idx = index_open(ColumnarSegmentPkeyIndexId(), AccessShareLock);
 	ScanKeyData key[2];
 	SysScanDesc scan;
 	HeapTuple	tup;
 	bool		found = false;
 
-	ScanKeyInit(&key[0], 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(storage_id));
-	ScanKeyInit(&key[1], 2, BTLessEqualStrategyNumber, F_INT8LE, Int64GetDatum(rownum));
+	ScanKeyInit(&key[0], Anum_columnar_segment_storage_id, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(storage_id));
+	ScanKeyInit(&key[1], Anum_columnar_segment_segno, BTLessEqualStrategyNumber, F_INT8LE, Int64GetDatum(rownum));
 	scan = systable_beginscan_ordered(rel, idx, snapshot, 2, key);
 	tup = systable_getnext_ordered(scan, BackwardScanDirection);
 	if (HeapTupleIsValid(tup))
@@ -577,7 +578,7 @@ uint8 *
 columnar_deleted_bitmap(int64 storage_id, int64 segno, int32 nrows,
 						Snapshot snapshot, int64 as_of_version, int *ndeleted)
 {
-	Relation	rel = columnar_meta_open("columnar_deletion", AccessShareLock);
+	Relation	rel = table_open(ColumnarDeletionRelationId(), AccessShareLock);
 	ScanKeyData key[2];
 	SysScanDesc scan;
 	HeapTuple	tup;
@@ -585,21 +586,23 @@ columnar_deleted_bitmap(int64 storage_id, int64 segno, int32 nrows,
 	int			nbytes = (nrows + 7) / 8;
 
 	*ndeleted = 0;
-	ScanKeyInit(&key[0], 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(storage_id));
-	ScanKeyInit(&key[1], 2, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(segno));
-	scan = systable_beginscan(rel, columnar_meta_index("columnar_deletion_pkey"), true,
+	ScanKeyInit(&key[0], Anum_columnar_deletion_storage_id, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(storage_id));
+	ScanKeyInit(&key[1], Anum_columnar_deletion_segno, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(segno));
+	scan = systable_beginscan(rel, ColumnarDeletionPkeyIndexId(), true,
 							  snapshot, 2, key);
 	while (HeapTupleIsValid(tup = systable_getnext(scan)))
 	{
 		bool		isnull;
-		int64		version = DatumGetInt64(heap_getattr(tup, 3, RelationGetDescr(rel), &isnull));
+		int64		version = DatumGetInt64(heap_getattr(tup, Anum_columnar_deletion_version,
+														 RelationGetDescr(rel), &isnull));
 		bytea	   *b;
 		int			i;
 		int			len;
 
 		if (as_of_version > 0 && version > as_of_version)
 			continue;
-		b = DatumGetByteaPP(heap_getattr(tup, 4, RelationGetDescr(rel), &isnull));
+		b = DatumGetByteaPP(heap_getattr(tup, Anum_columnar_deletion_deleted,
+										 RelationGetDescr(rel), &isnull));
 		len = Min(VARSIZE_ANY_EXHDR(b), nbytes);
 		if (bits == NULL)
 			bits = palloc0(nbytes);
@@ -628,19 +631,20 @@ void
 columnar_insert_deletion(int64 storage_id, int64 segno, int64 version,
 						 uint8 *bits, int32 nrows, int64 *succ)
 {
-	Relation	rel = columnar_meta_open("columnar_deletion", RowExclusiveLock);
-	Datum		values[5];
-	bool		nulls[5] = {false, false, false, false, true};
+	Relation	rel = table_open(ColumnarDeletionRelationId(), RowExclusiveLock);
+	Datum		values[Natts_columnar_deletion];
+	bool		nulls[Natts_columnar_deletion] = {false, false, false, false, false};
 	int			nbytes = (nrows + 7) / 8;
 	bytea	   *b = palloc(VARHDRSZ + nbytes);
 	HeapTuple	tup;
 
 	SET_VARSIZE(b, VARHDRSZ + nbytes);
 	memcpy(VARDATA(b), bits, nbytes);
-	values[0] = Int64GetDatum(storage_id);
-	values[1] = Int64GetDatum(segno);
-	values[2] = Int64GetDatum(version);
-	values[3] = PointerGetDatum(b);
+	values[Anum_columnar_deletion_storage_id - 1] = Int64GetDatum(storage_id);
+	values[Anum_columnar_deletion_segno - 1] = Int64GetDatum(segno);
+	values[Anum_columnar_deletion_version - 1] = Int64GetDatum(version);
+	values[Anum_columnar_deletion_deleted - 1] = PointerGetDatum(b);
+	nulls[Anum_columnar_deletion_successors - 1] = true;
 	if (succ != NULL)
 	{
 		StringInfoData sbuf;
@@ -652,8 +656,8 @@ columnar_insert_deletion(int64 storage_id, int64 segno, int64 version,
 			if (bits[i / 8] & (1 << (i % 8)))
 				appendBinaryStringInfo(&sbuf, (char *) &succ[i], sizeof(int64));
 		SET_VARSIZE(sbuf.data, sbuf.len);
-		values[4] = PointerGetDatum(sbuf.data);
-		nulls[4] = false;
+		values[Anum_columnar_deletion_successors - 1] = PointerGetDatum(sbuf.data);
+		nulls[Anum_columnar_deletion_successors - 1] = false;
 	}
 	tup = heap_form_tuple(RelationGetDescr(rel), values, nulls);
 	CatalogTupleInsert(rel, tup);
@@ -668,20 +672,21 @@ columnar_insert_deletion(int64 storage_id, int64 segno, int64 version,
 int64
 columnar_row_successor(int64 storage_id, int64 segno, int32 r)
 {
-	Relation	rel = columnar_meta_open("columnar_deletion", AccessShareLock);
+	Relation	rel = table_open(ColumnarDeletionRelationId(), AccessShareLock);
 	ScanKeyData key[2];
 	SysScanDesc scan;
 	HeapTuple	tup;
 	int64		result = -1;
 
-	ScanKeyInit(&key[0], 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(storage_id));
-	ScanKeyInit(&key[1], 2, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(segno));
-	scan = systable_beginscan(rel, columnar_meta_index("columnar_deletion_pkey"), true,
+	ScanKeyInit(&key[0], Anum_columnar_deletion_storage_id, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(storage_id));
+	ScanKeyInit(&key[1], Anum_columnar_deletion_segno, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(segno));
+	scan = systable_beginscan(rel, ColumnarDeletionPkeyIndexId(), true,
 							  SnapshotSelf, 2, key);
 	while (HeapTupleIsValid(tup = systable_getnext(scan)))
 	{
 		bool		isnull;
-		bytea	   *b = DatumGetByteaPP(heap_getattr(tup, 4, RelationGetDescr(rel), &isnull));
+		bytea	   *b = DatumGetByteaPP(heap_getattr(tup, Anum_columnar_deletion_deleted,
+													 RelationGetDescr(rel), &isnull));
 		uint8	   *bits = (uint8 *) VARDATA_ANY(b);
 		Datum		sd;
 		bytea	   *sb;
@@ -690,7 +695,7 @@ columnar_row_successor(int64 storage_id, int64 segno, int32 r)
 
 		if (r / 8 >= (int) VARSIZE_ANY_EXHDR(b) || !(bits[r / 8] & (1 << (r % 8))))
 			continue;
-		sd = heap_getattr(tup, 5, RelationGetDescr(rel), &isnull);
+		sd = heap_getattr(tup, Anum_columnar_deletion_successors, RelationGetDescr(rel), &isnull);
 		if (isnull)
 			break;
 		for (i = 0; i < r; i++)
@@ -728,659 +733,43 @@ columnar_live_rows_estimate(Relation rel)
 	}
 	ws = columnar_write_state_find(storage_id);
 	if (ws)
-		rows += ws->nbuf;
+		rows += columnar_ws_nbuffered(ws);
 	list_free_deep(segs);
 	return rows;
 }
 
-/* ---------------------------------------------------------------- */
-/* the chunk codec                                                   */
-/* ---------------------------------------------------------------- */
-
-/* varlenas always get a 4-byte aligned, 4-byte header */
-static inline char
-value_align(Form_pg_attribute att)
-{
-	if (att->attlen == -1 && att->attalign == TYPALIGN_CHAR)
-		return TYPALIGN_INT;
-	if (att->attlen == -1 && att->attalign == TYPALIGN_SHORT)
-		return TYPALIGN_INT;
-	return att->attalign;
-}
-
 /*
- * Values are laid out as in a tuple: each at its type's alignment relative
- * to the start of the (MAXALIGNed) decompressed buffer, varlenas with a
- * 4-byte header, so a decoded Datum can point straight into the buffer.
+ * Write rows start .. start + nrows - 1 of column-major buffers vals/nulls
+ * (indexed by attnum - 1) as segment segno added by version: its segment
+ * row and one chunk row per column of tupdesc.
  */
-static void
-append_value(StringInfo buf, Datum value, Form_pg_attribute att)
-{
-	if (att->attbyval)
-	{
-		switch (att->attlen)
-		{
-			case 1:
-				{
-					char		v = DatumGetChar(value);
-
-					appendBinaryStringInfo(buf, &v, 1);
-					break;
-				}
-			case 2:
-				{
-					int16		v = DatumGetInt16(value);
-
-					appendBinaryStringInfo(buf, (char *) &v, 2);
-					break;
-				}
-			case 4:
-				{
-					int32		v = DatumGetInt32(value);
-
-					appendBinaryStringInfo(buf, (char *) &v, 4);
-					break;
-				}
-			default:
-				{
-					int64		v = DatumGetInt64(value);
-
-					appendBinaryStringInfo(buf, (char *) &v, 8);
-					break;
-				}
-		}
-	}
-	else
-	{
-		int			aligned = att_align_nominal(buf->len, value_align(att));
-
-		while (buf->len < aligned)
-			appendStringInfoCharMacro(buf, '\0');
-		if (att->attlen > 0)
-			appendBinaryStringInfo(buf, DatumGetPointer(value), att->attlen);
-		else if (att->attlen == -1)
-		{
-			struct varlena *v = (struct varlena *) DatumGetPointer(value);
-			bool		copied = false;
-			Size		len;
-			int			pos;
-
-			/* a short header is read in place; only toasted values need copying */
-			if (VARATT_IS_EXTERNAL(v) || VARATT_IS_COMPRESSED(v))
-			{
-				v = detoast_attr(v);
-				copied = true;
-			}
-			len = VARSIZE_ANY_EXHDR(v);
-			pos = buf->len;
-			enlargeStringInfo(buf, len + VARHDRSZ);
-			SET_VARSIZE((struct varlena *) (buf->data + pos), len + VARHDRSZ);
-			memcpy(buf->data + pos + VARHDRSZ, VARDATA_ANY(v), len);
-			buf->len += len + VARHDRSZ;
-			buf->data[buf->len] = '\0';
-			if (copied)
-				pfree(v);
-		}
-		else
-			appendBinaryStringInfo(buf, DatumGetCString(value),
-								   strlen(DatumGetCString(value)) + 1);
-	}
-}
-
-/* Read one value at *pos of an aligned buffer; advance *pos. */
-static inline Datum
-read_value(const char *base, Size *pos, Form_pg_attribute att)
-{
-	const char *p;
-	Datum		d;
-
-	if (att->attbyval)
-	{
-		p = base + *pos;
-		switch (att->attlen)
-		{
-			case 1:
-				d = CharGetDatum(*p);
-				break;
-			case 2:
-				{
-					int16		v;
-
-					memcpy(&v, p, 2);
-					d = Int16GetDatum(v);
-					break;
-				}
-			case 4:
-				{
-					int32		v;
-
-					memcpy(&v, p, 4);
-					d = Int32GetDatum(v);
-					break;
-				}
-			default:
-				{
-					int64		v;
-
-					memcpy(&v, p, 8);
-					d = Int64GetDatum(v);
-					break;
-				}
-		}
-		*pos += att->attlen;
-		return d;
-	}
-	*pos = att_align_nominal(*pos, value_align(att));
-	p = base + *pos;
-	if (att->attlen > 0)
-		*pos += att->attlen;
-	else if (att->attlen == -1)
-		*pos += VARSIZE(p);
-	else
-		*pos += strlen(p) + 1;
-	return PointerGetDatum(p);
-}
-
-/*
- * zstd contexts, made once per backend and reused: a context per call would
- * allocate and clear zstd's tables for every chunk.  (libzstd allocates
- * them itself, outside PostgreSQL's memory contexts.)
- */
-static ZSTD_CCtx *zstd_cctx = NULL;
-static ZSTD_DCtx *zstd_dctx = NULL;
-
-static bytea *
-make_chunk(StringInfo raw)
-{
-	size_t		bound = ZSTD_compressBound(raw->len);
-	bytea	   *out = palloc(VARHDRSZ + CHUNK_HDR + bound);
-	char	   *dst = VARDATA(out);
-	size_t		clen;
-	uint32		rawlen = raw->len;
-
-	if (zstd_cctx == NULL && (zstd_cctx = ZSTD_createCCtx()) == NULL)
-		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY),
-						errmsg("could not create a zstd compression context")));
-	clen = ZSTD_compressCCtx(zstd_cctx, dst + CHUNK_HDR, bound, raw->data, raw->len,
-							 columnar_compression_level);
-	/* incompressible (or tiny) data is stored as it is: cheaper to read */
-	if (ZSTD_isError(clen) || clen >= (size_t) raw->len - raw->len / 16)
-	{
-		dst[0] = CHUNK_RAW;
-		memcpy(dst + 1, &rawlen, 4);
-		memcpy(dst + CHUNK_HDR, raw->data, raw->len);
-		SET_VARSIZE(out, VARHDRSZ + CHUNK_HDR + raw->len);
-	}
-	else
-	{
-		dst[0] = CHUNK_ZSTD;
-		memcpy(dst + 1, &rawlen, 4);
-		SET_VARSIZE(out, VARHDRSZ + CHUNK_HDR + clen);
-	}
-	return out;
-}
-
-/*
- * The raw payload of a chunk, in a MAXALIGNed buffer: scratch's buffer for
- * this column when given (reused from segment to segment), else a new one.
- */
-static char *
-chunk_payload(bytea *data, Size *len, ColumnarScratch *scratch, int col)
-{
-	char	   *src = VARDATA_ANY(data);
-	Size		srclen = VARSIZE_ANY_EXHDR(data);
-	uint32		rawlen;
-	char	   *raw;
-
-	if (srclen < CHUNK_HDR)
-		ereport(ERROR, (errcode(ERRCODE_DATA_CORRUPTED),
-						errmsg("versioned_columnar chunk is truncated")));
-	memcpy(&rawlen, src + 1, 4);
-	if (scratch != NULL)
-	{
-		if (scratch->cap[col] < (Size) rawlen + 1)
-		{
-			if (scratch->buf[col])
-				pfree(scratch->buf[col]);
-			scratch->cap[col] = Max((Size) rawlen + 1, scratch->cap[col] * 2);
-			scratch->buf[col] = MemoryContextAllocHuge(scratch->cxt, scratch->cap[col]);
-		}
-		raw = scratch->buf[col];
-	}
-	else
-		raw = palloc(rawlen + 1);
-	if (src[0] == CHUNK_RAW)
-	{
-		if (srclen - CHUNK_HDR != rawlen)
-			ereport(ERROR, (errcode(ERRCODE_DATA_CORRUPTED),
-							errmsg("versioned_columnar chunk has a wrong length")));
-		memcpy(raw, src + CHUNK_HDR, rawlen);
-	}
-	else if (src[0] == CHUNK_ZSTD)
-	{
-		size_t		n;
-
-		if (zstd_dctx == NULL && (zstd_dctx = ZSTD_createDCtx()) == NULL)
-			ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY),
-							errmsg("could not create a zstd decompression context")));
-		n = ZSTD_decompressDCtx(zstd_dctx, raw, rawlen, src + CHUNK_HDR, srclen - CHUNK_HDR);
-
-		if (ZSTD_isError(n) || n != rawlen)
-			ereport(ERROR, (errcode(ERRCODE_DATA_CORRUPTED),
-							errmsg("versioned_columnar chunk does not decompress: %s",
-								   ZSTD_isError(n) ? ZSTD_getErrorName(n) : "wrong length")));
-	}
-	else
-		ereport(ERROR, (errcode(ERRCODE_DATA_CORRUPTED),
-						errmsg("versioned_columnar chunk has unknown method %d", src[0])));
-	*len = rawlen;
-	return raw;
-}
-
-static bytea *
-value_to_bytea(Datum value, Form_pg_attribute att)
-{
-	StringInfoData buf;
-	bytea	   *b;
-
-	initStringInfo(&buf);
-	append_value(&buf, value, att);
-	if (buf.len > MAX_STAT_BYTES)
-		return NULL;
-	b = palloc(VARHDRSZ + buf.len);
-	SET_VARSIZE(b, VARHDRSZ + buf.len);
-	memcpy(VARDATA(b), buf.data, buf.len);
-	pfree(buf.data);
-	return b;
-}
-
-Datum
-columnar_decode_value(bytea *data, Form_pg_attribute att)
-{
-	Size		len = VARSIZE_ANY_EXHDR(data);
-	char	   *buf = palloc(len + 1);
-	Size		pos = 0;
-
-	memcpy(buf, VARDATA_ANY(data), len);
-	return read_value(buf, &pos, att);
-}
-
-/*
- * How min and max of a column are found: the common fixed-width types are
- * compared inline, as their btree comparison functions do; everything else
- * calls the type's btree comparison function.
- */
-typedef enum MinMaxKind
-{
-	MINMAX_FMGR,
-	MINMAX_INT16,
-	MINMAX_INT32,
-	MINMAX_UINT32,
-	MINMAX_INT64,
-	MINMAX_FLOAT4,
-	MINMAX_FLOAT8
-} MinMaxKind;
-
-static MinMaxKind
-minmax_kind(Oid cmp_proc)
-{
-	switch (cmp_proc)
-	{
-		case F_BTINT2CMP:
-			return MINMAX_INT16;
-		case F_BTINT4CMP:
-		case F_DATE_CMP:
-			return MINMAX_INT32;
-		case F_BTOIDCMP:
-			return MINMAX_UINT32;
-		case F_BTINT8CMP:
-		case F_TIMESTAMP_CMP:
-		case F_TIMESTAMPTZ_CMP:
-		case F_TIME_CMP:
-			return MINMAX_INT64;
-		case F_BTFLOAT4CMP:
-			return MINMAX_FLOAT4;
-		case F_BTFLOAT8CMP:
-			return MINMAX_FLOAT8;
-		default:
-			return MINMAX_FMGR;
-	}
-}
-
-/* btfloat8cmp's order: NaN equals NaN and sorts above everything else */
-static inline int
-float8_order(float8 a, float8 b)
-{
-	if (isnan(a))
-		return isnan(b) ? 0 : 1;
-	if (isnan(b))
-		return -1;
-	return (a > b) - (a < b);
-}
-
-/* -1, 0, 1 like the type's comparison function, for the inline kinds */
-static inline int
-minmax_compare(MinMaxKind kind, Datum a, Datum b)
-{
-	switch (kind)
-	{
-		case MINMAX_INT16:
-			return (DatumGetInt16(a) > DatumGetInt16(b)) - (DatumGetInt16(a) < DatumGetInt16(b));
-		case MINMAX_INT32:
-			return (DatumGetInt32(a) > DatumGetInt32(b)) - (DatumGetInt32(a) < DatumGetInt32(b));
-		case MINMAX_UINT32:
-			return (DatumGetObjectId(a) > DatumGetObjectId(b)) -
-				(DatumGetObjectId(a) < DatumGetObjectId(b));
-		case MINMAX_INT64:
-			return (DatumGetInt64(a) > DatumGetInt64(b)) - (DatumGetInt64(a) < DatumGetInt64(b));
-		case MINMAX_FLOAT4:
-			return float8_order(DatumGetFloat4(a), DatumGetFloat4(b));
-		case MINMAX_FLOAT8:
-			return float8_order(DatumGetFloat8(a), DatumGetFloat8(b));
-		default:
-			Assert(false);
-			return 0;
-	}
-}
-
-/*
- * Same bytes, so equal under any btree order (comparison is reflexive): the
- * comparison function need not be called.  Rows of one segment repeat values
- * often (regions, devices, amounts), and a collation-aware comparison of two
- * strings costs far more than this.
- */
-static inline bool
-same_bytes(Datum a, Datum b, Form_pg_attribute att)
-{
-	if (att->attbyval)
-		return a == b;
-	if (att->attlen == -1)
-	{
-		struct varlena *va = (struct varlena *) DatumGetPointer(a);
-		struct varlena *vb = (struct varlena *) DatumGetPointer(b);
-
-		if (va == vb)
-			return true;
-		if (VARATT_IS_EXTERNAL(va) || VARATT_IS_COMPRESSED(va) ||
-			VARATT_IS_EXTERNAL(vb) || VARATT_IS_COMPRESSED(vb))
-			return false;
-		return VARSIZE_ANY_EXHDR(va) == VARSIZE_ANY_EXHDR(vb) &&
-			memcmp(VARDATA_ANY(va), VARDATA_ANY(vb), VARSIZE_ANY_EXHDR(va)) == 0;
-	}
-	if (att->attlen > 0)
-		return memcmp(DatumGetPointer(a), DatumGetPointer(b), att->attlen) == 0;
-	return strcmp(DatumGetCString(a), DatumGetCString(b)) == 0;
-}
-
-/* neither TOASTed nor compressed: its bytes can be compared in place */
-static inline bool
-plain_varlena(Datum d)
-{
-	struct varlena *v = (struct varlena *) DatumGetPointer(d);
-
-	return !VARATT_IS_EXTERNAL(v) && !VARATT_IS_COMPRESSED(v);
-}
-
-static inline int
-text_order(Datum a, Datum b, Oid collation)
-{
-	struct varlena *va = (struct varlena *) DatumGetPointer(a);
-	struct varlena *vb = (struct varlena *) DatumGetPointer(b);
-
-	return varstr_cmp(VARDATA_ANY(va), VARSIZE_ANY_EXHDR(va),
-					  VARDATA_ANY(vb), VARSIZE_ANY_EXHDR(vb), collation);
-}
-
-/*
- * Encode one column of nrows values into a chunk; compute null count and,
- * when the type has a btree order, min and max.
- */
-bytea *
-columnar_encode_chunk(Datum *values, bool *isnull, int nrows,
-					  Form_pg_attribute att, int *null_count,
-					  bytea **min_value, bytea **max_value)
-{
-	StringInfoData buf;
-	int			nnull = 0;
-	int			i;
-	int			bitmap_len = (nrows + 7) / 8;
-	TypeCacheEntry *tc;
-	FmgrInfo   *cmp = NULL;
-	MinMaxKind	kind = MINMAX_FMGR;
-	bool		is_text = false;
-	Datum		minv = 0;
-	Datum		maxv = 0;
-	bool		have = false;
-	bytea	   *result;
-
-	for (i = 0; i < nrows; i++)
-		if (isnull[i])
-			nnull++;
-
-	initStringInfo(&buf);
-	if (nnull > 0)
-	{
-		enlargeStringInfo(&buf, bitmap_len);
-		memset(buf.data, 0, bitmap_len);
-		for (i = 0; i < nrows; i++)
-			if (isnull[i])
-				buf.data[i / 8] |= (1 << (i % 8));
-		buf.len = bitmap_len;
-	}
-
-	tc = lookup_type_cache(att->atttypid, TYPECACHE_CMP_PROC_FINFO);
-	if (OidIsValid(tc->cmp_proc_finfo.fn_oid))
-	{
-		cmp = &tc->cmp_proc_finfo;
-		if (att->attbyval)
-			kind = minmax_kind(tc->cmp_proc_finfo.fn_oid);
-		is_text = (tc->cmp_proc_finfo.fn_oid == F_BTTEXTCMP);
-	}
-
-	if (att->attbyval && nnull == 0 && att->attlen >= 1 && att->attlen <= 8)
-	{
-		/* fixed-width values without NULLs: a packed array, written in one go */
-		char	   *dst;
-
-		enlargeStringInfo(&buf, nrows * att->attlen);
-		dst = buf.data + buf.len;
-		switch (att->attlen)
-		{
-			case 8:
-				for (i = 0; i < nrows; i++)
-				{
-					int64		v = DatumGetInt64(values[i]);
-
-					memcpy(dst + (Size) i * 8, &v, 8);
-				}
-				break;
-			case 4:
-				for (i = 0; i < nrows; i++)
-				{
-					int32		v = DatumGetInt32(values[i]);
-
-					memcpy(dst + (Size) i * 4, &v, 4);
-				}
-				break;
-			case 2:
-				for (i = 0; i < nrows; i++)
-				{
-					int16		v = DatumGetInt16(values[i]);
-
-					memcpy(dst + (Size) i * 2, &v, 2);
-				}
-				break;
-			default:
-				for (i = 0; i < nrows; i++)
-					append_value(&buf, values[i], att);
-				break;
-		}
-		if (att->attlen == 8 || att->attlen == 4 || att->attlen == 2)
-			buf.len += nrows * att->attlen;
-		buf.data[buf.len] = '\0';
-	}
-	else
-	{
-		if (att->attlen > 0)
-			enlargeStringInfo(&buf, (nrows - nnull) * att_align_nominal(att->attlen, value_align(att)));
-		for (i = 0; i < nrows; i++)
-		{
-			if (isnull[i])
-				continue;
-			if ((i & 1023) == 0)
-				CHECK_FOR_INTERRUPTS();
-			append_value(&buf, values[i], att);
-		}
-	}
-
-	if (cmp)
-	{
-		for (i = 0; i < nrows; i++)
-		{
-			Datum		v;
-
-			if (isnull[i])
-				continue;
-			v = values[i];
-			if (!have)
-			{
-				minv = maxv = v;
-				have = true;
-			}
-			else if (kind != MINMAX_FMGR)
-			{
-				if (minmax_compare(kind, v, minv) < 0)
-					minv = v;
-				else if (minmax_compare(kind, v, maxv) > 0)
-					maxv = v;
-			}
-			else
-			{
-				if ((i & 1023) == 0)
-					CHECK_FOR_INTERRUPTS();
-				if (same_bytes(v, minv, att) || same_bytes(v, maxv, att))
-					continue;
-				if (is_text && plain_varlena(v) && plain_varlena(minv) && plain_varlena(maxv))
-				{
-					/* bttextcmp without the call and detoasting overhead */
-					if (text_order(v, minv, att->attcollation) < 0)
-						minv = v;
-					else if (text_order(v, maxv, att->attcollation) > 0)
-						maxv = v;
-				}
-				else if (DatumGetInt32(FunctionCall2Coll(cmp, att->attcollation, v, minv)) < 0)
-					minv = v;
-				else if (DatumGetInt32(FunctionCall2Coll(cmp, att->attcollation, v, maxv)) > 0)
-					maxv = v;
-			}
-		}
-	}
-
-	*null_count = nnull;
-	*min_value = *max_value = NULL;
-	if (have)
-	{
-		*min_value = value_to_bytea(minv, att);
-		*max_value = value_to_bytea(maxv, att);
-		if (*min_value == NULL || *max_value == NULL)
-			*min_value = *max_value = NULL;
-	}
-	result = make_chunk(&buf);
-	pfree(buf.data);
-	return result;
-}
-
 void
-columnar_decode_chunk(bytea *data, Form_pg_attribute att, int nrows,
-					  int null_count, Datum *values, bool *isnull)
+columnar_insert_segment(int64 storage_id, int64 version, int64 segno, TupleDesc tupdesc,
+						Datum **vals, bool **nulls_in, int start, int nrows)
 {
-	columnar_decode_chunk_scratch(data, att, nrows, null_count, values, isnull, NULL);
-}
-
-void
-columnar_decode_chunk_scratch(bytea *data, Form_pg_attribute att, int nrows,
-							  int null_count, Datum *values, bool *isnull,
-							  ColumnarScratch *scratch)
-{
-	Size		len;
-	char	   *raw = chunk_payload(data, &len, scratch, att->attnum - 1);
-	Size		pos = 0;
-	const uint8 *bitmap = NULL;
-	int			i;
-
-	if (null_count > 0)
-	{
-		bitmap = (const uint8 *) raw;
-		pos = (nrows + 7) / 8;
-	}
-	if (att->attbyval && bitmap == NULL && att->attlen == 8)
-	{
-		/* the common case, without per-value branches */
-		if (len < (Size) nrows * 8)
-			ereport(ERROR, (errcode(ERRCODE_DATA_CORRUPTED),
-							errmsg("versioned_columnar chunk of column \"%s\" is too short",
-								   NameStr(att->attname))));
-		for (i = 0; i < nrows; i++)
-		{
-			int64		v;
-
-			memcpy(&v, raw + (Size) i * 8, 8);
-			values[i] = Int64GetDatum(v);
-			isnull[i] = false;
-		}
-		return;
-	}
-	for (i = 0; i < nrows; i++)
-	{
-		if (bitmap && (bitmap[i / 8] & (1 << (i % 8))))
-		{
-			values[i] = (Datum) 0;
-			isnull[i] = true;
-			continue;
-		}
-		if (pos >= len)
-			ereport(ERROR, (errcode(ERRCODE_DATA_CORRUPTED),
-							errmsg("versioned_columnar chunk of column \"%s\" is too short",
-								   NameStr(att->attname))));
-		values[i] = read_value(raw, &pos, att);
-		isnull[i] = false;
-	}
-	if (pos > len)
-		ereport(ERROR, (errcode(ERRCODE_DATA_CORRUPTED),
-						errmsg("versioned_columnar chunk of column \"%s\" overruns its data",
-							   NameStr(att->attname))));
-}
-
-/* Write rows start .. start + nrows - 1 of the insert buffer as one segment. */
-void
-columnar_write_segment(ColumnarWriteState *ws, int start, int nrows)
-{
-	Relation	segrel = columnar_meta_open("columnar_segment", RowExclusiveLock);
-	Relation	chunkrel = columnar_meta_open("columnar_chunk", RowExclusiveLock);
-	int64		segno = ws->buf_first_row + start;
-	Datum		values[7];
-	bool		nulls[7];
+	Relation	segrel = table_open(ColumnarSegmentRelationId(), RowExclusiveLock);
+	Relation	chunkrel = table_open(ColumnarChunkRelationId(), RowExclusiveLock);
+	Datum		values[Max(Natts_columnar_segment, Natts_columnar_chunk)];
+	bool		nulls[Max(Natts_columnar_segment, Natts_columnar_chunk)];
 	HeapTuple	tup;
 	int			a;
 	MemoryContext tmp = AllocSetContextCreate(CurrentMemoryContext, "columnar segment write",
 											  ALLOCSET_DEFAULT_SIZES);
 	MemoryContext old = MemoryContextSwitchTo(tmp);
-	uint8	   *delbits = NULL;
-	int			i;
 
 	memset(nulls, 0, sizeof(nulls));
-	values[0] = Int64GetDatum(ws->storage_id);
-	values[1] = Int64GetDatum(segno);
-	values[2] = Int64GetDatum(segno);
-	values[3] = Int32GetDatum(nrows);
-	values[4] = Int64GetDatum(ws->version);
-	nulls[5] = true;
+	values[Anum_columnar_segment_storage_id - 1] = Int64GetDatum(storage_id);
+	values[Anum_columnar_segment_segno - 1] = Int64GetDatum(segno);
+	values[Anum_columnar_segment_first_row - 1] = Int64GetDatum(segno);
+	values[Anum_columnar_segment_row_count - 1] = Int32GetDatum(nrows);
+	values[Anum_columnar_segment_added_version - 1] = Int64GetDatum(version);
+	nulls[Anum_columnar_segment_removed_version - 1] = true;
 	tup = heap_form_tuple(RelationGetDescr(segrel), values, nulls);
 	CatalogTupleInsert(segrel, tup);
 
-	for (a = 0; a < ws->tupdesc->natts; a++)
+	for (a = 0; a < tupdesc->natts; a++)
 	{
-		Form_pg_attribute att = TupleDescAttr(ws->tupdesc, a);
+		Form_pg_attribute att = TupleDescAttr(tupdesc, a);
 		int			null_count;
 		bytea	   *minv;
 		bytea	   *maxv;
@@ -1389,18 +778,18 @@ columnar_write_segment(ColumnarWriteState *ws, int start, int nrows)
 		if (att->attisdropped)
 			continue;
 		CHECK_FOR_INTERRUPTS();
-		chunk = columnar_encode_chunk(ws->vals[a] + start, ws->nulls[a] + start, nrows,
+		chunk = columnar_encode_chunk(vals[a] + start, nulls_in[a] + start, nrows,
 									  att, &null_count, &minv, &maxv);
 		memset(nulls, 0, sizeof(nulls));
-		values[0] = Int64GetDatum(ws->storage_id);
-		values[1] = Int64GetDatum(segno);
-		values[2] = Int16GetDatum(att->attnum);
-		values[3] = Int32GetDatum(null_count);
-		values[4] = PointerGetDatum(minv);
-		nulls[4] = (minv == NULL);
-		values[5] = PointerGetDatum(maxv);
-		nulls[5] = (maxv == NULL);
-		values[6] = PointerGetDatum(chunk);
+		values[Anum_columnar_chunk_storage_id - 1] = Int64GetDatum(storage_id);
+		values[Anum_columnar_chunk_segno - 1] = Int64GetDatum(segno);
+		values[Anum_columnar_chunk_attnum - 1] = Int16GetDatum(att->attnum);
+		values[Anum_columnar_chunk_null_count - 1] = Int32GetDatum(null_count);
+		values[Anum_columnar_chunk_min_value - 1] = PointerGetDatum(minv);
+		nulls[Anum_columnar_chunk_min_value - 1] = (minv == NULL);
+		values[Anum_columnar_chunk_max_value - 1] = PointerGetDatum(maxv);
+		nulls[Anum_columnar_chunk_max_value - 1] = (maxv == NULL);
+		values[Anum_columnar_chunk_data - 1] = PointerGetDatum(chunk);
 		tup = heap_form_tuple(RelationGetDescr(chunkrel), values, nulls);
 		CatalogTupleInsert(chunkrel, tup);
 		MemoryContextReset(tmp);
@@ -1409,46 +798,6 @@ columnar_write_segment(ColumnarWriteState *ws, int start, int nrows)
 	MemoryContextDelete(tmp);
 	table_close(chunkrel, RowExclusiveLock);
 	table_close(segrel, RowExclusiveLock);
-
-	/* buffered rows we already deleted become pending deletions of the segment */
-	for (i = 0; i < nrows; i++)
-	{
-		if (ws->del_cids[start + i] != InvalidCommandId)
-		{
-			ColumnarPendingDel *pd;
-			bool		found;
-
-			if (delbits == NULL)
-			{
-				pd = hash_search(ws->dels, &segno, HASH_ENTER, &found);
-				if (!found)
-				{
-					MemoryContext o = MemoryContextSwitchTo(ws->cxt);
-
-					pd->nrows = nrows;
-					pd->removed = false;
-					pd->own = true;
-					pd->committed = palloc0((nrows + 7) / 8);
-					pd->cids = palloc(sizeof(CommandId) * nrows);
-					pd->subids = palloc0(sizeof(SubTransactionId) * nrows);
-					pd->succ = NULL;
-					pd->npending = 0;
-					for (a = 0; a < nrows; a++)
-						pd->cids[a] = InvalidCommandId;
-					MemoryContextSwitchTo(o);
-				}
-				delbits = (uint8 *) pd;
-			}
-			pd = (ColumnarPendingDel *) delbits;
-			pd->cids[i] = ws->del_cids[start + i];
-			pd->subids[i] = ws->del_subids[start + i];
-			pd->npending++;
-		}
-	}
-	ws->rows_flushed += nrows;
-	/* the leader of a parallel CREATE TABLE AS cannot start a command; nothing reads the rows in it */
-	if (!IsInParallelMode())
-		CommandCounterIncrement();
 }
 
 /* Read the chunks of the columns in attrs (NULL: all) of one segment. */
@@ -1457,22 +806,23 @@ columnar_read_chunks(int64 storage_id, int64 segno, int32 nrows, TupleDesc tupde
 					 Bitmapset *attrs, Datum **values, bool **isnull,
 					 ColumnarScratch *scratch)
 {
-	Relation	rel = columnar_meta_open("columnar_chunk", AccessShareLock);
+	Relation	rel = table_open(ColumnarChunkRelationId(), AccessShareLock);
 	ScanKeyData key[2];
 	SysScanDesc scan;
 	HeapTuple	tup;
 	bool	   *seen = palloc0(sizeof(bool) * tupdesc->natts);
 	int			a;
 
-	ScanKeyInit(&key[0], 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(storage_id));
-	ScanKeyInit(&key[1], 2, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(segno));
+	ScanKeyInit(&key[0], Anum_columnar_chunk_storage_id, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(storage_id));
+	ScanKeyInit(&key[1], Anum_columnar_chunk_segno, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(segno));
 	/* chunk rows never change once written: any visible copy will do */
-	scan = systable_beginscan(rel, columnar_meta_index("columnar_chunk_pkey"), true,
+	scan = systable_beginscan(rel, ColumnarChunkPkeyIndexId(), true,
 							  SnapshotSelf, 2, key);
 	while (HeapTupleIsValid(tup = systable_getnext(scan)))
 	{
 		bool		n;
-		int			attnum = DatumGetInt16(heap_getattr(tup, 3, RelationGetDescr(rel), &n));
+		int			attnum = DatumGetInt16(heap_getattr(tup, Anum_columnar_chunk_attnum,
+														RelationGetDescr(rel), &n));
 		int			null_count;
 		Form_pg_attribute att;
 		bytea	   *data;
@@ -1484,11 +834,13 @@ columnar_read_chunks(int64 storage_id, int64 segno, int32 nrows, TupleDesc tupde
 			continue;
 		if (attrs != NULL && !bms_is_member(attnum, attrs))
 			continue;
-		null_count = DatumGetInt32(heap_getattr(tup, 4, RelationGetDescr(rel), &n));
-		data = DatumGetByteaPP(heap_getattr(tup, 7, RelationGetDescr(rel), &n));
+		null_count = DatumGetInt32(heap_getattr(tup, Anum_columnar_chunk_null_count,
+												RelationGetDescr(rel), &n));
+		data = DatumGetByteaPP(heap_getattr(tup, Anum_columnar_chunk_data, RelationGetDescr(rel), &n));
 		columnar_decode_chunk_scratch(data, att, nrows, null_count, values[attnum - 1],
 									  isnull[attnum - 1], scratch);
-		if ((Pointer) data != DatumGetPointer(heap_getattr(tup, 7, RelationGetDescr(rel), &n)))
+		if ((Pointer) data != DatumGetPointer(heap_getattr(tup, Anum_columnar_chunk_data,
+															   RelationGetDescr(rel), &n)))
 			pfree(data);		/* the detoasted copy */
 		seen[attnum - 1] = true;
 	}
@@ -1528,38 +880,4 @@ columnar_read_chunks(int64 storage_id, int64 segno, int32 nrows, TupleDesc tupde
 		}
 	}
 	pfree(seen);
-}
-
-/* Do a segment's statistics of one column refute a skip key? */
-bool
-columnar_stat_refutes(ColumnarSkipKey *sk, int null_count, int nrows, bool has_minmax,
-					  Datum minv, Datum maxv)
-{
-	int32		cmin;
-	int32		cmax;
-
-	if (sk->strategy == 0)
-		return null_count == 0;
-	if (sk->strategy == -1)
-		return null_count == nrows;
-	if (null_count == nrows)
-		return true;			/* strict operators never match NULLs */
-	if (!has_minmax)
-		return false;
-	cmin = DatumGetInt32(OidFunctionCall2Coll(sk->cmp_proc, sk->collation, minv, sk->value));
-	cmax = DatumGetInt32(OidFunctionCall2Coll(sk->cmp_proc, sk->collation, maxv, sk->value));
-	switch (sk->strategy)
-	{
-		case BTLessStrategyNumber:
-			return cmin >= 0;
-		case BTLessEqualStrategyNumber:
-			return cmin > 0;
-		case BTEqualStrategyNumber:
-			return cmin > 0 || cmax < 0;
-		case BTGreaterEqualStrategyNumber:
-			return cmax < 0;
-		case BTGreaterStrategyNumber:
-			return cmax <= 0;
-	}
-	return false;
 }

@@ -38,7 +38,7 @@ columnar_tuple_tid_valid(TableScanDesc scan, ItemPointer tid)
 	if (rownum >= columnar_next_row(storage_id))
 		return false;
 	ws = columnar_write_state_find(storage_id);
-	if (ws && ws->nbuf > 0 && rownum >= ws->buf_first_row && rownum < ws->buf_first_row + ws->nbuf)
+	if (ws && columnar_ws_buffer_index(ws, rownum) >= 0)
 		return true;
 	return columnar_find_segment(storage_id, rownum, scan->rs_snapshot, &seg) &&
 		seg.removed_version == 0;

@@ -182,6 +182,11 @@ extern bool vagg_accumulate_narrow(VaggAgg *agg, VaggNarrow *ns, const int32 *gi
 								   int nrows, const Datum *vals, const bool *nulls);
 extern void vagg_fold_narrow(VaggAgg *agg, const VaggNarrow *ns, VaggState *states,
 							 int stride, int ngroups);
+/* columnar_vagg_agg.c: exact numeric sums, read by the final values */
+extern Datum vagg_int128_to_numeric(int128 v, int scale);
+extern Datum vagg_numeric_total(VaggState *st);
+
+/* columnar_vagg_final.c */
 extern Datum vagg_finalize(VaggAgg *agg, VaggState *st, bool *isnull);
 extern Datum vagg_partial(VaggAgg *agg, VaggState *st, bool *isnull);
 

@@ -18,6 +18,7 @@
 
 #define COLUMNAR_INTERNAL
 #include "columnar/columnar.h"
+#include "columnar/columnar_write_state.h"
 
 #include "access/detoast.h"
 #include "access/genam.h"
@@ -412,6 +413,56 @@ columnar_own_row_cid(ColumnarWriteState *ws, int64 rownum, CommandId *cid)
 	return true;
 }
 
+/*
+ * Write rows start .. start + nrows - 1 of the insert buffer as one segment;
+ * the buffered rows we already deleted become pending deletions of it.
+ */
+static void
+write_segment(ColumnarWriteState *ws, int start, int nrows)
+{
+	int64		segno = ws->buf_first_row + start;
+	ColumnarPendingDel *pd = NULL;
+	int			i;
+
+	columnar_insert_segment(ws->storage_id, ws->version, segno, ws->tupdesc,
+							ws->vals, ws->nulls, start, nrows);
+	for (i = 0; i < nrows; i++)
+	{
+		if (ws->del_cids[start + i] == InvalidCommandId)
+			continue;
+		if (pd == NULL)
+		{
+			bool		found;
+
+			pd = hash_search(ws->dels, &segno, HASH_ENTER, &found);
+			if (!found)
+			{
+				MemoryContext o = MemoryContextSwitchTo(ws->cxt);
+				int			r;
+
+				pd->nrows = nrows;
+				pd->removed = false;
+				pd->own = true;
+				pd->committed = palloc0((nrows + 7) / 8);
+				pd->cids = palloc(sizeof(CommandId) * nrows);
+				pd->subids = palloc0(sizeof(SubTransactionId) * nrows);
+				pd->succ = NULL;
+				pd->npending = 0;
+				for (r = 0; r < nrows; r++)
+					pd->cids[r] = InvalidCommandId;
+				MemoryContextSwitchTo(o);
+			}
+		}
+		pd->cids[i] = ws->del_cids[start + i];
+		pd->subids[i] = ws->del_subids[start + i];
+		pd->npending++;
+	}
+	ws->rows_flushed += nrows;
+	/* the leader of a parallel CREATE TABLE AS cannot start a command; nothing reads the rows in it */
+	if (!IsInParallelMode())
+		CommandCounterIncrement();
+}
+
 /* Write the whole buffer as segments (of at most columnar_segment_rows). */
 static void
 flush_buffer_ext(ColumnarWriteState *ws, bool at_commit)
@@ -426,7 +477,7 @@ flush_buffer_ext(ColumnarWriteState *ws, bool at_commit)
 		{
 			if (!at_commit)
 				remember_cids(ws, start, n);
-			columnar_write_segment(ws, start, n);
+			write_segment(ws, start, n);
 		}
 		start += n;
 	}

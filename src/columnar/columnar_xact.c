@@ -19,6 +19,8 @@
 
 #define COLUMNAR_INTERNAL
 #include "columnar/columnar.h"
+#include "columnar/columnar_write_state.h"
+#include "columnar/columnar_metadata.h"
 
 #include "access/genam.h"
 #include "access/htup_details.h"
@@ -61,9 +63,11 @@ static bool precommit_done = false;
 /* ---------------------------------------------------------------- */
 
 /*
- * The buffered rows go.  At the top level they are simply dropped; in a
- * subtransaction they are marked deleted by it, so that its rollback brings
- * them back, and the pending deletions stay for the same reason.
+ * The buffered rows go.  At the top level they are simply dropped (the
+ * pending deletions too, once remove_segments() has counted the segments:
+ * forget_pending_deletions()); in a subtransaction they are marked deleted
+ * by it, so that its rollback brings them back, and the pending deletions
+ * stay for the same reason.
  */
 static void
 truncate_buffer(ColumnarWriteState *ws, bool nested)
@@ -75,18 +79,9 @@ truncate_buffer(ColumnarWriteState *ws, bool nested)
 	ws->last_seg.row_count = 0;
 	if (!nested)
 	{
-		HASHCTL		ctl;
-
 		ws->nbuf = 0;
 		ws->buf_first_row = ws->next_row;
 		columnar_buffer_reset(ws);
-		hash_destroy(ws->dels);
-		memset(&ctl, 0, sizeof(ctl));
-		ctl.keysize = sizeof(int64);
-		ctl.entrysize = sizeof(ColumnarPendingDel);
-		ctl.hcxt = ws->cxt;
-		ws->dels = hash_create("columnar pending deletions", 16, &ctl,
-							   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 		return;
 	}
 	cid = GetCurrentCommandId(true);
@@ -100,6 +95,42 @@ truncate_buffer(ColumnarWriteState *ws, bool nested)
 }
 
 /*
+ * A TRUNCATE at the top level: no rollback to a savepoint can want the
+ * pending deletions back, so they go, and their rows are counted as the
+ * TRUNCATE's.  remove_segments() left them out of the live rows it counted
+ * (they were to be counted at commit, from the deletion vectors), and a
+ * segment a TRUNCATE in a released savepoint removed before is not counted
+ * again at all: dropping them uncounted would lose them from the history.
+ */
+static void
+forget_pending_deletions(ColumnarWriteState *ws, bool count)
+{
+	HASHCTL		ctl;
+
+	if (count)
+	{
+		HASH_SEQ_STATUS st;
+		ColumnarPendingDel *pd;
+
+		hash_seq_init(&st, ws->dels);
+		while ((pd = hash_seq_search(&st)) != NULL)
+		{
+			if (pd->own)
+				ws->rows_own_dropped += pd->npending;
+			else
+				ws->rows_truncated += pd->npending;
+		}
+	}
+	hash_destroy(ws->dels);
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = sizeof(int64);
+	ctl.entrysize = sizeof(ColumnarPendingDel);
+	ctl.hcxt = ws->cxt;
+	ws->dels = hash_create("columnar pending deletions", 16, &ctl,
+						   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+}
+
+/*
  * Mark every segment removed by this version (time travel to older versions
  * still reads them).  Its committed live rows count as the version's removed
  * rows, live rows of our own segments as never added.
@@ -107,19 +138,20 @@ truncate_buffer(ColumnarWriteState *ws, bool nested)
 static void
 remove_segments(ColumnarWriteState *ws)
 {
-	Relation	segrel = columnar_meta_open("columnar_segment", RowExclusiveLock);
+	Relation	segrel = table_open(ColumnarSegmentRelationId(), RowExclusiveLock);
 	ScanKeyData key;
 	SysScanDesc scan;
 	HeapTuple	tup;
 
-	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(ws->storage_id));
-	scan = systable_beginscan(segrel, columnar_meta_index("columnar_segment_pkey"), true,
+	ScanKeyInit(&key, Anum_columnar_segment_storage_id, BTEqualStrategyNumber, F_INT8EQ,
+				Int64GetDatum(ws->storage_id));
+	scan = systable_beginscan(segrel, ColumnarSegmentPkeyIndexId(), true,
 							  SnapshotSelf, 1, &key);
 	while (HeapTupleIsValid(tup = systable_getnext(scan)))
 	{
-		Datum		values[6];
-		bool		nulls[6];
-		bool		repl[6] = {false, false, false, false, false, true};
+		Datum		values[Natts_columnar_segment];
+		bool		nulls[Natts_columnar_segment];
+		bool		repl[Natts_columnar_segment] = {false};
 		HeapTuple	newtup;
 		int64		segno;
 		int32		row_count;
@@ -130,22 +162,23 @@ remove_segments(ColumnarWriteState *ws)
 
 		CHECK_FOR_INTERRUPTS();
 		heap_deform_tuple(tup, RelationGetDescr(segrel), values, nulls);
-		if (!nulls[5])
+		if (!nulls[Anum_columnar_segment_removed_version - 1])
 			continue;
-		segno = DatumGetInt64(values[1]);
-		row_count = DatumGetInt32(values[3]);
+		segno = DatumGetInt64(values[Anum_columnar_segment_segno - 1]);
+		row_count = DatumGetInt32(values[Anum_columnar_segment_row_count - 1]);
 		bits = columnar_deleted_bitmap(ws->storage_id, segno, row_count, SnapshotSelf, 0, &nd);
 		if (bits)
 			pfree(bits);
 		pd = hash_search(ws->dels, &segno, HASH_FIND, NULL);
 		live = row_count - nd - (pd ? pd->npending : 0);
-		if (DatumGetInt64(values[4]) == ws->version)
+		if (DatumGetInt64(values[Anum_columnar_segment_added_version - 1]) == ws->version)
 			ws->rows_own_dropped += live;
 		else
 			ws->rows_truncated += live;
 		ws->truncated = true;
-		values[5] = Int64GetDatum(ws->version);
-		nulls[5] = false;
+		values[Anum_columnar_segment_removed_version - 1] = Int64GetDatum(ws->version);
+		nulls[Anum_columnar_segment_removed_version - 1] = false;
+		repl[Anum_columnar_segment_removed_version - 1] = true;
 		newtup = heap_modify_tuple(tup, RelationGetDescr(segrel), values, nulls, repl);
 		CatalogTupleUpdate(segrel, &newtup->t_self, newtup);
 	}
@@ -185,6 +218,7 @@ columnar_truncate(Relation rel, bool transactional)
 	truncate_buffer(ws, nested);
 	if (!transactional)
 	{
+		forget_pending_deletions(ws, false);
 		columnar_storage_clear(ws->storage_id, false);
 		ws->rows_flushed = 0;
 		ws->rows_own_dropped = 0;
@@ -192,6 +226,8 @@ columnar_truncate(Relation rel, bool transactional)
 		return;
 	}
 	remove_segments(ws);
+	if (!nested)
+		forget_pending_deletions(ws, true);
 }
 
 /*
@@ -203,28 +239,31 @@ columnar_truncate(Relation rel, bool transactional)
 void
 columnar_column_changed(int64 storage_id, Form_pg_attribute newatt)
 {
-	Relation	chunkrel = columnar_meta_open("columnar_chunk", RowExclusiveLock);
+	Relation	chunkrel = table_open(ColumnarChunkRelationId(), RowExclusiveLock);
 	ScanKeyData key;
 	SysScanDesc scan;
 	HeapTuple	tup;
 	ColumnarWriteState *ws = columnar_write_state_find(storage_id);
 
-	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(storage_id));
-	scan = systable_beginscan(chunkrel, columnar_meta_index("columnar_chunk_pkey"), true,
+	ScanKeyInit(&key, Anum_columnar_chunk_storage_id, BTEqualStrategyNumber, F_INT8EQ,
+				Int64GetDatum(storage_id));
+	scan = systable_beginscan(chunkrel, ColumnarChunkPkeyIndexId(), true,
 							  SnapshotSelf, 1, &key);
 	while (HeapTupleIsValid(tup = systable_getnext(scan)))
 	{
-		Datum		values[7];
-		bool		nulls[7];
-		bool		repl[7] = {false, false, false, false, true, true, false};
+		Datum		values[Natts_columnar_chunk];
+		bool		nulls[Natts_columnar_chunk];
+		bool		repl[Natts_columnar_chunk] = {false};
 		HeapTuple	newtup;
 
 		CHECK_FOR_INTERRUPTS();
 		heap_deform_tuple(tup, RelationGetDescr(chunkrel), values, nulls);
 		/* the updated copy is visible to the scan too: it has no min/max left */
-		if (DatumGetInt16(values[2]) != newatt->attnum || (nulls[4] && nulls[5]))
+		if (DatumGetInt16(values[Anum_columnar_chunk_attnum - 1]) != newatt->attnum ||
+			(nulls[Anum_columnar_chunk_min_value - 1] && nulls[Anum_columnar_chunk_max_value - 1]))
 			continue;
-		nulls[4] = nulls[5] = true;
+		nulls[Anum_columnar_chunk_min_value - 1] = nulls[Anum_columnar_chunk_max_value - 1] = true;
+		repl[Anum_columnar_chunk_min_value - 1] = repl[Anum_columnar_chunk_max_value - 1] = true;
 		newtup = heap_modify_tuple(tup, RelationGetDescr(chunkrel), values, nulls, repl);
 		CatalogTupleUpdate(chunkrel, &newtup->t_self, newtup);
 		heap_freetuple(newtup);
@@ -260,26 +299,29 @@ columnar_column_changed(int64 storage_id, Form_pg_attribute newatt)
 static void
 insert_version(ColumnarWriteState *ws, int64 added, int64 removed)
 {
-	Relation	rel = columnar_meta_open("columnar_version", RowExclusiveLock);
-	Relation	idx = index_open(columnar_meta_index("columnar_version_pkey"), AccessShareLock);
+	Relation	rel = table_open(ColumnarVersionRelationId(), RowExclusiveLock);
+	Relation	idx = index_open(ColumnarVersionPkeyIndexId(), AccessShareLock);
 	ScanKeyData key;
 	SysScanDesc scan;
 	HeapTuple	tup;
 	TimestampTz now = GetCurrentTimestamp();
-	Datum		values[8];
-	bool		nulls[8] = {false, false, false, false, false, false, false, false};
+	Datum		values[Natts_columnar_version];
+	bool		nulls[Natts_columnar_version] = {false};
 	const char *op;
 	const char *params;
 
 	/* commit timestamps strictly increase, even if the clock steps back */
-	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(ws->storage_id));
+	ScanKeyInit(&key, Anum_columnar_version_storage_id, BTEqualStrategyNumber, F_INT8EQ,
+				Int64GetDatum(ws->storage_id));
 	scan = systable_beginscan_ordered(rel, idx, SnapshotSelf, 1, &key);
 	tup = systable_getnext_ordered(scan, BackwardScanDirection);
 	if (HeapTupleIsValid(tup))
 	{
 		bool		isnull;
-		int64		last = DatumGetInt64(heap_getattr(tup, 2, RelationGetDescr(rel), &isnull));
-		TimestampTz last_at = DatumGetTimestampTz(heap_getattr(tup, 3, RelationGetDescr(rel), &isnull));
+		int64		last = DatumGetInt64(heap_getattr(tup, Anum_columnar_version_version,
+													  RelationGetDescr(rel), &isnull));
+		TimestampTz last_at = DatumGetTimestampTz(heap_getattr(tup, Anum_columnar_version_committed_at,
+															   RelationGetDescr(rel), &isnull));
 
 		if (last != ws->version - 1)
 			elog(ERROR, "versioned_columnar version " INT64_FORMAT " follows " INT64_FORMAT,
@@ -309,14 +351,14 @@ insert_version(ColumnarWriteState *ws, int64 added, int64 removed)
 		op = "WRITE";
 	params = ws->parameters ? ws->parameters : "{}";
 
-	values[0] = Int64GetDatum(ws->storage_id);
-	values[1] = Int64GetDatum(ws->version);
-	values[2] = TimestampTzGetDatum(now);
-	values[3] = CStringGetTextDatum(op);
-	values[4] = DirectFunctionCall1(jsonb_in, CStringGetDatum(params));
-	values[5] = Int64GetDatum(added);
-	values[6] = Int64GetDatum(removed);
-	values[7] = ObjectIdGetDatum(ws->user_id);
+	values[Anum_columnar_version_storage_id - 1] = Int64GetDatum(ws->storage_id);
+	values[Anum_columnar_version_version - 1] = Int64GetDatum(ws->version);
+	values[Anum_columnar_version_committed_at - 1] = TimestampTzGetDatum(now);
+	values[Anum_columnar_version_operation - 1] = CStringGetTextDatum(op);
+	values[Anum_columnar_version_parameters - 1] = DirectFunctionCall1(jsonb_in, CStringGetDatum(params));
+	values[Anum_columnar_version_rows_added - 1] = Int64GetDatum(added);
+	values[Anum_columnar_version_rows_removed - 1] = Int64GetDatum(removed);
+	values[Anum_columnar_version_committed_by - 1] = ObjectIdGetDatum(ws->user_id);
 	tup = heap_form_tuple(RelationGetDescr(rel), values, nulls);
 	CatalogTupleInsert(rel, tup);
 	table_close(rel, RowExclusiveLock);

@@ -98,6 +98,9 @@ common_init(void)
 	                        NULL, &se_launcher_naptime, 1000, 10, 60000, PGC_SIGHUP, GUC_UNIT_MS,
 	                        NULL, NULL, NULL);
 
+	/* every backend that loads the library, preloaded or not */
+	se_owned_init();
+
 	if (!process_shared_preload_libraries_in_progress)
 		return;
 

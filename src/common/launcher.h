@@ -38,6 +38,9 @@ typedef struct SeLauncherClient
 /* GUCs, shared memory, the launcher worker; the first thing _PG_init calls. */
 extern void common_init(void);
 
+/* owned.c: the DROP ROLE / REASSIGN OWNED / DROP OWNED hook; common_init() calls it. */
+extern void se_owned_init(void);
+
 /* At _PG_init, after common_init(); client must stay valid. */
 extern void se_launcher_register(const SeLauncherClient *client);
 

@@ -40,6 +40,14 @@ CREATE TABLE streamext.source_offsets (
 );
 COMMENT ON TABLE streamext.source_offsets IS 'per source and Kafka partition, the offset of the next message to ingest; committed with the rows';
 
+-- pg_dump keeps the sources and their offsets: the offsets are Kafka's, not
+-- this cluster's, and a dump holds them consistent with the rows of the
+-- targets (one snapshot), so a restored source goes on after the last message
+-- it committed.  Dead letters are not configuration; they are not kept.
+SELECT pg_catalog.pg_extension_config_dump('streamext.sources', '');
+SELECT pg_catalog.pg_extension_config_dump('streamext.sources_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('streamext.source_offsets', '');
+
 CREATE TABLE streamext.dead_letters (
 	id bigserial PRIMARY KEY,
 	source text NOT NULL,

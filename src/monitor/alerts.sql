@@ -30,6 +30,9 @@ CREATE TABLE streamext.alerts (
 	created_at timestamptz NOT NULL DEFAULT now()
 );
 COMMENT ON TABLE streamext.alerts IS 'SQL alerts: one row per streamext.create_alert; each role sees only its own';
+-- pg_dump keeps the alerts (and the id sequence), not their events (history).
+SELECT pg_catalog.pg_extension_config_dump('streamext.alerts', '');
+SELECT pg_catalog.pg_extension_config_dump('streamext.alerts_id_seq', '');
 
 CREATE TABLE streamext.alert_events (
 	id bigserial PRIMARY KEY,
@@ -83,7 +86,12 @@ BEGIN
 				USING ERRCODE = 'insufficient_privilege';
 		END IF;
 		NEW.created_at := now();
-		NEW.state := 'ok';
+		-- a paused alert restored from pg_dump's output (by a superuser, with
+		-- check_function_bodies off) stays paused; others start over
+		IF NOT (su AND NEW.state = 'paused'
+				AND pg_catalog.current_setting('check_function_bodies') = 'off') THEN
+			NEW.state := 'ok';
+		END IF;
 		NEW.last_checked_at := NULL;
 		NEW.next_check_at := now();
 		NEW.last_changed_at := NULL;

@@ -24,8 +24,9 @@
  *	   and streamext.pipeline_batches one row (trimmed to the last
  *	   streamext.pipeline_batches_keep).
  *
- * A pipeline without a window and without a "fail" expectation runs steps
- * 3-6 as one statement instead (fused_batch): no temporary table.
+ * A pipeline without a "fail" expectation, and without a window or with a
+ * tumble or hop window in append mode (window.c), runs steps 3-6 as one
+ * statement instead (fused_batch): no temporary table.
  *
  * Every row read counts for the watermark (late rows and duplicates too):
  * watermark = max(previous, max event time of the batch - delay), as in
@@ -214,7 +215,10 @@ load_progress(PipelineDef *def, PipelineProgress *prog)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("pipeline \"%s\" has no progress row", def->name),
-				 errhint("The pipeline was dropped, or the role running it cannot see it.")));
+				 errdetail("A pipeline restored from pg_dump's output keeps its definition, not how far it had read its source."),
+				 errhint("Run streamext.reset_pipeline('%s') to rebuild its target from the whole source;"
+						 " or the pipeline was dropped, or the role running it cannot see it.",
+						 def->name)));
 	tup = SPI_tuptable->vals[0];
 	desc = SPI_tuptable->tupdesc;
 	prog->snapshot = SPI_getvalue(tup, desc, 1);
@@ -416,7 +420,9 @@ typedef struct BatchCounts
 } BatchCounts;
 
 /*
- * A pipeline without a window and without a "fail" expectation runs its
+ * A pipeline without a "fail" expectation, and without a window or with
+ * one that pipeline_window_fusable() accepts (then window.c writes the
+ * window state and "batch" from k), runs its
  * whole batch as one statement: the rows are read once (the CTE
  * PIPELINE_READ_CTE), the late ones go to late_rows, the first arrival of
  * each key the state does not hold is kept (k), its keys go into the dedup
@@ -436,7 +442,8 @@ typedef struct BatchCounts
 static bool
 batch_fusable(PipelineDef *def)
 {
-	return def->window_type == PIPELINE_WINDOW_NONE && expect_none_fail(def);
+	return (def->window_type == PIPELINE_WINDOW_NONE || pipeline_window_fusable(def)) &&
+		expect_none_fail(def);
 }
 
 static int64
@@ -457,6 +464,10 @@ fused_batch(PipelineBatch *b, PipelineRead *rd, List *columns, BatchCounts *c,
 	char	   *keep;
 	char	   *insert;
 	int64	   *ecounts;
+	bool		windowed = def->window_type != PIPELINE_WINDOW_NONE;
+	bool		merged;
+	int			ecol;
+	char	   *keep_cond;
 	int			level;
 	HeapTuple	tup;
 	TupleDesc	desc;
@@ -483,12 +494,27 @@ fused_batch(PipelineBatch *b, PipelineRead *rd, List *columns, BatchCounts *c,
 		}
 	}
 
+	/*
+	 * Without dedup_keys the kept rows are the rows read that are not late:
+	 * _streamext_k is then not materialized (each part that reads it reads
+	 * the source, like r), and the rows kept, the expectations' counts and
+	 * (windowed) the kept rows without event time are counted by the scan
+	 * that finds the watermark, _streamext_m, rather than by one more.
+	 */
+	merged = def->dedup_keys == NIL;
+
 	/* everything that looks up catalogs, under the pinned search_path */
-	counts = expect_count_list(def, &drop_cond);
+	counts = expect_count_list(def, &drop_cond, merged ? "NOT batch." PIPELINE_LATE_COLUMN : NULL);
 	quarantine = expect_quarantine_sql(b, columns, "_streamext_k");
 	late = late_rows_sql(b, rd, columns);
 	keep = dedup_batch_sql(b, rd, columns);
 	insert = pipeline_emit_insert_sql(def);
+	keep_cond = drop_cond ? psprintf("NOT (%s)", drop_cond) : "true";
+	/* counted with the others: a window's kept rows without event time, for the WARNING */
+	if (windowed)
+		counts = psprintf("%s, pg_catalog.count(*) FILTER (WHERE %sbatch." PIPELINE_ET_COLUMN
+						  " IS NULL AND %s)", counts,
+						  merged ? "NOT batch." PIPELINE_LATE_COLUMN " AND " : "", keep_cond);
 
 	/*
 	 * A heap source is read by each part that needs the rows (late rows,
@@ -500,14 +526,28 @@ fused_batch(PipelineBatch *b, PipelineRead *rd, List *columns, BatchCounts *c,
 	initStringInfo(&sql);
 	appendStringInfo(&sql, "WITH " PIPELINE_READ_CTE " AS %sMATERIALIZED (%s),"
 					 " _streamext_l AS (%s),"
-					 " _streamext_k AS MATERIALIZED (%s),"
-					 " _streamext_m AS (SELECT pg_catalog.count(*) AS n,"
-					 "   pg_catalog.max(r." PIPELINE_ET_COLUMN ") AS mx,"
-					 "   streamext.watermark(r." PIPELINE_ET_COLUMN ", $4::pg_catalog.interval) AS w"
-					 "   FROM " PIPELINE_READ_CTE " r),"
-					 " _streamext_e AS (SELECT pg_catalog.count(*), %s FROM _streamext_k batch)",
+					 " _streamext_k AS %sMATERIALIZED (%s),",
 					 def->source_kind == PIPELINE_SOURCE_COLUMNAR ? "" : "NOT ",
-					 read_sql(b, rd, columns), late, keep, counts);
+					 read_sql(b, rd, columns), late, merged ? "NOT " : "", keep);
+	/*
+	 * The watermark is that of the largest event time (watermark() is
+	 * monotonic: the watermark of the max is the max of the watermarks), so
+	 * the scan computes max() alone.
+	 */
+	if (merged)
+		appendStringInfo(&sql, " _streamext_a AS (SELECT pg_catalog.count(*) AS n,"
+						 "   pg_catalog.max(batch." PIPELINE_ET_COLUMN ") AS mx,"
+						 "   pg_catalog.count(*) FILTER (WHERE NOT batch." PIPELINE_LATE_COLUMN "), %s"
+						 "   FROM " PIPELINE_READ_CTE " batch),",
+						 counts);
+	else
+		appendStringInfo(&sql, " _streamext_a AS (SELECT pg_catalog.count(*) AS n,"
+						 "   pg_catalog.max(r." PIPELINE_ET_COLUMN ") AS mx"
+						 "   FROM " PIPELINE_READ_CTE " r),"
+						 " _streamext_e AS (SELECT pg_catalog.count(*), %s FROM _streamext_k batch),",
+						 counts);
+	appendStringInfoString(&sql, " _streamext_m AS (SELECT a.*, (SELECT streamext.watermark(v.x, $4::pg_catalog.interval)"
+						   "   FROM (VALUES (a.mx)) v(x)) AS w FROM _streamext_a a)");
 	if (def->dedup_keys != NIL)
 		appendStringInfo(&sql, ", _streamext_c AS (SELECT CASE WHEN pg_catalog.isfinite(x.nw)"
 						 "   AND x.nw OPERATOR(pg_catalog.>=) $5::pg_catalog.timestamptz"
@@ -520,14 +560,20 @@ fused_batch(PipelineBatch *b, PipelineRead *rd, List *columns, BatchCounts *c,
 											"(SELECT c.cutoff FROM _streamext_c c)" : "NULL"));
 	if (quarantine != NULL)
 		appendStringInfo(&sql, ", _streamext_x AS (%s RETURNING 1)", quarantine);
-	appendStringInfo(&sql, ", batch AS (SELECT %s FROM _streamext_k batch%s%s%s),"
-					 " _streamext_t AS (%s RETURNING 1)"
-					 " SELECT m.n, m.mx, (SELECT pg_catalog.count(*) FROM _streamext_l),"
-					 " (SELECT pg_catalog.count(*) FROM _streamext_t), e.*"
-					 " FROM _streamext_m m, _streamext_e e",
-					 batch_column_list(columns, "batch."),
-					 drop_cond ? " WHERE NOT (" : "", drop_cond ? drop_cond : "",
-					 drop_cond ? ")" : "", insert);
+	if (windowed)
+		appendStringInfo(&sql, ", %s",
+						 pipeline_window_fused_sql(b, "_streamext_k", keep_cond,
+												   "SELECT GREATEST($1::pg_catalog.timestamptz, m.w) FROM _streamext_m m",
+												   "$1::pg_catalog.timestamptz", insert));
+	else
+		appendStringInfo(&sql, ", batch AS (SELECT %s FROM _streamext_k batch WHERE %s),"
+						 " _streamext_t AS (%s RETURNING 1)",
+						 batch_column_list(columns, "batch."), keep_cond, insert);
+	/* the counts from column ecol on: the rows kept, per expectation, dropped[, no event time] */
+	appendStringInfo(&sql, " SELECT m.n, m.mx, (SELECT pg_catalog.count(*) FROM _streamext_l),"
+					 " (SELECT pg_catalog.count(*) FROM _streamext_t), %s",
+					 merged ? "m.* FROM _streamext_m m" : "e.* FROM _streamext_m m, _streamext_e e");
+	ecol = merged ? 7 : 5;
 
 	level = NewGUCNestLevel();
 	(void) set_config_option("search_path", def->search_path, PGC_USERSET, PGC_S_SESSION,
@@ -543,16 +589,19 @@ fused_batch(PipelineBatch *b, PipelineRead *rd, List *columns, BatchCounts *c,
 	*max_et = isnull ? 0 : DatumGetTimestampTz(d);
 	c->late = DatumGetInt64(SPI_getbinval(tup, desc, 3, &isnull));
 	b->rows_out = DatumGetInt64(SPI_getbinval(tup, desc, 4, &isnull));
-	b->rows_batch = DatumGetInt64(SPI_getbinval(tup, desc, 5, &isnull));
+	b->rows_batch = DatumGetInt64(SPI_getbinval(tup, desc, ecol, &isnull));
 	ecounts = palloc0(sizeof(int64) * (nexp + 1));
 	c->failures = 0;
 	for (int i = 0; i < nexp; i++)
 	{
-		ecounts[i] = DatumGetInt64(SPI_getbinval(tup, desc, 6 + i, &isnull));
+		ecounts[i] = DatumGetInt64(SPI_getbinval(tup, desc, ecol + 1 + i, &isnull));
 		c->failures += ecounts[i];
 	}
-	c->dropped = DatumGetInt64(SPI_getbinval(tup, desc, 6 + nexp, &isnull));
+	c->dropped = DatumGetInt64(SPI_getbinval(tup, desc, ecol + 1 + nexp, &isnull));
 	c->expectations = nexp > 0 ? expect_json(def, ecounts) : "{}";
+	if (windowed)
+		pipeline_window_warn_no_event_time(b, DatumGetInt64(SPI_getbinval(tup, desc, ecol + 2 + nexp,
+																		  &isnull)));
 	return rows;
 }
 
@@ -667,6 +716,8 @@ pipeline_run_batch_more(PipelineDef *def, bool *more)
 	level = NewGUCNestLevel();
 	(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION,
 							 GUC_ACTION_SAVE, true, 0, false);
+	/* windows, watermarks and the query's times: the same in every session */
+	pipeline_pin_time_settings();
 
 	load_progress(def, &prog);
 	rd.caught_up = true;

@@ -99,11 +99,12 @@ extern char *expect_apply(PipelineBatch *b, List *columns, int64 *failures,
  * expect.c, for the single-statement batch of batch.c (no "fail"
  * expectation): the counts as a select list over rows aliased "batch"
  * (one per expectation, then the rows dropped; *drop_cond the condition of
- * those, or NULL), the quarantine INSERT over the relation from (NULL
- * without one), and the jsonb text of the counts.
+ * those, or NULL; only rows where and_cond holds count, unless it is NULL),
+ * the quarantine INSERT over the relation from (NULL without one), and the
+ * jsonb text of the counts.
  */
 extern bool expect_none_fail(PipelineDef *def);
-extern char *expect_count_list(PipelineDef *def, char **drop_cond);
+extern char *expect_count_list(PipelineDef *def, char **drop_cond, const char *and_cond);
 extern char *expect_quarantine_sql(PipelineBatch *b, List *columns, const char *from);
 extern char *expect_json(PipelineDef *def, const int64 *counts);
 

@@ -581,9 +581,14 @@ parse_window(PipelineDef *def, JsonbValue *v, Relation src)
 
 		PG_TRY();
 		{
+			/* a time without a zone is UTC, whatever the session's TimeZone */
+			int			nest = NewGUCNestLevel();
+
+			pipeline_pin_time_settings();
 			def->window_origin = DatumGetTimestampTz(DirectFunctionCall3(timestamptz_in, CStringGetDatum(s),
 																		 ObjectIdGetDatum(InvalidOid),
 																		 Int32GetDatum(-1)));
+			AtEOXact_GUC(true, nest);
 		}
 		PG_CATCH();
 		{
@@ -613,6 +618,26 @@ parse_window(PipelineDef *def, JsonbValue *v, Relation src)
  * source (its columns; opened here) and, with check_expressions, planning the
  * expectations' checks (create, alter, the catalog trigger; not each load).
  */
+/*
+ * A pipeline's results must not depend on the session that runs a batch
+ * (run_pipeline in any session, or the worker with the server's settings): a
+ * timestamp without time zone (an event-time column of that type, a window
+ * origin without an offset, the query's own casts) is read in UTC, and
+ * times print and parse in one style.  Called after NewGUCNestLevel(), for
+ * each batch and for parsing the origin; the caller's settings come back
+ * with AtEOXact_GUC, or with the transaction's end on an error.
+ */
+void
+pipeline_pin_time_settings(void)
+{
+	(void) set_config_option("TimeZone", "UTC", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	(void) set_config_option("DateStyle", "ISO, MDY", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	(void) set_config_option("IntervalStyle", "postgres", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+}
+
 void
 pipeline_def_parse(PipelineDef *def, bool check_expressions)
 {

@@ -464,12 +464,17 @@ write_initial_progress(PipelineDef *def, bool insert, bool latest)
 							   "SELECT $1, %s, $3", snapshot_sql),
 					  3, types, args, nulls, SPI_OK_INSERT);
 	else
+	{
 		spi_exec_args(psprintf("UPDATE streamext.pipeline_progress SET snapshot = %s, version = $3, "
 							   "version_committed_at = NULL, watermark = NULL, max_event_time = NULL, batches = 0, rows_in = 0, "
 							   "rows_out = 0, late_rows = 0, duplicates_dropped = 0, "
 							   "expectation_failures = 0, expectation_counts = '{}', last_batch_at = NULL "
 							   "WHERE pipeline_id = $1", snapshot_sql),
 					  3, types, args, nulls, SPI_OK_UPDATE);
+		/* a pipeline restored from pg_dump's output has no progress row */
+		if (SPI_processed == 0)
+			write_initial_progress(def, true, latest);
+	}
 }
 
 /* ---------------------------------------------------------------- */
@@ -756,6 +761,8 @@ streamext_reset_pipeline(PG_FUNCTION_ARGS)
 									 get_namespace_oid("streamext", false))))
 		spi_exec(psprintf("DELETE FROM %s", dedup), SPI_OK_DELETE);
 	pipeline_emit_reset_state(def);
+	/* a restored pipeline has no window state table yet (pg_dump leaves it out) */
+	pipeline_emit_create_state(def);
 
 	/* a tracking column dropped since create_pipeline comes back (the batches' hint says so) */
 	if (def->source_kind == PIPELINE_SOURCE_HEAP)

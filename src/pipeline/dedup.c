@@ -17,8 +17,16 @@
  * NULL keys equal each other, as in DISTINCT and in StreamDedup (the unique
  * index on the keys is NULLS NOT DISTINCT too).  Each state row remembers
  * the batch that brought it (_batch).  Without a watermark
- * (no delay) a key is never forgotten; nor is a key whose first event time
- * was NULL.
+ * (no delay) a key is never forgotten.
+ *
+ * A NULL event time (or an infinite one, which batch.c reads as NULL) is no
+ * time, so such a row is never late; a key it brings is remembered, so its
+ * duplicates are dropped, but a NULL first_event_time would never pass any
+ * cutoff and the key would stay for good.  So such a key counts as first
+ * seen at the stream's event time when it arrived: the largest event time
+ * read by the end of its batch (watermark + delay), stamped by dedup_evict
+ * at the end of that batch, or of the first batch with an event time.  It is
+ * then forgotten like any key, and the state stays bounded by the watermark.
  */
 #include "postgres.h"
 
@@ -26,6 +34,7 @@
 #include "catalog/pg_authid.h"
 #include "catalog/pg_collation.h"
 #include "catalog/pg_type.h"
+#include "common/int.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
@@ -273,8 +282,24 @@ void
 dedup_evict(PipelineDef *def, TimestampTz watermark)
 {
 	TimestampTz cutoff;
+	TimestampTz stamp;
 	Oid			types[1] = {TIMESTAMPTZOID};
 	Datum		values[1];
+
+	/*
+	 * The keys first seen without an event time get the stream's current one
+	 * (the file's comment); the first_event_time index finds them (IS NULL).
+	 */
+	if (def->has_watermark && !TIMESTAMP_NOT_FINITE(watermark) &&
+		!pg_add_s64_overflow(watermark, stream_interval_usecs(&def->watermark, "watermark", true),
+							 &stamp) &&
+		IS_VALID_TIMESTAMP(stamp))
+	{
+		values[0] = TimestampTzGetDatum(stamp);
+		batch_spi(psprintf("UPDATE %s SET first_event_time = $1 WHERE first_event_time IS NULL",
+						   pipeline_state_table_name(def, DEDUP_SUFFIX)),
+				  1, types, values, NULL, SPI_OK_UPDATE);
+	}
 
 	if (!dedup_cutoff(def, watermark, &cutoff))
 		return;

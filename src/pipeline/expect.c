@@ -95,11 +95,14 @@ expect_none_fail(PipelineDef *def)
  * For the single-statement batch: "count(*) FILTER (WHERE <violates e>)"
  * for each expectation, then the count of the rows a drop expectation
  * takes out, as a select list over rows aliased "batch"; *drop_cond is the
- * condition of those rows (NULL without drop expectations).
+ * condition of those rows (NULL without drop expectations).  With and_cond,
+ * only the rows where it holds count (batch.c counts the kept rows in its
+ * scan of all rows read).
  */
 char *
-expect_count_list(PipelineDef *def, char **drop_cond)
+expect_count_list(PipelineDef *def, char **drop_cond, const char *and_cond)
 {
+	const char *and = and_cond ? psprintf("(%s) AND ", and_cond) : "";
 	StringInfoData sel;
 	StringInfoData cond;
 	ListCell   *lc;
@@ -110,7 +113,7 @@ expect_count_list(PipelineDef *def, char **drop_cond)
 	{
 		PipelineExpectation *e = lfirst(lc);
 
-		appendStringInfo(&sel, "pg_catalog.count(*) FILTER (WHERE %s), ", violates(e));
+		appendStringInfo(&sel, "pg_catalog.count(*) FILTER (WHERE %s%s), ", and, violates(e));
 		if (e->on_violation != PIPELINE_VIOLATION_DROP)
 			continue;
 		if (cond.len > 0)
@@ -118,8 +121,8 @@ expect_count_list(PipelineDef *def, char **drop_cond)
 		appendStringInfoString(&cond, violates(e));
 	}
 	*drop_cond = cond.len > 0 ? cond.data : NULL;
-	appendStringInfo(&sel, "pg_catalog.count(*) FILTER (WHERE %s)",
-					 *drop_cond ? *drop_cond : "false");
+	appendStringInfo(&sel, "pg_catalog.count(*) FILTER (WHERE %s%s)",
+					 and, *drop_cond ? *drop_cond : "false");
 	return sel.data;
 }
 
@@ -139,7 +142,7 @@ expect_quarantine_sql(PipelineBatch *b, List *columns, const char *from)
 	char	   *quarantine;
 	ListCell   *lc;
 
-	(void) expect_count_list(def, &cond);
+	(void) expect_count_list(def, &cond, NULL);
 	if (def->quarantine == NULL || cond == NULL)
 		return NULL;
 	initStringInfo(&which);
@@ -259,7 +262,7 @@ expect_apply(PipelineBatch *b, List *columns, int64 *failures, int64 *dropped)
 		char	   *cond;
 		char	   *ins;
 
-		(void) expect_count_list(def, &cond);
+		(void) expect_count_list(def, &cond, NULL);
 		ins = expect_quarantine_sql(b, columns, "pg_temp." PIPELINE_BATCH_TABLE);
 		if (ins != NULL)
 		{

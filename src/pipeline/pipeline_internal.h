@@ -163,6 +163,9 @@ extern PipelineDef *pipeline_load_unparsed(const char *name, bool missing_ok);
  * source's columns (def->name, source, target, options, search_path set);
  * check_expressions also plans the expectations' checks (create/alter) */
 extern void pipeline_def_parse(PipelineDef *def, bool check_expressions);
+/* catalog.c: TimeZone UTC (and one DateStyle, IntervalStyle) until the
+ * caller's AtEOXact_GUC: what every batch runs with */
+extern void pipeline_pin_time_settings(void);
 /* catalog.c: refuse text that is not exactly one SQL expression */
 extern void pipeline_check_expression_syntax(const char *expr, const char *what,
 											 const char *pipeline);
@@ -190,6 +193,19 @@ extern void pipeline_emit_create_state(PipelineDef *def);
 extern void pipeline_emit_reset_state(PipelineDef *def);
 extern void pipeline_emit(PipelineBatch *b);
 extern char *pipeline_emit_insert_sql(PipelineDef *def);
+
+/*
+ * window.c, for batch.c's single statement: whether the window runs in it
+ * (tumble and hop, append mode); the CTEs from the kept rows (CTE kept, rows
+ * with keep_cond true) to the INSERT insert_sql (as _streamext_t), given the
+ * new and the previous watermark as SQL; the WARNING about n kept rows
+ * without event time.
+ */
+extern bool pipeline_window_fusable(PipelineDef *def);
+extern char *pipeline_window_fused_sql(PipelineBatch *b, const char *kept, const char *keep_cond,
+									   const char *wm_sql, const char *prev_sql,
+									   const char *insert_sql);
+extern void pipeline_window_warn_no_event_time(PipelineBatch *b, int64 n);
 
 /* init.c: GUCs */
 extern int	pipeline_batches_keep;	/* streamext.pipeline_batches_keep */

@@ -125,11 +125,21 @@ source_heap_plan(PipelineDef *def, PipelineProgress *prog, PipelineRead *rd)
 
 	/* the literals are pg_snapshot/xid8 output: digits, colons, commas, braces */
 	/* operators qualified: batch.c may read under the pipeline's search_path */
+	/*
+	 * Each part is left out when it cannot exclude a row, which is the case
+	 * of a catch-up batch (every part costs a function call per row of every
+	 * scan of the source): the xip list of P when it is empty; the test
+	 * against S when S has no running transactions (its xip list is
+	 * empty), because every xid the range admits is below xmax(S) - the
+	 * xids of xip(P) too, as xmax(P) <= xmax(S) - and visible in S.
+	 */
 	newpred = psprintf("(" X " OPERATOR(pg_catalog.>=) '%s'::pg_catalog.xid8"
-					   " AND " X " OPERATOR(pg_catalog.<) '%s'::pg_catalog.xid8"
-					   " OR " X " OPERATOR(pg_catalog.=) ANY ('%s'::pg_catalog.xid8[]))"
-					   " AND pg_catalog.pg_visible_in_snapshot(" X ", '%s'::pg_catalog.pg_snapshot)",
-					   pxmax, sxmax, pxip, S);
+					   " AND " X " OPERATOR(pg_catalog.<) '%s'::pg_catalog.xid8%s)%s",
+					   pxmax, sxmax,
+					   strcmp(pxip, "{}") == 0 ? "" :
+					   psprintf(" OR " X " OPERATOR(pg_catalog.=) ANY ('%s'::pg_catalog.xid8[])", pxip),
+					   S[strlen(S) - 1] == ':' ? "" :
+					   psprintf(" AND pg_catalog.pg_visible_in_snapshot(" X ", '%s'::pg_catalog.pg_snapshot)", S));
 
 	s = batch_spi_text(psprintf("SELECT EXISTS (SELECT 1 FROM %s t WHERE %s)", src, newpred),
 					   0, NULL, NULL, NULL);

@@ -19,7 +19,9 @@
  *	  be supported at all;
  *	- a window that opens and closes inside one batch (a catch-up batch of
  *	  1M rows) is never buffered: the batch's rows are aggregated in one
- *	  INSERT ... SELECT, as the plain SQL would;
+ *	  INSERT ... SELECT, as the plain SQL would; for tumble and hop windows
+ *	  in append mode that is part of batch.c's single statement over the
+ *	  rows read (pipeline_window_fused_sql), with no temporary table;
  *	- the buffer is bounded by the watermark: a row leaves it when its last
  *	  window is final;
  *	- the cost: an open window's rows are stored once and read once more
@@ -419,12 +421,154 @@ session_append(PipelineBatch *b, const char *state, List *batch_cols,
 	return (int64) SPI_processed;
 }
 
+/* is nothing buffered? (in the caller's SPI connection) */
+static bool
+state_is_empty(const char *state)
+{
+	bool		isnull;
+
+	if (SPI_execute(psprintf("SELECT NOT EXISTS (SELECT FROM %s)", state), true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "window statement failed");
+	return DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+}
+
+/*
+ * batch.c's single statement (no temporary table) covers tumble and hop
+ * windows in append mode: which windows are final is known once the new
+ * watermark is, and that is an aggregate over the rows read, which the
+ * statement computes itself.  Update mode (a window's rows are re-read by
+ * every batch that touches it) and sessions (recomputed from the buffer)
+ * keep the steps of window_emit.
+ */
+bool
+pipeline_window_fusable(PipelineDef *def)
+{
+	return def->mode == PIPELINE_MODE_APPEND &&
+		(def->window_type == PIPELINE_WINDOW_TUMBLE || def->window_type == PIPELINE_WINDOW_HOP);
+}
+
+/* "'<text>'::pg_catalog.interval", and ", '<origin>'::pg_catalog.timestamptz" or "" */
+static char *
+interval_literal(const char *text)
+{
+	return psprintf("%s::pg_catalog.interval", quote_literal_cstr(text));
+}
+
+static char *
+origin_arg(PipelineDef *def)
+{
+	return def->has_origin ?
+		psprintf(", %s::pg_catalog.timestamptz", quote_literal_cstr(def->window_origin_text)) : "";
+}
+
+/*
+ * The parts of batch.c's single statement after the kept rows, for a tumble
+ * or hop window in append mode: the CTEs up to "batch" and the INSERT of the
+ * query's result as _streamext_t.  kept is the CTE of the kept rows (the
+ * batch's columns and PIPELINE_ET_COLUMN, aliased "batch" so that the
+ * checks in keep_cond can say batch.col), keep_cond the condition of the
+ * rows the expectations keep, wm_sql the new watermark and prev_sql the
+ * previous one (NULL before the first event).  The same rows as
+ * window_emit's steps, without staging them:
+ *
+ *	- the new watermark wm and the eviction bound are computed once
+ *	  (_streamext_wb; eviction_bound() in SQL);
+ *	- tumble: the final windows are the kept rows below the bound and the
+ *	  buffered rows below it, deleted as they are read (_streamext_wd); a
+ *	  catch-up batch whose buffer holds nothing final thus aggregates the
+ *	  rows read directly, as the plain INSERT ... SELECT ... GROUP BY would;
+ *	- hop: the windows ending in (prev, wm] over the kept and buffered rows
+ *	  below wm, read only when such a window exists (some_window_closes()
+ *	  in SQL), and the buffered rows below the bound are deleted;
+ *	- the kept rows at or above the bound (all of them before the first
+ *	  watermark) are buffered (_streamext_wi).
+ *
+ * The parts of one statement share its snapshot and none sees another's
+ * writes: the buffered rows read are those before this batch, and the rows
+ * buffered now are not read again.
+ */
+char *
+pipeline_window_fused_sql(PipelineBatch *b, const char *kept, const char *keep_cond,
+						  const char *wm_sql, const char *prev_sql, const char *insert)
+{
+	PipelineDef *def = b->def;
+	List	   *batch_cols = emit_batch_columns(def->source);
+	char	   *state = window_state_table(def);
+	char	   *cols = emit_column_list(batch_cols, NULL);
+	char	   *width = interval_literal(def->window_width_text);
+	char	   *slide = def->window_type == PIPELINE_WINDOW_HOP ?
+		interval_literal(def->window_slide_text) : width;
+	char	   *origin = origin_arg(def);
+	const char *bound = "(SELECT _streamext_bound FROM _streamext_wb)";
+	const char *wm = "(SELECT _streamext_wm FROM _streamext_wb)";
+	const char *closes = "(SELECT _streamext_closes FROM _streamext_wb)";
+	StringInfoData sql;
+
+	window_state_sync_columns(def, batch_cols);
+
+	initStringInfo(&sql);
+	/* wm - width is in the valid range whenever C's eviction_bound() is */
+	appendStringInfo(&sql, "_streamext_wb AS (SELECT _streamext_w.wm AS _streamext_wm,"
+					 " streamext.tumble_start(_streamext_w.wm" OP("-") "%s, %s%s)" OP("+") "%s AS _streamext_bound,"
+					 " coalesce((streamext.tumble_start(_streamext_w.wm" OP("-") "%s, %s%s)" OP("+") "%s)"
+					 OP(">") "%s, _streamext_w.wm IS NOT NULL) AS _streamext_closes"
+					 " FROM (SELECT (%s) AS wm) _streamext_w),",
+					 width, slide, origin, slide,
+					 width, slide, origin, width, prev_sql, wm_sql);
+	appendStringInfo(&sql, " _streamext_wi AS (INSERT INTO %s (%s, " ET ") SELECT %s, batch." ET
+					 " FROM %s batch WHERE batch." ET OP(">=")
+					 "coalesce(%s, '-infinity'::pg_catalog.timestamptz) AND (%s) RETURNING 1),",
+					 state, cols, emit_column_list(batch_cols, "batch."), kept, bound, keep_cond);
+	if (def->window_type == PIPELINE_WINDOW_TUMBLE && state_is_empty(state))
+	{
+		/* nothing buffered (a first or catch-up batch): the kept rows alone */
+		const char *ws = psprintf("streamext.tumble_start(batch." ET ", %s%s)", width, origin);
+
+		appendStringInfo(&sql, " batch AS (SELECT %s, %s AS window_start, (%s)" OP("+") "%s AS window_end"
+						 " FROM %s batch WHERE batch." ET OP("<") "%s AND (%s)),",
+						 emit_column_list(batch_cols, "batch."), ws, ws, width,
+						 kept, bound, keep_cond);
+	}
+	else if (def->window_type == PIPELINE_WINDOW_TUMBLE)
+	{
+		const char *ws = psprintf("streamext.tumble_start(_streamext_u." ET ", %s%s)", width, origin);
+
+		appendStringInfo(&sql, " _streamext_wd AS (DELETE FROM %s WHERE " ET OP("<") "%s"
+						 " RETURNING %s, " ET "),"
+						 " batch AS (SELECT %s, %s AS window_start, (%s)" OP("+") "%s AS window_end"
+						 " FROM (SELECT %s, batch." ET " FROM %s batch WHERE batch." ET OP("<") "%s AND (%s)"
+						 " UNION ALL SELECT %s, " ET " FROM _streamext_wd) _streamext_u),",
+						 state, bound, cols,
+						 emit_column_list(batch_cols, "_streamext_u."), ws, ws, width,
+						 emit_column_list(batch_cols, "batch."), kept, bound, keep_cond,
+						 cols);
+	}
+	else
+	{
+		appendStringInfo(&sql, " _streamext_wd AS (DELETE FROM %s WHERE " ET OP("<") "%s RETURNING 1),"
+						 " batch AS (SELECT %s, pg_catalog.lower(_streamext_h.r) AS window_start,"
+						 " pg_catalog.upper(_streamext_h.r) AS window_end"
+						 " FROM (SELECT %s, batch." ET " FROM %s batch WHERE %s AND batch." ET OP("<") "%s AND (%s)"
+						 " UNION ALL SELECT %s, " ET " FROM %s WHERE %s AND " ET OP("<") "%s) _streamext_u,"
+						 " LATERAL streamext.hop(_streamext_u." ET ", %s, %s%s) AS _streamext_h(r)"
+						 " WHERE pg_catalog.upper(_streamext_h.r)" OP("<=") "%s"
+						 " AND (%s IS NULL OR pg_catalog.upper(_streamext_h.r)" OP(">") "%s)),",
+						 state, bound,
+						 emit_column_list(batch_cols, "_streamext_u."),
+						 emit_column_list(batch_cols, "batch."), kept, closes, wm, keep_cond,
+						 cols, state, closes, wm,
+						 width, slide, origin, wm, prev_sql, prev_sql);
+	}
+	appendStringInfo(&sql, " _streamext_t AS (%s RETURNING 1)", insert);
+	return sql.data;
+}
+
 /*
  * Rows without an event time are in no window (Spark's window() drops them):
  * not silently - say how many and how to keep them.
  */
-static void
-warn_no_event_time(PipelineBatch *b, int64 n)
+void
+pipeline_window_warn_no_event_time(PipelineBatch *b, int64 n)
 {
 	if (n > 0)
 		ereport(WARNING,
@@ -469,7 +613,7 @@ window_emit(PipelineBatch *b, List *batch_cols, const char *insert)
 	if (!b->has_new_watermark && def->mode == PIPELINE_MODE_APPEND)
 	{
 		/* no event time yet: nothing is final, everything waits */
-		warn_no_event_time(b, buffer_rows(state, cols, false, values, nulls));
+		pipeline_window_warn_no_event_time(b, buffer_rows(state, cols, false, values, nulls));
 		return 0;
 	}
 
@@ -483,7 +627,7 @@ window_emit(PipelineBatch *b, List *batch_cols, const char *insert)
 				 * Nothing to write, nothing to evict (a row with no window
 				 * open after this batch would be late): keep the rows.
 				 */
-				warn_no_event_time(b, buffer_rows(state, cols, true, values, nulls));
+				pipeline_window_warn_no_event_time(b, buffer_rows(state, cols, true, values, nulls));
 				break;
 			}
 			if (def->mode == PIPELINE_MODE_UPDATE)
@@ -496,7 +640,7 @@ window_emit(PipelineBatch *b, List *batch_cols, const char *insert)
 			if (b->has_new_watermark &&
 				!(def->window_type == PIPELINE_WINDOW_TUMBLE && def->mode == PIPELINE_MODE_APPEND))
 				evict_rows(state, values, nulls);
-			warn_no_event_time(b, buffer_rows(state, cols, b->has_new_watermark,
+			pipeline_window_warn_no_event_time(b, buffer_rows(state, cols, b->has_new_watermark,
 											  values, nulls));
 			break;
 		case PIPELINE_WINDOW_SESSION:
@@ -506,7 +650,7 @@ window_emit(PipelineBatch *b, List *batch_cols, const char *insert)
 			{
 				bool		isnull;
 
-				warn_no_event_time(b, DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+				pipeline_window_warn_no_event_time(b, DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
 																  SPI_tuptable->tupdesc, 1, &isnull)));
 			}
 			break;
