@@ -111,6 +111,39 @@ SELECT r->'segments_rewritten' AS rewritten, r->'rows_after' AS rows_after
 FROM streamext.optimize('col_z2', '{k,n}') r;
 SELECT count(*), count(n), sum(n) FROM col_z2;
 
+-- vacuum after optimize: with the retention passed (retain 0, the check off) the
+-- oldest readable version is the OPTIMIZE version, and the segments it rewrote go
+-- with their chunks and deletion vectors; the rows stay, older versions are gone
+CREATE TABLE col_opt_vac (id int, v text) USING versioned_columnar;
+DO $$
+BEGIN
+	FOR b IN 0..9 LOOP                                                       -- versions 1-10
+		INSERT INTO col_opt_vac SELECT g, 'v' || g FROM generate_series(b * 50, b * 50 + 49) g;
+		COMMIT;
+	END LOOP;
+END $$;
+DELETE FROM col_opt_vac WHERE id % 4 = 0;                                  -- version 11
+SELECT r->'version' AS version, r->'segments_rewritten' AS rewritten, r->'segments_after' AS after
+FROM streamext.optimize('col_opt_vac') r;                                  -- version 12
+CREATE TABLE col_opt_vac_before AS SELECT * FROM col_opt_vac;
+SET streamext.vacuum_retention_check = off;
+SELECT r->'readable_from' AS readable_from, r->'segments_removed' AS segments_removed,
+	r->'deletion_records_removed' AS deletions_removed, r->'rows_removed' AS rows_removed
+FROM streamext.vacuum('col_opt_vac', '0') r;
+RESET streamext.vacuum_retention_check;
+SELECT count(*) AS segments, count(*) FILTER (WHERE removed_version IS NOT NULL) AS removed,
+	(SELECT count(*) FROM streamext.columnar_deletion d WHERE d.storage_id = s.storage_id) AS deletions
+FROM streamext.columnar_segment JOIN streamext.columnar_storage s USING (storage_id)
+WHERE s.relnode = pg_relation_filenode('col_opt_vac') GROUP BY s.storage_id;
+SELECT (SELECT count(*) FROM col_opt_vac) AS now, (SELECT count(*) FROM col_opt_vac_before) AS before,
+	(SELECT count(*) FROM (SELECT * FROM col_opt_vac EXCEPT SELECT * FROM col_opt_vac_before) d) AS differ,
+	(SELECT count(*) FROM streamext.as_of(NULL::col_opt_vac, 12)) AS as_of_12;
+SELECT streamext.verify('col_opt_vac') ->> 'readable_from' AS verified_readable_from;
+\set VERBOSITY default
+SELECT count(*) FROM streamext.as_of(NULL::col_opt_vac, 11);
+\set VERBOSITY terse
+DROP TABLE col_opt_vac, col_opt_vac_before;
+
 -- errors
 \set VERBOSITY default
 CREATE TABLE col_opt_heap (a int, p point, j json);
