@@ -114,6 +114,7 @@ extern int64 columnar_next_row(int64 storage_id);
 extern int64 columnar_latest_version(int64 storage_id, Snapshot snapshot);
 extern int64 columnar_live_rows_estimate(Relation rel);
 extern List *columnar_segments(int64 storage_id, Snapshot snapshot);
+extern List *columnar_live_segments(int64 storage_id, Snapshot snapshot);
 extern bool columnar_is_columnar(Relation rel);
 extern Oid	columnar_am_oid(void);
 extern bool columnar_relation_is_columnar(Oid relid);

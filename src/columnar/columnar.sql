@@ -161,6 +161,15 @@ CREATE VIEW streamext.maintenance_progress AS
 COMMENT ON VIEW streamext.maintenance_progress IS 'what each backend running streamext.optimize or streamext.vacuum is doing';
 GRANT SELECT ON streamext.maintenance_progress TO PUBLIC;
 
+-- OPTIMIZE (columnar_optimize.c, columnar_zorder.c): one version whose operation is
+-- OPTIMIZE, changing no row.  Not STRICT: zorder_by NULL means bin packing.  The
+-- caller must own the table (checked in C, like VACUUM FULL and CLUSTER).
+CREATE FUNCTION streamext.optimize(tbl regclass, zorder_by text[] DEFAULT NULL, "full" boolean DEFAULT false)
+	RETURNS jsonb
+	AS 'MODULE_PATHNAME', 'columnar_optimize' LANGUAGE C VOLATILE
+	SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION streamext.optimize(regclass, text[], boolean) IS 'compact small and much-deleted segments of a versioned_columnar table into full ones, or with zorder_by cluster its rows on a Z-order curve over those columns; returns metrics';
+
 -- VACUUM with a retention (Delta's): removes what no version committed within
 -- retain, and no pipeline reading the table, still needs.  Owner only.
 CREATE FUNCTION streamext.vacuum(tbl regclass, retain interval DEFAULT '7 days', dry_run boolean DEFAULT false)

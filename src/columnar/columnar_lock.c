@@ -95,13 +95,19 @@ columnar_row_state(Relation rel, int64 rownum, CommandId *cmax, int64 *successor
 		*cmax = pd->cids[r];
 		return COLUMNAR_ROW_SELF_DELETED;
 	}
-	if (seg.removed_version != 0 || pd->removed)
-		return COLUMNAR_ROW_DELETED;
+	/*
+	 * A deleted row's successor first, even in a removed segment: OPTIMIZE
+	 * removes the segments it rewrote and records each of their rows' new
+	 * row number, so that a writer with an older snapshot follows the row
+	 * to its copy instead of losing its change.
+	 */
 	if (pd->committed[r / 8] & (1 << (r % 8)))
 	{
 		*successor = columnar_row_successor(storage_id, seg.segno, r);
 		return COLUMNAR_ROW_DELETED;
 	}
+	if (seg.removed_version != 0 || pd->removed)
+		return COLUMNAR_ROW_DELETED;
 	return COLUMNAR_ROW_LIVE;
 }
 

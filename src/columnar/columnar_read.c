@@ -77,16 +77,55 @@ struct ColumnarReader
 static bool segment_refuted(ColumnarReader *r, int idx);
 
 
+/* The statistics in one chunk row, for the skip keys on its column, of segment idx. */
+static void
+stat_from_chunk(ColumnarReader *r, HeapTuple tup, TupleDesc cdesc, int idx)
+{
+	bool		n;
+	int			attnum = DatumGetInt16(heap_getattr(tup, Anum_columnar_chunk_attnum, cdesc, &n));
+	int			k = 0;
+	ListCell   *lc;
+
+	foreach(lc, r->skip_keys)
+	{
+		ColumnarSkipKey *sk = lfirst(lc);
+		SegStat    *st = &r->stats[idx * r->nkeys + k++];
+		bool		n1,
+					n2;
+		Datum		mind,
+					maxd;
+
+		if (sk->attnum != attnum)
+			continue;
+		st->present = true;
+		st->null_count = DatumGetInt32(heap_getattr(tup, Anum_columnar_chunk_null_count, cdesc, &n));
+		mind = heap_getattr(tup, Anum_columnar_chunk_min_value, cdesc, &n1);
+		maxd = heap_getattr(tup, Anum_columnar_chunk_max_value, cdesc, &n2);
+		st->has_minmax = !n1 && !n2;
+		if (st->has_minmax && sk->strategy > 0)
+		{
+			Form_pg_attribute att = TupleDescAttr(r->tupdesc, attnum - 1);
+
+			st->minv = columnar_decode_value(DatumGetByteaPP(mind), att);
+			st->maxv = columnar_decode_value(DatumGetByteaPP(maxd), att);
+		}
+	}
+}
+
 /*
  * Read the statistics the skip keys need for every segment in one index
  * scan of the chunk table (one lookup per segment would cost more than the
- * skipping saves on tables of many small segments).
+ * skipping saves on tables of many small segments) -- unless most of the
+ * storage's segments are not read (removed by OPTIMIZE or TRUNCATE, or not
+ * yet added as of the version read): then one lookup per segment and
+ * column is less than the chunks of all the others.  nall: segments of the
+ * storage.
  */
 static void
-load_stats(ColumnarReader *r)
+load_stats(ColumnarReader *r, int nall)
 {
 	Relation	rel;
-	ScanKeyData key;
+	ScanKeyData key[3];
 	SysScanDesc scan;
 	HeapTuple	tup;
 	TupleDesc	cdesc;
@@ -98,20 +137,45 @@ load_stats(ColumnarReader *r)
 	r->stats = palloc0(sizeof(SegStat) * r->nsegs * r->nkeys);
 	rel = table_open(ColumnarChunkRelationId(), AccessShareLock);
 	cdesc = RelationGetDescr(rel);
-	ScanKeyInit(&key, Anum_columnar_chunk_storage_id, BTEqualStrategyNumber, F_INT8EQ,
-				Int64GetDatum(r->storage_id));
+	if ((int64) nall > 2 * (int64) r->nsegs * r->nkeys)
+	{
+		Bitmapset  *attnums = NULL;
+		ListCell   *lc;
+		int			idx;
+
+		foreach(lc, r->skip_keys)
+			attnums = bms_add_member(attnums, ((ColumnarSkipKey *) lfirst(lc))->attnum);
+		for (idx = 0; idx < r->nsegs; idx++)
+		{
+			int			a = -1;
+
+			CHECK_FOR_INTERRUPTS();
+			while ((a = bms_next_member(attnums, a)) >= 0)
+			{
+				ScanKeyInit(&key[0], Anum_columnar_chunk_storage_id, BTEqualStrategyNumber, F_INT8EQ,
+							Int64GetDatum(r->storage_id));
+				ScanKeyInit(&key[1], Anum_columnar_chunk_segno, BTEqualStrategyNumber, F_INT8EQ,
+							Int64GetDatum(r->segs[idx].segno));
+				ScanKeyInit(&key[2], Anum_columnar_chunk_attnum, BTEqualStrategyNumber, F_INT2EQ, Int16GetDatum(a));
+				scan = systable_beginscan(rel, ColumnarChunkPkeyIndexId(), true,
+										  SnapshotSelf, 3, key);
+				if (HeapTupleIsValid(tup = systable_getnext(scan)))
+					stat_from_chunk(r, tup, cdesc, idx);
+				systable_endscan(scan);
+			}
+		}
+		table_close(rel, AccessShareLock);
+		return;
+	}
+	ScanKeyInit(&key[0], Anum_columnar_chunk_storage_id, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(r->storage_id));
 	scan = systable_beginscan(rel, ColumnarChunkPkeyIndexId(), true,
-							  SnapshotSelf, 1, &key);
+							  SnapshotSelf, 1, key);
 	while (HeapTupleIsValid(tup = systable_getnext(scan)))
 	{
 		bool		n;
 		int64		segno = DatumGetInt64(heap_getattr(tup, Anum_columnar_chunk_segno, cdesc, &n));
-		int			attnum = DatumGetInt16(heap_getattr(tup, Anum_columnar_chunk_attnum, cdesc, &n));
 		int			lo = 0;
 		int			hi = r->nsegs - 1;
-		int			idx = -1;
-		int			k;
-		ListCell   *lc;
 
 		CHECK_FOR_INTERRUPTS();
 		while (lo <= hi)
@@ -120,41 +184,13 @@ load_stats(ColumnarReader *r)
 
 			if (r->segs[mid].segno == segno)
 			{
-				idx = mid;
+				stat_from_chunk(r, tup, cdesc, mid);
 				break;
 			}
 			if (r->segs[mid].segno < segno)
 				lo = mid + 1;
 			else
 				hi = mid - 1;
-		}
-		if (idx < 0)
-			continue;
-		k = 0;
-		foreach(lc, r->skip_keys)
-		{
-			ColumnarSkipKey *sk = lfirst(lc);
-			SegStat    *st = &r->stats[idx * r->nkeys + k++];
-			bool		n1,
-						n2;
-			Datum		mind,
-						maxd;
-
-			if (sk->attnum != attnum)
-				continue;
-			st->present = true;
-			st->null_count = DatumGetInt32(heap_getattr(tup, Anum_columnar_chunk_null_count,
-														cdesc, &n));
-			mind = heap_getattr(tup, Anum_columnar_chunk_min_value, cdesc, &n1);
-			maxd = heap_getattr(tup, Anum_columnar_chunk_max_value, cdesc, &n2);
-			st->has_minmax = !n1 && !n2;
-			if (st->has_minmax && sk->strategy > 0)
-			{
-				Form_pg_attribute att = TupleDescAttr(r->tupdesc, attnum - 1);
-
-				st->minv = columnar_decode_value(DatumGetByteaPP(mind), att);
-				st->maxv = columnar_decode_value(DatumGetByteaPP(maxd), att);
-			}
 		}
 	}
 	systable_endscan(scan);
@@ -181,9 +217,28 @@ segment_refuted(ColumnarReader *r, int idx)
 static void
 load_segments(ColumnarReader *r)
 {
-	List	   *segs = columnar_segments(r->storage_id, r->snapshot);
+	List	   *segs;
 	ListCell   *lc;
 	MemoryContext old = MemoryContextSwitchTo(GetMemoryChunkContext(r));
+	int			nall;
+
+	/*
+	 * A current read needs only the live segments; nall, the segments of
+	 * the storage, is then bounded by the row counter (every segment takes
+	 * up to streamext.columnar_segment_rows row numbers, or a writer's
+	 * reservation of them).
+	 */
+	if (r->as_of == 0)
+	{
+		segs = columnar_live_segments(r->storage_id, r->snapshot);
+		nall = (int) Min(columnar_next_row(r->storage_id) / Max(columnar_segment_rows, 1),
+						 (int64) INT_MAX);
+	}
+	else
+	{
+		segs = columnar_segments(r->storage_id, r->snapshot);
+		nall = list_length(segs);
+	}
 
 	r->segs = palloc(sizeof(ColumnarSegment) * (list_length(segs) + 1));
 	r->nsegs = 0;
@@ -201,8 +256,8 @@ load_segments(ColumnarReader *r)
 			continue;
 		r->segs[r->nsegs++] = *seg;
 	}
+	load_stats(r, Max(nall, list_length(segs)));
 	list_free_deep(segs);
-	load_stats(r);
 	MemoryContextSwitchTo(old);
 }
 

@@ -282,6 +282,30 @@ add_as_of_path(PlannerInfo *root, RelOptInfo *rel, RangeTblEntry *rte)
 }
 
 /*
+ * More than 2000 live segments: reading their statistics at plan time would
+ * cost too much.  The row number counter bounds the count cheaply; only
+ * when it is past the bound (micro-batches each take a whole reservation of
+ * row numbers, and OPTIMIZE's new rows move it on while the rewritten
+ * segments no longer count) are the live segments counted.
+ */
+static bool
+too_many_segments(int64 storage_id)
+{
+	List	   *segs;
+	ListCell   *lc;
+	int			live = 0;
+
+	if (columnar_next_row(storage_id) / Max(columnar_segment_rows, 1) <= 2000)
+		return false;
+	segs = columnar_segments(storage_id, GetActiveSnapshot());
+	foreach(lc, segs)
+		if (((ColumnarSegment *) lfirst(lc))->removed_version == 0)
+			live++;
+	list_free_deep(segs);
+	return live > 2000;
+}
+
+/*
  * The share of segments a scan still reads after skipping, from the
  * segments' statistics themselves, for the keys whose value the planner can
  * estimate (ANALYZE's correlation cannot help: its sample loses the rows'
@@ -304,8 +328,7 @@ skip_fraction(PlannerInfo *root, RelOptInfo *rel, Oid relid)
 		return 1.0;
 	relation = table_open(relid, NoLock);
 	storage_id = columnar_storage_id(relation, true);
-	if (storage_id == 0 ||
-		columnar_next_row(storage_id) / Max(columnar_segment_rows, 1) > 2000)
+	if (storage_id == 0 || too_many_segments(storage_id))
 	{
 		table_close(relation, NoLock);
 		return 1.0;

@@ -495,6 +495,54 @@ columnar_segments(int64 storage_id, Snapshot snapshot)
 	return result;
 }
 
+static int
+cmp_segment_segno(const ListCell *a, const ListCell *b)
+{
+	int64		x = ((ColumnarSegment *) lfirst(a))->segno;
+	int64		y = ((ColumnarSegment *) lfirst(b))->segno;
+
+	return (x > y) - (x < y);
+}
+
+/*
+ * The segment rows of a storage visible to snapshot that are not removed,
+ * in row order: through the removed_version index (IS NULL), so that the
+ * segments an OPTIMIZE or a TRUNCATE removed, which time travel keeps, cost
+ * a current read nothing.
+ */
+List *
+columnar_live_segments(int64 storage_id, Snapshot snapshot)
+{
+	Relation	rel = table_open(ColumnarSegmentRelationId(), AccessShareLock);
+	ScanKeyData key[2];
+	SysScanDesc scan;
+	HeapTuple	tup;
+	List	   *result = NIL;
+
+	ScanKeyInit(&key[0], Anum_columnar_segment_storage_id, BTEqualStrategyNumber, F_INT8EQ,
+				Int64GetDatum(storage_id));
+	ScanKeyEntryInitialize(&key[1], SK_ISNULL | SK_SEARCHNULL,
+						   Anum_columnar_segment_removed_version, InvalidStrategy, InvalidOid,
+						   InvalidOid, InvalidOid, (Datum) 0);
+	scan = systable_beginscan(rel, ColumnarSegmentRemovedIndexId(), true,
+							  snapshot, 2, key);
+	while (HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		ColumnarSegment *seg = palloc(sizeof(ColumnarSegment));
+
+		segment_from_tuple(tup, RelationGetDescr(rel), seg);
+		if (seg->removed_version == 0)
+			result = lappend(result, seg);
+		else
+			pfree(seg);
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	if (list_length(result) > 1)
+		list_sort(result, cmp_segment_segno);
+	return result;
+}
+
 /* The segment holding a row number, if one is visible to snapshot. */
 bool
 columnar_find_segment(int64 storage_id, int64 rownum, Snapshot snapshot,
