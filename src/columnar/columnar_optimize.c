@@ -71,7 +71,7 @@
 
 void
 columnar_optimize_read_input(Relation rel, int64 storage_id, OptInput *in, Bitmapset *attrs,
-                             Datum **vals, bool **nulls)
+			     Datum **vals, bool **nulls)
 {
 	TupleDesc tupdesc = RelationGetDescr(rel);
 	int a;
@@ -289,7 +289,7 @@ cmp_int64(const void *a, const void *b)
 /* The live segments to rewrite, as of version R seen by snapshot; *total_live their live rows. */
 static OptInput *
 choose_inputs(int64 storage_id, Snapshot snapshot, int64 R, const ZorderColumns *z,
-              const char *zjson, bool full, int *ninputs, int64 *total_live)
+	      const char *zjson, bool full, int *ninputs, int64 *total_live)
 {
 	List *segs = columnar_segments(storage_id, snapshot);
 	OptInput *inputs = palloc(sizeof(OptInput) * Max(list_length(segs), 1));
@@ -391,7 +391,7 @@ mark_removed(Relation segrel, int64 storage_id, int64 segno, int64 version)
  */
 static int64
 commit_rewrite(int64 storage_id, int64 V, OptInput *inputs, int ninputs, OptWriter *w,
-               const int64 *newpos)
+	       const int64 *newpos)
 {
 	Relation segrel = table_open(ColumnarSegmentRelationId(), RowExclusiveLock);
 	uint8 **redo = palloc0(sizeof(uint8 *) * Max(w->nsegs, 1));

@@ -118,7 +118,7 @@ cmp_sample(const void *a, const void *b, void *arg)
 /* Range boundaries of every column from a sample of the input rows. */
 static void
 sample_ranges(Relation rel, int64 storage_id, const ZorderColumns *z, OptInput *inputs, int ninputs,
-              int64 total_live, ZorderRanges *ranges)
+	      int64 total_live, ZorderRanges *ranges)
 {
 	TupleDesc tupdesc = RelationGetDescr(rel);
 	int64 stride = Max(1, total_live / ZORDER_SAMPLE);
@@ -259,7 +259,7 @@ z_key(ZorderRanges *ranges, int ncols, int maxbits, Datum *vals, bool *nulls)
 
 void
 columnar_zorder_rewrite(Relation rel, int64 storage_id, const ZorderColumns *z, OptInput *inputs,
-                        int ninputs, int64 total_live, OptWriter *w, int64 *newpos)
+			int ninputs, int64 total_live, OptWriter *w, int64 *newpos)
 {
 	TupleDesc tupdesc = RelationGetDescr(rel);
 	ZorderRanges ranges[ZORDER_MAX_COLUMNS];
