@@ -646,6 +646,15 @@ columnar_vacuum(PG_FUNCTION_ARGS)
 	char	   *json;
 
 	memset(&c, 0, sizeof(c));
+
+	/*
+	 * The owner check comes before the lock, as VACUUM's: a role that may
+	 * not vacuum the table must not wait for a lock its owner holds and
+	 * queue every later reader and writer behind it.  Checked again once
+	 * locked (an ALTER OWNER may have committed in between).
+	 */
+	if (!pg_class_ownercheck(relid, GetUserId()))
+		aclcheck_error(ACLCHECK_NOT_OWNER, OBJECT_TABLE, get_rel_name(relid));
 	rel = table_open(relid, ShareUpdateExclusiveLock);
 	if (!columnar_is_columnar(rel))
 		ereport(ERROR,

@@ -116,12 +116,21 @@ owned_names(const OwnedCatalog *c, Oid role)
 	return names;
 }
 
-/* DROP ROLE: refuse while a role owns a pipeline, source or alert here. */
+/*
+ * DROP ROLE: refuse while a role owns a pipeline, source or alert here.
+ *
+ * This runs before PostgreSQL's DropRole, and the error names what the role
+ * owns, which row-level security hides from other roles: so only for a
+ * caller DropRole would let that far (CREATEROLE, and superuser for a
+ * superuser role).  For anyone else DropRole reports its own refusal.
+ */
 static void
 check_drop_role(DropRoleStmt *stmt)
 {
 	ListCell   *lc;
 
+	if (!has_createrole_privilege(GetUserId()))
+		return;
 	foreach(lc, stmt->roles)
 	{
 		RoleSpec   *spec = lfirst(lc);
@@ -135,6 +144,8 @@ check_drop_role(DropRoleStmt *stmt)
 		role = get_role_oid(spec->rolename, true);
 		if (!OidIsValid(role))
 			continue;			/* DROP ROLE reports it (or skips it: IF EXISTS) */
+		if (superuser_arg(role) && !superuser())
+			continue;			/* DROP ROLE refuses it */
 		initStringInfo(&detail);
 		for (int i = 0; i < lengthof(owned_catalogs); i++)
 		{

@@ -6,4 +6,4 @@
 . "$SE_LIB"; se_test_begin
 se_pg_start pg1
 se_psql pg1 -c "CREATE EXTENSION streamext"
-se_isolation_specs pg1 columnar_vacuum_ 1
+se_isolation_specs pg1 columnar_vacuum_ 2
