@@ -158,6 +158,24 @@ SET streamext.batch_log_level = 'log';
 RESET ROLE;
 SELECT has_function_privilege('public', 'streamext.metrics()', 'EXECUTE') AS public_may;
 
+-- the last OPTIMIZE and VACUUM of a versioned_columnar table: no sample before, one after
+SELECT count(*) AS before FROM regexp_split_to_table(streamext.metrics(), E'\n') l
+	WHERE l ~ '^streamext_columnar_last_(optimize|vacuum)_seconds\{table="se_mon.mon_col"\}';
+SELECT (streamext.optimize('se_mon.mon_col')) ->> 'segments_rewritten' AS rewritten;
+SET streamext.vacuum_retention_check = off;
+SELECT (streamext.vacuum('se_mon.mon_col', retain => '0 seconds')) ->> 'readable_from' IS NOT NULL AS vacuumed;
+RESET streamext.vacuum_retention_check;
+CREATE TEMP TABLE mv AS SELECT l FROM regexp_split_to_table(streamext.metrics(), E'\n') l
+	WHERE l ~ '^streamext_columnar_last_(optimize|vacuum)_seconds\{table="se_mon.mon_col"\}';
+SELECT regexp_replace(l, ' [0-9.]+$', ' <time>') AS l,
+	substring(l FROM ' ([0-9.]+)$')::numeric = (SELECT extract(epoch FROM max(committed_at))
+		FROM streamext.history('se_mon.mon_col') WHERE operation = 'OPTIMIZE') AS as_in_history
+	FROM mv WHERE l LIKE '%optimize%';
+-- (a vacuum writes a VACUUM version only when it removed something: the sample follows history)
+SELECT (SELECT count(*) FROM mv WHERE l LIKE '%vacuum%') =
+	(SELECT count(*) > 0 FROM streamext.history('se_mon.mon_col') WHERE operation = 'VACUUM')::int
+	AS vacuum_sample_as_in_history;
+
 SELECT streamext.drop_source(E'src "q" \\ 1');
 SELECT streamext.drop_pipeline(E'pipe "p" \\ 1');
 DROP ROLE se_mon_plain, se_mon_reader;

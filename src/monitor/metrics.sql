@@ -62,7 +62,9 @@ WITH fam(ord, name, type, help) AS (VALUES
 	(50, 'streamext_columnar_versions', 'gauge', 'newest committed version of the versioned_columnar table'),
 	(51, 'streamext_columnar_segments', 'gauge', 'live segments (row groups) of the table'),
 	(52, 'streamext_columnar_bytes', 'gauge', 'bytes the table occupies in its segment tables (all versions)'),
-	(53, 'streamext_columnar_rows', 'gauge', 'rows of the newest version')
+	(53, 'streamext_columnar_rows', 'gauge', 'rows of the newest version'),
+	(54, 'streamext_columnar_last_optimize_seconds', 'gauge', 'commit time of the table''s newest OPTIMIZE version as a Unix timestamp (no sample: never optimized)'),
+	(55, 'streamext_columnar_last_vacuum_seconds', 'gauge', 'commit time of the table''s newest VACUUM version (a vacuum that removed data) as a Unix timestamp (no sample: none)')
 ),
 src AS (
 	SELECT s.id, 'source="' || streamext._prom_label(s.name) || '"' AS lbl, st.state, st.workers
@@ -155,7 +157,10 @@ samples(family, obj, seq, line) AS (
 		('streamext_columnar_versions', (SELECT coalesce(max(v.version), 0) FROM streamext.columnar_version v WHERE v.storage_id = col.storage_id)),
 		('streamext_columnar_segments', (SELECT count(*) FROM streamext.columnar_segment g WHERE g.storage_id = col.storage_id AND g.removed_version IS NULL)),
 		('streamext_columnar_bytes', streamext.columnar_size(col.oid)),
-		('streamext_columnar_rows', (SELECT coalesce(sum(v.rows_added - v.rows_removed), 0) FROM streamext.columnar_version v WHERE v.storage_id = col.storage_id))) f(metric, value)
+		('streamext_columnar_rows', (SELECT coalesce(sum(v.rows_added - v.rows_removed), 0) FROM streamext.columnar_version v WHERE v.storage_id = col.storage_id)),
+		('streamext_columnar_last_optimize_seconds', (SELECT extract(epoch FROM max(v.committed_at)) FROM streamext.columnar_version v WHERE v.storage_id = col.storage_id AND v.operation = 'OPTIMIZE')),
+		('streamext_columnar_last_vacuum_seconds', (SELECT extract(epoch FROM max(v.committed_at)) FROM streamext.columnar_version v WHERE v.storage_id = col.storage_id AND v.operation = 'VACUUM'))) f(metric, value)
+	WHERE f.value IS NOT NULL
 )
 SELECT string_agg(block, '' ORDER BY ord)
 FROM (
