@@ -205,6 +205,8 @@ typedef struct ColumnarPendingDel
 typedef struct ColumnarWriteState ColumnarWriteState;
 
 extern ColumnarWriteState *columnar_write_state_find(int64 storage_id);
+/* The write state for a row write: errors after an OPTIMIZE or VACUUM in this transaction. */
+extern ColumnarWriteState *columnar_write_state_for_rows(Relation rel);
 extern bool columnar_own_row_cid(ColumnarWriteState *ws, int64 rownum, CommandId *cid);
 extern void columnar_write_state_dropped(int64 storage_id);
 extern ColumnarWriteState *columnar_get_write_state(Relation rel);
@@ -338,6 +340,12 @@ typedef struct ColumnarVersionRow
 
 extern Relation columnar_api_open(Oid relid, LOCKMODE mode, AclMode right);
 extern List *columnar_api_versions(int64 storage_id);
+
+/* streamext.verify (columnar_verify.c, columnar_verify_history.c) */
+extern void columnar_verify_corrupt(Relation rel, const char *fmt,...)
+			pg_attribute_printf(2, 3) pg_attribute_noreturn();
+extern void columnar_verify_history(Relation rel, int64 storage_id, Snapshot snapshot,
+									List *segs, int64 readable_from);
 #endif							/* COLUMNAR_INTERNAL */
 
 #endif							/* STREAMEXT_COLUMNAR_H */

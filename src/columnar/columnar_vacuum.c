@@ -666,6 +666,13 @@ columnar_vacuum(PG_FUNCTION_ARGS)
 		aclcheck_error(ACLCHECK_NOT_OWNER, OBJECT_TABLE, RelationGetRelationName(rel));
 	check_retention(retain);
 	storage_id = columnar_storage_id(rel, false);
+	/* its version must hold its removal only (the rows written so far would be labelled VACUUM) */
+	if (columnar_write_state_find(storage_id) != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("cannot vacuum table \"%s\": this transaction has written to it",
+						RelationGetRelationName(rel)),
+				 errhint("Run streamext.vacuum in a transaction of its own.")));
 
 	columnar_progress_begin(relid, "vacuum");
 	columnar_progress_phase("scanning versions");

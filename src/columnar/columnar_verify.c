@@ -4,7 +4,8 @@
  *		table's storage (versions, segments, chunks, deletion vectors, the
  *		row count a scan returns, what streamext.vacuum kept) and errors on
  *		the first broken one.  Split from columnar_api.c, whose helpers to
- *		open the table and list its versions it shares.
+ *		open the table and list its versions it shares; what OPTIMIZE and
+ *		VACUUM versions promise is checked by columnar_verify_history.c.
  */
 #include "postgres.h"
 
@@ -37,11 +38,9 @@
 /* verify                                                            */
 /* ---------------------------------------------------------------- */
 
-static void
-corrupt(Relation rel, const char *fmt,...) pg_attribute_printf(2, 3);
-
-static void
-corrupt(Relation rel, const char *fmt,...)
+/* Report the first broken invariant (amcheck's way: ERRCODE_DATA_CORRUPTED). */
+void
+columnar_verify_corrupt(Relation rel, const char *fmt,...)
 {
 	va_list		ap;
 	StringInfoData buf;
@@ -99,9 +98,19 @@ columnar_verify(PG_FUNCTION_ARGS)
 	HeapTuple	tup;
 	StringInfoData out;
 	int64		readable_from;
+	bool	   *has_chunk;
+	ColumnarSegment **with_chunk;	/* per column: the oldest segment with a chunk */
+	ColumnarSegment **without_chunk;	/* per column: the newest segment without */
 
 	if (storage_id == 0)
-		corrupt(rel, "its relfilenode %u has no storage", rel->rd_node.relNode);
+		columnar_verify_corrupt(rel, "its relfilenode %u has no storage", rel->rd_node.relNode);
+
+	/*
+	 * Like any reader of old versions, hold the old-version readers lock: no
+	 * streamext.vacuum removes what verify is reading (it checks versions
+	 * down to the oldest readable one).  No version is too old to check.
+	 */
+	columnar_check_readable(rel, storage_id, PG_INT64_MAX, false);
 
 	/* versions: 1..N, commit times strictly increasing */
 	versions = columnar_api_versions(storage_id);
@@ -110,10 +119,10 @@ columnar_verify(PG_FUNCTION_ARGS)
 		ColumnarVersionRow *v = lfirst(lc);
 
 		if (v->version != expect)
-			corrupt(rel, "version " INT64_FORMAT " follows version " INT64_FORMAT,
+			columnar_verify_corrupt(rel, "version " INT64_FORMAT " follows version " INT64_FORMAT,
 					v->version, expect - 1);
 		if (v->committed_at <= last_at)
-			corrupt(rel, "version " INT64_FORMAT " was not committed after its predecessor",
+			columnar_verify_corrupt(rel, "version " INT64_FORMAT " was not committed after its predecessor",
 					v->version);
 		last_at = v->committed_at;
 		expect++;
@@ -124,6 +133,9 @@ columnar_verify(PG_FUNCTION_ARGS)
 
 	/* segments: disjoint row ranges below the counter, versions in range */
 	segs = columnar_segments(storage_id, snapshot);
+	has_chunk = palloc0(sizeof(bool) * Max(tupdesc->natts, 1));
+	with_chunk = palloc0(sizeof(ColumnarSegment *) * Max(tupdesc->natts, 1));
+	without_chunk = palloc0(sizeof(ColumnarSegment *) * Max(tupdesc->natts, 1));
 	foreach(lc, segs)
 	{
 		ColumnarSegment *seg = lfirst(lc);
@@ -139,19 +151,19 @@ columnar_verify(PG_FUNCTION_ARGS)
 
 		CHECK_FOR_INTERRUPTS();
 		if (seg->row_count <= 0)
-			corrupt(rel, "segment " INT64_FORMAT " has %d rows", seg->segno, seg->row_count);
+			columnar_verify_corrupt(rel, "segment " INT64_FORMAT " has %d rows", seg->segno, seg->row_count);
 		if (seg->segno < prev_end)
-			corrupt(rel, "segment " INT64_FORMAT " overlaps the segment before it", seg->segno);
+			columnar_verify_corrupt(rel, "segment " INT64_FORMAT " overlaps the segment before it", seg->segno);
 		prev_end = seg->segno + seg->row_count;
 		if (prev_end > next_row)
-			corrupt(rel, "segment " INT64_FORMAT " ends beyond the row number counter " INT64_FORMAT,
+			columnar_verify_corrupt(rel, "segment " INT64_FORMAT " ends beyond the row number counter " INT64_FORMAT,
 					seg->segno, next_row);
 		if (seg->added_version < 1 || seg->added_version > max_version)
-			corrupt(rel, "segment " INT64_FORMAT " was added by unknown version " INT64_FORMAT,
+			columnar_verify_corrupt(rel, "segment " INT64_FORMAT " was added by unknown version " INT64_FORMAT,
 					seg->segno, seg->added_version);
 		if (seg->removed_version != 0 &&
 			(seg->removed_version < seg->added_version || seg->removed_version > max_version))
-			corrupt(rel, "segment " INT64_FORMAT " was removed by version " INT64_FORMAT " out of range",
+			columnar_verify_corrupt(rel, "segment " INT64_FORMAT " was removed by version " INT64_FORMAT " out of range",
 					seg->segno, seg->removed_version);
 
 		/* every chunk decodes to the right number of values and statistics */
@@ -178,11 +190,23 @@ columnar_verify(PG_FUNCTION_ARGS)
 			attnum = DatumGetInt16(cv[Anum_columnar_chunk_attnum - 1]);
 			nchunks++;
 			if (attnum < 1 || attnum > tupdesc->natts)
-				corrupt(rel, "segment " INT64_FORMAT " has a chunk of unknown column %d",
+				columnar_verify_corrupt(rel, "segment " INT64_FORMAT " has a chunk of unknown column %d",
 						seg->segno, attnum);
 			att = TupleDescAttr(tupdesc, attnum - 1);
 			if (att->attisdropped)
 				continue;
+			has_chunk[attnum - 1] = true;
+			if (DatumGetInt32(cv[Anum_columnar_chunk_null_count - 1]) < 0 ||
+				DatumGetInt32(cv[Anum_columnar_chunk_null_count - 1]) > seg->row_count)
+				columnar_verify_corrupt(rel, "segment " INT64_FORMAT " column \"%s\" counts %d NULLs in %d rows",
+										seg->segno, NameStr(att->attname),
+										DatumGetInt32(cv[Anum_columnar_chunk_null_count - 1]),
+										seg->row_count);
+			if (cn[Anum_columnar_chunk_min_value - 1] != cn[Anum_columnar_chunk_max_value - 1])
+				columnar_verify_corrupt(rel, "segment " INT64_FORMAT " column \"%s\" has a %s but no %s",
+										seg->segno, NameStr(att->attname),
+										cn[Anum_columnar_chunk_min_value - 1] ? "max" : "min",
+										cn[Anum_columnar_chunk_min_value - 1] ? "min" : "max");
 			dv = palloc(sizeof(Datum) * seg->row_count);
 			dn = palloc(sizeof(bool) * seg->row_count);
 			columnar_decode_chunk(DatumGetByteaPP(cv[Anum_columnar_chunk_data - 1]), att,
@@ -192,7 +216,7 @@ columnar_verify(PG_FUNCTION_ARGS)
 				if (dn[i])
 					nn++;
 			if (nn != DatumGetInt32(cv[Anum_columnar_chunk_null_count - 1]))
-				corrupt(rel, "segment " INT64_FORMAT " column \"%s\" has %d NULLs, its statistics say %d",
+				columnar_verify_corrupt(rel, "segment " INT64_FORMAT " column \"%s\" has %d NULLs, its statistics say %d",
 						seg->segno, NameStr(att->attname), nn,
 						DatumGetInt32(cv[Anum_columnar_chunk_null_count - 1]));
 			tc = lookup_type_cache(att->atttypid, TYPECACHE_CMP_PROC_FINFO);
@@ -212,7 +236,7 @@ columnar_verify(PG_FUNCTION_ARGS)
 														dv[i], minv)) < 0 ||
 						DatumGetInt32(FunctionCall2Coll(&tc->cmp_proc_finfo, att->attcollation,
 														dv[i], maxv)) > 0)
-						corrupt(rel, "segment " INT64_FORMAT " column \"%s\" has a value outside its min/max",
+						columnar_verify_corrupt(rel, "segment " INT64_FORMAT " column \"%s\" has a value outside its min/max",
 								seg->segno, NameStr(att->attname));
 				}
 			}
@@ -221,6 +245,32 @@ columnar_verify(PG_FUNCTION_ARGS)
 		table_close(crel, AccessShareLock);
 		pfree(vals);
 		pfree(nulls);
+
+		/*
+		 * Every segment has a chunk of every column but the ones added after
+		 * it was written (read as their default): a column's chunks, once
+		 * there, are in every segment written later.
+		 */
+		for (int a = 0; a < tupdesc->natts; a++)
+		{
+			if (TupleDescAttr(tupdesc, a)->attisdropped)
+				continue;
+			if (has_chunk[a] && (with_chunk[a] == NULL ||
+								 seg->added_version < with_chunk[a]->added_version))
+				with_chunk[a] = seg;
+			if (!has_chunk[a] && (without_chunk[a] == NULL ||
+								  seg->added_version > without_chunk[a]->added_version))
+				without_chunk[a] = seg;
+			if (with_chunk[a] != NULL && without_chunk[a] != NULL &&
+				without_chunk[a]->added_version > with_chunk[a]->added_version)
+				columnar_verify_corrupt(rel, "segment " INT64_FORMAT " (version " INT64_FORMAT
+										") has no chunk of column \"%s\", which segment " INT64_FORMAT
+										" (version " INT64_FORMAT ") has",
+										without_chunk[a]->segno, without_chunk[a]->added_version,
+										NameStr(TupleDescAttr(tupdesc, a)->attname),
+										with_chunk[a]->segno, with_chunk[a]->added_version);
+			has_chunk[a] = false;
+		}
 
 		if (seg->removed_version == 0)
 		{
@@ -266,21 +316,26 @@ columnar_verify(PG_FUNCTION_ARGS)
 					if (((ColumnarSegment *) lfirst(lc2))->segno == segno)
 						cur = lfirst(lc2);
 				if (cur == NULL)
-					corrupt(rel, "a deletion vector refers to missing segment " INT64_FORMAT, segno);
+					columnar_verify_corrupt(rel, "a deletion vector refers to missing segment " INT64_FORMAT, segno);
 				cur_segno = segno;
 				seen = palloc0((cur->row_count + 7) / 8);
 			}
 			if (version < cur->added_version || version > latest)
-				corrupt(rel, "segment " INT64_FORMAT " has a deletion by version " INT64_FORMAT " out of range",
+				columnar_verify_corrupt(rel, "segment " INT64_FORMAT " has a deletion by version " INT64_FORMAT " out of range",
 						segno, version);
+			/* writers follow a removed segment's rows to their successors */
+			if (cur->removed_version != 0 && version > cur->removed_version)
+				columnar_verify_corrupt(rel, "segment " INT64_FORMAT ", removed by version " INT64_FORMAT
+										", has a deletion by later version " INT64_FORMAT,
+										segno, cur->removed_version, version);
 			if (VARSIZE_ANY_EXHDR(b) != (cur->row_count + 7) / 8)
-				corrupt(rel, "segment " INT64_FORMAT " has a deletion vector of the wrong size", segno);
+				columnar_verify_corrupt(rel, "segment " INT64_FORMAT " has a deletion vector of the wrong size", segno);
 			for (i = 0; i < cur->row_count; i++)
 			{
 				bool		bit = (((uint8 *) VARDATA_ANY(b))[i / 8] & (1 << (i % 8))) != 0;
 
 				if (bit && (seen[i / 8] & (1 << (i % 8))))
-					corrupt(rel, "row " INT64_FORMAT " was deleted twice", segno + i);
+					columnar_verify_corrupt(rel, "row " INT64_FORMAT " was deleted twice", segno + i);
 				if (bit)
 					seen[i / 8] |= (1 << (i % 8));
 			}
@@ -300,7 +355,7 @@ columnar_verify(PG_FUNCTION_ARGS)
 	}
 	columnar_reader_end(reader);
 	if (ws == NULL && scanned != live_rows)
-		corrupt(rel, "a scan returns " INT64_FORMAT " rows, the metadata counts " INT64_FORMAT,
+		columnar_verify_corrupt(rel, "a scan returns " INT64_FORMAT " rows, the metadata counts " INT64_FORMAT,
 				scanned, live_rows);
 
 	/* no chunk without its segment (vacuum removes them together) */
@@ -317,7 +372,7 @@ columnar_verify(PG_FUNCTION_ARGS)
 		systable_endscan(scan);
 		table_close(crel, AccessShareLock);
 		if (all_chunks != nchunks)
-			corrupt(rel, INT64_FORMAT " column chunks belong to no segment", all_chunks - nchunks);
+			columnar_verify_corrupt(rel, INT64_FORMAT " column chunks belong to no segment", all_chunks - nchunks);
 	}
 
 	/*
@@ -327,7 +382,7 @@ columnar_verify(PG_FUNCTION_ARGS)
 	 */
 	readable_from = columnar_readable_from(storage_id);
 	if (readable_from != 0 && (readable_from < 1 || readable_from > latest))
-		corrupt(rel, "its oldest readable version " INT64_FORMAT " does not exist", readable_from);
+		columnar_verify_corrupt(rel, "its oldest readable version " INT64_FORMAT " does not exist", readable_from);
 	if (latest > 0 && ws == NULL)
 	{
 		int64		check[2];
@@ -367,11 +422,14 @@ columnar_verify(PG_FUNCTION_ARGS)
 				count++;
 			columnar_reader_end(reader);
 			if (count != net[check[k]])
-				corrupt(rel, "version " INT64_FORMAT " has " INT64_FORMAT " rows, its history adds up to " INT64_FORMAT,
+				columnar_verify_corrupt(rel, "version " INT64_FORMAT " has " INT64_FORMAT " rows, its history adds up to " INT64_FORMAT,
 						check[k], count, net[check[k]]);
 		}
 		pfree(net);
 	}
+
+	/* what OPTIMIZE and VACUUM versions promise (columnar_verify_history.c) */
+	columnar_verify_history(rel, storage_id, snapshot, segs, readable_from);
 
 	initStringInfo(&out);
 	appendStringInfo(&out,

@@ -309,6 +309,29 @@ get_write_state(Relation rel)
 	return get_write_state_ext(rel, false);
 }
 
+/*
+ * The write state for a row write (INSERT, DELETE, UPDATE, TRUNCATE).  An
+ * OPTIMIZE or VACUUM earlier in this transaction made its version one that
+ * changes no row (OPTIMIZE: changes() skips it, verify() checks it is a
+ * rewrite) or only removes old ones: rows written into it would be hidden
+ * from the change feed and mislabelled in the history, so they are refused.
+ */
+ColumnarWriteState *
+columnar_write_state_for_rows(Relation rel)
+{
+	ColumnarWriteState *ws = get_write_state(rel);
+
+	if (ws->operation != NULL &&
+		(strcmp(ws->operation, "OPTIMIZE") == 0 || strcmp(ws->operation, "VACUUM") == 0))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("cannot write to table \"%s\" after streamext.%s in the same transaction",
+						RelationGetRelationName(rel),
+						strcmp(ws->operation, "OPTIMIZE") == 0 ? "optimize" : "vacuum"),
+				 errhint("Run streamext.optimize and streamext.vacuum in a transaction of their own.")));
+	return ws;
+}
+
 /* For row locks: the write state, or NULL if dont_wait and the lock is taken. */
 ColumnarWriteState *
 columnar_write_state_lock(Relation rel, bool dont_wait)
@@ -518,7 +541,7 @@ void
 columnar_insert_row(Relation rel, Datum *values, bool *isnull, CommandId cid,
 					ItemPointer tid)
 {
-	ColumnarWriteState *ws = get_write_state(rel);
+	ColumnarWriteState *ws = columnar_write_state_for_rows(rel);
 	int			a;
 	int			i;
 	MemoryContext old;
@@ -638,7 +661,7 @@ columnar_delete_row(Relation rel, int64 rownum, CommandId cid, CommandId *cmax)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_TRANSACTION_STATE),
 				 errmsg("cannot delete rows of a versioned_columnar table during a parallel operation")));
-	ws = get_write_state(rel);
+	ws = columnar_write_state_for_rows(rel);
 
 	if (ws->nbuf > 0 && rownum >= ws->buf_first_row && rownum < ws->buf_first_row + ws->nbuf)
 	{

@@ -198,7 +198,9 @@ remove_segments(ColumnarWriteState *ws)
 void
 columnar_truncate(Relation rel, bool transactional)
 {
-	ColumnarWriteState *ws = columnar_get_write_state(rel);
+	/* ON COMMIT DELETE ROWS empties the table whatever the transaction did */
+	ColumnarWriteState *ws = (!transactional && precommit_done) ?
+		columnar_get_write_state(rel) : columnar_write_state_for_rows(rel);
 	bool		nested = GetCurrentTransactionNestLevel() > 1;
 
 	if (!transactional && precommit_done)
