@@ -79,7 +79,8 @@ WHERE storage_id = (SELECT DISTINCT storage_id FROM vfy_seg) AND version = 8;
 SELECT vfy('vfy_t');
 ROLLBACK;
 
--- a segment the OPTIMIZE wrote, as if an earlier version had (as_of 7 would read it twice)
+-- a segment the OPTIMIZE wrote, as if an earlier version had (its successors are then rows of no
+-- segment version 8 added)
 BEGIN;
 UPDATE streamext.columnar_segment SET added_version = 7
 WHERE (storage_id, segno) = (SELECT storage_id, min(segno) FROM vfy_seg WHERE added_version = 8 GROUP BY 1);
@@ -92,7 +93,7 @@ WHERE (storage_id, segno) = (SELECT storage_id, min(segno) FROM vfy_seg WHERE re
   AND version = 8;
 SELECT vfy('vfy_t');
 ROLLBACK;
--- its successors: one pointing nowhere, two at the same row, two swapped
+-- its successors: one pointing at no row it wrote, two at the same row, two swapped
 BEGIN;
 UPDATE streamext.columnar_deletion SET successors = overlay(successors PLACING '\x0100000000000000'::bytea FROM 1 FOR 8)
 WHERE (storage_id, segno) = (SELECT storage_id, min(segno) FROM vfy_seg WHERE removed_version = 8 GROUP BY 1)
@@ -200,9 +201,34 @@ SELECT max(version) AS latest FROM streamext.history('vfy_t');
 
 -- VACUUM: the recorded oldest readable version, and the history's chain of them
 UPDATE vfy_t SET v = 'u' WHERE id <= 10;                                    -- version 10
+-- an UPDATE's successors: one too many, one that is no row it added; a segment's first row
+BEGIN;
+UPDATE streamext.columnar_deletion SET successors = successors || '\x0000000000000000'::bytea
+WHERE storage_id = (SELECT DISTINCT storage_id FROM vfy_seg) AND version = 10;
+SELECT vfy('vfy_t');
+ROLLBACK;
+BEGIN;
+UPDATE streamext.columnar_deletion SET successors = overlay(successors PLACING '\xfeffffffffffffff'::bytea FROM 1 FOR 8)
+WHERE storage_id = (SELECT DISTINCT storage_id FROM vfy_seg) AND version = 10;
+SELECT vfy('vfy_t');
+ROLLBACK;
+BEGIN;
+UPDATE streamext.columnar_segment SET first_row = first_row + 1
+WHERE (storage_id, segno) = (SELECT storage_id, segno FROM vfy_seg WHERE added_version = 10);
+SELECT vfy('vfy_t');
+ROLLBACK;
 SELECT r->'readable_from' AS readable_from, r->'version' AS version FROM streamext.vacuum('vfy_t', '0') r;
 DELETE FROM vfy_t WHERE id <= 20;                                           -- version 12
 SELECT r->'version' AS version FROM streamext.optimize('vfy_t', '{id}') r;  -- version 13
+-- a ZORDER optimize's successors swapped (rows move in z-key order, not in place)
+BEGIN;
+UPDATE streamext.columnar_deletion
+SET successors = substring(successors FROM 9 FOR 8) || substring(successors FROM 1 FOR 8) || substring(successors FROM 17)
+WHERE (storage_id, segno) = (SELECT storage_id, min(segno) FROM vfy_seg WHERE removed_version = 13 GROUP BY 1)
+  AND version = 13;
+SELECT vfy('vfy_t');
+ROLLBACK;
+SELECT vfy('vfy_t');
 SELECT r->'readable_from' AS readable_from, r->'readable_from_before' AS before, r->'version' AS version
 FROM streamext.vacuum('vfy_t', '0') r;
 SELECT vfy('vfy_t');

@@ -23,6 +23,9 @@
  *	the same readable_from.  (Whether vacuum removed all it could is not an
  *	invariant: it leaves what a running snapshot may still see.)
  *
+ *	Successors (UPDATE's and OPTIMIZE's): one per deleted row, each a row its
+ *	deletion's version added (for versions vacuum has not folded).
+ *
  * Row values are compared by a 32-bit hash of their stored images, one per
  * rewritten row, so the check needs 4 bytes a row, not the rows themselves.
  */
@@ -210,6 +213,10 @@ static void
 row_hashes(Relation rel, int64 storage_id, const ColumnarSegment *seg, uint32 *hashes)
 {
 	TupleDesc	tupdesc = RelationGetDescr(rel);
+	/* the decoded segment lives only as long as this call */
+	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext, "verify segment",
+											  ALLOCSET_DEFAULT_SIZES);
+	MemoryContext old = MemoryContextSwitchTo(cxt);
 	Datum	  **vals = palloc(sizeof(Datum *) * tupdesc->natts);
 	bool	  **nulls = palloc(sizeof(bool *) * tupdesc->natts);
 
@@ -255,6 +262,8 @@ row_hashes(Relation rel, int64 storage_id, const ColumnarSegment *seg, uint32 *h
 		}
 		hashes[r] = h;
 	}
+	MemoryContextSwitchTo(old);
+	MemoryContextDelete(cxt);
 }
 
 static ColumnarSegment *
@@ -498,6 +507,114 @@ verify_optimize_params(Relation rel, VerVersion *v)
 	}
 }
 
+/*
+ * Successor links (UPDATE's and OPTIMIZE's): one per deleted row of the
+ * vector, and for a vector newer than the oldest readable version (vacuum
+ * folds the older ones, whose successors' segments it may have removed)
+ * each successor (-1: a plain delete) is a row of a segment added by the
+ * vector's own version, another row than the one it replaces.  And every
+ * segment row's first_row is its segno.
+ */
+static void
+verify_successors(Relation rel, int64 storage_id, Snapshot snapshot, List *segs,
+				  int64 readable_from)
+{
+	int			nsegs = list_length(segs);
+	ColumnarSegment **arr = palloc(sizeof(ColumnarSegment *) * Max(nsegs, 1));
+	Relation	drel;
+	Relation	srel;
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tup;
+	ListCell   *lc;
+	int			n = 0;
+
+	foreach(lc, segs)
+		arr[n++] = lfirst(lc);
+
+	srel = table_open(ColumnarSegmentRelationId(), AccessShareLock);
+	ScanKeyInit(&key, Anum_columnar_segment_storage_id, BTEqualStrategyNumber, F_INT8EQ,
+				Int64GetDatum(storage_id));
+	scan = systable_beginscan(srel, ColumnarSegmentPkeyIndexId(), true, snapshot, 1, &key);
+	while (HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		bool		isnull;
+		int64		segno = DatumGetInt64(heap_getattr(tup, Anum_columnar_segment_segno,
+													   RelationGetDescr(srel), &isnull));
+		int64		first = DatumGetInt64(heap_getattr(tup, Anum_columnar_segment_first_row,
+													   RelationGetDescr(srel), &isnull));
+
+		if (isnull || first != segno)
+			columnar_verify_corrupt(rel, "segment " INT64_FORMAT " records first row " INT64_FORMAT,
+									segno, isnull ? -1 : first);
+	}
+	systable_endscan(scan);
+	table_close(srel, AccessShareLock);
+
+	drel = table_open(ColumnarDeletionRelationId(), AccessShareLock);
+	scan = systable_beginscan(drel, ColumnarDeletionPkeyIndexId(), true, snapshot, 1, &key);
+	while (HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		TupleDesc	desc = RelationGetDescr(drel);
+		bool		isnull;
+		int64		segno = DatumGetInt64(heap_getattr(tup, Anum_columnar_deletion_segno, desc,
+													   &isnull));
+		int64		version = DatumGetInt64(heap_getattr(tup, Anum_columnar_deletion_version,
+														 desc, &isnull));
+		bytea	   *b = DatumGetByteaPP(heap_getattr(tup, Anum_columnar_deletion_deleted, desc,
+													 &isnull));
+		Datum		sd = heap_getattr(tup, Anum_columnar_deletion_successors, desc, &isnull);
+		bytea	   *sb;
+		int64		nbits = 0;
+		int			rank = 0;
+
+		CHECK_FOR_INTERRUPTS();
+		if (isnull)
+			continue;
+		sb = DatumGetByteaPP(sd);
+		for (int i = 0; i < (int) VARSIZE_ANY_EXHDR(b) * 8; i++)
+			if (BIT_SET((uint8 *) VARDATA_ANY(b), i))
+				nbits++;
+		if (VARSIZE_ANY_EXHDR(sb) != nbits * sizeof(int64))
+			columnar_verify_corrupt(rel, "segment " INT64_FORMAT " has a deletion vector of version "
+									INT64_FORMAT " with " INT64_FORMAT " deleted rows and %d successors",
+									segno, version, nbits, (int) (VARSIZE_ANY_EXHDR(sb) / sizeof(int64)));
+		if (version <= readable_from)
+			continue;
+		for (int i = 0; i < (int) VARSIZE_ANY_EXHDR(b) * 8; i++)
+		{
+			int64		succ;
+			int			lo = 0;
+			int			hi = n - 1;
+			ColumnarSegment *hit = NULL;
+
+			if (!BIT_SET((uint8 *) VARDATA_ANY(b), i))
+				continue;
+			memcpy(&succ, VARDATA_ANY(sb) + rank * sizeof(int64), sizeof(int64));
+			rank++;
+			if (succ == -1)
+				continue;
+			while (lo <= hi && hit == NULL)
+			{
+				int			mid = (lo + hi) / 2;
+
+				if (succ < arr[mid]->segno)
+					hi = mid - 1;
+				else if (succ >= arr[mid]->segno + arr[mid]->row_count)
+					lo = mid + 1;
+				else
+					hit = arr[mid];
+			}
+			if (hit == NULL || hit->added_version != version || succ == segno + i)
+				columnar_verify_corrupt(rel, "row " INT64_FORMAT ", deleted by version " INT64_FORMAT
+										", has successor " INT64_FORMAT ", which is no row that version added",
+										segno + i, version, succ);
+		}
+	}
+	systable_endscan(scan);
+	table_close(drel, AccessShareLock);
+}
+
 void
 columnar_verify_history(Relation rel, int64 storage_id, Snapshot snapshot, List *segs,
 						int64 readable_from)
@@ -532,6 +649,7 @@ columnar_verify_history(Relation rel, int64 storage_id, Snapshot snapshot, List 
 		table_close(vrel, AccessShareLock);
 	}
 	readable_from = Max(readable_from, recorded_from);
+	verify_successors(rel, storage_id, snapshot, segs, readable_from);
 
 	foreach(lc, versions)
 	{
