@@ -66,7 +66,6 @@ typedef struct SegDeletions
 	uint8	   *at;				/* the vector of V (NULL: none) */
 	bytea	   *at_succ;		/* its successors (NULL: none) */
 	int			nat;			/* vectors of V */
-	int64		later;			/* a version > V with a vector, or 0 */
 } SegDeletions;
 
 static JsonbValue *
@@ -159,10 +158,7 @@ load_deletions(int64 storage_id, int64 segno, int32 nrows, int64 V, Snapshot sna
 		Datum		s;
 
 		if (version > V)
-		{
-			sd->later = version;
-			continue;
-		}
+			continue;			/* verify.c: none after a segment's removal */
 		dst = version < V ? &sd->before : &sd->at;
 		if (version == V)
 		{
@@ -266,24 +262,26 @@ row_hashes(Relation rel, int64 storage_id, const ColumnarSegment *seg, uint32 *h
 	MemoryContextDelete(cxt);
 }
 
+/* The segment of segs[0 .. nsegs - 1] (sorted by segno) holding rownum, or NULL. */
 static ColumnarSegment *
-find_new(ColumnarSegment **news, int nnew, int64 rownum, int *idx)
+seg_holding(ColumnarSegment **segs, int nsegs, int64 rownum, int *idx)
 {
 	int			lo = 0;
-	int			hi = nnew - 1;
+	int			hi = nsegs - 1;
 
 	while (lo <= hi)
 	{
 		int			mid = (lo + hi) / 2;
 
-		if (rownum < news[mid]->segno)
+		if (rownum < segs[mid]->segno)
 			hi = mid - 1;
-		else if (rownum >= news[mid]->segno + news[mid]->row_count)
+		else if (rownum >= segs[mid]->segno + segs[mid]->row_count)
 			lo = mid + 1;
 		else
 		{
-			*idx = mid;
-			return news[mid];
+			if (idx)
+				*idx = mid;
+			return segs[mid];
 		}
 	}
 	return NULL;
@@ -423,7 +421,7 @@ verify_optimize(Relation rel, int64 storage_id, Snapshot snapshot, List *segs, V
 					   ", has no successor", o->segno + r, V);
 			memcpy(&succ, VARDATA_ANY(sd.at_succ) + rank * sizeof(int64), sizeof(int64));
 			rank++;
-			n = find_new(news, nnew, succ, &k);
+			n = seg_holding(news, nnew, succ, &k);
 			if (n == NULL)
 				columnar_verify_corrupt(rel, "row " INT64_FORMAT ", moved by OPTIMIZE version " INT64_FORMAT
 					   ", has successor " INT64_FORMAT ", which is in no segment it wrote",
@@ -439,9 +437,6 @@ verify_optimize(Relation rel, int64 storage_id, Snapshot snapshot, List *segs, V
 			hit[pos / 8] |= (1 << (pos % 8));
 			expect[pos] = hashes[r];
 		}
-		if (sd.later != 0)
-			columnar_verify_corrupt(rel, "segment " INT64_FORMAT ", retired by OPTIMIZE version " INT64_FORMAT
-				   ", has a deletion by later version " INT64_FORMAT, o->segno, V, sd.later);
 		pfree(hashes);
 	}
 	if (old_live != new_live)
@@ -567,6 +562,7 @@ verify_successors(Relation rel, int64 storage_id, Snapshot snapshot, List *segs,
 		bytea	   *sb;
 		int64		nbits = 0;
 		int			rank = 0;
+		ColumnarSegment *seg;
 
 		CHECK_FOR_INTERRUPTS();
 		if (isnull)
@@ -581,12 +577,18 @@ verify_successors(Relation rel, int64 storage_id, Snapshot snapshot, List *segs,
 									segno, version, nbits, (int) (VARSIZE_ANY_EXHDR(sb) / sizeof(int64)));
 		if (version <= readable_from)
 			continue;
+		/*
+		 * A TRUNCATE later in the version that deleted the rows removed
+		 * their segment and dropped the new rows it had not written out yet:
+		 * nothing can reach those successors.
+		 */
+		seg = seg_holding(arr, n, segno, NULL);
+		if (seg != NULL && seg->removed_version == version)
+			continue;
 		for (int i = 0; i < (int) VARSIZE_ANY_EXHDR(b) * 8; i++)
 		{
 			int64		succ;
-			int			lo = 0;
-			int			hi = n - 1;
-			ColumnarSegment *hit = NULL;
+			ColumnarSegment *hit;
 
 			if (!BIT_SET((uint8 *) VARDATA_ANY(b), i))
 				continue;
@@ -594,17 +596,7 @@ verify_successors(Relation rel, int64 storage_id, Snapshot snapshot, List *segs,
 			rank++;
 			if (succ == -1)
 				continue;
-			while (lo <= hi && hit == NULL)
-			{
-				int			mid = (lo + hi) / 2;
-
-				if (succ < arr[mid]->segno)
-					hi = mid - 1;
-				else if (succ >= arr[mid]->segno + arr[mid]->row_count)
-					lo = mid + 1;
-				else
-					hit = arr[mid];
-			}
+			hit = seg_holding(arr, n, succ, NULL);
 			if (hit == NULL || hit->added_version != version || succ == segno + i)
 				columnar_verify_corrupt(rel, "row " INT64_FORMAT ", deleted by version " INT64_FORMAT
 										", has successor " INT64_FORMAT ", which is no row that version added",
