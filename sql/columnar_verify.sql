@@ -79,8 +79,7 @@ WHERE storage_id = (SELECT DISTINCT storage_id FROM vfy_seg) AND version = 8;
 SELECT vfy('vfy_t');
 ROLLBACK;
 
--- a segment the OPTIMIZE wrote, as if an earlier version had (its successors are then rows of no
--- segment version 8 added)
+-- a segment the OPTIMIZE wrote, as if an earlier version had (as_of 7 would read it twice)
 BEGIN;
 UPDATE streamext.columnar_segment SET added_version = 7
 WHERE (storage_id, segno) = (SELECT storage_id, min(segno) FROM vfy_seg WHERE added_version = 8 GROUP BY 1);

@@ -578,9 +578,10 @@ verify_successors(Relation rel, int64 storage_id, Snapshot snapshot, List *segs,
 		if (version <= readable_from)
 			continue;
 		/*
-		 * A TRUNCATE later in the version that deleted the rows removed
-		 * their segment and dropped the new rows it had not written out yet:
-		 * nothing can reach those successors.
+		 * The version removed the segment too: an OPTIMIZE (its successors
+		 * are checked by verify_optimize), or a TRUNCATE later in the
+		 * transaction, which dropped the new rows it had not written out yet
+		 * (nothing can reach those successors).
 		 */
 		seg = seg_holding(arr, n, segno, NULL);
 		if (seg != NULL && seg->removed_version == version)
