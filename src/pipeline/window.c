@@ -205,7 +205,7 @@ run(const char *sql, Datum *values, const char *nulls, int expect)
 		elog(ERROR, "window statement failed: %s", SPI_result_code_string(rc));
 }
 
-/* does the state hold a row satisfying cond? (an index probe) */
+/* does the state hold a row satisfying cond? */
 static bool
 state_has_rows(const char *state, const char *cond, Datum *values, const char *nulls)
 {
@@ -478,8 +478,13 @@ origin_arg(PipelineDef *def)
  *	  catch-up batch whose buffer holds nothing final thus aggregates the
  *	  rows read directly, as the plain INSERT ... SELECT ... GROUP BY would;
  *	- hop: the windows ending in (prev, wm] over the kept and buffered rows
- *	  below wm, read only when such a window exists (some_window_closes()
- *	  in SQL), and the buffered rows below the bound are deleted;
+ *	  below wm, and the buffered rows below the bound are deleted;
+ *	- both read and delete buffered rows only when some window closes
+ *	  (some_window_closes() in SQL, _streamext_closes: a condition without
+ *	  columns, so the planner tests it once, before the scan): only then
+ *	  does the bound move, and the buffer holds no row below the bound
+ *	  before this batch, so nothing else could match.  The buffer has no
+ *	  index (window_state.c): a batch that closes a window scans it;
  *	- the kept rows at or above the bound (all of them before the first
  *	  watermark) are buffered (_streamext_wi).
  *
@@ -533,19 +538,19 @@ pipeline_window_fused_sql(PipelineBatch *b, const char *kept, const char *keep_c
 	{
 		const char *ws = psprintf("streamext.tumble_start(_streamext_u." ET ", %s%s)", width, origin);
 
-		appendStringInfo(&sql, " _streamext_wd AS (DELETE FROM %s WHERE " ET OP("<") "%s"
+		appendStringInfo(&sql, " _streamext_wd AS (DELETE FROM %s WHERE %s AND " ET OP("<") "%s"
 						 " RETURNING %s, " ET "),"
 						 " batch AS (SELECT %s, %s AS window_start, (%s)" OP("+") "%s AS window_end"
 						 " FROM (SELECT %s, batch." ET " FROM %s batch WHERE batch." ET OP("<") "%s AND (%s)"
 						 " UNION ALL SELECT %s, " ET " FROM _streamext_wd) _streamext_u),",
-						 state, bound, cols,
+						 state, closes, bound, cols,
 						 emit_column_list(batch_cols, "_streamext_u."), ws, ws, width,
 						 emit_column_list(batch_cols, "batch."), kept, bound, keep_cond,
 						 cols);
 	}
 	else
 	{
-		appendStringInfo(&sql, " _streamext_wd AS (DELETE FROM %s WHERE " ET OP("<") "%s RETURNING 1),"
+		appendStringInfo(&sql, " _streamext_wd AS (DELETE FROM %s WHERE %s AND " ET OP("<") "%s RETURNING 1),"
 						 " batch AS (SELECT %s, pg_catalog.lower(_streamext_h.r) AS window_start,"
 						 " pg_catalog.upper(_streamext_h.r) AS window_end"
 						 " FROM (SELECT %s, batch." ET " FROM %s batch WHERE %s AND batch." ET OP("<") "%s AND (%s)"
@@ -553,7 +558,7 @@ pipeline_window_fused_sql(PipelineBatch *b, const char *kept, const char *keep_c
 						 " LATERAL streamext.hop(_streamext_u." ET ", %s, %s%s) AS _streamext_h(r)"
 						 " WHERE pg_catalog.upper(_streamext_h.r)" OP("<=") "%s"
 						 " AND (%s IS NULL OR pg_catalog.upper(_streamext_h.r)" OP(">") "%s)),",
-						 state, bound,
+						 state, closes, bound,
 						 emit_column_list(batch_cols, "_streamext_u."),
 						 emit_column_list(batch_cols, "batch."), kept, closes, wm, keep_cond,
 						 cols, state, closes, wm,
