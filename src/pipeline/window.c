@@ -56,12 +56,18 @@
  */
 #include "postgres.h"
 
+#include "access/relation.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
+#include "common/int.h"
 #include "executor/spi.h"
 #include "lib/stringinfo.h"
+#include "storage/bufmgr.h"
 #include "utils/builtins.h"
+#include "utils/lsyscache.h"
 #include "utils/timestamp.h"
 
+#include "pipeline/batch_internal.h"
 #include "pipeline/emit.h"
 #include "stream/stream.h"
 
@@ -72,6 +78,9 @@
 
 /* windows per row that hop() accepts (its own limit, checked at create) */
 #define WINDOW_HOP_MAX 1000000
+
+/* the last pages of a heap source whose rows estimate the batch's watermark */
+#define WINDOW_SAMPLE_PAGES 4
 
 void
 window_validate(PipelineDef *def, List *batch_cols)
@@ -462,6 +471,75 @@ origin_arg(PipelineDef *def)
 }
 
 /*
+ * The rows to buffer by tid (batch.c's single statement, tumble and hop in
+ * append mode): without dedup_keys, over a plain heap source.  The rows to
+ * buffer are those at or above the eviction bound, known once the scan that
+ * finds the watermark is done; rather than a scan of their own, that scan
+ * collects the tids of the rows at or above a lower bound of it, and the
+ * buffer is filled from those tids (a TID scan) - one full scan of the rows
+ * read fewer.  The lower bound is the eviction bound of the watermark that
+ * the rows on the source's last pages alone would give, a subset of the
+ * rows read, so it cannot exceed the batch's (watermark and bound are
+ * monotonic in the largest event time); for a source appended to in event
+ * time order, or one batch whose rows arrived in one transaction, those
+ * rows are about the newest and the candidates about the rows to buffer.
+ * Were they many more (the sample's rows old, the bound far below the real
+ * one), the rows are buffered by a scan after all (the statement decides:
+ * _streamext_wt.by_tid).  Partitioned and versioned sources, and dedup
+ * (whose kept rows are not the scanned ones), buffer by a scan.
+ */
+static bool
+buffer_by_tid(PipelineDef *def)
+{
+	return pipeline_window_fusable(def) && def->source_kind == PIPELINE_SOURCE_HEAP &&
+		def->dedup_keys == NIL && get_rel_relkind(def->source) == RELKIND_RELATION;
+}
+
+char *
+pipeline_window_scan_sql(PipelineBatch *b, const char *keep_cond)
+{
+	PipelineDef *def = b->def;
+	int64		width;
+	int64		slide;
+	TimestampTz low;
+	Relation	rel;
+	BlockNumber nblocks;
+	BlockNumber first;
+	char	   *slide_sql;
+
+	if (!buffer_by_tid(def))
+		return NULL;
+	width = stream_interval_usecs(&def->window_width, "window width", false);
+	slide = def->window_type == PIPELINE_WINDOW_HOP ?
+		stream_interval_usecs(&def->window_slide, "window slide", false) : width;
+	/* below low, wm - width and its window start could leave the valid range */
+	if (pg_add_s64_overflow(MIN_TIMESTAMP, width, &low) ||
+		pg_add_s64_overflow(low, slide, &low) || !IS_VALID_TIMESTAMP(low))
+		return NULL;
+
+	rel = relation_open(def->source, AccessShareLock);
+	nblocks = RelationGetNumberOfBlocks(rel);
+	relation_close(rel, AccessShareLock);
+	first = nblocks > WINDOW_SAMPLE_PAGES ? nblocks - WINDOW_SAMPLE_PAGES : 0;
+
+	slide_sql = interval_literal(def->window_type == PIPELINE_WINDOW_HOP ?
+								 def->window_slide_text : def->window_width_text);
+	return psprintf("pg_catalog.array_agg(batch." PIPELINE_ARRIVAL2 ") FILTER (WHERE NOT batch." PIPELINE_LATE_COLUMN
+					" AND (%s) AND batch." ET OP(">=") "(SELECT coalesce(CASE WHEN _streamext_p.w" OP(">=")
+					"%s::pg_catalog.timestamptz THEN streamext.tumble_start(_streamext_p.w" OP("-") "%s, %s%s)"
+					OP("+") "%s END, '-infinity'::pg_catalog.timestamptz)"
+					" FROM (SELECT GREATEST($1::pg_catalog.timestamptz, streamext.watermark((SELECT s." ET
+					" FROM " PIPELINE_READ_CTE " s WHERE s." PIPELINE_ARRIVAL2 OP(">=") "'(%u,0)'::pg_catalog.tid"
+					" AND s." ET " IS NOT NULL ORDER BY s." ET " DESC LIMIT 1), $4::pg_catalog.interval)) AS w)"
+					" _streamext_p)) AS _streamext_tids",
+					keep_cond,
+					quote_literal_cstr(DatumGetCString(DirectFunctionCall1(timestamptz_out,
+																		   TimestampTzGetDatum(low)))),
+					interval_literal(def->window_width_text), slide_sql, origin_arg(def), slide_sql,
+					first);
+}
+
+/*
  * The parts of batch.c's single statement after the kept rows, for a tumble
  * or hop window in append mode: the CTEs up to "batch" and the INSERT of the
  * query's result as _streamext_t.  kept is the CTE of the kept rows (the
@@ -520,10 +598,28 @@ pipeline_window_fused_sql(PipelineBatch *b, const char *kept, const char *keep_c
 					 " FROM (SELECT (%s) AS wm) _streamext_w),",
 					 width, slide, origin, slide,
 					 width, slide, origin, width, prev_sql, wm_sql);
-	appendStringInfo(&sql, " _streamext_wi AS (INSERT INTO %s (%s, " ET ") SELECT %s, batch." ET
-					 " FROM %s batch WHERE batch." ET OP(">=")
-					 "coalesce(%s, '-infinity'::pg_catalog.timestamptz) AND (%s) RETURNING 1),",
-					 state, cols, emit_column_list(batch_cols, "batch."), kept, bound, keep_cond);
+	if (buffer_by_tid(def))
+	{
+		/* see pipeline_window_scan_sql: by tid, or (many candidates) by a scan */
+		appendStringInfoString(&sql, " _streamext_wt AS (SELECT m._streamext_tids AS tids,"
+							   " coalesce(pg_catalog.cardinality(m._streamext_tids)::pg_catalog.int8"
+							   OP("*") "3" OP("<=") "m.n, true) AS by_tid FROM _streamext_m m),");
+		appendStringInfo(&sql, " _streamext_wi AS (INSERT INTO %s (%s, " ET ") SELECT %s, batch." ET
+						 " FROM " PIPELINE_READ_CTE " batch WHERE (SELECT by_tid FROM _streamext_wt)"
+						 " AND batch." PIPELINE_ARRIVAL2 OP("=") "ANY ((SELECT tids FROM _streamext_wt)::pg_catalog.tid[])"
+						 " AND NOT batch." PIPELINE_LATE_COLUMN " AND batch." ET OP(">=")
+						 "coalesce(%s, '-infinity'::pg_catalog.timestamptz) AND (%s) RETURNING 1),",
+						 state, cols, emit_column_list(batch_cols, "batch."), bound, keep_cond);
+		appendStringInfo(&sql, " _streamext_ws AS (INSERT INTO %s (%s, " ET ") SELECT %s, batch." ET
+						 " FROM %s batch WHERE NOT (SELECT by_tid FROM _streamext_wt) AND batch." ET OP(">=")
+						 "coalesce(%s, '-infinity'::pg_catalog.timestamptz) AND (%s) RETURNING 1),",
+						 state, cols, emit_column_list(batch_cols, "batch."), kept, bound, keep_cond);
+	}
+	else
+		appendStringInfo(&sql, " _streamext_wi AS (INSERT INTO %s (%s, " ET ") SELECT %s, batch." ET
+						 " FROM %s batch WHERE batch." ET OP(">=")
+						 "coalesce(%s, '-infinity'::pg_catalog.timestamptz) AND (%s) RETURNING 1),",
+						 state, cols, emit_column_list(batch_cols, "batch."), kept, bound, keep_cond);
 	if (def->window_type == PIPELINE_WINDOW_TUMBLE && state_is_empty(state))
 	{
 		/* nothing buffered (a first or catch-up batch): the kept rows alone */
