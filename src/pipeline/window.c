@@ -524,15 +524,20 @@ pipeline_window_scan_sql(PipelineBatch *b, const char *keep_cond)
 
 	slide_sql = interval_literal(def->window_type == PIPELINE_WINDOW_HOP ?
 								 def->window_slide_text : def->window_width_text);
+	/*
+	 * The candidates' test reads the source's column: an infinite event time
+	 * (ET NULL) that passes it is a candidate that _streamext_wi drops.
+	 */
 	return psprintf("pg_catalog.array_agg(batch." PIPELINE_ARRIVAL2 ") FILTER (WHERE NOT batch." PIPELINE_LATE_COLUMN
-					" AND (%s) AND batch." ET OP(">=") "(SELECT coalesce(CASE WHEN _streamext_p.w" OP(">=")
+					" AND (%s) AND (batch.%s)::pg_catalog.timestamptz" OP(">=")
+					"(SELECT coalesce(CASE WHEN _streamext_p.w" OP(">=")
 					"%s::pg_catalog.timestamptz THEN streamext.tumble_start(_streamext_p.w" OP("-") "%s, %s%s)"
 					OP("+") "%s END, '-infinity'::pg_catalog.timestamptz)"
 					" FROM (SELECT GREATEST($1::pg_catalog.timestamptz, streamext.watermark((SELECT s." ET
 					" FROM " PIPELINE_READ_CTE " s WHERE s." PIPELINE_ARRIVAL2 OP(">=") "'(%u,0)'::pg_catalog.tid"
 					" AND s." ET " IS NOT NULL ORDER BY s." ET " DESC LIMIT 1), $4::pg_catalog.interval)) AS w)"
 					" _streamext_p)) AS _streamext_tids",
-					keep_cond,
+					keep_cond, quote_identifier(def->event_time),
 					quote_literal_cstr(DatumGetCString(DirectFunctionCall1(timestamptz_out,
 																		   TimestampTzGetDatum(low)))),
 					interval_literal(def->window_width_text), slide_sql, origin_arg(def), slide_sql,
@@ -623,7 +628,14 @@ pipeline_window_fused_sql(PipelineBatch *b, const char *kept, const char *keep_c
 	if (def->window_type == PIPELINE_WINDOW_TUMBLE && state_is_empty(state))
 	{
 		/* nothing buffered (a first or catch-up batch): the kept rows alone */
-		const char *ws = psprintf("streamext.tumble_start(batch." ET ", %s%s)", width, origin);
+		/*
+		 * The rows below the bound have a finite event time, which is the
+		 * source's column as timestamptz: the window is computed from that
+		 * rather than from ET, whose isfinite() test would run once more per
+		 * window column and row.
+		 */
+		const char *ws = psprintf("streamext.tumble_start((batch.%s)::pg_catalog.timestamptz, %s%s)",
+								  quote_identifier(def->event_time), width, origin);
 
 		appendStringInfo(&sql, " batch AS (SELECT %s, %s AS window_start, (%s)" OP("+") "%s AS window_end"
 						 " FROM %s batch WHERE batch." ET OP("<") "%s AND (%s)),",
