@@ -56,6 +56,7 @@
  */
 #include "postgres.h"
 
+#include "access/htup_details.h"
 #include "access/relation.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
@@ -81,6 +82,8 @@
 
 /* the last pages of a heap source whose rows estimate the batch's watermark */
 #define WINDOW_SAMPLE_PAGES 4
+/* at most this many tids of candidates are collected (an array in memory) */
+#define WINDOW_TID_MAX 16000000
 
 void
 window_validate(PipelineDef *def, List *batch_cols)
@@ -486,7 +489,10 @@ origin_arg(PipelineDef *def)
  * Were they many more (the sample's rows old, the bound far below the real
  * one), the rows are buffered by a scan after all (the statement decides:
  * _streamext_wt.by_tid).  Partitioned and versioned sources, and dedup
- * (whose kept rows are not the scanned ones), buffer by a scan.
+ * (whose kept rows are not the scanned ones), buffer by a scan; so does a
+ * batch that could read more than WINDOW_TID_MAX rows (the source's pages
+ * times the most tuples a page holds, or max_batch_rows), which bounds the
+ * memory the candidates' tids take whatever the estimate.
  */
 static bool
 buffer_by_tid(PipelineDef *def)
@@ -507,6 +513,7 @@ pipeline_window_scan_sql(PipelineBatch *b, const char *keep_cond)
 	BlockNumber first;
 	char	   *slide_sql;
 
+	b->window_by_tid = false;
 	if (!buffer_by_tid(def))
 		return NULL;
 	width = stream_interval_usecs(&def->window_width, "window width", false);
@@ -520,6 +527,9 @@ pipeline_window_scan_sql(PipelineBatch *b, const char *keep_cond)
 	rel = relation_open(def->source, AccessShareLock);
 	nblocks = RelationGetNumberOfBlocks(rel);
 	relation_close(rel, AccessShareLock);
+	if ((def->max_batch_rows <= 0 || def->max_batch_rows > WINDOW_TID_MAX) &&
+		(int64) nblocks * MaxHeapTuplesPerPage > WINDOW_TID_MAX)
+		return NULL;
 	first = nblocks > WINDOW_SAMPLE_PAGES ? nblocks - WINDOW_SAMPLE_PAGES : 0;
 
 	slide_sql = interval_literal(def->window_type == PIPELINE_WINDOW_HOP ?
@@ -528,6 +538,7 @@ pipeline_window_scan_sql(PipelineBatch *b, const char *keep_cond)
 	 * The candidates' test reads the source's column: an infinite event time
 	 * (ET NULL) that passes it is a candidate that _streamext_wi drops.
 	 */
+	b->window_by_tid = true;
 	return psprintf("pg_catalog.array_agg(batch." PIPELINE_ARRIVAL2 ") FILTER (WHERE NOT batch." PIPELINE_LATE_COLUMN
 					" AND (%s) AND (batch.%s)::pg_catalog.timestamptz" OP(">=")
 					"(SELECT coalesce(CASE WHEN _streamext_p.w" OP(">=")
@@ -603,7 +614,7 @@ pipeline_window_fused_sql(PipelineBatch *b, const char *kept, const char *keep_c
 					 " FROM (SELECT (%s) AS wm) _streamext_w),",
 					 width, slide, origin, slide,
 					 width, slide, origin, width, prev_sql, wm_sql);
-	if (buffer_by_tid(def))
+	if (b->window_by_tid)
 	{
 		/* see pipeline_window_scan_sql: by tid, or (many candidates) by a scan */
 		appendStringInfoString(&sql, " _streamext_wt AS (SELECT m._streamext_tids AS tids,"
