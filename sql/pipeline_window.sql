@@ -315,4 +315,56 @@ SELECT count(*) AS buffered,
 SELECT (SELECT count(*) FROM pw_state('pw_st')) AS tumble_staged_buffered,
        (SELECT count(*) FROM pw_state('pw_sh')) AS hop_staged_buffered;
 
+-- the rows to buffer found by tid or by a scan: the same -------------------
+-- Without dedup_keys, the scan that finds the watermark collects the tids of
+-- the rows that may stay buffered (at or above a lower bound estimated from
+-- the rows on the source's last pages), and the buffer is filled from them;
+-- when those pages hold old rows the estimate is low, most rows are
+-- candidates, and a scan fills the buffer instead.  Batch 1 puts the newest
+-- rows first and older ones on the last pages (by a scan), batch 2 arrives
+-- in event time order (by tid).  Either way the target, the late rows and
+-- the window state equal those of the staged steps ("fail" expectation).
+CREATE TABLE pw_tid_src (device_id int, event_time timestamptz, temperature float8);
+CREATE TABLE pw_tf (window_start timestamptz, window_end timestamptz, device_id int, n bigint, total float8);
+CREATE TABLE pw_ts (LIKE pw_tf);
+SELECT streamext.create_pipeline(p, 'pw_tid_src', p,
+  'SELECT window_start, window_end, device_id, count(*) AS n, sum(temperature) AS total FROM batch GROUP BY 1, 2, 3',
+  ('{"event_time": "event_time", "watermark": "5 minutes", "trigger": "manual",
+    "window": {"type": "hop", "width": "30 minutes", "slide": "10 minutes"}' ||
+  CASE WHEN p = 'pw_ts' THEN ', "expectations": [{"name": "t", "check": "temperature >= 0", "on_violation": "fail"}]' ELSE '' END || '}')::jsonb)
+  FROM (VALUES ('pw_tf'), ('pw_ts')) v(p);
+INSERT INTO pw_tid_src SELECT i % 4, '2024-01-01 00:40'::timestamptz + i * interval '3 seconds', i % 13
+  FROM generate_series(0, 399) i;
+INSERT INTO pw_tid_src SELECT i % 4, '2024-01-01 00:00'::timestamptz + i * interval '1 second', i % 11
+  FROM generate_series(0, 2399) i;
+SELECT streamext.run_pipeline('pw_tf') AS fused, streamext.run_pipeline('pw_ts') AS staged;
+INSERT INTO pw_tid_src SELECT i % 4, '2024-01-01 01:00'::timestamptz + i * interval '3 seconds', i % 7
+  FROM generate_series(0, 2399) i;
+-- and one late row (its last window ends at 00:50, before watermark 00:54:57)
+INSERT INTO pw_tid_src VALUES (1, '2024-01-01 00:29:00.5', 5);
+SELECT streamext.run_pipeline('pw_tf') AS fused, streamext.run_pipeline('pw_ts') AS staged;
+SELECT pipeline, rows_in, late_rows, batches FROM streamext.pipeline_status
+ WHERE pipeline IN ('pw_tf', 'pw_ts') ORDER BY pipeline;
+SELECT (SELECT count(*) FROM pw_tf) AS windows,
+       (SELECT count(*) FROM ((TABLE pw_tf EXCEPT ALL TABLE pw_ts) UNION ALL (TABLE pw_ts EXCEPT ALL TABLE pw_tf)) d) AS differences;
+SELECT count(*) AS buffered,
+       count(*) FILTER (WHERE (device_id, event_time) NOT IN (SELECT * FROM pw_state('pw_ts'))) AS state_differences,
+       (SELECT count(*) FROM pw_state('pw_ts')) AS staged_buffered
+  FROM pw_state('pw_tf');
+-- the windows written equal the batch query over the windows that have ended
+SELECT count(*) AS query_differences FROM (
+  (SELECT h.ws, h.ws + interval '30 minutes', device_id, count(*), sum(temperature) FROM pw_tid_src,
+          LATERAL (SELECT date_bin('10 minutes', event_time, 'epoch') - g * interval '10 minutes' AS ws
+                     FROM generate_series(0, 2) g) h
+    WHERE event_time <> '2024-01-01 00:29:00.5'
+    GROUP BY 1, 2, 3 HAVING h.ws + interval '30 minutes' <= '2024-01-01 02:55'::timestamptz
+   EXCEPT ALL TABLE pw_tf)
+  UNION ALL
+  (TABLE pw_tf EXCEPT ALL
+   SELECT h.ws, h.ws + interval '30 minutes', device_id, count(*), sum(temperature) FROM pw_tid_src,
+          LATERAL (SELECT date_bin('10 minutes', event_time, 'epoch') - g * interval '10 minutes' AS ws
+                     FROM generate_series(0, 2) g) h
+    WHERE event_time <> '2024-01-01 00:29:00.5'
+    GROUP BY 1, 2, 3 HAVING h.ws + interval '30 minutes' <= '2024-01-01 02:55'::timestamptz)) d;
+
 SELECT streamext.drop_pipeline(name) FROM streamext.pipelines WHERE name LIKE 'pw\_%' ORDER BY name;

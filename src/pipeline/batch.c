@@ -468,6 +468,7 @@ fused_batch(PipelineBatch *b, PipelineRead *rd, List *columns, BatchCounts *c,
 	char	   *insert;
 	int64	   *ecounts;
 	bool		windowed = def->window_type != PIPELINE_WINDOW_NONE;
+	char	   *window_scan;
 	bool		merged;
 	int			ecol;
 	char	   *keep_cond;
@@ -518,6 +519,9 @@ fused_batch(PipelineBatch *b, PipelineRead *rd, List *columns, BatchCounts *c,
 		counts = psprintf("%s, pg_catalog.count(*) FILTER (WHERE %sbatch." PIPELINE_ET_COLUMN
 						  " IS NULL AND %s)", counts,
 						  merged ? "NOT batch." PIPELINE_LATE_COLUMN " AND " : "", keep_cond);
+	/* ... and what window.c finds the rows to buffer by (after the counts read below) */
+	if (windowed && (window_scan = pipeline_window_scan_sql(b, keep_cond)) != NULL)
+		counts = psprintf("%s, %s", counts, window_scan);
 
 	/*
 	 * A heap source is read by each part that needs the rows (late rows,

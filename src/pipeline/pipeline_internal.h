@@ -154,6 +154,8 @@ typedef struct PipelineBatch
 	int64		rows_out;		/* rows written to the target (emit.c) */
 	bool		has_dedup_floor;
 	TimestampTz dedup_floor;	/* no dedup key has first_event_time <= it (dedup.c) */
+	bool		window_by_tid;	/* the scan collects the tids of the rows to
+								 * buffer (window.c) */
 } PipelineBatch;
 
 /* catalog.c: load a definition (NULL when missing_ok and absent) */
@@ -201,9 +203,12 @@ extern char *pipeline_emit_insert_sql(PipelineDef *def);
  * (tumble and hop, append mode); the CTEs from the kept rows (CTE kept, rows
  * with keep_cond true) to the INSERT insert_sql (as _streamext_t), given the
  * new and the previous watermark as SQL; the WARNING about n kept rows
- * without event time.
+ * without event time; the aggregate that the scan finding the watermark
+ * adds to its counts (NULL: none), for the rows to buffer - called first,
+ * as pipeline_window_fused_sql reads its choice (b->window_by_tid).
  */
 extern bool pipeline_window_fusable(PipelineDef *def);
+extern char *pipeline_window_scan_sql(PipelineBatch *b, const char *keep_cond);
 extern char *pipeline_window_fused_sql(PipelineBatch *b, const char *kept, const char *keep_cond,
 									   const char *wm_sql, const char *prev_sql,
 									   const char *insert_sql);

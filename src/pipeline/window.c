@@ -56,12 +56,19 @@
  */
 #include "postgres.h"
 
+#include "access/htup_details.h"
+#include "access/relation.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
+#include "common/int.h"
 #include "executor/spi.h"
 #include "lib/stringinfo.h"
+#include "storage/bufmgr.h"
 #include "utils/builtins.h"
+#include "utils/lsyscache.h"
 #include "utils/timestamp.h"
 
+#include "pipeline/batch_internal.h"
 #include "pipeline/emit.h"
 #include "stream/stream.h"
 
@@ -72,6 +79,11 @@
 
 /* windows per row that hop() accepts (its own limit, checked at create) */
 #define WINDOW_HOP_MAX 1000000
+
+/* the last pages of a heap source whose rows estimate the batch's watermark */
+#define WINDOW_SAMPLE_PAGES 4
+/* at most this many tids of candidates are collected (an array in memory) */
+#define WINDOW_TID_MAX 16000000
 
 void
 window_validate(PipelineDef *def, List *batch_cols)
@@ -205,7 +217,7 @@ run(const char *sql, Datum *values, const char *nulls, int expect)
 		elog(ERROR, "window statement failed: %s", SPI_result_code_string(rc));
 }
 
-/* does the state hold a row satisfying cond? (an index probe) */
+/* does the state hold a row satisfying cond? */
 static bool
 state_has_rows(const char *state, const char *cond, Datum *values, const char *nulls)
 {
@@ -462,6 +474,88 @@ origin_arg(PipelineDef *def)
 }
 
 /*
+ * The rows to buffer by tid (batch.c's single statement, tumble and hop in
+ * append mode): without dedup_keys, over a plain heap source.  The rows to
+ * buffer are those at or above the eviction bound, known once the scan that
+ * finds the watermark is done; rather than a scan of their own, that scan
+ * collects the tids of the rows at or above a lower bound of it, and the
+ * buffer is filled from those tids (a TID scan) - one full scan of the rows
+ * read fewer.  The lower bound is the eviction bound of the watermark that
+ * the rows on the source's last pages alone would give, a subset of the
+ * rows read, so it cannot exceed the batch's (watermark and bound are
+ * monotonic in the largest event time); for a source appended to in event
+ * time order, or one batch whose rows arrived in one transaction, those
+ * rows are about the newest and the candidates about the rows to buffer.
+ * Were they many more (the sample's rows old, the bound far below the real
+ * one), the rows are buffered by a scan after all (the statement decides:
+ * _streamext_wt.by_tid).  Partitioned and versioned sources, and dedup
+ * (whose kept rows are not the scanned ones), buffer by a scan; so does a
+ * batch that could read more than WINDOW_TID_MAX rows (the source's pages
+ * times the most tuples a page holds, or max_batch_rows), which bounds the
+ * memory the candidates' tids take whatever the estimate.
+ */
+static bool
+buffer_by_tid(PipelineDef *def)
+{
+	return pipeline_window_fusable(def) && def->source_kind == PIPELINE_SOURCE_HEAP &&
+		def->dedup_keys == NIL && get_rel_relkind(def->source) == RELKIND_RELATION;
+}
+
+char *
+pipeline_window_scan_sql(PipelineBatch *b, const char *keep_cond)
+{
+	PipelineDef *def = b->def;
+	int64		width;
+	int64		slide;
+	TimestampTz low;
+	Relation	rel;
+	BlockNumber nblocks;
+	BlockNumber first;
+	char	   *slide_sql;
+
+	b->window_by_tid = false;
+	if (!buffer_by_tid(def))
+		return NULL;
+	width = stream_interval_usecs(&def->window_width, "window width", false);
+	slide = def->window_type == PIPELINE_WINDOW_HOP ?
+		stream_interval_usecs(&def->window_slide, "window slide", false) : width;
+	/* below low, wm - width and its window start could leave the valid range */
+	if (pg_add_s64_overflow(MIN_TIMESTAMP, width, &low) ||
+		pg_add_s64_overflow(low, slide, &low) || !IS_VALID_TIMESTAMP(low))
+		return NULL;
+
+	rel = relation_open(def->source, AccessShareLock);
+	nblocks = RelationGetNumberOfBlocks(rel);
+	relation_close(rel, AccessShareLock);
+	if ((def->max_batch_rows <= 0 || def->max_batch_rows > WINDOW_TID_MAX) &&
+		(int64) nblocks * MaxHeapTuplesPerPage > WINDOW_TID_MAX)
+		return NULL;
+	first = nblocks > WINDOW_SAMPLE_PAGES ? nblocks - WINDOW_SAMPLE_PAGES : 0;
+
+	slide_sql = interval_literal(def->window_type == PIPELINE_WINDOW_HOP ?
+								 def->window_slide_text : def->window_width_text);
+	/*
+	 * The candidates' test reads the source's column: an infinite event time
+	 * (ET NULL) that passes it is a candidate that _streamext_wi drops.
+	 */
+	b->window_by_tid = true;
+	return psprintf("pg_catalog.array_agg(batch." PIPELINE_ARRIVAL2 ") FILTER (WHERE NOT batch." PIPELINE_LATE_COLUMN
+					" AND (%s) AND (batch.%s)::pg_catalog.timestamptz" OP(">=")
+					"(SELECT coalesce(CASE WHEN _streamext_p.w" OP(">=")
+					"%s::pg_catalog.timestamptz THEN streamext.tumble_start(_streamext_p.w" OP("-") "%s, %s%s)"
+					OP("+") "%s END, '-infinity'::pg_catalog.timestamptz)"
+					" FROM (SELECT GREATEST($1::pg_catalog.timestamptz, streamext.watermark((SELECT s." ET
+					" FROM " PIPELINE_READ_CTE " s WHERE s." PIPELINE_ARRIVAL2 OP(">=") "'(%u,0)'::pg_catalog.tid"
+					" AND s." ET " IS NOT NULL ORDER BY s." ET " DESC LIMIT 1), $4::pg_catalog.interval)) AS w)"
+					" _streamext_p)) AS _streamext_tids",
+					keep_cond, quote_identifier(def->event_time),
+					quote_literal_cstr(DatumGetCString(DirectFunctionCall1(timestamptz_out,
+																		   TimestampTzGetDatum(low)))),
+					interval_literal(def->window_width_text), slide_sql, origin_arg(def), slide_sql,
+					first);
+}
+
+/*
  * The parts of batch.c's single statement after the kept rows, for a tumble
  * or hop window in append mode: the CTEs up to "batch" and the INSERT of the
  * query's result as _streamext_t.  kept is the CTE of the kept rows (the
@@ -478,8 +572,13 @@ origin_arg(PipelineDef *def)
  *	  catch-up batch whose buffer holds nothing final thus aggregates the
  *	  rows read directly, as the plain INSERT ... SELECT ... GROUP BY would;
  *	- hop: the windows ending in (prev, wm] over the kept and buffered rows
- *	  below wm, read only when such a window exists (some_window_closes()
- *	  in SQL), and the buffered rows below the bound are deleted;
+ *	  below wm, and the buffered rows below the bound are deleted;
+ *	- both read and delete buffered rows only when some window closes
+ *	  (some_window_closes() in SQL, _streamext_closes: a condition without
+ *	  columns, so the planner tests it once, before the scan): only then
+ *	  does the bound move, and the buffer holds no row below the bound
+ *	  before this batch, so nothing else could match.  The buffer has no
+ *	  index (window_state.c): a batch that closes a window scans it;
  *	- the kept rows at or above the bound (all of them before the first
  *	  watermark) are buffered (_streamext_wi).
  *
@@ -515,14 +614,39 @@ pipeline_window_fused_sql(PipelineBatch *b, const char *kept, const char *keep_c
 					 " FROM (SELECT (%s) AS wm) _streamext_w),",
 					 width, slide, origin, slide,
 					 width, slide, origin, width, prev_sql, wm_sql);
-	appendStringInfo(&sql, " _streamext_wi AS (INSERT INTO %s (%s, " ET ") SELECT %s, batch." ET
-					 " FROM %s batch WHERE batch." ET OP(">=")
-					 "coalesce(%s, '-infinity'::pg_catalog.timestamptz) AND (%s) RETURNING 1),",
-					 state, cols, emit_column_list(batch_cols, "batch."), kept, bound, keep_cond);
+	if (b->window_by_tid)
+	{
+		/* see pipeline_window_scan_sql: by tid, or (many candidates) by a scan */
+		appendStringInfoString(&sql, " _streamext_wt AS (SELECT m._streamext_tids AS tids,"
+							   " coalesce(pg_catalog.cardinality(m._streamext_tids)::pg_catalog.int8"
+							   OP("*") "3" OP("<=") "m.n, true) AS by_tid FROM _streamext_m m),");
+		appendStringInfo(&sql, " _streamext_wi AS (INSERT INTO %s (%s, " ET ") SELECT %s, batch." ET
+						 " FROM " PIPELINE_READ_CTE " batch WHERE (SELECT by_tid FROM _streamext_wt)"
+						 " AND batch." PIPELINE_ARRIVAL2 OP("=") "ANY ((SELECT tids FROM _streamext_wt)::pg_catalog.tid[])"
+						 " AND NOT batch." PIPELINE_LATE_COLUMN " AND batch." ET OP(">=")
+						 "coalesce(%s, '-infinity'::pg_catalog.timestamptz) AND (%s) RETURNING 1),",
+						 state, cols, emit_column_list(batch_cols, "batch."), bound, keep_cond);
+		appendStringInfo(&sql, " _streamext_ws AS (INSERT INTO %s (%s, " ET ") SELECT %s, batch." ET
+						 " FROM %s batch WHERE NOT (SELECT by_tid FROM _streamext_wt) AND batch." ET OP(">=")
+						 "coalesce(%s, '-infinity'::pg_catalog.timestamptz) AND (%s) RETURNING 1),",
+						 state, cols, emit_column_list(batch_cols, "batch."), kept, bound, keep_cond);
+	}
+	else
+		appendStringInfo(&sql, " _streamext_wi AS (INSERT INTO %s (%s, " ET ") SELECT %s, batch." ET
+						 " FROM %s batch WHERE batch." ET OP(">=")
+						 "coalesce(%s, '-infinity'::pg_catalog.timestamptz) AND (%s) RETURNING 1),",
+						 state, cols, emit_column_list(batch_cols, "batch."), kept, bound, keep_cond);
 	if (def->window_type == PIPELINE_WINDOW_TUMBLE && state_is_empty(state))
 	{
 		/* nothing buffered (a first or catch-up batch): the kept rows alone */
-		const char *ws = psprintf("streamext.tumble_start(batch." ET ", %s%s)", width, origin);
+		/*
+		 * The rows below the bound have a finite event time, which is the
+		 * source's column as timestamptz: the window is computed from that
+		 * rather than from ET, whose isfinite() test would run once more per
+		 * window column and row.
+		 */
+		const char *ws = psprintf("streamext.tumble_start((batch.%s)::pg_catalog.timestamptz, %s%s)",
+								  quote_identifier(def->event_time), width, origin);
 
 		appendStringInfo(&sql, " batch AS (SELECT %s, %s AS window_start, (%s)" OP("+") "%s AS window_end"
 						 " FROM %s batch WHERE batch." ET OP("<") "%s AND (%s)),",
@@ -533,19 +657,19 @@ pipeline_window_fused_sql(PipelineBatch *b, const char *kept, const char *keep_c
 	{
 		const char *ws = psprintf("streamext.tumble_start(_streamext_u." ET ", %s%s)", width, origin);
 
-		appendStringInfo(&sql, " _streamext_wd AS (DELETE FROM %s WHERE " ET OP("<") "%s"
+		appendStringInfo(&sql, " _streamext_wd AS (DELETE FROM %s WHERE %s AND " ET OP("<") "%s"
 						 " RETURNING %s, " ET "),"
 						 " batch AS (SELECT %s, %s AS window_start, (%s)" OP("+") "%s AS window_end"
 						 " FROM (SELECT %s, batch." ET " FROM %s batch WHERE batch." ET OP("<") "%s AND (%s)"
 						 " UNION ALL SELECT %s, " ET " FROM _streamext_wd) _streamext_u),",
-						 state, bound, cols,
+						 state, closes, bound, cols,
 						 emit_column_list(batch_cols, "_streamext_u."), ws, ws, width,
 						 emit_column_list(batch_cols, "batch."), kept, bound, keep_cond,
 						 cols);
 	}
 	else
 	{
-		appendStringInfo(&sql, " _streamext_wd AS (DELETE FROM %s WHERE " ET OP("<") "%s RETURNING 1),"
+		appendStringInfo(&sql, " _streamext_wd AS (DELETE FROM %s WHERE %s AND " ET OP("<") "%s RETURNING 1),"
 						 " batch AS (SELECT %s, pg_catalog.lower(_streamext_h.r) AS window_start,"
 						 " pg_catalog.upper(_streamext_h.r) AS window_end"
 						 " FROM (SELECT %s, batch." ET " FROM %s batch WHERE %s AND batch." ET OP("<") "%s AND (%s)"
@@ -553,7 +677,7 @@ pipeline_window_fused_sql(PipelineBatch *b, const char *kept, const char *keep_c
 						 " LATERAL streamext.hop(_streamext_u." ET ", %s, %s%s) AS _streamext_h(r)"
 						 " WHERE pg_catalog.upper(_streamext_h.r)" OP("<=") "%s"
 						 " AND (%s IS NULL OR pg_catalog.upper(_streamext_h.r)" OP(">") "%s)),",
-						 state, bound,
+						 state, closes, bound,
 						 emit_column_list(batch_cols, "_streamext_u."),
 						 emit_column_list(batch_cols, "batch."), kept, closes, wm, keep_cond,
 						 cols, state, closes, wm,

@@ -4,8 +4,18 @@
  *		raw rows of windows that are not final yet (see window.c for why raw
  *		rows).  Its columns are the batch table's - the source's columns
  *		without the tracking column, typed like the source's, plus
- *		_streamext_et - with a btree index on _streamext_et, the column every
- *		eviction and every read of a window's rows is a range of.
+ *		_streamext_et, the column every eviction and every read of a window's
+ *		rows is a range of.
+ *
+ * Only update mode and session windows get a btree index on _streamext_et:
+ * they read and evict ranges of the buffer in every batch.  Tumble and hop
+ * windows in append mode read the buffer only in a batch that closes a
+ * window, and then most of it (the rows below the eviction bound, which is
+ * all but the newest windows' rows), so a sequential scan serves them; the
+ * index would cost more than it saves, as every buffered row is inserted
+ * into it once (in a catch-up batch, the rows of the windows still open: a
+ * btree insertion each, about as much again as the heap insertion).  The
+ * batches that close no window do not read the buffer at all (window.c).
  *
  * state.c (pipeline_state_create_table) creates the table as an extension
  * member owned by the pipeline's owner; drop_pipeline drops it.  A column
@@ -14,6 +24,7 @@
  */
 #include "postgres.h"
 
+#include "access/relation.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_authid.h"
 #include "executor/spi.h"
@@ -24,6 +35,7 @@
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/regproc.h"
+#include "utils/rel.h"
 #include "utils/ruleutils.h"
 
 #include "pipeline/emit.h"
@@ -67,15 +79,23 @@ spi_exec(const char *sql, int expect)
 	SPI_finish();
 }
 
+/* does this pipeline's buffer get the index on _streamext_et? (see the top) */
+static bool
+needs_index(PipelineDef *def)
+{
+	return def->mode == PIPELINE_MODE_UPDATE || def->window_type == PIPELINE_WINDOW_SESSION;
+}
+
 /*
- * The index on _streamext_et.  CREATE INDEX needs CREATE on the table's
- * schema, which the pipeline's owner lacks on streamext (the table was
- * created by the extension's owner for that reason): the bootstrap superuser
- * creates it, with a fixed search_path and in a restricted security context.
- * The index belongs to the table's owner, as every index does.
+ * Run one DDL statement on the state table as the bootstrap superuser.
+ * CREATE INDEX needs CREATE on the table's schema, which the pipeline's
+ * owner lacks on streamext (the table was created by the extension's owner
+ * for that reason): the bootstrap superuser runs it, with a fixed
+ * search_path and in a restricted security context.  An index belongs to
+ * the table's owner, as every index does.
  */
 static void
-create_index(PipelineDef *def)
+state_ddl(const char *sql)
 {
 	Oid			save_userid;
 	int			save_sec;
@@ -87,10 +107,30 @@ create_index(PipelineDef *def)
 	gucnest = NewGUCNestLevel();
 	(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION,
 							 GUC_ACTION_SAVE, true, 0, false);
-	spi_exec(psprintf("CREATE INDEX ON %s (" PIPELINE_ET_COLUMN ")", window_state_table(def)),
-			 SPI_OK_UTILITY);
+	spi_exec(sql, SPI_OK_UTILITY);
 	AtEOXact_GUC(true, gucnest);
 	SetUserIdAndSecContext(save_userid, save_sec);
+}
+
+/*
+ * Give the buffer the index exactly when needs_index(): a state table made
+ * before append-mode buffers went without one keeps its index until the
+ * pipeline is altered or reset, which drop it.
+ */
+static void
+sync_index(PipelineDef *def, Oid relid)
+{
+	Relation	rel = relation_open(relid, AccessShareLock);
+	List	   *indexes = RelationGetIndexList(rel);
+	ListCell   *lc;
+
+	relation_close(rel, AccessShareLock);
+	if (needs_index(def) && indexes == NIL)
+		state_ddl(psprintf("CREATE INDEX ON %s (" PIPELINE_ET_COLUMN ")", window_state_table(def)));
+	else if (!needs_index(def))
+		foreach(lc, indexes)
+			state_ddl(psprintf("DROP INDEX streamext.%s",
+							   quote_identifier(get_rel_name(lfirst_oid(lc)))));
 }
 
 void
@@ -107,6 +147,7 @@ pipeline_emit_create_state(PipelineDef *def)
 	{
 		/* alter_pipeline: the buffered rows stay, re-windowed by the new options */
 		window_state_sync_columns(def, cols);
+		sync_index(def, state_relid(def));
 		return;
 	}
 	initStringInfo(&s);
@@ -114,7 +155,7 @@ pipeline_emit_create_state(PipelineDef *def)
 		appendStringInfo(&s, "%s, ", column_definition(lfirst(lc)));
 	appendStringInfoString(&s, PIPELINE_ET_COLUMN " pg_catalog.timestamptz");
 	pipeline_state_create_table(def, "window", s.data);
-	create_index(def);
+	sync_index(def, state_relid(def));
 }
 
 void
