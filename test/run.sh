@@ -122,12 +122,20 @@ it_report() {
 	fi
 }
 
+# The longest jobs start first (each about a minute or more), so that the run does not end with
+# one of them running alone.  This is only the order: every test runs either way.
+long_first="columnar_vacuum_cron pipeline_exactly_once ingest_crash ingest_kafka_stop pipeline_worker
+	ingest_fencing ingest_review pipeline_e2e columnar_vagg_random"
 queue=()
 ((${#regress_tests[@]})) && queue+=(regress)
+declare -A queued=()
+for t in $long_first; do
+	[ -e "$SE_WORK/src/test/integration/$t.sh" ] && [[ $t =~ $only ]] && { queue+=("it:$t"); queued[$t]=1; }
+done
 for f in "$SE_WORK"/src/test/integration/*.sh; do
 	[ -e "$f" ] || continue
 	t=$(basename "$f" .sh)
-	[[ $t =~ $only ]] && queue+=("it:$t")
+	[[ $t =~ $only ]] && [ -z "${queued[$t]:-}" ] && queue+=("it:$t")
 done
 mkdir -p "$SE_WORK/it"
 declare -A running=()   # pid of a job -> its name
