@@ -21,6 +21,10 @@ se_ensure_user
 se_prepare_work "$(mktemp -d "${SE_TMPDIR:-/tmp}/streamext-test.XXXXXX")"
 se_log "work folder: $SE_WORK"
 se_build_install "$ROOT"
+# One initdb for every test cluster: se_pg_init copies it (see there).
+SE_PG_TEMPLATE=$SE_WORK/pg-template
+se_as_user bash -c '. "$1"; se_pg_initdb "$2"' _ "$SE_WORK/src/test/lib.sh" "$SE_PG_TEMPLATE" >"$SE_WORK/pg-template.log" 2>&1 ||
+	{ cat "$SE_WORK/pg-template.log"; se_die "initdb of the template cluster failed"; }
 
 only=${SE_ONLY:-.}
 passed=0
@@ -100,7 +104,7 @@ it_run() {
 	se_log "integration: $t"
 	start=$(date +%s)
 	(cd "$tdir" && se_as_user env SE_WORK="$tdir" SE_INST="$SE_INST" SE_BINDIR="$SE_BINDIR" \
-		SE_TOOLS="$SE_TOOLS" SE_LIB="$SE_WORK/src/test/lib.sh" SE_SRC="$SE_WORK/src" \
+		SE_TOOLS="$SE_TOOLS" SE_LIB="$SE_WORK/src/test/lib.sh" SE_SRC="$SE_WORK/src" SE_PG_TEMPLATE="$SE_PG_TEMPLATE" \
 		timeout -k 15 "${SE_TEST_TIMEOUT:-900}" setsid bash "$f") >"$tdir/output.log" 2>&1
 	rc=$?
 	se_sweep "$tdir"
