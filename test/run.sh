@@ -158,7 +158,12 @@ while ((next < ${#queue[@]} || ${#running[@]})); do
 	done
 	done_pid=
 	wait -n -p done_pid "${!running[@]}"
-	[ -n "$done_pid" ] && [ -n "${running[$done_pid]:-}" ] || continue
+	if [ -z "$done_pid" ]; then
+		# wait reported no job (should not happen): a job whose process is gone has finished
+		for p in "${!running[@]}"; do kill -0 "$p" 2>/dev/null || { done_pid=$p; break; }; done
+		[ -n "$done_pid" ] || { sleep 1; continue; }
+	fi
+	[ -n "${running[$done_pid]:-}" ] || continue
 	job=${running[$done_pid]}
 	unset "running[$done_pid]"
 	case $job in
