@@ -102,15 +102,26 @@ se_free_port() {
 	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
 }
 
-# se_pg_init NAME [conf lines...]: initdb a cluster in $SE_WORK/pg/NAME (not started).
+# se_pg_initdb DIR: initdb DIR the way every test cluster is made.
+se_pg_initdb() {
+	"$SE_BINDIR/initdb" -D "$1" -A trust -U postgres --no-sync
+}
+
+# se_pg_init NAME [conf lines...]: initdb a cluster in $SE_WORK/pg/NAME (not started).  With
+# SE_PG_TEMPLATE (a cluster test/run.sh made once with se_pg_initdb and never started) it is a
+# copy of that: the same files initdb would write, in a tenth of the time (only the system
+# identifier, which nothing but replication compares, is the same in every copy).
 se_pg_init() {
 	local name=$1; shift
 	local dir=$SE_WORK/pg/$name port
 	port=$(se_free_port)
 	rm -rf "$dir"
 	mkdir -p "$SE_WORK/pg"
-	"$SE_BINDIR/initdb" -D "$dir" -A trust -U postgres --no-sync >"$SE_WORK/pg/$name.initdb.log" 2>&1 ||
-		{ cat "$SE_WORK/pg/$name.initdb.log" >&2; return 1; }
+	if [ -n "${SE_PG_TEMPLATE:-}" ] && [ -f "$SE_PG_TEMPLATE/PG_VERSION" ]; then
+		cp -a "$SE_PG_TEMPLATE" "$dir" >"$SE_WORK/pg/$name.initdb.log" 2>&1
+	else
+		se_pg_initdb "$dir" >"$SE_WORK/pg/$name.initdb.log" 2>&1
+	fi || { cat "$SE_WORK/pg/$name.initdb.log" >&2; return 1; }
 	cat >>"$dir/postgresql.conf" <<CONF
 port = $port
 listen_addresses = '127.0.0.1'

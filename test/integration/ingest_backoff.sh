@@ -17,12 +17,24 @@ se_psql pg1 -c "CREATE ROLE bo_alice LOGIN; CREATE TABLE bo_t (device_id text, s
 se_psql pg1 -c "CREATE ROLE bo_carol LOGIN; GRANT INSERT ON bo_t TO bo_carol"
 se_psql pg1 -c "BEGIN; SET ROLE bo_carol; SELECT streamext.create_source('bo', '$SE_BOOTSTRAP', 'bo', 'bo_t');
 	RESET ROLE; REVOKE USAGE ON SCHEMA streamext FROM PUBLIC; COMMIT"
-sleep 20
-fails=$(grep -c 'permission denied for schema streamext' "$log" || true)
-se_log "failed starts of the worker in ~20 s: $fails"
-# without backoff: one per second (about 20); with it: 1+2+4+8 s apart, so at most 6 here
-[ "$fails" -ge 2 ] && [ "$fails" -le 6 ] || se_die "expected 2..6 failed starts with backoff, got $fails"
-grep -q 'failed 3 times in a row; next start in' "$log" || se_die "no backoff log line"
+# Wait for the 4th failed start, then check the gaps between the failures in the server log: the
+# launcher waits 1 s, 2 s, 4 s after the 1st, 2nd, 3rd failure before starting the worker again
+# (without backoff the gaps are about 1 s each).  A loaded machine only makes the gaps longer.
+fail_times() {
+	grep 'permission denied for schema streamext' "$log" | head -n4 |
+		awk '{ split($2, t, ":"); print t[1] * 3600 + t[2] * 60 + t[3] }'
+}
+for ((i = 0; i < 600; i++)); do
+	[ "$(fail_times | wc -l)" -ge 4 ] && break
+	sleep 0.1
+done
+[ "$(fail_times | wc -l)" -ge 4 ] || se_die "not 4 failed starts in 60 s: $(grep -c 'permission denied for schema streamext' "$log" || true)"
+gaps=$(fail_times | awk 'NR > 1 { d = $1 - p; if (d < 0) d += 86400; printf "%s%.2f", (NR > 2 ? " " : ""), d } { p = $1 }')
+se_log "gaps between the first 4 failed starts of the worker: $gaps s"
+read -r g1 g2 g3 <<<"$gaps"
+awk -v a="$g1" -v b="$g2" -v c="$g3" 'BEGIN { exit !(a >= 0.95 && b >= 1.95 && c >= 3.95) }' ||
+	se_die "expected gaps of at least 1, 2, 4 s (backoff), got $gaps"
+grep -q 'failed 3 times in a row; next start in 4 s' "$log" || se_die "no backoff log line"
 se_psql pg1 -c "GRANT USAGE ON SCHEMA streamext TO PUBLIC" -c "SELECT streamext.drop_source('bo')"
 
 # NOLOGIN owner: the source goes to the error state, with the reason.

@@ -28,21 +28,22 @@ for round in 1 2 3; do
 	pid=$(worker_pid)
 	se_log "round $round: $(rows) rows, kill -9 worker $pid"
 	kill -KILL "$pid"
-	sleep 1
-	# The postmaster restarts everything after a crash; wait until we can connect again.
+	# Gone (reaped: the postmaster has begun its crash restart), then accepting connections again.
+	for ((i = 0; i < 100; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+	kill -0 "$pid" 2>/dev/null && se_die "worker $pid still there 10 s after kill -9"
 	se_wait_for pg1 60 "SELECT true" || se_die "server did not come back"
 done
 
 se_wait_for pg1 120 "SELECT count(*) >= 240000 FROM trucks" || se_die "only $(rows) rows"
 se_log "$(rows) rows: pg_ctl stop -m immediate"
 se_pg_stop pg1 immediate
-sleep 1
 se_pg_start pg1
 wait "$producer" || se_die "producer failed: $(cat "$SE_WORK/produce.log")"
 se_log "producer finished: $(tail -1 "$SE_WORK/produce.log")"
 
-se_wait_for pg1 300 "SELECT count(*) >= $N FROM trucks" || se_die "only $(rows) rows arrived"
-sleep 3
+# Every message consumed (offsets commit with the rows): from then on nothing more may arrive.
+se_wait_for pg1 300 "SELECT sum(next_offset) >= $N FROM streamext.source_offsets WHERE source = 'crash_src'" ||
+	se_die "only $(rows) rows arrived"
 se_assert_eq "rows" $N "$(rows)"
 se_assert_eq "duplicate (_partition, _offset)" 0 "$(se_psql pg1 -c "SELECT count(*) - count(DISTINCT (_partition, _offset)) FROM trucks")"
 se_assert_eq "stored offsets sum" $N "$(se_psql pg1 -c "SELECT sum(next_offset) FROM streamext.source_offsets WHERE source = 'crash_src'")"
