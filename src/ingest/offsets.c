@@ -99,12 +99,11 @@ commit_bounded(const rd_kafka_topic_partition_list_t *list, TimestampTz deadline
 		err = RD_KAFKA_RESP_ERR__TIMED_OUT;
 		for (;;)
 		{
-			long		left = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), deadline);
-			rd_kafka_event_t *ev;
+			bool		expired;
+			rd_kafka_event_t *ev = consumer_poll_until(q, deadline, &expired);
 
-			if (left <= 0)
+			if (expired)
 				break;
-			ev = rd_kafka_queue_poll(q, (int) Min(left, 100));
 			if (ev == NULL)
 				continue;
 			if (rd_kafka_event_type(ev) == RD_KAFKA_EVENT_OFFSET_COMMIT)
