@@ -20,8 +20,6 @@
 
 #include "ingest/decode_internal.h"
 
-#define JSON_MAX_DEPTH 1000
-
 typedef enum JType
 {
 	JT_OBJECT,

@@ -16,6 +16,8 @@
 
 #include "ingest/decode_json_internal.h"
 
+#define JSON_MAX_DEPTH 1000
+
 const char *
 json_type_name(JType t)
 {
