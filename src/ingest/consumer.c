@@ -601,19 +601,20 @@ consumer_wake_fd(void)
 
 /*
  * One wait for an event of q: at most 100 ms, so that the caller's loop
- * looks at its own condition that often, and never past deadline.  Returns
- * the event (the caller destroys it) or NULL; *expired says that deadline
- * has passed, and then nothing was polled.
+ * looks at its own condition that often, and never past deadline.  False
+ * once deadline has passed (nothing is polled then); else *ev is the event
+ * (the caller destroys it) or NULL.
  */
-rd_kafka_event_t *
-consumer_poll_until(rd_kafka_queue_t *q, TimestampTz deadline, bool *expired)
+bool
+consumer_poll_until(rd_kafka_queue_t *q, TimestampTz deadline, rd_kafka_event_t **ev)
 {
 	long		left = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), deadline);
 
-	*expired = left <= 0;
-	if (*expired)
-		return NULL;
-	return rd_kafka_queue_poll(q, (int) Min(left, 100));
+	*ev = NULL;
+	if (left <= 0)
+		return false;
+	*ev = rd_kafka_queue_poll(q, (int) Min(left, 100));
+	return true;
 }
 
 /*
@@ -641,10 +642,9 @@ close_consumer_bounded(TimestampTz deadline)
 	}
 	while (!(closed = rd_kafka_consumer_closed(se_worker.rk)))
 	{
-		bool		expired;
-		rd_kafka_event_t *ev = consumer_poll_until(q, deadline, &expired);
+		rd_kafka_event_t *ev;
 
-		if (expired)
+		if (!consumer_poll_until(q, deadline, &ev))
 			break;
 		if (ev == NULL)
 			continue;

@@ -99,10 +99,9 @@ commit_bounded(const rd_kafka_topic_partition_list_t *list, TimestampTz deadline
 		err = RD_KAFKA_RESP_ERR__TIMED_OUT;
 		for (;;)
 		{
-			bool		expired;
-			rd_kafka_event_t *ev = consumer_poll_until(q, deadline, &expired);
+			rd_kafka_event_t *ev;
 
-			if (expired)
+			if (!consumer_poll_until(q, deadline, &ev))
 				break;
 			if (ev == NULL)
 				continue;

@@ -59,8 +59,8 @@ extern void consumer_drain_wakeups(void);
 extern bool consumer_fetcher_behind(char **topic, int32 *partition, int64 *position);
 extern void consumer_nudge_fetcher(const char *topic, int32 partition, int64 position);
 extern const rd_kafka_topic_partition_list_t *consumer_assignment(void);
-extern rd_kafka_event_t *consumer_poll_until(rd_kafka_queue_t *q, TimestampTz deadline,
-											 bool *expired);
+extern bool consumer_poll_until(rd_kafka_queue_t *q, TimestampTz deadline,
+								rd_kafka_event_t **ev);
 extern void consumer_close(void);
 extern void consumer_brokers_up(void);
 
