@@ -600,6 +600,24 @@ consumer_wake_fd(void)
 }
 
 /*
+ * One wait for an event of q: at most 100 ms, so that the caller's loop
+ * looks at its own condition that often, and never past deadline.  False
+ * once deadline has passed (nothing is polled then); else *ev is the event
+ * (the caller destroys it) or NULL.
+ */
+bool
+consumer_poll_until(rd_kafka_queue_t *q, TimestampTz deadline, rd_kafka_event_t **ev)
+{
+	long		left = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), deadline);
+
+	*ev = NULL;
+	if (left <= 0)
+		return false;
+	*ev = rd_kafka_queue_poll(q, (int) Min(left, 100));
+	return true;
+}
+
+/*
  * Serve the close queue until the consumer has left the group or the time is
  * up.  Rebalance events are answered here by giving the partitions up; no
  * PostgreSQL work, commits or other calls into the consumer happen while it
@@ -624,12 +642,10 @@ close_consumer_bounded(TimestampTz deadline)
 	}
 	while (!(closed = rd_kafka_consumer_closed(se_worker.rk)))
 	{
-		long		left = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), deadline);
 		rd_kafka_event_t *ev;
 
-		if (left <= 0)
+		if (!consumer_poll_until(q, deadline, &ev))
 			break;
-		ev = rd_kafka_queue_poll(q, (int) Min(left, 100));
 		if (ev == NULL)
 			continue;
 		if (rd_kafka_event_type(ev) == RD_KAFKA_EVENT_REBALANCE)

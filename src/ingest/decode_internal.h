@@ -1,7 +1,8 @@
 /*
  * decode_internal.h
- *		What the decoder files (decode.c, decode_json.c, decode_csv.c,
- *		decode_text.c, metadata.c) share; nothing outside them includes it.
+ *		What the decoder files (decode*.c, metadata.c) share; nothing outside
+ *		them includes it.  The files of format json share more in
+ *		decode_json_internal.h.
  *
  * decoder_create() resolves the target's columns once into DecodeColumn
  * entries so that decoding a message only walks arrays and calls the
@@ -275,6 +276,13 @@ fast_float8(const char *s, int len, double *out)
 
 /* decode.c */
 extern int	decoder_lookup_column(SourceDecoder *dec, const char *name, int len);
+
+/* decode_options.c */
+extern void decoder_check_format_options(DecodeFormat format, const char *formatname,
+										 Jsonb *options);
+extern void decoder_apply_options(SourceDecoder *dec, Jsonb *options);
+
+/* decode_input.c */
 extern char *decoder_server_string(SourceDecoder *dec, const char *s, int len);
 extern Datum decoder_text_datum(SourceDecoder *dec, const char *s, int len);
 extern Datum decoder_input(SourceDecoder *dec, DecodeColumn *col, const char *s, int len);

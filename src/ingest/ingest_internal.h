@@ -170,7 +170,7 @@ typedef struct BatchPartitions
 
 typedef struct SinkState SinkState;
 
-/* sink.c */
+/* sink.c and its parts (sink_internal.h says which does what) */
 extern SinkState *sink_create(const char *source_name, Oid target, const char *format,
 							  Jsonb *options, MemoryContext cxt);
 extern void sink_batch_partitions(SinkMessage *msgs, int n, BatchPartitions *bp);

@@ -1,8 +1,8 @@
 /*
  * offsets.c
- *		Offset bookkeeping of a consumer worker: where newly assigned
- *		partitions start, the offset rows locked and advanced with every
- *		batch, what Kafka is told and when, and the lag.
+ *		Offset bookkeeping of a consumer worker: the offset rows locked and
+ *		advanced with every batch, what Kafka is told and when, and the lag.
+ *		Where newly assigned partitions start is offsets_start.c's.
  *
  * Exactly once: the offsets a worker starts from come from
  * streamext.source_offsets (written with the rows), read when the consumer
@@ -17,12 +17,10 @@
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
-#include "postmaster/interrupt.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
-#include "utils/wait_event.h"
 
 #include "ingest/worker.h"
 #include "monitor/monitor.h"
@@ -33,14 +31,6 @@ static XLogRecPtr pending_lsn = InvalidXLogRecPtr;
 
 /* the next offset written, per partition; for the lag */
 static rd_kafka_topic_partition_list_t *written = NULL;
-
-/*
- * Partitions that start at start_from's timestamp but for which the broker
- * could not say where that is (offsets_for_times gave no offset): they are
- * read from the beginning and messages older than the timestamp are skipped
- * until the first one at or after it.
- */
-static rd_kafka_topic_partition_list_t *time_filter = NULL;
 
 /*
  * Partitions of the batch that another consumer has already written past
@@ -66,8 +56,8 @@ offsets_init(void)
 {
 	pending_commit = rd_kafka_topic_partition_list_new(16);
 	written = rd_kafka_topic_partition_list_new(16);
-	time_filter = rd_kafka_topic_partition_list_new(4);
 	seeking = rd_kafka_topic_partition_list_new(1);
+	offsets_start_init();
 }
 
 /* Tell Kafka the offsets whose PostgreSQL commit is durable. */
@@ -109,12 +99,10 @@ commit_bounded(const rd_kafka_topic_partition_list_t *list, TimestampTz deadline
 		err = RD_KAFKA_RESP_ERR__TIMED_OUT;
 		for (;;)
 		{
-			long		left = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), deadline);
 			rd_kafka_event_t *ev;
 
-			if (left <= 0)
+			if (!consumer_poll_until(q, deadline, &ev))
 				break;
-			ev = rd_kafka_queue_poll(q, (int) Min(left, 100));
 			if (ev == NULL)
 				continue;
 			if (rd_kafka_event_type(ev) == RD_KAFKA_EVENT_OFFSET_COMMIT)
@@ -181,8 +169,7 @@ offsets_commit_written(const rd_kafka_topic_partition_list_t *parts, TimestampTz
 void
 offsets_revoke(const rd_kafka_topic_partition_list_t *parts)
 {
-	for (int i = 0; i < parts->cnt; i++)
-		rd_kafka_topic_partition_list_del(time_filter, parts->elems[i].topic, parts->elems[i].partition);
+	offsets_start_forget(parts);
 	offsets_commit_written(parts, TimestampTzPlusMilliseconds(GetCurrentTimestamp(), REVOKE_COMMIT_TIMEOUT_MS));
 }
 
@@ -212,19 +199,50 @@ offsets_batch_written(const SinkMessage *msgs, int n, XLogRecPtr commit_lsn)
 	}
 }
 
-/*
- * The arguments of the offset upserts below: $1 the source's name, $2..$4
- * the topics, partitions and offsets of list, $5/$6 the source's id and
- * generation (the write is fenced on them).
- */
-static void
-offset_upsert_args(rd_kafka_topic_partition_list_t *list, Datum *values)
+/* Each row (topic, partition, next_offset) of the last SPI result to row_fn. */
+void
+offsets_visit_rows(OffsetRowFn row_fn, void *arg)
 {
-	Datum	   *topics = palloc(sizeof(Datum) * list->cnt);
-	Datum	   *pnums = palloc(sizeof(Datum) * list->cnt);
-	Datum	   *offs = palloc(sizeof(Datum) * list->cnt);
+	uint64		r;
+
+	for (r = 0; r < SPI_processed; r++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[r];
+		TupleDesc	td = SPI_tuptable->tupdesc;
+		bool		isnull;
+		char	   *topic = SPI_getvalue(tup, td, 1);
+		int32		partition = DatumGetInt32(SPI_getbinval(tup, td, 2, &isnull));
+		int64		next = DatumGetInt64(SPI_getbinval(tup, td, 3, &isnull));
+
+		row_fn(arg, topic, partition, next);
+	}
+}
+
+/*
+ * One of the fenced upserts of offset rows, in a transaction of its own
+ * (se_xact_begin() flags xact_flags).  sql gets $1 the source's name, $2..$4
+ * the topics, partitions and offsets of list, $5/$6 the source's id and
+ * generation (the write is fenced on them), and returns the topic,
+ * partition and next_offset of the rows it leaves, which go to row_fn.
+ * what names the offsets for the error message.
+ */
+void
+offsets_upsert(rd_kafka_topic_partition_list_t *list, int xact_flags, const char *sql,
+			   const char *what, OffsetRowFn row_fn, void *arg)
+{
+	SeXact		x;
+	Oid			types[6] = {TEXTOID, TEXTARRAYOID, INT4ARRAYOID, INT8ARRAYOID, INT8OID, INT4OID};
+	Datum		values[6];
+	Datum	   *topics;
+	Datum	   *pnums;
+	Datum	   *offs;
+	int			ret;
 	int			i;
 
+	se_xact_begin(&x, xact_flags, NULL);
+	topics = palloc(sizeof(Datum) * list->cnt);
+	pnums = palloc(sizeof(Datum) * list->cnt);
+	offs = palloc(sizeof(Datum) * list->cnt);
 	for (i = 0; i < list->cnt; i++)
 	{
 		topics[i] = CStringGetTextDatum(list->elems[i].topic);
@@ -237,285 +255,39 @@ offset_upsert_args(rd_kafka_topic_partition_list_t *list, Datum *values)
 	values[3] = PointerGetDatum(construct_array(offs, list->cnt, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 	values[4] = Int64GetDatum(se_worker.args.source_id);
 	values[5] = Int32GetDatum(se_worker.args.generation);
-}
-
-/*
- * Store where start_from "latest" or a timestamp put partitions that had no
- * offset yet, so that a restart (pause/resume, alter_source, a crash, a
- * rebalance) continues there instead of resolving start_from again and
- * skipping what arrived meanwhile.  A row someone stored meanwhile wins.
- */
-static void
-store_resolved(rd_kafka_topic_partition_list_t *parts, rd_kafka_topic_partition_list_t *resolved)
-{
-	SeXact		x;
-	Oid			types[6] = {TEXTOID, TEXTARRAYOID, INT4ARRAYOID, INT8ARRAYOID, INT8OID, INT4OID};
-	Datum		values[6];
-	int			ret;
-	uint64		r;
-
-	se_xact_begin(&x, SE_XACT_SPI | SE_XACT_PIN_PATH, NULL);
-	offset_upsert_args(resolved, values);
-	ret = SPI_execute_with_args("INSERT INTO streamext.source_offsets AS o (source, topic, partition, next_offset) "
-								"SELECT $1, t, p, n FROM unnest($2, $3, $4) AS u(t, p, n) "
-								"WHERE EXISTS (SELECT 1 FROM streamext.sources "
-								"  WHERE id = $5 AND generation = $6 AND state = 'running') "
-								"ON CONFLICT (source, topic, partition) DO UPDATE SET next_offset = o.next_offset "
-								"RETURNING topic, partition, next_offset",
-								6, types, values, NULL, false, 0);
+	ret = SPI_execute_with_args(sql, 6, types, values, NULL, false, 0);
 	if (ret != SPI_OK_INSERT_RETURNING)
 		ereport(ERROR,
 				(errcode(ERRCODE_INTERNAL_ERROR),
-				 errmsg_internal("cannot store the start offsets: %s", SPI_result_code_string(ret))));
-	for (r = 0; r < SPI_processed; r++)
-	{
-		HeapTuple	tup = SPI_tuptable->vals[r];
-		TupleDesc	td = SPI_tuptable->tupdesc;
-		bool		isnull;
-		rd_kafka_topic_partition_t *p;
-
-		p = rd_kafka_topic_partition_list_find(parts, SPI_getvalue(tup, td, 1),
-											   DatumGetInt32(SPI_getbinval(tup, td, 2, &isnull)));
-		if (p)
-			p->offset = DatumGetInt64(SPI_getbinval(tup, td, 3, &isnull));
-	}
+				 errmsg_internal("cannot store %s: %s", what, SPI_result_code_string(ret))));
+	offsets_visit_rows(row_fn, arg);
 	se_xact_commit(&x);
+}
+
+/* A row store_skipped() left: written, and to be told to Kafka. */
+static void
+skipped_row(void *arg, const char *topic, int32 partition, int64 next)
+{
+	remember_offset(written, topic, partition, next);
+	remember_offset(pending_commit, topic, partition, next);
 }
 
 /* Store the positions past skipped records (offsets_store_skipped). */
 static void
 store_skipped(rd_kafka_topic_partition_list_t *ahead)
 {
-	SeXact		x;
-	Oid			types[6] = {TEXTOID, TEXTARRAYOID, INT4ARRAYOID, INT8ARRAYOID, INT8OID, INT4OID};
-	Datum		values[6];
-	int			ret;
-	uint64		r;
-
-	se_xact_begin(&x, SE_XACT_SPI, NULL);
-	offset_upsert_args(ahead, values);
 	/* Offsets only move forward; what another consumer stored meanwhile wins if it is further. */
-	ret = SPI_execute_with_args("INSERT INTO streamext.source_offsets AS o (source, topic, partition, next_offset) "
-								"SELECT $1, t, p, n FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3), pg_catalog.unnest($4)) AS u(t, p, n) "
-								"WHERE EXISTS (SELECT 1 FROM streamext.sources "
-								"  WHERE id OPERATOR(pg_catalog.=) $5 AND generation OPERATOR(pg_catalog.=) $6 "
-								"  AND state OPERATOR(pg_catalog.=) 'running') "
-								"ON CONFLICT (source, topic, partition) DO UPDATE SET next_offset = excluded.next_offset "
-								"WHERE o.next_offset OPERATOR(pg_catalog.<) excluded.next_offset "
-								"RETURNING topic, partition, next_offset",
-								6, types, values, NULL, false, 0);
-	if (ret != SPI_OK_INSERT_RETURNING)
-		ereport(ERROR,
-				(errcode(ERRCODE_INTERNAL_ERROR),
-				 errmsg("cannot store the offsets past skipped records: %s", SPI_result_code_string(ret))));
-	for (r = 0; r < SPI_processed; r++)
-	{
-		HeapTuple	tup = SPI_tuptable->vals[r];
-		TupleDesc	td = SPI_tuptable->tupdesc;
-		bool		isnull;
-		char	   *topic = SPI_getvalue(tup, td, 1);
-		int32		partition = DatumGetInt32(SPI_getbinval(tup, td, 2, &isnull));
-		int64		next = DatumGetInt64(SPI_getbinval(tup, td, 3, &isnull));
-
-		remember_offset(written, topic, partition, next);
-		remember_offset(pending_commit, topic, partition, next);
-	}
-	se_xact_commit(&x);
+	offsets_upsert(ahead, SE_XACT_SPI,
+				   "INSERT INTO streamext.source_offsets AS o (source, topic, partition, next_offset) "
+				   "SELECT $1, t, p, n FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3), pg_catalog.unnest($4)) AS u(t, p, n) "
+				   "WHERE EXISTS (SELECT 1 FROM streamext.sources "
+				   "  WHERE id OPERATOR(pg_catalog.=) $5 AND generation OPERATOR(pg_catalog.=) $6 "
+				   "  AND state OPERATOR(pg_catalog.=) 'running') "
+				   "ON CONFLICT (source, topic, partition) DO UPDATE SET next_offset = excluded.next_offset "
+				   "WHERE o.next_offset OPERATOR(pg_catalog.<) excluded.next_offset "
+				   "RETURNING topic, partition, next_offset",
+				   "the offsets past skipped records", skipped_row, NULL);
 	pending_lsn = XactLastCommitEnd;
-}
-
-/*
- * rd_kafka_offsets_for_times() in steps of a second, for up to 10 s, so that
- * a stop request is noticed within one step.  parts holds timestamps on
- * entry and offsets on return.
- */
-static rd_kafka_resp_err_t
-offsets_for_times_stepwise(rd_kafka_topic_partition_list_t *parts)
-{
-	rd_kafka_topic_partition_list_t *asked = rd_kafka_topic_partition_list_copy(parts);
-	rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR_NO_ERROR;
-
-	for (int attempt = 0; attempt < 10; attempt++)
-	{
-		if (ShutdownRequestPending)
-		{
-			rd_kafka_topic_partition_list_destroy(asked);
-			ereport(ERROR,
-					(errcode(ERRCODE_ADMIN_SHUTDOWN),
-					 errmsg("source \"%s\" worker %d stops while partitions are assigned",
-							se_worker.args.name, se_worker.args.index)));
-		}
-		for (int i = 0; i < parts->cnt; i++)
-		{
-			parts->elems[i].offset = asked->elems[i].offset;
-			parts->elems[i].err = RD_KAFKA_RESP_ERR_NO_ERROR;
-		}
-		err = rd_kafka_offsets_for_times(se_worker.rk, parts, 1000);
-		if (err != RD_KAFKA_RESP_ERR__TIMED_OUT)
-			break;
-	}
-	rd_kafka_topic_partition_list_destroy(asked);
-	return err;
-}
-
-/* Starting offsets for newly assigned partitions: ours, else Kafka's, else start_from. */
-void
-offsets_assign(rd_kafka_topic_partition_list_t *parts)
-{
-	SeXact		x;
-	rd_kafka_topic_partition_list_t *committed;
-	rd_kafka_topic_partition_list_t *by_time;
-	rd_kafka_topic_partition_list_t *latest;
-	rd_kafka_topic_partition_list_t *resolved = rd_kafka_topic_partition_list_new(1);
-	Oid			types[1] = {TEXTOID};
-	Datum		values[1];
-	int			ret,
-				i;
-	uint64		r;
-
-	/*
-	 * Kafka's committed offsets: only other servers can be ahead of ours.
-	 * Asked in short steps, so that a stop request is noticed within one.
-	 */
-	committed = rd_kafka_topic_partition_list_copy(parts);
-	for (int attempt = 0;; attempt++)
-	{
-		rd_kafka_resp_err_t err = rd_kafka_committed(se_worker.rk, committed, 500);
-
-		if (err == RD_KAFKA_RESP_ERR_NO_ERROR)
-			break;
-		if (ShutdownRequestPending)
-		{
-			rd_kafka_topic_partition_list_destroy(committed);
-			ereport(ERROR,
-					(errcode(ERRCODE_ADMIN_SHUTDOWN),
-					 errmsg("source \"%s\" worker %d stops while partitions are assigned",
-							se_worker.args.name, se_worker.args.index)));
-		}
-
-		/*
-		 * Without Kafka's offsets a partition coming from another server
-		 * would be read again from our older stored offset: rather retry,
-		 * and in the end (after about as long as before: 20 tries of 10 s)
-		 * fail the assignment (the worker restarts).
-		 */
-		if (attempt >= 300)
-		{
-			rd_kafka_topic_partition_list_destroy(committed);
-			ereport(ERROR,
-					(errcode(ERRCODE_CONNECTION_FAILURE),
-					 errmsg("source \"%s\": cannot read the committed offsets from Kafka: %s",
-							se_worker.args.name, rd_kafka_err2str(err))));
-		}
-		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 250, PG_WAIT_EXTENSION);
-		ResetLatch(MyLatch);
-	}
-	for (i = 0; i < parts->cnt; i++)
-	{
-		parts->elems[i].offset = RD_KAFKA_OFFSET_INVALID;
-		if (committed->elems[i].err == 0 && committed->elems[i].offset >= 0)
-			parts->elems[i].offset = committed->elems[i].offset;
-	}
-	rd_kafka_topic_partition_list_destroy(committed);
-
-	se_xact_begin(&x, SE_XACT_SPI | SE_XACT_PIN_PATH, NULL);
-	values[0] = CStringGetTextDatum(se_worker.args.name);
-	ret = SPI_execute_with_args("SELECT topic, partition, next_offset FROM streamext.source_offsets "
-								"WHERE source = $1", 1, types, values, NULL, true, 0);
-	if (ret != SPI_OK_SELECT)
-		ereport(ERROR,
-				(errcode(ERRCODE_INTERNAL_ERROR),
-				 errmsg_internal("cannot read streamext.source_offsets: %s", SPI_result_code_string(ret))));
-	for (r = 0; r < SPI_processed; r++)
-	{
-		HeapTuple	tup = SPI_tuptable->vals[r];
-		TupleDesc	td = SPI_tuptable->tupdesc;
-		bool		isnull;
-		char	   *topic = SPI_getvalue(tup, td, 1);
-		int32		partition = DatumGetInt32(SPI_getbinval(tup, td, 2, &isnull));
-		int64		next = DatumGetInt64(SPI_getbinval(tup, td, 3, &isnull));
-		rd_kafka_topic_partition_t *p = rd_kafka_topic_partition_list_find(parts, topic, partition);
-
-		if (p && (p->offset < 0 || next > p->offset))
-			p->offset = next;
-	}
-	se_xact_commit(&x);
-
-	by_time = rd_kafka_topic_partition_list_new(parts->cnt);
-	latest = rd_kafka_topic_partition_list_new(1);
-	for (i = 0; i < parts->cnt; i++)
-	{
-		rd_kafka_topic_partition_t *p = &parts->elems[i];
-
-		if (p->offset >= 0)
-			continue;
-		if (se_worker.start_from_ms >= 0)
-			rd_kafka_topic_partition_list_add(by_time, p->topic, p->partition)->offset = se_worker.start_from_ms;
-		else if (strcmp(se_worker.start_from, "latest") == 0)
-			rd_kafka_topic_partition_list_add(latest, p->topic, p->partition)->offset = RD_KAFKA_OFFSET_END;
-		else
-			p->offset = RD_KAFKA_OFFSET_BEGINNING;
-	}
-	if (latest->cnt > 0)
-	{
-		/*
-		 * A number, to be stored: "latest" must not move on at every
-		 * assignment.  (Timestamp -1 asks for the end offset.)
-		 */
-		rd_kafka_resp_err_t err = offsets_for_times_stepwise(latest);
-
-		for (i = 0; i < latest->cnt; i++)
-		{
-			rd_kafka_topic_partition_t *q = &latest->elems[i];
-			rd_kafka_topic_partition_t *p = rd_kafka_topic_partition_list_find(parts, q->topic, q->partition);
-
-			if (err == RD_KAFKA_RESP_ERR_NO_ERROR && q->err == 0 && q->offset >= 0)
-			{
-				p->offset = q->offset;
-				rd_kafka_topic_partition_list_add(resolved, p->topic, p->partition)->offset = q->offset;
-			}
-			else
-			{
-				ereport(LOG,
-						(errmsg("source \"%s\": cannot read the end offset of partition %d of \"%s\": %s",
-								se_worker.args.name, p->partition, p->topic,
-								rd_kafka_err2str(err ? err : q->err))));
-				p->offset = RD_KAFKA_OFFSET_END;
-			}
-		}
-	}
-	rd_kafka_topic_partition_list_destroy(latest);
-	if (by_time->cnt > 0)
-	{
-		rd_kafka_resp_err_t err = offsets_for_times_stepwise(by_time);
-
-		if (err)
-			ereport(ERROR,
-					(errcode(ERRCODE_CONNECTION_FAILURE),
-					 errmsg("source \"%s\": cannot look up offsets for start_from %s: %s",
-							se_worker.args.name, se_worker.start_from, rd_kafka_err2str(err))));
-		for (i = 0; i < by_time->cnt; i++)
-		{
-			rd_kafka_topic_partition_t *q = &by_time->elems[i];
-			rd_kafka_topic_partition_t *p = rd_kafka_topic_partition_list_find(parts, q->topic, q->partition);
-
-			if (q->err == 0 && q->offset >= 0)
-			{
-				p->offset = q->offset;
-				rd_kafka_topic_partition_list_add(resolved, p->topic, p->partition)->offset = q->offset;
-			}
-			else
-			{
-				p->offset = RD_KAFKA_OFFSET_BEGINNING;
-				if (!rd_kafka_topic_partition_list_find(time_filter, q->topic, q->partition))
-					rd_kafka_topic_partition_list_add(time_filter, q->topic, q->partition);
-			}
-		}
-	}
-	rd_kafka_topic_partition_list_destroy(by_time);
-	if (resolved->cnt > 0)
-		store_resolved(parts, resolved);
-	rd_kafka_topic_partition_list_destroy(resolved);
 }
 
 static void
@@ -745,26 +517,6 @@ offsets_skip_stale(void)
 				(errmsg("source \"%s\": cannot seek: %s", se_worker.args.name, rd_kafka_error_string(error))));
 		rd_kafka_error_destroy(error);
 	}
-}
-
-/* For time_filter partitions: is m older than start_from? */
-bool
-offsets_skip_before_start(rd_kafka_message_t *m)
-{
-	const char *topic;
-	rd_kafka_timestamp_type_t tstype;
-	int64		ts;
-
-	if (time_filter->cnt == 0)
-		return false;
-	topic = rd_kafka_topic_name(m->rkt);
-	if (rd_kafka_topic_partition_list_find(time_filter, topic, m->partition) == NULL)
-		return false;
-	ts = rd_kafka_message_timestamp(m, &tstype);
-	if (ts >= 0 && ts < se_worker.start_from_ms)
-		return true;
-	rd_kafka_topic_partition_list_del(time_filter, topic, m->partition);
-	return false;
 }
 
 /*

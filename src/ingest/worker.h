@@ -3,7 +3,8 @@
  *		The interface between the three parts of a source's consumer worker:
  *		the loop that collects batches and writes them (worker.c), the
  *		librdkafka consumer with its callbacks (consumer.c) and the offset
- *		bookkeeping (offsets.c).
+ *		bookkeeping (offsets.c, and offsets_start.c for where partitions
+ *		start).
  *
  * A worker process runs the consumer of one source, so what the parts share
  * is one process-wide struct, se_worker.
@@ -58,6 +59,8 @@ extern void consumer_drain_wakeups(void);
 extern bool consumer_fetcher_behind(char **topic, int32 *partition, int64 *position);
 extern void consumer_nudge_fetcher(const char *topic, int32 partition, int64 position);
 extern const rd_kafka_topic_partition_list_t *consumer_assignment(void);
+extern bool consumer_poll_until(rd_kafka_queue_t *q, TimestampTz deadline,
+								rd_kafka_event_t **ev);
 extern void consumer_close(void);
 extern void consumer_brokers_up(void);
 
@@ -72,7 +75,6 @@ typedef enum ClaimResult
 } ClaimResult;
 
 extern void offsets_init(void);
-extern void offsets_assign(rd_kafka_topic_partition_list_t *parts);
 extern void offsets_revoke(const rd_kafka_topic_partition_list_t *parts);
 extern void offsets_commit_cb(rd_kafka_t *k, rd_kafka_resp_err_t err,
 							  rd_kafka_topic_partition_list_t *offsets, void *opaque);
@@ -84,7 +86,20 @@ extern bool offsets_commit_pending(void);
 extern void offsets_commit_written(const rd_kafka_topic_partition_list_t *parts,
 								   TimestampTz deadline);
 extern int64 offsets_lag(void);
-extern bool offsets_skip_before_start(rd_kafka_message_t *m);
 extern void offsets_store_skipped(void);
+
+/* offsets.c, for offsets_start.c: rows of streamext.source_offsets */
+typedef void (*OffsetRowFn) (void *arg, const char *topic, int32 partition, int64 next);
+
+extern void offsets_visit_rows(OffsetRowFn row_fn, void *arg);
+
+extern void offsets_upsert(rd_kafka_topic_partition_list_t *list, int xact_flags,
+						   const char *sql, const char *what, OffsetRowFn row_fn, void *arg);
+
+/* offsets_start.c */
+extern void offsets_start_init(void);
+extern void offsets_assign(rd_kafka_topic_partition_list_t *parts);
+extern void offsets_start_forget(const rd_kafka_topic_partition_list_t *parts);
+extern bool offsets_skip_before_start(rd_kafka_message_t *m);
 
 #endif							/* STREAMEXT_INGEST_WORKER_H */

@@ -1,8 +1,8 @@
 /*
  * decode_json_fuzz.c
- *		libFuzzer target for the json message decoder (src/ingest/decode_json.c).
+ *		libFuzzer target for the json message decoder (src/ingest/decode_json*.c).
  *
- * The decoder file is compiled into this program together with small
+ * The decoder's files are compiled into this program together with small
  * stand-ins for the few backend facilities it uses (memory, strings, UTF-8
  * helpers), so arbitrary bytes can be thrown at the tokenizer, the key
  * lookup, unescaping, column_map navigation, array conversion and type
@@ -12,6 +12,9 @@
  * Build and run: test/fuzz/run.sh [seconds]
  */
 #include "../../src/ingest/decode_json.c"
+#include "../../src/ingest/decode_json_convert.c"
+#include "../../src/ingest/decode_json_map.c"
+#include "../../src/ingest/decode_json_scan.c"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -383,6 +386,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	dec->cols = palloc0(sizeof(DecodeColumn) * dec->natts);
 	dec->merge_schema = data[0] & 1;
 	dec->unknown = palloc0(sizeof(UnknownKey) * UNKNOWN_SLOTS);
+	dec->counts = palloc0(sizeof(int64) * COUNTS_SIZE(dec));
+	dec->unknown_names = palloc0(sizeof(char *) * DECODE_MAX_UNKNOWN);
 	initStringInfo(&dec->scratch);
 	add_column(dec, 0, "a", CK_TEXT, NULL);
 	add_column(dec, 1, "b", CK_INT8, NULL);
@@ -399,8 +404,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	dec->cols[8].meta = META_OFFSET;
 	add_column(dec, 9, "n", CK_FLOAT8, NULL);
 
-	/* what json_decoder_prepare does with a column_map */
-	dec->nbuckets = 32;
+	/* what json_decoder_prepare does with a column_map (room for unknown keys too) */
+	dec->nbuckets = 128;
 	dec->buckets = palloc0(sizeof(KeyEntry) * dec->nbuckets);
 	for (i = 0; i < dec->natts; i++)
 	{
@@ -409,7 +414,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 		if (col->mapped && col->npath > 0)
 		{
-			e = insert_key(dec, col->path[0].key, col->path[0].keylen);
+			e = json_insert_key(dec, col->path[0].key, col->path[0].keylen);
 			if (e->root < 0)
 				e->root = dec->nroots++;
 			col->root = e->root;
@@ -419,7 +424,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	dec->root_end = palloc0(sizeof(char *) * Max(dec->nroots, 1));
 	for (i = 0; i < dec->natts; i++)
 	{
-		KeyEntry   *e = insert_key(dec, dec->cols[i].name, strlen(dec->cols[i].name));
+		KeyEntry   *e = json_insert_key(dec, dec->cols[i].name, strlen(dec->cols[i].name));
 
 		if (dec->cols[i].is_data && !dec->cols[i].mapped)
 			e->col = i;
@@ -438,7 +443,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (error != NULL)
 			abort();
 		/* the float fast path must agree with strtod to the bit */
-		if (dec->cols[9].vstart != NULL && value_type(dec->cols[9].vstart) == JT_NUMBER)
+		if (dec->cols[9].vstart != NULL && json_value_type(dec->cols[9].vstart) == JT_NUMBER)
 		{
 			char	   *num = pnstrdup(dec->cols[9].vstart, dec->cols[9].vend - dec->cols[9].vstart);
 			double		fast;

@@ -1,6 +1,6 @@
 /*
  * decode_json_fuzz_stubs.c
- *		Backend functions that decode_json.c refers to but that the fuzz
+ *		Backend functions that decode_json*.c refer to but that the fuzz
  *		target's column types never reach; reaching one is a finding.
  *
  * Kept apart from decode_json_fuzz.c so that no backend header declares
@@ -26,5 +26,6 @@ UNREACHABLE(float4in)
 UNREACHABLE(int64_to_numeric)
 UNREACHABLE(int64_div_fast_to_numeric)
 UNREACHABLE(jsonb_in)
+UNREACHABLE(pg_encoding_mbcliplen)
 UNREACHABLE(numeric_in)
 
