@@ -33,7 +33,8 @@ SELECT 'pipelines', CASE WHEN to_regclass('streamext.pipelines') IS NOT NULL THE
 -- types of the columns users read
 SELECT attrelid::regclass AS relation, attname, format_type(atttypid, atttypmod) AS type
 FROM pg_catalog.pg_attribute
-WHERE attrelid IN ('streamext.pipeline_batches'::regclass, 'streamext.maintenance_progress'::regclass)
+WHERE attrelid IN ('streamext.pipeline_status'::regclass, 'streamext.pipeline_batches'::regclass,
+	'streamext.maintenance_progress'::regclass)
 	AND attnum > 0 AND NOT attisdropped
 ORDER BY attrelid::regclass::text, attnum;
 
