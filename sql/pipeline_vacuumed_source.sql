@@ -26,8 +26,34 @@ SELECT lag FROM streamext.pipeline_status WHERE pipeline = 'pvs';
 SELECT streamext.reset_pipeline('pvs');
 SELECT streamext.run_pipeline('pvs') AS replayed;
 SELECT array_agg(k ORDER BY k) FROM dst;
+-- the other ways a batch runs read the same snapshot: dedup with a tumble window (one
+-- statement), update mode and a session window (through the batch table)
+INSERT INTO g VALUES (11, '2026-01-01 00:11+00');             -- 6: a duplicate of 11
+CREATE TABLE w_append (window_start timestamptz, n bigint);
+CREATE TABLE w_update (window_start timestamptz PRIMARY KEY, n bigint);
+CREATE TABLE w_session (window_start timestamptz, window_end timestamptz, n bigint);
+SELECT streamext.create_pipeline('pvs_append', 'g', 'w_append',
+	'SELECT window_start, count(*) AS n FROM batch GROUP BY window_start',
+	'{"event_time": "t", "watermark": "1 minute", "dedup_keys": ["k"],
+	  "window": {"type": "tumble", "width": "5 minutes"}, "trigger": "manual"}');
+SELECT streamext.create_pipeline('pvs_update', 'g', 'w_update',
+	'SELECT window_start, count(*) AS n FROM batch GROUP BY window_start',
+	'{"event_time": "t", "watermark": "1 minute", "window": {"type": "tumble", "width": "5 minutes"},
+	  "mode": "update", "trigger": "manual"}');
+SELECT streamext.create_pipeline('pvs_session', 'g', 'w_session',
+	'SELECT window_start, window_end, count(*) AS n FROM batch GROUP BY window_start, window_end',
+	'{"event_time": "t", "watermark": "1 minute", "window": {"type": "session", "gap": "90 seconds"},
+	  "trigger": "manual"}');
+SELECT streamext.run_pipeline('pvs_append') AS append_rows, streamext.run_pipeline('pvs_update') AS update_rows,
+	streamext.run_pipeline('pvs_session') AS session_rows;
+SELECT pipeline, batches, rows_in, duplicates_dropped, late_rows FROM streamext.pipeline_status
+WHERE pipeline LIKE 'pvs_%' ORDER BY pipeline;
+SELECT * FROM w_append ORDER BY 1;
+SELECT * FROM w_update ORDER BY 1;
+SELECT * FROM w_session ORDER BY 1;
+SELECT streamext.drop_pipeline(p) FROM unnest('{pvs_append,pvs_update,pvs_session}'::text[]) p;
 -- and a pipeline that read everything holds the next vacuum back as before
-DELETE FROM g WHERE k <= 10;                                  -- 6
+DELETE FROM g WHERE k <= 10;                                  -- 7
 SELECT v->>'readable_from' AS readable_from, v->>'held_back_by_pipeline' AS held_back_by
 FROM streamext.vacuum('g', '0') v;
 SELECT streamext.drop_pipeline('pvs');
