@@ -12,6 +12,11 @@
  * The table has room for MONITOR_MAX_OBJECTS objects; when it is full the
  * object not updated for the longest time (a dropped one, most likely)
  * gives up its entry.
+ *
+ * Entries are keyed by database as well as by id: source and pipeline ids
+ * come from each database's own sequences, so pipeline 1 of one database
+ * and pipeline 1 of another are different objects, and metrics() of a
+ * database reports only its own (it names them from its own catalog).
  */
 #include "postgres.h"
 
@@ -38,6 +43,7 @@ static const double bucket_bounds[MONITOR_NBUCKETS] = {0.005, 0.01, 0.025, 0.05,
 typedef struct MonitorObject
 {
 	char kind; /* 's' source, 'p' pipeline, 0 free */
+	Oid dboid; /* the database of the source or pipeline */
 	int64 id;
 	TimestampTz updated;
 	int64 batches;
@@ -53,6 +59,7 @@ typedef struct MonitorObject
 typedef struct MonitorPartition
 {
 	int64 source_id; /* 0: free */
+	Oid dboid;
 	int32 partition;
 	int64 lag;
 	TimestampTz updated;
@@ -88,7 +95,7 @@ monitor_shmem_startup(void)
 	LWLockRelease(AddinShmemInitLock);
 }
 
-/* The entry of (kind, id), taken if new; under the exclusive lock. */
+/* The entry of (kind, id) in this database, taken if new; under the exclusive lock. */
 static MonitorObject *
 object_entry(char kind, int64 id)
 {
@@ -99,13 +106,14 @@ object_entry(char kind, int64 id)
 	{
 		MonitorObject *o = &monitor_shared->objects[i];
 
-		if (o->kind == kind && o->id == id)
+		if (o->kind == kind && o->id == id && o->dboid == MyDatabaseId)
 			return o;
 		if (oldest == NULL || o->kind == 0 || (oldest->kind != 0 && o->updated < oldest->updated))
 			oldest = o;
 	}
 	memset(oldest, 0, sizeof(MonitorObject));
 	oldest->kind = kind;
+	oldest->dboid = MyDatabaseId;
 	oldest->id = id;
 	return oldest;
 }
@@ -164,7 +172,7 @@ monitor_source_partition_lag(int64 source_id, int32 partition, int64 lag)
 	{
 		MonitorPartition *p = &monitor_shared->partitions[i];
 
-		if (p->source_id == source_id && p->partition == partition)
+		if (p->source_id == source_id && p->dboid == MyDatabaseId && p->partition == partition)
 		{
 			slot = p;
 			break;
@@ -174,6 +182,7 @@ monitor_source_partition_lag(int64 source_id, int32 partition, int64 lag)
 			slot = p;
 	}
 	slot->source_id = source_id;
+	slot->dboid = MyDatabaseId;
 	slot->partition = partition;
 	slot->lag = lag;
 	slot->updated = GetCurrentTimestamp();
@@ -185,7 +194,7 @@ PG_FUNCTION_INFO_V1(streamext_monitor_batch_stats);
 /*
  * streamext._monitor_batch_stats() → SETOF (kind, id, batches, messages,
  * rows, dead_letters, bytes, restarts, seconds_sum, bounds float8[],
- * buckets bigint[] cumulative): the shared counters of every object.
+ * buckets bigint[] cumulative): the shared counters of every object of this database.
  */
 Datum
 streamext_monitor_batch_stats(PG_FUNCTION_ARGS)
@@ -214,7 +223,7 @@ streamext_monitor_batch_stats(PG_FUNCTION_ARGS)
 		int64 running = 0;
 		int b;
 
-		if (o->kind == 0)
+		if (o->kind == 0 || o->dboid != MyDatabaseId)
 			continue;
 		for (b = 0; b < MONITOR_NBUCKETS; b++)
 		{
@@ -261,7 +270,7 @@ streamext_monitor_partition_lag(PG_FUNCTION_ARGS)
 		Datum values[3];
 		bool nulls[3] = {0};
 
-		if (copy[i].source_id == 0)
+		if (copy[i].source_id == 0 || copy[i].dboid != MyDatabaseId)
 			continue;
 		values[0] = Int64GetDatum(copy[i].source_id);
 		values[1] = Int32GetDatum(copy[i].partition);

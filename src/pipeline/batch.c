@@ -837,15 +837,6 @@ pipeline_run_batch_more(PipelineDef *def, bool *more)
 	record_batch(&b, &rd, &c, started);
 	drop_temp_tables();
 
-	ereport(DEBUG1,
-			(errmsg_internal("pipeline \"%s\" batch " INT64_FORMAT ": rows_in " INT64_FORMAT
-							 " rows_out " INT64_FORMAT " late " INT64_FORMAT
-							 " duplicates " INT64_FORMAT " expectation_failures " INT64_FORMAT
-							 " watermark %s",
-							 def->name, b.batch, b.rows_in, b.rows_out, c.late, c.duplicates,
-							 c.failures,
-							 b.has_new_watermark ? timestamptz_to_str(b.new_watermark) : "NULL")));
-
 	AtEOXact_GUC(true, level);
 	SPI_finish();
 	*more = !rd.caught_up;

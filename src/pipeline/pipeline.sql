@@ -52,9 +52,10 @@ CREATE TABLE streamext.pipeline_progress (
 COMMENT ON TABLE streamext.pipeline_progress IS 'per pipeline: how far it has read its source (snapshot or version), its watermark and counters; committed with each batch';
 
 -- The event log: the last streamext.pipeline_batches_keep batches per pipeline.
+-- The columns DESIGN.md names come first, in its order; pipeline_id (the key,
+-- as names may be reused after a drop) last.
 CREATE TABLE streamext.pipeline_batches (
 	pipeline text NOT NULL,
-	pipeline_id bigint NOT NULL REFERENCES streamext.pipelines (id) ON DELETE CASCADE,
 	batch bigint NOT NULL,
 	started_at timestamptz NOT NULL,
 	committed_at timestamptz NOT NULL,
@@ -64,6 +65,7 @@ CREATE TABLE streamext.pipeline_batches (
 	duplicates_dropped bigint,
 	watermark timestamptz,
 	expectations jsonb,             -- {"valid_temp": {"failed": 3, "action": "drop"}}
+	pipeline_id bigint NOT NULL REFERENCES streamext.pipelines (id) ON DELETE CASCADE,
 	PRIMARY KEY (pipeline_id, batch)
 );
 COMMENT ON TABLE streamext.pipeline_batches IS 'one row per committed micro-batch (the last streamext.pipeline_batches_keep per pipeline)';

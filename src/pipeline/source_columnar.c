@@ -21,6 +21,15 @@
  * of the last version read (pipeline_progress.version_committed_at), and a
  * batch whose history has no such version any more stops with an error
  * asking for reset_pipeline, which reads the new history from version 1.
+ *
+ * streamext.vacuum removes the changes of the versions up to the oldest
+ * readable one, R (the versions before it are "vacuumed" in history()), but
+ * never what a pipeline has not read yet.  A pipeline created or reset after
+ * a vacuum, though, starts before R, where changes() cannot go: its first
+ * batch reads the rows of version R instead (as_of, as Delta's streaming
+ * source starts from a snapshot of the table), and the next ones the
+ * changes after R.  The rows inserted before R and deleted by then are gone
+ * with the vacuumed versions.
  */
 #include "postgres.h"
 
@@ -29,6 +38,23 @@
 #include "utils/builtins.h"
 
 #include "pipeline/batch_internal.h"
+
+/* the commit time of the version the progress will name, in this transaction */
+static void
+set_version_committed_at(PipelineDef *def, Datum src, int64 version)
+{
+	Oid			types[3] = {TEXTOID, INT8OID, INT8OID};
+	Datum		values[3];
+
+	values[0] = src;
+	values[1] = Int64GetDatum(version);
+	values[2] = Int64GetDatum(def->id);
+	batch_spi("UPDATE streamext.pipeline_progress SET version_committed_at ="
+			  " (SELECT h.committed_at FROM streamext.history($1::pg_catalog.regclass) h"
+			  "  WHERE h.version = $2)"
+			  " WHERE pipeline_id = $3",
+			  3, types, values, NULL, SPI_OK_UPDATE);
+}
 
 void
 source_columnar_plan(PipelineDef *def, PipelineProgress *prog, PipelineRead *rd)
@@ -40,7 +66,7 @@ source_columnar_plan(PipelineDef *def, PipelineProgress *prog, PipelineRead *rd)
 	int64		last = prog->version;
 	int64		cur;
 	int64		upto;
-	Datum		v4b[3];
+	int64		readable_from = 0;
 
 	values[0] = CStringGetTextDatum(src);
 	values[1] = Int64GetDatum(last);
@@ -50,9 +76,15 @@ source_columnar_plan(PipelineDef *def, PipelineProgress *prog, PipelineRead *rd)
 			  "   IS NOT DISTINCT FROM (SELECT p.version_committed_at"
 			  "    FROM streamext.pipeline_progress p WHERE p.pipeline_id = $3)"
 			  "  OR (SELECT p.version_committed_at IS NULL"
-			  "    FROM streamext.pipeline_progress p WHERE p.pipeline_id = $3)"
+			  "    FROM streamext.pipeline_progress p WHERE p.pipeline_id = $3),"
+			  " CASE WHEN pg_catalog.bool_or(h.parameters OPERATOR(pg_catalog.->>) 'vacuumed'"
+			  "   OPERATOR(pg_catalog.=) 'true') THEN pg_catalog.min(h.version) FILTER"
+			  "  (WHERE h.parameters OPERATOR(pg_catalog.->>) 'vacuumed' IS DISTINCT FROM 'true') END"
 			  " FROM streamext.history($1::pg_catalog.regclass) h",
 			  3, types, values, NULL, SPI_OK_SELECT);
+	s = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3);
+	if (s != NULL)
+		readable_from = pg_strtoint64(s);
 	s = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 	cur = s ? pg_strtoint64(s) : 0;
 	s = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
@@ -70,6 +102,20 @@ source_columnar_plan(PipelineDef *def, PipelineProgress *prog, PipelineRead *rd)
 	if (cur <= last)
 	{
 		rd->empty = true;
+		return;
+	}
+	if (last < readable_from)
+	{
+		/* the changes up to R were vacuumed: the rows of version R, as one batch */
+		set_version_committed_at(def, values[0], readable_from);
+		rd->new_version = readable_from;
+		rd->caught_up = (readable_from == cur);
+		rd->from_sql = psprintf("FROM streamext.as_of(NULL::%s, " INT64_FORMAT "::pg_catalog.int8) a",
+								src, readable_from);
+		rd->row_prefix = "a.";
+		rd->arrival1 = psprintf(INT64_FORMAT "::pg_catalog.int8", readable_from);
+		rd->arrival2 = "pg_catalog.row_number() OVER ()";
+		rd->arrival_order = "r." PIPELINE_ARRIVAL1 ", r." PIPELINE_ARRIVAL2;
 		return;
 	}
 	upto = cur;
@@ -98,15 +144,7 @@ source_columnar_plan(PipelineDef *def, PipelineProgress *prog, PipelineRead *rd)
 	rd->caught_up = (upto == cur);
 	rd->new_version = upto;
 
-	/* the commit time of the version the progress will name, in this transaction */
-	v4b[0] = values[0];
-	v4b[1] = Int64GetDatum(upto);
-	v4b[2] = Int64GetDatum(def->id);
-	batch_spi("UPDATE streamext.pipeline_progress SET version_committed_at ="
-			  " (SELECT h.committed_at FROM streamext.history($1::pg_catalog.regclass) h"
-			  "  WHERE h.version = $2)"
-			  " WHERE pipeline_id = $3",
-			  3, types, v4b, NULL, SPI_OK_UPDATE);
+	set_version_committed_at(def, values[0], upto);
 	rd->from_sql = psprintf("FROM ROWS FROM (streamext.changes(NULL::%s, " INT64_FORMAT ", " INT64_FORMAT "))"
 							" WITH ORDINALITY AS c(_version, _change_type, _committed_at, _row, _ord)"
 							" WHERE c._change_type OPERATOR(pg_catalog.=) 'insert'::pg_catalog.text",

@@ -439,7 +439,12 @@ state_is_empty(const char *state)
 {
 	bool		isnull;
 
-	if (SPI_execute(psprintf("SELECT NOT EXISTS (SELECT FROM %s)", state), true, 1) != SPI_OK_SELECT)
+	/*
+	 * Not read-only: a read-only query runs with the caller's snapshot, which
+	 * does not see the rows that the batches before this one in the same
+	 * transaction (run_pipeline runs them all in the caller's) buffered.
+	 */
+	if (SPI_execute(psprintf("SELECT NOT EXISTS (SELECT FROM %s)", state), false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "window statement failed");
 	return DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 }
