@@ -113,43 +113,60 @@ stat_from_chunk(ColumnarReader *r, HeapTuple tup, TupleDesc cdesc, int idx)
 }
 
 /*
- * Read the statistics the skip keys need for every segment in one index
- * scan of the chunk table (one lookup per segment would cost more than the
- * skipping saves on tables of many small segments) -- unless most of the
- * storage's segments are not read (removed by OPTIMIZE or TRUNCATE, or not
- * yet added as of the version read): then one lookup per segment and
- * column is less than the chunks of all the others.  nall: segments of the
- * storage.
+ * Read the statistics the skip keys need for every segment read: one index
+ * scan of the chunk table per column, over the segment numbers from the
+ * first segment read to the last, with the column as an index qual, so that
+ * only the chunk rows of that column are fetched, and none of the segments
+ * outside the range (an OPTIMIZE's new segments follow the ones it removed,
+ * which time travel keeps: a current read of a compacted table of
+ * micro-batches must not fetch their chunk rows, or it reads slower than
+ * the same rows loaded at once).  One lookup per segment and column would
+ * cost more than the skipping saves on tables of many small segments --
+ * unless most of the segments in that range are not read (removed by
+ * OPTIMIZE or TRUNCATE between the live ones, or not yet added as of the
+ * version read).  nall: segments of the storage.
  */
 static void
 load_stats(ColumnarReader *r, int nall)
 {
 	Relation	rel;
-	ScanKeyData key[3];
+	ScanKeyData key[4];
 	SysScanDesc scan;
 	HeapTuple	tup;
 	TupleDesc	cdesc;
+	Bitmapset  *attnums = NULL;
+	ListCell   *lc;
+	int64		lo;
+	int64		hi;
+	int64		span;
+	int			a = -1;
 
 	r->nkeys = list_length(r->skip_keys);
 	r->stats = NULL;
 	if (r->nkeys == 0 || r->nsegs == 0)
 		return;
 	r->stats = palloc0(sizeof(SegStat) * r->nsegs * r->nkeys);
+	foreach(lc, r->skip_keys)
+		attnums = bms_add_member(attnums, ((ColumnarSkipKey *) lfirst(lc))->attnum);
 	rel = table_open(ColumnarChunkRelationId(), AccessShareLock);
 	cdesc = RelationGetDescr(rel);
-	if ((int64) nall > 2 * (int64) r->nsegs * r->nkeys)
+	lo = r->segs[0].segno;
+	hi = r->segs[r->nsegs - 1].segno;
+
+	/*
+	 * Segments in [lo, hi]: each takes up to streamext.columnar_segment_rows
+	 * row numbers (or a writer's reservation of them), so the span of row
+	 * numbers bounds them, as the row counter bounds nall.
+	 */
+	span = Min((hi - lo) / Max(columnar_segment_rows, 1) + 1, (int64) nall);
+	if (span > 2 * (int64) r->nsegs * bms_num_members(attnums))
 	{
-		Bitmapset  *attnums = NULL;
-		ListCell   *lc;
 		int			idx;
 
-		foreach(lc, r->skip_keys)
-			attnums = bms_add_member(attnums, ((ColumnarSkipKey *) lfirst(lc))->attnum);
 		for (idx = 0; idx < r->nsegs; idx++)
 		{
-			int			a = -1;
-
 			CHECK_FOR_INTERRUPTS();
+			a = -1;
 			while ((a = bms_next_member(attnums, a)) >= 0)
 			{
 				ScanKeyInit(&key[0], Anum_columnar_chunk_storage_id, BTEqualStrategyNumber, F_INT8EQ,
@@ -167,33 +184,42 @@ load_stats(ColumnarReader *r, int nall)
 		table_close(rel, AccessShareLock);
 		return;
 	}
-	ScanKeyInit(&key[0], Anum_columnar_chunk_storage_id, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(r->storage_id));
-	scan = systable_beginscan(rel, ColumnarChunkPkeyIndexId(), true,
-							  SnapshotSelf, 1, key);
-	while (HeapTupleIsValid(tup = systable_getnext(scan)))
+	while ((a = bms_next_member(attnums, a)) >= 0)
 	{
-		bool		n;
-		int64		segno = DatumGetInt64(heap_getattr(tup, Anum_columnar_chunk_segno, cdesc, &n));
-		int			lo = 0;
-		int			hi = r->nsegs - 1;
-
-		CHECK_FOR_INTERRUPTS();
-		while (lo <= hi)
+		ScanKeyInit(&key[0], Anum_columnar_chunk_storage_id, BTEqualStrategyNumber, F_INT8EQ,
+					Int64GetDatum(r->storage_id));
+		ScanKeyInit(&key[1], Anum_columnar_chunk_segno, BTGreaterEqualStrategyNumber, F_INT8GE,
+					Int64GetDatum(lo));
+		ScanKeyInit(&key[2], Anum_columnar_chunk_segno, BTLessEqualStrategyNumber, F_INT8LE,
+					Int64GetDatum(hi));
+		ScanKeyInit(&key[3], Anum_columnar_chunk_attnum, BTEqualStrategyNumber, F_INT2EQ, Int16GetDatum(a));
+		scan = systable_beginscan(rel, ColumnarChunkPkeyIndexId(), true,
+								  SnapshotSelf, 4, key);
+		while (HeapTupleIsValid(tup = systable_getnext(scan)))
 		{
-			int			mid = (lo + hi) / 2;
+			bool		n;
+			int64		segno = DatumGetInt64(heap_getattr(tup, Anum_columnar_chunk_segno, cdesc, &n));
+			int			l = 0;
+			int			h = r->nsegs - 1;
 
-			if (r->segs[mid].segno == segno)
+			CHECK_FOR_INTERRUPTS();
+			while (l <= h)
 			{
-				stat_from_chunk(r, tup, cdesc, mid);
-				break;
+				int			mid = (l + h) / 2;
+
+				if (r->segs[mid].segno == segno)
+				{
+					stat_from_chunk(r, tup, cdesc, mid);
+					break;
+				}
+				if (r->segs[mid].segno < segno)
+					l = mid + 1;
+				else
+					h = mid - 1;
 			}
-			if (r->segs[mid].segno < segno)
-				lo = mid + 1;
-			else
-				hi = mid - 1;
 		}
+		systable_endscan(scan);
 	}
-	systable_endscan(scan);
 	table_close(rel, AccessShareLock);
 }
 
