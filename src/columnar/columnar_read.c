@@ -72,6 +72,8 @@ struct ColumnarReader
 	int64		row_lo;			/* only segments with rows in [row_lo, row_hi) */
 	int64		row_hi;
 	bool		no_decode;		/* vector reads that need only row counts */
+	int			max_live;		/* > 0: planning, give up past this many live segments */
+	bool		too_many;		/* it did */
 };
 
 static bool segment_refuted(ColumnarReader *r, int idx);
@@ -256,9 +258,22 @@ load_segments(ColumnarReader *r)
 	 */
 	if (r->as_of == 0)
 	{
-		segs = columnar_live_segments(r->storage_id, r->snapshot);
 		nall = (int) Min(columnar_next_row(r->storage_id) / Max(columnar_segment_rows, 1),
 						 (int64) INT_MAX);
+		/* the row counter bounds the live segments: count them only past the limit */
+		segs = columnar_live_segments_limited(r->storage_id, r->snapshot,
+											  nall > r->max_live ? r->max_live : 0);
+		if (r->max_live > 0 && list_length(segs) > r->max_live)
+		{
+			r->too_many = true;
+			r->segs = palloc(sizeof(ColumnarSegment));
+			r->nsegs = 0;
+			r->nkeys = 0;
+			r->stats = NULL;
+			list_free_deep(segs);
+			MemoryContextSwitchTo(old);
+			return;
+		}
 	}
 	else
 	{
@@ -287,9 +302,9 @@ load_segments(ColumnarReader *r)
 	MemoryContextSwitchTo(old);
 }
 
-ColumnarReader *
-columnar_reader_begin(Relation rel, Snapshot snapshot, int64 as_of_version,
-					  Bitmapset *attrs, List *skip_keys)
+static ColumnarReader *
+reader_begin(Relation rel, Snapshot snapshot, int64 as_of_version,
+			 Bitmapset *attrs, List *skip_keys, int max_live)
 {
 	ColumnarReader *r = palloc0(sizeof(ColumnarReader));
 	int			a;
@@ -315,6 +330,7 @@ columnar_reader_begin(Relation rel, Snapshot snapshot, int64 as_of_version,
 	r->scratch.buf = palloc0(sizeof(char *) * r->tupdesc->natts);
 	r->scratch.cap = palloc0(sizeof(Size) * r->tupdesc->natts);
 	r->capacity = 0;
+	r->max_live = max_live;
 	(void) a;
 	load_segments(r);
 	ws = columnar_write_state_find(r->storage_id);
@@ -325,6 +341,33 @@ columnar_reader_begin(Relation rel, Snapshot snapshot, int64 as_of_version,
 	}
 	r->segidx = 0;
 	r->rowidx = r->nrows = 0;
+	return r;
+}
+
+ColumnarReader *
+columnar_reader_begin(Relation rel, Snapshot snapshot, int64 as_of_version,
+					  Bitmapset *attrs, List *skip_keys)
+{
+	return reader_begin(rel, snapshot, as_of_version, attrs, skip_keys, 0);
+}
+
+/*
+ * For the planner's estimates: a current read whose segment statistics are
+ * loaded, unless more than max_segments segments are live (then NULL),
+ * which would cost planning too much.  One scan of the live segments both
+ * counts and lists them.
+ */
+ColumnarReader *
+columnar_reader_begin_limited(Relation rel, Snapshot snapshot, List *skip_keys,
+							  int max_segments)
+{
+	ColumnarReader *r = reader_begin(rel, snapshot, 0, NULL, skip_keys, Max(max_segments, 1));
+
+	if (r->too_many)
+	{
+		columnar_reader_end(r);
+		return NULL;
+	}
 	return r;
 }
 

@@ -15,9 +15,7 @@
 #define COLUMNAR_INTERNAL
 #include "columnar/columnar.h"
 #include "columnar/columnar_scan.h"
-#include "columnar/columnar_metadata.h"
 
-#include "access/genam.h"
 #include "access/htup_details.h"
 #include "access/nbtree.h"
 #include "access/table.h"
@@ -39,7 +37,6 @@
 #include "optimizer/pathnode.h"
 #include "optimizer/paths.h"
 #include "optimizer/plancat.h"
-#include "utils/fmgroids.h"
 #include "utils/snapmgr.h"
 #include "optimizer/restrictinfo.h"
 #include "utils/lsyscache.h"
@@ -285,51 +282,6 @@ add_as_of_path(PlannerInfo *root, RelOptInfo *rel, RangeTblEntry *rte)
 }
 
 /*
- * More than 2000 live segments: reading their statistics at plan time would
- * cost too much.  The row number counter bounds the count cheaply; only
- * when it is past the bound (micro-batches each take a whole reservation of
- * row numbers, and OPTIMIZE's new rows move it on while the rewritten
- * segments no longer count) are the live segments counted, through the
- * removed_version index and no further than the bound: the segments an
- * OPTIMIZE removed, which time travel keeps, must cost planning nothing
- * (reading them all made a query on a compacted table of micro-batches
- * plan slower than on the same rows loaded at once).
- */
-static bool
-too_many_segments(int64 storage_id)
-{
-	const int	bound = 2000;
-	Relation	rel;
-	ScanKeyData key[2];
-	SysScanDesc scan;
-	HeapTuple	tup;
-	int			live = 0;
-
-	if (columnar_next_row(storage_id) / Max(columnar_segment_rows, 1) <= bound)
-		return false;
-	rel = table_open(ColumnarSegmentRelationId(), AccessShareLock);
-	ScanKeyInit(&key[0], Anum_columnar_segment_storage_id, BTEqualStrategyNumber, F_INT8EQ,
-				Int64GetDatum(storage_id));
-	ScanKeyEntryInitialize(&key[1], SK_ISNULL | SK_SEARCHNULL,
-						   Anum_columnar_segment_removed_version, InvalidStrategy, InvalidOid,
-						   InvalidOid, InvalidOid, (Datum) 0);
-	scan = systable_beginscan(rel, ColumnarSegmentRemovedIndexId(), true,
-							  GetActiveSnapshot(), 2, key);
-	while (live <= bound && HeapTupleIsValid(tup = systable_getnext(scan)))
-	{
-		bool		isnull;
-
-		(void) heap_getattr(tup, Anum_columnar_segment_removed_version,
-							RelationGetDescr(rel), &isnull);
-		if (isnull)
-			live++;
-	}
-	systable_endscan(scan);
-	table_close(rel, AccessShareLock);
-	return live > bound;
-}
-
-/*
  * The share of segments a scan still reads after skipping, from the
  * segments' statistics themselves, for the keys whose value the planner can
  * estimate (ANALYZE's correlation cannot help: its sample loses the rows'
@@ -352,7 +304,7 @@ skip_fraction(PlannerInfo *root, RelOptInfo *rel, Oid relid)
 		return 1.0;
 	relation = table_open(relid, NoLock);
 	storage_id = columnar_storage_id(relation, true);
-	if (storage_id == 0 || too_many_segments(storage_id))
+	if (storage_id == 0)
 	{
 		table_close(relation, NoLock);
 		return 1.0;
@@ -378,11 +330,22 @@ skip_fraction(PlannerInfo *root, RelOptInfo *rel, Oid relid)
 	}
 	if (keys != NIL)
 	{
-		ColumnarReader *reader = columnar_reader_begin(relation, GetActiveSnapshot(), 0,
-													   NULL, keys);
+		/*
+		 * More than 2000 live segments: reading their statistics at plan
+		 * time would cost too much.  The reader counts the live segments
+		 * (through the removed_version index, so that the segments an
+		 * OPTIMIZE removed cost planning nothing) only when the row counter
+		 * does not bound them (micro-batches each take a whole reservation
+		 * of row numbers, and OPTIMIZE's new rows move it on).
+		 */
+		ColumnarReader *reader = columnar_reader_begin_limited(relation, GetActiveSnapshot(),
+															   keys, 2000);
 
-		result = Max(columnar_reader_unrefuted_fraction(reader), 0.001);
-		columnar_reader_end(reader);
+		if (reader != NULL)
+		{
+			result = Max(columnar_reader_unrefuted_fraction(reader), 0.001);
+			columnar_reader_end(reader);
+		}
 	}
 	table_close(relation, NoLock);
 	return result;
