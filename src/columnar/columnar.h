@@ -54,6 +54,9 @@ typedef struct ColumnarReader ColumnarReader;
 extern ColumnarReader *columnar_reader_begin(Relation rel, Snapshot snapshot,
 											 int64 as_of_version,
 											 Bitmapset *attrs, List *skip_keys);
+/* A current read, or NULL if more than max_segments segments are live (planning). */
+extern ColumnarReader *columnar_reader_begin_limited(Relation rel, Snapshot snapshot,
+													 List *skip_keys, int max_segments);
 extern bool columnar_reader_next(ColumnarReader *reader, Datum *values,
 								 bool *isnull, int64 *rownum);
 extern void columnar_reader_rescan(ColumnarReader *reader);
@@ -115,6 +118,7 @@ extern int64 columnar_latest_version(int64 storage_id, Snapshot snapshot);
 extern int64 columnar_live_rows_estimate(Relation rel);
 extern List *columnar_segments(int64 storage_id, Snapshot snapshot);
 extern List *columnar_live_segments(int64 storage_id, Snapshot snapshot);
+extern List *columnar_live_segments_limited(int64 storage_id, Snapshot snapshot, int limit);
 extern bool columnar_is_columnar(Relation rel);
 extern Oid	columnar_am_oid(void);
 extern bool columnar_relation_is_columnar(Oid relid);

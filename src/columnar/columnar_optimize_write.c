@@ -20,8 +20,10 @@
 #include "columnar/columnar_progress.h"
 
 #include "access/genam.h"
+#include "access/heapam.h"
 #include "access/htup_details.h"
 #include "access/table.h"
+#include "access/xact.h"
 #include "catalog/index.h"
 #include "catalog/indexing.h"
 #include "executor/executor.h"
@@ -144,6 +146,41 @@ writer_index_rows(OptWriter *w, int64 segno)
 }
 
 /*
+ * Insert one chunk row at the end of the chunk table (HEAP_INSERT_SKIP_FSM,
+ * its TOASTed data too), as a bulk load into it does, rather than into the
+ * gaps the free space map knows of between the small chunk rows of the
+ * micro-batches being compacted: the output's chunk rows then lie together,
+ * and a scan fetches a segment's chunks, and the statistics of all output
+ * segments, from a few pages instead of many.  The index entries are made
+ * as CatalogTupleInsert() makes them: the metadata tables' indexes are on
+ * plain columns (columnar.sql), like a catalog's.
+ */
+static void
+chunk_insert(Relation chunkrel, CatalogIndexState indstate, HeapTuple tup)
+{
+	TupleDesc desc = RelationGetDescr(chunkrel);
+	int i;
+	int k;
+
+	heap_insert(chunkrel, tup, GetCurrentCommandId(true), HEAP_INSERT_SKIP_FSM, NULL);
+	for (i = 0; i < indstate->ri_NumIndices; i++)
+	{
+		Relation idx = indstate->ri_IndexRelationDescs[i];
+		IndexInfo *info = indstate->ri_IndexRelationInfo[i];
+		Datum values[INDEX_MAX_KEYS];
+		bool isnull[INDEX_MAX_KEYS];
+
+		if (!info->ii_ReadyForInserts)
+			continue;
+		Assert(info->ii_Expressions == NIL && info->ii_Predicate == NIL);
+		for (k = 0; k < info->ii_NumIndexAttrs; k++)
+			values[k] = heap_getattr(tup, info->ii_IndexAttrNumbers[k], desc, &isnull[k]);
+		index_insert(idx, values, isnull, &tup->t_self, chunkrel,
+		             idx->rd_index->indisunique ? UNIQUE_CHECK_YES : UNIQUE_CHECK_NO, false, info);
+	}
+}
+
+/*
  * Write the buffer as one segment's chunks.  Its segment row is written at
  * commit, when the version adding it is known; until then nobody, this
  * transaction included, reads the chunks.
@@ -152,6 +189,7 @@ static void
 writer_flush(OptWriter *w)
 {
 	Relation chunkrel;
+	CatalogIndexState indstate;
 	int64 segno = w->base + w->written;
 	MemoryContext tmp;
 	MemoryContext old;
@@ -160,6 +198,7 @@ writer_flush(OptWriter *w)
 	if (w->nbuf == 0)
 		return;
 	chunkrel = table_open(ColumnarChunkRelationId(), RowExclusiveLock);
+	indstate = CatalogOpenIndexes(chunkrel);
 	tmp = AllocSetContextCreate(CurrentMemoryContext, "optimize chunk", ALLOCSET_DEFAULT_SIZES);
 	old = MemoryContextSwitchTo(tmp);
 	for (a = 0; a < w->tupdesc->natts; a++)
@@ -188,11 +227,12 @@ writer_flush(OptWriter *w)
 		nulls[Anum_columnar_chunk_max_value - 1] = (maxv == NULL);
 		values[Anum_columnar_chunk_data - 1] = PointerGetDatum(chunk);
 		tup = heap_form_tuple(RelationGetDescr(chunkrel), values, nulls);
-		CatalogTupleInsert(chunkrel, tup);
+		chunk_insert(chunkrel, indstate, tup);
 		MemoryContextReset(tmp);
 	}
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(tmp);
+	CatalogCloseIndexes(indstate);
 	table_close(chunkrel, RowExclusiveLock);
 	writer_index_rows(w, segno);
 

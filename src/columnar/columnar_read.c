@@ -72,6 +72,8 @@ struct ColumnarReader
 	int64		row_lo;			/* only segments with rows in [row_lo, row_hi) */
 	int64		row_hi;
 	bool		no_decode;		/* vector reads that need only row counts */
+	int			max_live;		/* > 0: planning, give up past this many live segments */
+	bool		too_many;		/* it did */
 };
 
 static bool segment_refuted(ColumnarReader *r, int idx);
@@ -113,43 +115,60 @@ stat_from_chunk(ColumnarReader *r, HeapTuple tup, TupleDesc cdesc, int idx)
 }
 
 /*
- * Read the statistics the skip keys need for every segment in one index
- * scan of the chunk table (one lookup per segment would cost more than the
- * skipping saves on tables of many small segments) -- unless most of the
- * storage's segments are not read (removed by OPTIMIZE or TRUNCATE, or not
- * yet added as of the version read): then one lookup per segment and
- * column is less than the chunks of all the others.  nall: segments of the
- * storage.
+ * Read the statistics the skip keys need for every segment read: one index
+ * scan of the chunk table per column, over the segment numbers from the
+ * first segment read to the last, with the column as an index qual, so that
+ * only the chunk rows of that column are fetched, and none of the segments
+ * outside the range (an OPTIMIZE's new segments follow the ones it removed,
+ * which time travel keeps: a current read of a compacted table of
+ * micro-batches must not fetch their chunk rows, or it reads slower than
+ * the same rows loaded at once).  One lookup per segment and column would
+ * cost more than the skipping saves on tables of many small segments --
+ * unless most of the segments in that range are not read (removed by
+ * OPTIMIZE or TRUNCATE between the live ones, or not yet added as of the
+ * version read).  nall: segments of the storage.
  */
 static void
 load_stats(ColumnarReader *r, int nall)
 {
 	Relation	rel;
-	ScanKeyData key[3];
+	ScanKeyData key[4];
 	SysScanDesc scan;
 	HeapTuple	tup;
 	TupleDesc	cdesc;
+	Bitmapset  *attnums = NULL;
+	ListCell   *lc;
+	int64		lo;
+	int64		hi;
+	int64		span;
+	int			a = -1;
 
 	r->nkeys = list_length(r->skip_keys);
 	r->stats = NULL;
 	if (r->nkeys == 0 || r->nsegs == 0)
 		return;
 	r->stats = palloc0(sizeof(SegStat) * r->nsegs * r->nkeys);
+	foreach(lc, r->skip_keys)
+		attnums = bms_add_member(attnums, ((ColumnarSkipKey *) lfirst(lc))->attnum);
 	rel = table_open(ColumnarChunkRelationId(), AccessShareLock);
 	cdesc = RelationGetDescr(rel);
-	if ((int64) nall > 2 * (int64) r->nsegs * r->nkeys)
+	lo = r->segs[0].segno;
+	hi = r->segs[r->nsegs - 1].segno;
+
+	/*
+	 * Segments in [lo, hi]: each takes up to streamext.columnar_segment_rows
+	 * row numbers (or a writer's reservation of them), so the span of row
+	 * numbers bounds them, as the row counter bounds nall.
+	 */
+	span = Min((hi - lo) / Max(columnar_segment_rows, 1) + 1, (int64) nall);
+	if (span > 2 * (int64) r->nsegs * bms_num_members(attnums))
 	{
-		Bitmapset  *attnums = NULL;
-		ListCell   *lc;
 		int			idx;
 
-		foreach(lc, r->skip_keys)
-			attnums = bms_add_member(attnums, ((ColumnarSkipKey *) lfirst(lc))->attnum);
 		for (idx = 0; idx < r->nsegs; idx++)
 		{
-			int			a = -1;
-
 			CHECK_FOR_INTERRUPTS();
+			a = -1;
 			while ((a = bms_next_member(attnums, a)) >= 0)
 			{
 				ScanKeyInit(&key[0], Anum_columnar_chunk_storage_id, BTEqualStrategyNumber, F_INT8EQ,
@@ -167,33 +186,42 @@ load_stats(ColumnarReader *r, int nall)
 		table_close(rel, AccessShareLock);
 		return;
 	}
-	ScanKeyInit(&key[0], Anum_columnar_chunk_storage_id, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(r->storage_id));
-	scan = systable_beginscan(rel, ColumnarChunkPkeyIndexId(), true,
-							  SnapshotSelf, 1, key);
-	while (HeapTupleIsValid(tup = systable_getnext(scan)))
+	while ((a = bms_next_member(attnums, a)) >= 0)
 	{
-		bool		n;
-		int64		segno = DatumGetInt64(heap_getattr(tup, Anum_columnar_chunk_segno, cdesc, &n));
-		int			lo = 0;
-		int			hi = r->nsegs - 1;
-
-		CHECK_FOR_INTERRUPTS();
-		while (lo <= hi)
+		ScanKeyInit(&key[0], Anum_columnar_chunk_storage_id, BTEqualStrategyNumber, F_INT8EQ,
+					Int64GetDatum(r->storage_id));
+		ScanKeyInit(&key[1], Anum_columnar_chunk_segno, BTGreaterEqualStrategyNumber, F_INT8GE,
+					Int64GetDatum(lo));
+		ScanKeyInit(&key[2], Anum_columnar_chunk_segno, BTLessEqualStrategyNumber, F_INT8LE,
+					Int64GetDatum(hi));
+		ScanKeyInit(&key[3], Anum_columnar_chunk_attnum, BTEqualStrategyNumber, F_INT2EQ, Int16GetDatum(a));
+		scan = systable_beginscan(rel, ColumnarChunkPkeyIndexId(), true,
+								  SnapshotSelf, 4, key);
+		while (HeapTupleIsValid(tup = systable_getnext(scan)))
 		{
-			int			mid = (lo + hi) / 2;
+			bool		n;
+			int64		segno = DatumGetInt64(heap_getattr(tup, Anum_columnar_chunk_segno, cdesc, &n));
+			int			l = 0;
+			int			h = r->nsegs - 1;
 
-			if (r->segs[mid].segno == segno)
+			CHECK_FOR_INTERRUPTS();
+			while (l <= h)
 			{
-				stat_from_chunk(r, tup, cdesc, mid);
-				break;
+				int			mid = (l + h) / 2;
+
+				if (r->segs[mid].segno == segno)
+				{
+					stat_from_chunk(r, tup, cdesc, mid);
+					break;
+				}
+				if (r->segs[mid].segno < segno)
+					l = mid + 1;
+				else
+					h = mid - 1;
 			}
-			if (r->segs[mid].segno < segno)
-				lo = mid + 1;
-			else
-				hi = mid - 1;
 		}
+		systable_endscan(scan);
 	}
-	systable_endscan(scan);
 	table_close(rel, AccessShareLock);
 }
 
@@ -230,9 +258,22 @@ load_segments(ColumnarReader *r)
 	 */
 	if (r->as_of == 0)
 	{
-		segs = columnar_live_segments(r->storage_id, r->snapshot);
 		nall = (int) Min(columnar_next_row(r->storage_id) / Max(columnar_segment_rows, 1),
 						 (int64) INT_MAX);
+		/* the row counter bounds the live segments: count them only past the limit */
+		segs = columnar_live_segments_limited(r->storage_id, r->snapshot,
+											  nall > r->max_live ? r->max_live : 0);
+		if (r->max_live > 0 && list_length(segs) > r->max_live)
+		{
+			r->too_many = true;
+			r->segs = palloc(sizeof(ColumnarSegment));
+			r->nsegs = 0;
+			r->nkeys = 0;
+			r->stats = NULL;
+			list_free_deep(segs);
+			MemoryContextSwitchTo(old);
+			return;
+		}
 	}
 	else
 	{
@@ -261,9 +302,9 @@ load_segments(ColumnarReader *r)
 	MemoryContextSwitchTo(old);
 }
 
-ColumnarReader *
-columnar_reader_begin(Relation rel, Snapshot snapshot, int64 as_of_version,
-					  Bitmapset *attrs, List *skip_keys)
+static ColumnarReader *
+reader_begin(Relation rel, Snapshot snapshot, int64 as_of_version,
+			 Bitmapset *attrs, List *skip_keys, int max_live)
 {
 	ColumnarReader *r = palloc0(sizeof(ColumnarReader));
 	int			a;
@@ -289,6 +330,7 @@ columnar_reader_begin(Relation rel, Snapshot snapshot, int64 as_of_version,
 	r->scratch.buf = palloc0(sizeof(char *) * r->tupdesc->natts);
 	r->scratch.cap = palloc0(sizeof(Size) * r->tupdesc->natts);
 	r->capacity = 0;
+	r->max_live = max_live;
 	(void) a;
 	load_segments(r);
 	ws = columnar_write_state_find(r->storage_id);
@@ -299,6 +341,33 @@ columnar_reader_begin(Relation rel, Snapshot snapshot, int64 as_of_version,
 	}
 	r->segidx = 0;
 	r->rowidx = r->nrows = 0;
+	return r;
+}
+
+ColumnarReader *
+columnar_reader_begin(Relation rel, Snapshot snapshot, int64 as_of_version,
+					  Bitmapset *attrs, List *skip_keys)
+{
+	return reader_begin(rel, snapshot, as_of_version, attrs, skip_keys, 0);
+}
+
+/*
+ * For the planner's estimates: a current read whose segment statistics are
+ * loaded, unless more than max_segments segments are live (then NULL),
+ * which would cost planning too much.  One scan of the live segments both
+ * counts and lists them.
+ */
+ColumnarReader *
+columnar_reader_begin_limited(Relation rel, Snapshot snapshot, List *skip_keys,
+							  int max_segments)
+{
+	ColumnarReader *r = reader_begin(rel, snapshot, 0, NULL, skip_keys, Max(max_segments, 1));
+
+	if (r->too_many)
+	{
+		columnar_reader_end(r);
+		return NULL;
+	}
 	return r;
 }
 

@@ -282,30 +282,6 @@ add_as_of_path(PlannerInfo *root, RelOptInfo *rel, RangeTblEntry *rte)
 }
 
 /*
- * More than 2000 live segments: reading their statistics at plan time would
- * cost too much.  The row number counter bounds the count cheaply; only
- * when it is past the bound (micro-batches each take a whole reservation of
- * row numbers, and OPTIMIZE's new rows move it on while the rewritten
- * segments no longer count) are the live segments counted.
- */
-static bool
-too_many_segments(int64 storage_id)
-{
-	List	   *segs;
-	ListCell   *lc;
-	int			live = 0;
-
-	if (columnar_next_row(storage_id) / Max(columnar_segment_rows, 1) <= 2000)
-		return false;
-	segs = columnar_segments(storage_id, GetActiveSnapshot());
-	foreach(lc, segs)
-		if (((ColumnarSegment *) lfirst(lc))->removed_version == 0)
-			live++;
-	list_free_deep(segs);
-	return live > 2000;
-}
-
-/*
  * The share of segments a scan still reads after skipping, from the
  * segments' statistics themselves, for the keys whose value the planner can
  * estimate (ANALYZE's correlation cannot help: its sample loses the rows'
@@ -328,7 +304,7 @@ skip_fraction(PlannerInfo *root, RelOptInfo *rel, Oid relid)
 		return 1.0;
 	relation = table_open(relid, NoLock);
 	storage_id = columnar_storage_id(relation, true);
-	if (storage_id == 0 || too_many_segments(storage_id))
+	if (storage_id == 0)
 	{
 		table_close(relation, NoLock);
 		return 1.0;
@@ -354,11 +330,22 @@ skip_fraction(PlannerInfo *root, RelOptInfo *rel, Oid relid)
 	}
 	if (keys != NIL)
 	{
-		ColumnarReader *reader = columnar_reader_begin(relation, GetActiveSnapshot(), 0,
-													   NULL, keys);
+		/*
+		 * More than 2000 live segments: reading their statistics at plan
+		 * time would cost too much.  The reader counts the live segments
+		 * (through the removed_version index, so that the segments an
+		 * OPTIMIZE removed cost planning nothing) only when the row counter
+		 * does not bound them (micro-batches each take a whole reservation
+		 * of row numbers, and OPTIMIZE's new rows move it on).
+		 */
+		ColumnarReader *reader = columnar_reader_begin_limited(relation, GetActiveSnapshot(),
+															   keys, 2000);
 
-		result = Max(columnar_reader_unrefuted_fraction(reader), 0.001);
-		columnar_reader_end(reader);
+		if (reader != NULL)
+		{
+			result = Max(columnar_reader_unrefuted_fraction(reader), 0.001);
+			columnar_reader_end(reader);
+		}
 	}
 	table_close(relation, NoLock);
 	return result;

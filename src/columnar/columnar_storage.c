@@ -513,6 +513,13 @@ cmp_segment_segno(const ListCell *a, const ListCell *b)
 List *
 columnar_live_segments(int64 storage_id, Snapshot snapshot)
 {
+	return columnar_live_segments_limited(storage_id, snapshot, 0);
+}
+
+/* The same, but only limit + 1 of them (in no order) if there are more; 0: no limit. */
+List *
+columnar_live_segments_limited(int64 storage_id, Snapshot snapshot, int limit)
+{
 	Relation	rel = table_open(ColumnarSegmentRelationId(), AccessShareLock);
 	ScanKeyData key[2];
 	SysScanDesc scan;
@@ -535,10 +542,12 @@ columnar_live_segments(int64 storage_id, Snapshot snapshot)
 			result = lappend(result, seg);
 		else
 			pfree(seg);
+		if (limit > 0 && list_length(result) > limit)
+			break;
 	}
 	systable_endscan(scan);
 	table_close(rel, AccessShareLock);
-	if (list_length(result) > 1)
+	if (list_length(result) > 1 && (limit <= 0 || list_length(result) <= limit))
 		list_sort(result, cmp_segment_segno);
 	return result;
 }
