@@ -491,6 +491,9 @@ open_for_optimize(Oid relid)
 	if (!pg_class_ownercheck(relid, GetUserId()))
 		aclcheck_error(ACLCHECK_NOT_OWNER, OBJECT_TABLE, get_rel_name(relid));
 	rel = table_open(relid, ShareUpdateExclusiveLock);
+	/* again once locked: an ALTER OWNER may have committed while we waited */
+	if (!pg_class_ownercheck(relid, GetUserId()))
+		aclcheck_error(ACLCHECK_NOT_OWNER, OBJECT_TABLE, RelationGetRelationName(rel));
 	if (!columnar_is_columnar(rel))
 		ereport(
 		    ERROR,
