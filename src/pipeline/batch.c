@@ -26,7 +26,9 @@
  *
  * A pipeline without a "fail" expectation, and without a window or with a
  * tumble or hop window in append mode (window.c), runs steps 3-6 as one
- * statement instead (fused_batch): no temporary table.
+ * statement instead (fused_batch): no temporary table; the rows read come
+ * to it from the statement before, as an ephemeral named relation whose
+ * row count the planner knows (batch_rows.c).
  *
  * Every row read counts for the watermark (late rows and duplicates too):
  * watermark = max(previous, max event time of the batch - delay), as in
@@ -426,9 +428,9 @@ typedef struct BatchCounts
  * A pipeline without a "fail" expectation, and without a window or with
  * one that pipeline_window_fusable() accepts (then window.c writes the
  * window state and "batch" from k), runs its
- * whole batch as one statement: the rows are read once (the CTE
- * PIPELINE_READ_CTE), the late ones go to late_rows, the first arrival of
- * each key the state does not hold is kept (k), its keys go into the dedup
+ * whole batch as one statement over the rows read (PIPELINE_READ_CTE,
+ * which the statement before filled: batch_rows.c): the late ones go to
+ * late_rows, the first arrival of each key the state does not hold is kept (k), its keys go into the dedup
  * state, the expectations are counted over k and the dropped rows
  * quarantined, and the query reads "batch" (k minus the dropped rows) into
  * the target: no temporary table is written and read again.  The state
@@ -477,6 +479,7 @@ fused_batch(PipelineBatch *b, PipelineRead *rd, List *columns, BatchCounts *c,
 	bool		isnull;
 	Datum		d;
 	int64		rows;
+	Tuplestorestate *read;
 
 	values[0] = TimestampTzGetDatum(b->prev_watermark);
 	values[1] = CStringGetTextDatum(def->name);
@@ -520,18 +523,15 @@ fused_batch(PipelineBatch *b, PipelineRead *rd, List *columns, BatchCounts *c,
 						  merged ? "NOT batch." PIPELINE_LATE_COLUMN " AND " : "", keep_cond);
 
 	/*
-	 * A heap source is read by each part that needs the rows (late rows,
-	 * the kept rows, the counts): all parts of one statement share its
-	 * snapshot, so they read the same rows, and a heap scan is cheaper than
-	 * writing and reading them as a materialized CTE.  A versioned source is
-	 * read through changes(), once.
+	 * The rows read are PIPELINE_READ_CTE, an ephemeral named relation that
+	 * one statement fills before this one runs (batch_rows.c: the planner
+	 * then knows how many rows the batch has; the source's statistics do not
+	 * tell).
 	 */
 	initStringInfo(&sql);
-	appendStringInfo(&sql, "WITH " PIPELINE_READ_CTE " AS %sMATERIALIZED (%s),"
-					 " _streamext_l AS (%s),"
+	appendStringInfo(&sql, "WITH _streamext_l AS (%s),"
 					 " _streamext_k AS %sMATERIALIZED (%s),",
-					 def->source_kind == PIPELINE_SOURCE_COLUMNAR ? "" : "NOT ",
-					 read_sql(b, rd, columns), late, merged ? "NOT " : "", keep);
+					 late, merged ? "NOT " : "", keep);
 	/*
 	 * The watermark is that of the largest event time (watermark() is
 	 * monotonic: the watermark of the max is the max of the watermarks), so
@@ -581,6 +581,8 @@ fused_batch(PipelineBatch *b, PipelineRead *rd, List *columns, BatchCounts *c,
 	level = NewGUCNestLevel();
 	(void) set_config_option("search_path", def->search_path, PGC_USERSET, PGC_S_SESSION,
 							 GUC_ACTION_SAVE, true, 0, false);
+	(void) batch_rows_read(PIPELINE_READ_CTE, read_sql(b, rd, columns), 1, types, values, nulls,
+						   &read);
 	batch_spi(sql.data, 5, types, values, nulls, SPI_OK_SELECT);
 	AtEOXact_GUC(true, level);
 
@@ -605,6 +607,7 @@ fused_batch(PipelineBatch *b, PipelineRead *rd, List *columns, BatchCounts *c,
 	if (windowed)
 		pipeline_window_warn_no_event_time(b, DatumGetInt64(SPI_getbinval(tup, desc, ecol + 2 + nexp,
 																		  &isnull)));
+	batch_rows_release(PIPELINE_READ_CTE, read);
 	return rows;
 }
 
