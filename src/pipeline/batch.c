@@ -479,7 +479,8 @@ fused_batch(PipelineBatch *b, PipelineRead *rd, List *columns, BatchCounts *c,
 	bool		isnull;
 	Datum		d;
 	int64		rows;
-	Tuplestorestate *read;
+	Tuplestorestate *read = NULL;
+	bool		use_rows;
 
 	values[0] = TimestampTzGetDatum(b->prev_watermark);
 	values[1] = CStringGetTextDatum(def->name);
@@ -523,13 +524,23 @@ fused_batch(PipelineBatch *b, PipelineRead *rd, List *columns, BatchCounts *c,
 						  merged ? "NOT batch." PIPELINE_LATE_COLUMN " AND " : "", keep_cond);
 
 	/*
-	 * The rows read are PIPELINE_READ_CTE, an ephemeral named relation that
+	 * The rows read are PIPELINE_READ_CTE: an ephemeral named relation that
 	 * one statement fills before this one runs (batch_rows.c: the planner
-	 * then knows how many rows the batch has; the source's statistics do not
-	 * tell).
+	 * then knows how many rows the batch has) for a versioned source (read
+	 * once through changes() either way) and for a heap source without
+	 * statistics to estimate the batch from; else a CTE over the heap
+	 * source, which each part that needs the rows (late rows, the kept
+	 * rows, the counts) scans itself: all parts of one statement share its
+	 * snapshot, so they read the same rows, and a heap scan is cheaper than
+	 * writing and reading them.
 	 */
+	use_rows = def->source_kind == PIPELINE_SOURCE_COLUMNAR || batch_rows_needed(def->source);
 	initStringInfo(&sql);
-	appendStringInfo(&sql, "WITH _streamext_l AS (%s),"
+	appendStringInfoString(&sql, "WITH ");
+	if (!use_rows)
+		appendStringInfo(&sql, PIPELINE_READ_CTE " AS NOT MATERIALIZED (%s),",
+						 read_sql(b, rd, columns));
+	appendStringInfo(&sql, " _streamext_l AS (%s),"
 					 " _streamext_k AS %sMATERIALIZED (%s),",
 					 late, merged ? "NOT " : "", keep);
 	/*
@@ -581,8 +592,9 @@ fused_batch(PipelineBatch *b, PipelineRead *rd, List *columns, BatchCounts *c,
 	level = NewGUCNestLevel();
 	(void) set_config_option("search_path", def->search_path, PGC_USERSET, PGC_S_SESSION,
 							 GUC_ACTION_SAVE, true, 0, false);
-	(void) batch_rows_read(PIPELINE_READ_CTE, read_sql(b, rd, columns), 1, types, values, nulls,
-						   &read);
+	if (use_rows)
+		(void) batch_rows_read(PIPELINE_READ_CTE, read_sql(b, rd, columns), 1, types, values,
+							   nulls, &read);
 	batch_spi(sql.data, 5, types, values, nulls, SPI_OK_SELECT);
 	AtEOXact_GUC(true, level);
 
@@ -607,7 +619,8 @@ fused_batch(PipelineBatch *b, PipelineRead *rd, List *columns, BatchCounts *c,
 	if (windowed)
 		pipeline_window_warn_no_event_time(b, DatumGetInt64(SPI_getbinval(tup, desc, ecol + 2 + nexp,
 																		  &isnull)));
-	batch_rows_release(PIPELINE_READ_CTE, read);
+	if (use_rows)
+		batch_rows_release(PIPELINE_READ_CTE, read);
 	return rows;
 }
 

@@ -16,6 +16,13 @@
  * from the truth: a hash join for a catch-up batch of a million rows, an
  * index lookup for a batch of ten.
  *
+ * A heap source whose every table with rows has statistics on the tracking
+ * column (create_pipeline analyzes it; ANALYZE, autovacuum) is estimated
+ * well enough (new xids above the histogram are estimated from the index):
+ * then the statement reads the source itself, once per part that needs the
+ * rows, which for a catch-up over a million rows costs less than writing
+ * them to the tuplestore and reading them back (batch_rows_needed).
+ *
  * The rows are read by one statement and processed by the next, in the same
  * transaction; every read of the source happens in the first, so all parts
  * of the batch see the same rows, as when they shared one snapshot.  The
@@ -23,12 +30,19 @@
  */
 #include "postgres.h"
 
+#include "access/relation.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_inherits.h"
 #include "executor/spi.h"
 #include "executor/tstoreReceiver.h"
 #include "miscadmin.h"
+#include "storage/bufmgr.h"
 #include "nodes/params.h"
 #include "utils/memutils.h"
+#include "utils/lsyscache.h"
 #include "utils/queryenvironment.h"
+#include "utils/rel.h"
+#include "utils/syscache.h"
 #include "utils/tuplestore.h"
 
 #include "pipeline/batch_internal.h"
@@ -153,4 +167,41 @@ batch_rows_release(const char *name, Tuplestorestate *rows)
 {
 	(void) SPI_unregister_relation(name);
 	tuplestore_end(rows);
+}
+
+/*
+ * Whether the rows of a heap source relid should be read into a tuplestore
+ * first: some table of it (a partition, or relid itself) that holds rows
+ * has no statistics on the tracking column, so the planner has nothing to
+ * estimate a batch from.  (The statistics are looked up in the catalog
+ * cache: the pipeline's owner need not be able to read pg_statistic.)
+ */
+bool
+batch_rows_needed(Oid relid)
+{
+	List	   *rels = find_all_inheritors(relid, AccessShareLock, NULL);
+	ListCell   *lc;
+	bool		needed = false;
+
+	foreach(lc, rels)
+	{
+		Oid			child = lfirst_oid(lc);
+		AttrNumber	att;
+		Relation	rel;
+
+		if (get_rel_relkind(child) != RELKIND_RELATION)
+			continue;
+		att = get_attnum(child, PIPELINE_TRACK_COLUMN);
+		if (att == InvalidAttrNumber)
+			continue;
+		if (SearchSysCacheExists3(STATRELATTINH, ObjectIdGetDatum(child), Int16GetDatum(att),
+								  BoolGetDatum(false)))
+			continue;
+		rel = relation_open(child, AccessShareLock);
+		needed = RelationGetNumberOfBlocks(rel) > 0;
+		relation_close(rel, AccessShareLock);
+		if (needed)
+			break;
+	}
+	return needed;
 }
