@@ -26,7 +26,9 @@
  *
  * A pipeline without a "fail" expectation, and without a window or with a
  * tumble or hop window in append mode (window.c), runs steps 3-6 as one
- * statement instead (fused_batch): no temporary table.
+ * statement instead (fused_batch): no temporary table; the rows read come
+ * to it from the statement before, as an ephemeral named relation whose
+ * row count the planner knows (batch_rows.c).
  *
  * Every row read counts for the watermark (late rows and duplicates too):
  * watermark = max(previous, max event time of the batch - delay), as in
@@ -426,9 +428,9 @@ typedef struct BatchCounts
  * A pipeline without a "fail" expectation, and without a window or with
  * one that pipeline_window_fusable() accepts (then window.c writes the
  * window state and "batch" from k), runs its
- * whole batch as one statement: the rows are read once (the CTE
- * PIPELINE_READ_CTE), the late ones go to late_rows, the first arrival of
- * each key the state does not hold is kept (k), its keys go into the dedup
+ * whole batch as one statement over the rows read (PIPELINE_READ_CTE,
+ * which the statement before filled: batch_rows.c): the late ones go to
+ * late_rows, the first arrival of each key the state does not hold is kept (k), its keys go into the dedup
  * state, the expectations are counted over k and the dropped rows
  * quarantined, and the query reads "batch" (k minus the dropped rows) into
  * the target: no temporary table is written and read again.  The state
@@ -478,6 +480,8 @@ fused_batch(PipelineBatch *b, PipelineRead *rd, List *columns, BatchCounts *c,
 	bool		isnull;
 	Datum		d;
 	int64		rows;
+	Tuplestorestate *read = NULL;
+	bool		use_rows;
 
 	values[0] = TimestampTzGetDatum(b->prev_watermark);
 	values[1] = CStringGetTextDatum(def->name);
@@ -524,18 +528,25 @@ fused_batch(PipelineBatch *b, PipelineRead *rd, List *columns, BatchCounts *c,
 		counts = psprintf("%s, %s", counts, window_scan);
 
 	/*
-	 * A heap source is read by each part that needs the rows (late rows,
-	 * the kept rows, the counts): all parts of one statement share its
+	 * The rows read are PIPELINE_READ_CTE: an ephemeral named relation that
+	 * one statement fills before this one runs (batch_rows.c: the planner
+	 * then knows how many rows the batch has) for a versioned source (read
+	 * once through changes() either way) and for a heap source without
+	 * statistics to estimate the batch from; else a CTE over the heap
+	 * source, which each part that needs the rows (late rows, the kept
+	 * rows, the counts) scans itself: all parts of one statement share its
 	 * snapshot, so they read the same rows, and a heap scan is cheaper than
-	 * writing and reading them as a materialized CTE.  A versioned source is
-	 * read through changes(), once.
+	 * writing and reading them.
 	 */
+	use_rows = def->source_kind == PIPELINE_SOURCE_COLUMNAR || batch_rows_needed(def->source);
 	initStringInfo(&sql);
-	appendStringInfo(&sql, "WITH " PIPELINE_READ_CTE " AS %sMATERIALIZED (%s),"
-					 " _streamext_l AS (%s),"
+	appendStringInfoString(&sql, "WITH ");
+	if (!use_rows)
+		appendStringInfo(&sql, PIPELINE_READ_CTE " AS NOT MATERIALIZED (%s),",
+						 read_sql(b, rd, columns));
+	appendStringInfo(&sql, " _streamext_l AS (%s),"
 					 " _streamext_k AS %sMATERIALIZED (%s),",
-					 def->source_kind == PIPELINE_SOURCE_COLUMNAR ? "" : "NOT ",
-					 read_sql(b, rd, columns), late, merged ? "NOT " : "", keep);
+					 late, merged ? "NOT " : "", keep);
 	/*
 	 * The watermark is that of the largest event time (watermark() is
 	 * monotonic: the watermark of the max is the max of the watermarks), so
@@ -585,6 +596,9 @@ fused_batch(PipelineBatch *b, PipelineRead *rd, List *columns, BatchCounts *c,
 	level = NewGUCNestLevel();
 	(void) set_config_option("search_path", def->search_path, PGC_USERSET, PGC_S_SESSION,
 							 GUC_ACTION_SAVE, true, 0, false);
+	if (use_rows)
+		(void) batch_rows_read(PIPELINE_READ_CTE, read_sql(b, rd, columns), 1, types, values,
+							   nulls, &read);
 	batch_spi(sql.data, 5, types, values, nulls, SPI_OK_SELECT);
 	AtEOXact_GUC(true, level);
 
@@ -609,6 +623,8 @@ fused_batch(PipelineBatch *b, PipelineRead *rd, List *columns, BatchCounts *c,
 	if (windowed)
 		pipeline_window_warn_no_event_time(b, DatumGetInt64(SPI_getbinval(tup, desc, ecol + 2 + nexp,
 																		  &isnull)));
+	if (use_rows)
+		batch_rows_release(PIPELINE_READ_CTE, read);
 	return rows;
 }
 

@@ -16,6 +16,7 @@
 #include "postgres.h"
 
 #include "lib/stringinfo.h"
+#include "utils/tuplestore.h"
 
 #include "pipeline/pipeline_internal.h"
 
@@ -114,6 +115,16 @@ extern char *expect_json(PipelineDef *def, const int64 *counts);
 /* dedup.c: the INSERT of the kept keys of the rows of from (alias r) into the
  * state, those with an event time above cutoff_sql (NULL: all) */
 extern char *dedup_remember_sql(PipelineBatch *b, const char *from, const char *cutoff_sql);
+
+/*
+ * batch_rows.c: the rows of sql registered as the ephemeral named relation
+ * name (exact row count for the planner); released after the statement
+ * that reads them.
+ */
+extern int64 batch_rows_read(const char *name, const char *sql, int nargs, Oid *types,
+							 Datum *values, const char *nulls, Tuplestorestate **rows);
+extern void batch_rows_release(const char *name, Tuplestorestate *rows);
+extern bool batch_rows_needed(Oid relid);
 
 /* the CTE of the rows read (alias r in the SQL of dedup.c and batch.c) */
 #define PIPELINE_READ_CTE "_streamext_r"
