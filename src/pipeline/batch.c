@@ -27,8 +27,9 @@
  * A pipeline without a "fail" expectation, and without a window or with a
  * tumble or hop window in append mode (window.c), runs steps 3-6 as one
  * statement instead (fused_batch): no temporary table; the rows read come
- * to it from the statement before, as an ephemeral named relation whose
- * row count the planner knows (batch_rows.c).
+ * from a CTE over the source when the planner can estimate them, else from
+ * the statement before, as an ephemeral named relation whose row count the
+ * planner knows (batch_rows.c).
  *
  * Every row read counts for the watermark (late rows and duplicates too):
  * watermark = max(previous, max event time of the batch - delay), as in
