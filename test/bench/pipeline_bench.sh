@@ -10,7 +10,7 @@
 #      silver row's commit at 10,000 messages/s (bar p99 <= 1 s) and at 1,000 messages/s, with the
 #      source's batch_max_ms at 50 ms; the Kafka -> bronze part of the latency is printed too.
 #      (The throughput run's topic has 64 partitions, each latency run's its own 4: see se_broker_start.)
-# Each pair is timed best of two (the machine is shared); results are checked equal, no timed
+# Each pair is timed best of SE_BENCH_ROUNDS (default 5), pipeline and SQL interleaved (the machine is shared); results are checked equal, no timed
 # assertions.  SE_BENCH_SCALE scales the row counts; SE_BENCH_PARTS (default "abc") selects the
 # parts (e.g. "ab": the catch-up parts only, no broker).
 . "$SE_LIB"; se_test_begin
@@ -58,7 +58,7 @@ SQL_A="INSERT INTO silver_s SELECT b.device_id, b.event_time, b.seq, b.temperatu
 
 # ---- (a) catch-up: silver pipeline vs INSERT ... SELECT ----------------------------------------
 ta_p=() ta_s=()
-for r in 1 2; do
+for r in $(seq 1 "${SE_BENCH_ROUNDS:-5}"); do
 	q "SELECT streamext.reset_pipeline('silver_b')" >/dev/null
 	q "CHECKPOINT"
 	ta_p+=("$(ms "SELECT streamext.run_pipeline('silver_b')")")
@@ -88,7 +88,7 @@ SQL_B="INSERT INTO gold_s SELECT date_bin('1 hour', event_time, 'epoch'), date_b
   device_id, count(*), avg(temperature), max(speed) FROM silver_g GROUP BY 1, 2, 3
   HAVING date_bin('1 hour', event_time, 'epoch') + interval '1 hour' <= (SELECT max(event_time) - interval '10 minutes' FROM silver_g)"
 tb_p=() tb_s=()
-for r in 1 2; do
+for r in $(seq 1 "${SE_BENCH_ROUNDS:-5}"); do
 	q "SELECT streamext.reset_pipeline('gold_b')" >/dev/null
 	q "CHECKPOINT"
 	tb_p+=("$(ms "SELECT streamext.run_pipeline('gold_b')")")
