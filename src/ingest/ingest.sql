@@ -30,8 +30,14 @@ CREATE TABLE streamext.sources (
 );
 COMMENT ON TABLE streamext.sources IS 'Kafka sources: one row per streamext.create_source; each role sees only its own sources';
 
+-- No foreign key to streamext.sources: pg_restore -j loads the two tables'
+-- data in parallel (it does not order an extension's configuration tables by
+-- their foreign keys), and a key check made the offsets' COPY fail whenever it
+-- ran before the sources' had committed.  Renaming or dropping a source
+-- carries over to its offsets by the triggers below; the workers store
+-- offsets only while holding a key-share lock on their source's row.
 CREATE TABLE streamext.source_offsets (
-	source text NOT NULL REFERENCES streamext.sources (name) ON UPDATE CASCADE ON DELETE CASCADE,
+	source text NOT NULL,
 	topic text NOT NULL,
 	partition integer NOT NULL,
 	next_offset bigint NOT NULL,
@@ -338,6 +344,31 @@ END
 $$;
 CREATE TRIGGER sources_check BEFORE INSERT OR UPDATE ON streamext.sources
 	FOR EACH ROW EXECUTE FUNCTION streamext._sources_check();
+
+-- What ON UPDATE/DELETE CASCADE did before the foreign key went (see
+-- source_offsets): a source's offsets follow its renaming and go with it.
+-- SECURITY DEFINER so that row-level security on source_offsets, which is
+-- the caller's view, does not leave rows behind; only callable as a trigger.
+CREATE FUNCTION streamext._sources_cascade() RETURNS trigger
+	LANGUAGE plpgsql
+	SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+BEGIN
+	IF TG_OP = 'TRUNCATE' THEN
+		TRUNCATE streamext.source_offsets;
+	ELSIF TG_OP = 'DELETE' THEN
+		DELETE FROM streamext.source_offsets o WHERE o.source = OLD.name;
+	ELSIF NEW.name <> OLD.name THEN
+		UPDATE streamext.source_offsets o SET source = NEW.name WHERE o.source = OLD.name;
+	END IF;
+	RETURN NULL;
+END
+$$;
+CREATE TRIGGER sources_cascade AFTER UPDATE OF name OR DELETE ON streamext.sources
+	FOR EACH ROW EXECUTE FUNCTION streamext._sources_cascade();
+CREATE TRIGGER sources_cascade_truncate AFTER TRUNCATE ON streamext.sources
+	FOR EACH STATEMENT EXECUTE FUNCTION streamext._sources_cascade();
 
 -- Live statistics of the consumer workers (shared memory; since each worker started).
 CREATE FUNCTION streamext._source_worker_stats(

@@ -222,7 +222,10 @@ offsets_visit_rows(OffsetRowFn row_fn, void *arg)
  * One of the fenced upserts of offset rows, in a transaction of its own
  * (se_xact_begin() flags xact_flags).  sql gets $1 the source's name, $2..$4
  * the topics, partitions and offsets of list, $5/$6 the source's id and
- * generation (the write is fenced on them), and returns the topic,
+ * generation (the write is fenced on them: the statement's EXISTS takes a
+ * key-share lock on the source's row, so that a drop or rename waits for
+ * this transaction and then carries its rows along: source_offsets has no
+ * foreign key), and returns the topic,
  * partition and next_offset of the rows it leaves, which go to row_fn.
  * what names the offsets for the error message.
  */
@@ -282,7 +285,7 @@ store_skipped(rd_kafka_topic_partition_list_t *ahead)
 				   "SELECT $1, t, p, n FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3), pg_catalog.unnest($4)) AS u(t, p, n) "
 				   "WHERE EXISTS (SELECT 1 FROM streamext.sources "
 				   "  WHERE id OPERATOR(pg_catalog.=) $5 AND generation OPERATOR(pg_catalog.=) $6 "
-				   "  AND state OPERATOR(pg_catalog.=) 'running') "
+				   "  AND state OPERATOR(pg_catalog.=) 'running' FOR KEY SHARE) "
 				   "ON CONFLICT (source, topic, partition) DO UPDATE SET next_offset = excluded.next_offset "
 				   "WHERE o.next_offset OPERATOR(pg_catalog.<) excluded.next_offset "
 				   "RETURNING topic, partition, next_offset",

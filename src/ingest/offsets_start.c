@@ -76,7 +76,7 @@ store_resolved(rd_kafka_topic_partition_list_t *parts, rd_kafka_topic_partition_
 				   "INSERT INTO streamext.source_offsets AS o (source, topic, partition, next_offset) "
 				   "SELECT $1, t, p, n FROM unnest($2, $3, $4) AS u(t, p, n) "
 				   "WHERE EXISTS (SELECT 1 FROM streamext.sources "
-				   "  WHERE id = $5 AND generation = $6 AND state = 'running') "
+				   "  WHERE id = $5 AND generation = $6 AND state = 'running' FOR KEY SHARE) "
 				   "ON CONFLICT (source, topic, partition) DO UPDATE SET next_offset = o.next_offset "
 				   "RETURNING topic, partition, next_offset",
 				   "the start offsets", resolved_row, parts);
