@@ -483,6 +483,7 @@ fused_batch(PipelineBatch *b, PipelineRead *rd, List *columns, BatchCounts *c,
 	int64		rows;
 	Tuplestorestate *read = NULL;
 	bool		use_rows;
+	char	   *rsql;
 
 	values[0] = TimestampTzGetDatum(b->prev_watermark);
 	values[1] = CStringGetTextDatum(def->name);
@@ -532,19 +533,20 @@ fused_batch(PipelineBatch *b, PipelineRead *rd, List *columns, BatchCounts *c,
 	 * The rows read are PIPELINE_READ_CTE: an ephemeral named relation that
 	 * one statement fills before this one runs (batch_rows.c: the planner
 	 * then knows how many rows the batch has) for a versioned source (read
-	 * once through changes() either way) and for a heap source without
-	 * statistics to estimate the batch from; else a CTE over the heap
-	 * source, which each part that needs the rows (late rows, the kept
-	 * rows, the counts) scans itself: all parts of one statement share its
-	 * snapshot, so they read the same rows, and a heap scan is cheaper than
-	 * writing and reading them.
+	 * once through changes() either way) and for a heap source whose read
+	 * the planner estimates as small (batch_rows_needed: small, or above
+	 * the statistics); else a CTE over the heap source, which each part that
+	 * needs the rows (late rows, the kept rows, the counts) scans itself:
+	 * all parts of one statement share its snapshot, so they read the same
+	 * rows, and a heap scan is cheaper than writing and reading them.
 	 */
-	use_rows = def->source_kind == PIPELINE_SOURCE_COLUMNAR || batch_rows_needed(def->source);
+	rsql = read_sql(b, rd, columns);
+	use_rows = def->source_kind == PIPELINE_SOURCE_COLUMNAR ||
+		batch_rows_needed(rsql, 1, types);
 	initStringInfo(&sql);
 	appendStringInfoString(&sql, "WITH ");
 	if (!use_rows)
-		appendStringInfo(&sql, PIPELINE_READ_CTE " AS NOT MATERIALIZED (%s),",
-						 read_sql(b, rd, columns));
+		appendStringInfo(&sql, PIPELINE_READ_CTE " AS NOT MATERIALIZED (%s),", rsql);
 	appendStringInfo(&sql, " _streamext_l AS (%s),"
 					 " _streamext_k AS %sMATERIALIZED (%s),",
 					 late, merged ? "NOT " : "", keep);
@@ -598,8 +600,7 @@ fused_batch(PipelineBatch *b, PipelineRead *rd, List *columns, BatchCounts *c,
 	(void) set_config_option("search_path", def->search_path, PGC_USERSET, PGC_S_SESSION,
 							 GUC_ACTION_SAVE, true, 0, false);
 	if (use_rows)
-		(void) batch_rows_read(PIPELINE_READ_CTE, read_sql(b, rd, columns), 1, types, values,
-							   nulls, &read);
+		(void) batch_rows_read(PIPELINE_READ_CTE, rsql, 1, types, values, nulls, &read);
 	batch_spi(sql.data, 5, types, values, nulls, SPI_OK_SELECT);
 	AtEOXact_GUC(true, level);
 

@@ -124,7 +124,7 @@ extern char *dedup_remember_sql(PipelineBatch *b, const char *from, const char *
 extern int64 batch_rows_read(const char *name, const char *sql, int nargs, Oid *types,
 							 Datum *values, const char *nulls, Tuplestorestate **rows);
 extern void batch_rows_release(const char *name, Tuplestorestate *rows);
-extern bool batch_rows_needed(Oid relid);
+extern bool batch_rows_needed(const char *read_sql, int nargs, Oid *types);
 
 /* the CTE of the rows read (alias r in the SQL of dedup.c and batch.c) */
 #define PIPELINE_READ_CTE "_streamext_r"

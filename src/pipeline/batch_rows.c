@@ -16,12 +16,11 @@
  * from the truth: a hash join for a catch-up batch of a million rows, an
  * index lookup for a batch of ten.
  *
- * A heap source whose every table with rows has statistics on the tracking
- * column (create_pipeline analyzes it; ANALYZE, autovacuum) is estimated
- * well enough (new xids above the histogram are estimated from the index):
- * then the statement reads the source itself, once per part that needs the
- * rows, which for a catch-up over a million rows costs less than writing
- * them to the tuplestore and reading them back (batch_rows_needed).
+ * A read of a heap source that the planner already estimates as large (a
+ * catch-up over a freshly analyzed table) gets the plan of a large batch
+ * anyway: then the statement reads the source itself, once per part that
+ * needs the rows, which for a million rows costs less than writing them to
+ * the tuplestore and reading them back (batch_rows_needed).
  *
  * The rows are read by one statement and processed by the next, in the same
  * transaction; every read of the source happens in the first, so all parts
@@ -30,22 +29,23 @@
  */
 #include "postgres.h"
 
-#include "access/relation.h"
-#include "catalog/pg_class.h"
-#include "catalog/pg_inherits.h"
 #include "executor/spi.h"
 #include "executor/tstoreReceiver.h"
 #include "miscadmin.h"
-#include "storage/bufmgr.h"
 #include "nodes/params.h"
 #include "utils/memutils.h"
-#include "utils/lsyscache.h"
 #include "utils/queryenvironment.h"
-#include "utils/rel.h"
-#include "utils/syscache.h"
+#include "utils/plancache.h"
 #include "utils/tuplestore.h"
 
 #include "pipeline/batch_internal.h"
+
+/*
+ * A planner estimate of at least this many rows is trusted (see
+ * batch_rows_needed): the plans of smaller and larger batches part around
+ * here, where hash joins start to beat index probes.
+ */
+#define BATCH_ROWS_TRUSTED 10000
 
 /* A tuplestore receiver that also keeps the result's row type. */
 typedef struct RowsReceiver
@@ -170,38 +170,38 @@ batch_rows_release(const char *name, Tuplestorestate *rows)
 }
 
 /*
- * Whether the rows of a heap source relid should be read into a tuplestore
- * first: some table of it (a partition, or relid itself) that holds rows
- * has no statistics on the tracking column, so the planner has nothing to
- * estimate a batch from.  (The statistics are looked up in the catalog
- * cache: the pipeline's owner need not be able to read pg_statistic.)
+ * Whether the rows that read_sql (the batch's read of a heap source) returns
+ * should be read into a tuplestore first: the planner estimates fewer than
+ * BATCH_ROWS_TRUSTED rows.  An estimate that large already gets the plan of
+ * a large batch (hash joins), so the statement may read the source itself.
+ * A smaller one may be the truth (a batch of ten: the tuplestore costs
+ * nothing then) or the statistics' blind spot: new transactions lie above
+ * the histogram of the tracking column (a growing table between two
+ * autoanalyze runs, a partition never analyzed), which the planner puts in
+ * its last bucket whatever their number.  Planned once, generically (the
+ * read's range is in its text; $1, the watermark, only decides lateness).
  */
 bool
-batch_rows_needed(Oid relid)
+batch_rows_needed(const char *read_sql, int nargs, Oid *types)
 {
-	List	   *rels = find_all_inheritors(relid, AccessShareLock, NULL);
-	ListCell   *lc;
-	bool		needed = false;
+	SPIPlanPtr	plan = SPI_prepare(read_sql, nargs, types);
+	CachedPlan *cplan;
+	double		rows = 0;
 
-	foreach(lc, rels)
+	if (plan == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg_internal("cannot prepare the batch's read: %s",
+								 SPI_result_code_string(SPI_result))));
+	cplan = SPI_plan_get_cached_plan(plan);
+	if (cplan == NULL)
 	{
-		Oid			child = lfirst_oid(lc);
-		AttrNumber	att;
-		Relation	rel;
-
-		if (get_rel_relkind(child) != RELKIND_RELATION)
-			continue;
-		att = get_attnum(child, PIPELINE_TRACK_COLUMN);
-		if (att == InvalidAttrNumber)
-			continue;
-		if (SearchSysCacheExists3(STATRELATTINH, ObjectIdGetDatum(child), Int16GetDatum(att),
-								  BoolGetDatum(false)))
-			continue;
-		rel = relation_open(child, AccessShareLock);
-		needed = RelationGetNumberOfBlocks(rel) > 0;
-		relation_close(rel, AccessShareLock);
-		if (needed)
-			break;
+		SPI_freeplan(plan);
+		return true;
 	}
-	return needed;
+	if (list_length(cplan->stmt_list) == 1)
+		rows = linitial_node(PlannedStmt, cplan->stmt_list)->planTree->plan_rows;
+	ReleaseCachedPlan(cplan, NULL);
+	SPI_freeplan(plan);
+	return rows < BATCH_ROWS_TRUSTED;
 }
