@@ -41,6 +41,8 @@
 
 #include "access/relation.h"
 #include "access/table.h"
+#include "access/transam.h"
+#include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
@@ -484,6 +486,9 @@ fused_batch(PipelineBatch *b, PipelineRead *rd, List *columns, BatchCounts *c,
 	Tuplestorestate *read = NULL;
 	bool		use_rows;
 	char	   *rsql;
+	bool		late_is_false;
+	bool		own_snapshot;
+	char	   *T = NULL;
 
 	values[0] = TimestampTzGetDatum(b->prev_watermark);
 	values[1] = CStringGetTextDatum(def->name);
@@ -512,6 +517,7 @@ fused_batch(PipelineBatch *b, PipelineRead *rd, List *columns, BatchCounts *c,
 	 * that finds the watermark, _streamext_m, rather than by one more.
 	 */
 	merged = def->dedup_keys == NIL;
+	late_is_false = !(b->has_prev_watermark && def->event_time);
 
 	/* everything that looks up catalogs, under the pinned search_path */
 	counts = expect_count_list(def, &drop_cond, merged ? "NOT batch." PIPELINE_LATE_COLUMN : NULL);
@@ -543,6 +549,13 @@ fused_batch(PipelineBatch *b, PipelineRead *rd, List *columns, BatchCounts *c,
 	rsql = read_sql(b, rd, columns);
 	use_rows = def->source_kind == PIPELINE_SOURCE_COLUMNAR ||
 		batch_rows_needed(rsql, 1, types);
+	/* read in this one statement: against its own snapshot (source_heap.c) */
+	own_snapshot = !use_rows && rd->open_from_sql != NULL;
+	if (own_snapshot)
+	{
+		rd->from_sql = rd->open_from_sql;
+		rsql = read_sql(b, rd, columns);
+	}
 	initStringInfo(&sql);
 	appendStringInfoString(&sql, "WITH ");
 	if (!use_rows)
@@ -555,11 +568,19 @@ fused_batch(PipelineBatch *b, PipelineRead *rd, List *columns, BatchCounts *c,
 	 * monotonic: the watermark of the max is the max of the watermarks), so
 	 * the scan computes max() alone.
 	 */
+	/*
+	 * Before the first watermark no row is late (the column is the constant
+	 * false): the rows not late are then counted by count(*) itself, which
+	 * the executor computes once for both.  The rows are read through a
+	 * subquery that is not flattened (OFFSET 0), so that the scan computes
+	 * the event time once per row, not once per aggregate that uses it.
+	 */
 	if (merged)
 		appendStringInfo(&sql, " _streamext_a AS (SELECT pg_catalog.count(*) AS n,"
 						 "   pg_catalog.max(batch." PIPELINE_ET_COLUMN ") AS mx,"
-						 "   pg_catalog.count(*) FILTER (WHERE NOT batch." PIPELINE_LATE_COLUMN "), %s"
-						 "   FROM " PIPELINE_READ_CTE " batch),",
+						 "   pg_catalog.count(*)%s, %s"
+						 "   FROM (SELECT * FROM " PIPELINE_READ_CTE " OFFSET 0) batch),",
+						 late_is_false ? "" : " FILTER (WHERE NOT batch." PIPELINE_LATE_COLUMN ")",
 						 counts);
 	else
 		appendStringInfo(&sql, " _streamext_a AS (SELECT pg_catalog.count(*) AS n,"
@@ -592,8 +613,9 @@ fused_batch(PipelineBatch *b, PipelineRead *rd, List *columns, BatchCounts *c,
 						 batch_column_list(columns, "batch."), keep_cond, insert);
 	/* the counts from column ecol on: the rows kept, per expectation, dropped[, no event time] */
 	appendStringInfo(&sql, " SELECT m.n, m.mx, (SELECT pg_catalog.count(*) FROM _streamext_l),"
-					 " (SELECT pg_catalog.count(*) FROM _streamext_t), %s",
-					 merged ? "m.* FROM _streamext_m m" : "e.* FROM _streamext_m m, _streamext_e e");
+					 " (SELECT pg_catalog.count(*) FROM _streamext_t), %s%s FROM %s",
+					 merged ? "m.*" : "e.*", own_snapshot ? ", " SOURCE_HEAP_SNAPSHOT_SQL : "",
+					 merged ? "_streamext_m m" : "_streamext_m m, _streamext_e e");
 	ecol = merged ? 7 : 5;
 
 	level = NewGUCNestLevel();
@@ -606,6 +628,8 @@ fused_batch(PipelineBatch *b, PipelineRead *rd, List *columns, BatchCounts *c,
 
 	tup = SPI_tuptable->vals[0];
 	desc = SPI_tuptable->tupdesc;
+	if (own_snapshot)
+		T = SPI_getvalue(tup, desc, desc->natts);
 	rows = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
 	d = SPI_getbinval(tup, desc, 2, &isnull);
 	*has_max_et = !isnull;
@@ -627,6 +651,8 @@ fused_batch(PipelineBatch *b, PipelineRead *rd, List *columns, BatchCounts *c,
 																		  &isnull)));
 	if (use_rows)
 		batch_rows_release(PIPELINE_READ_CTE, read);
+	if (own_snapshot)
+		rd->new_snapshot = source_heap_next_snapshot(rd->prev_snapshot, T, NULL);
 	return rows;
 }
 
@@ -747,6 +773,8 @@ pipeline_run_batch_more(PipelineDef *def, bool *more)
 	/* windows, watermarks and the query's times: the same in every session */
 	pipeline_pin_time_settings();
 
+	/* before load_progress, whose row lock gives the transaction an xid */
+	rd.xid_free = !FullTransactionIdIsValid(GetTopFullTransactionIdIfAny());
 	load_progress(def, &prog);
 	rd.caught_up = true;
 	if (def->source_kind == PIPELINE_SOURCE_COLUMNAR)

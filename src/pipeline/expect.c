@@ -121,8 +121,11 @@ expect_count_list(PipelineDef *def, char **drop_cond, const char *and_cond)
 		appendStringInfoString(&cond, violates(e));
 	}
 	*drop_cond = cond.len > 0 ? cond.data : NULL;
-	appendStringInfo(&sel, "pg_catalog.count(*) FILTER (WHERE %s%s)",
-					 and, *drop_cond ? *drop_cond : "false");
+	/* no drop expectation: nothing dropped, and no aggregate to count it per row */
+	if (*drop_cond)
+		appendStringInfo(&sel, "pg_catalog.count(*) FILTER (WHERE %s%s)", and, *drop_cond);
+	else
+		appendStringInfoString(&sel, "0::pg_catalog.int8");
 	return sel.data;
 }
 

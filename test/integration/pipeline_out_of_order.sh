@@ -2,10 +2,11 @@
 # PostgreSQL's isolation tester over pipelines: the specs in
 # test/isolation/pipeline_*.spec (out-of-order commits on a heap source: a
 # long transaction with early rows, writers committing in reverse xid order,
-# a transaction older than create_pipeline), each output compared with its
+# a transaction older than create_pipeline; a writer committing while a batch
+# waits between its two snapshots), each output compared with its
 # .out.  Sessions are synchronized by the tester, which waits until a step is
 # seen blocked in pg_locks: no sleeps.
 . "$SE_LIB"; se_test_begin
 se_pg_start pg1
 se_psql pg1 -c "CREATE EXTENSION streamext"
-se_isolation_specs pg1 pipeline_ 1
+se_isolation_specs pg1 pipeline_ 2
