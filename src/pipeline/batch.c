@@ -41,8 +41,6 @@
 
 #include "access/relation.h"
 #include "access/table.h"
-#include "access/transam.h"
-#include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
@@ -487,8 +485,6 @@ fused_batch(PipelineBatch *b, PipelineRead *rd, List *columns, BatchCounts *c,
 	bool		use_rows;
 	char	   *rsql;
 	bool		late_is_false;
-	bool		own_snapshot;
-	char	   *T = NULL;
 
 	values[0] = TimestampTzGetDatum(b->prev_watermark);
 	values[1] = CStringGetTextDatum(def->name);
@@ -549,13 +545,6 @@ fused_batch(PipelineBatch *b, PipelineRead *rd, List *columns, BatchCounts *c,
 	rsql = read_sql(b, rd, columns);
 	use_rows = def->source_kind == PIPELINE_SOURCE_COLUMNAR ||
 		batch_rows_needed(rsql, 1, types);
-	/* read in this one statement: against its own snapshot (source_heap.c) */
-	own_snapshot = !use_rows && rd->open_from_sql != NULL;
-	if (own_snapshot)
-	{
-		rd->from_sql = rd->open_from_sql;
-		rsql = read_sql(b, rd, columns);
-	}
 	initStringInfo(&sql);
 	appendStringInfoString(&sql, "WITH ");
 	if (!use_rows)
@@ -613,9 +602,8 @@ fused_batch(PipelineBatch *b, PipelineRead *rd, List *columns, BatchCounts *c,
 						 batch_column_list(columns, "batch."), keep_cond, insert);
 	/* the counts from column ecol on: the rows kept, per expectation, dropped[, no event time] */
 	appendStringInfo(&sql, " SELECT m.n, m.mx, (SELECT pg_catalog.count(*) FROM _streamext_l),"
-					 " (SELECT pg_catalog.count(*) FROM _streamext_t), %s%s FROM %s",
-					 merged ? "m.*" : "e.*", own_snapshot ? ", " SOURCE_HEAP_SNAPSHOT_SQL : "",
-					 merged ? "_streamext_m m" : "_streamext_m m, _streamext_e e");
+					 " (SELECT pg_catalog.count(*) FROM _streamext_t), %s FROM %s",
+					 merged ? "m.*" : "e.*", merged ? "_streamext_m m" : "_streamext_m m, _streamext_e e");
 	ecol = merged ? 7 : 5;
 
 	level = NewGUCNestLevel();
@@ -628,8 +616,6 @@ fused_batch(PipelineBatch *b, PipelineRead *rd, List *columns, BatchCounts *c,
 
 	tup = SPI_tuptable->vals[0];
 	desc = SPI_tuptable->tupdesc;
-	if (own_snapshot)
-		T = SPI_getvalue(tup, desc, desc->natts);
 	rows = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
 	d = SPI_getbinval(tup, desc, 2, &isnull);
 	*has_max_et = !isnull;
@@ -651,8 +637,6 @@ fused_batch(PipelineBatch *b, PipelineRead *rd, List *columns, BatchCounts *c,
 																		  &isnull)));
 	if (use_rows)
 		batch_rows_release(PIPELINE_READ_CTE, read);
-	if (own_snapshot)
-		rd->new_snapshot = source_heap_next_snapshot(rd->prev_snapshot, T, NULL);
 	return rows;
 }
 
@@ -773,8 +757,6 @@ pipeline_run_batch_more(PipelineDef *def, bool *more)
 	/* windows, watermarks and the query's times: the same in every session */
 	pipeline_pin_time_settings();
 
-	/* before load_progress, whose row lock gives the transaction an xid */
-	rd.xid_free = !FullTransactionIdIsValid(GetTopFullTransactionIdIfAny());
 	load_progress(def, &prog);
 	rd.caught_up = true;
 	if (def->source_kind == PIPELINE_SOURCE_COLUMNAR)

@@ -60,30 +60,7 @@ typedef struct PipelineRead
 	int64		new_version;	/* columnar */
 	bool		caught_up;		/* false: max_batch_rows cut the batch short,
 								 * more rows are waiting */
-	/* heap, for a batch that reads the source in one statement (fused_batch) */
-	bool		xid_free;		/* set by batch.c: the transaction had no xid
-								 * when the batch began */
-	char	   *open_from_sql;	/* from_sql without the bound of snapshot S,
-								 * or NULL: see source_heap.c */
-	char	   *prev_snapshot;	/* P, the progress before the batch */
 } PipelineRead;
-
-/*
- * source_heap.c: the snapshot a batch's reads are measured against, as text:
- * the current one (in a statement, that statement's), with the transaction's
- * own xid among the running ones when it is below xmax (see source_heap.c).
- */
-#define SOURCE_HEAP_SNAPSHOT_SQL \
-	"(WITH a AS (SELECT pg_catalog.pg_current_snapshot() AS s," \
-	"  pg_catalog.pg_current_xact_id_if_assigned() AS o)" \
-	" SELECT CASE WHEN a.o IS NULL OR a.o >= pg_catalog.pg_snapshot_xmax(a.s)" \
-	"  THEN a.s::pg_catalog.text" \
-	"  ELSE (least(pg_catalog.pg_snapshot_xmin(a.s), a.o)::pg_catalog.text || ':' ||" \
-	"   pg_catalog.pg_snapshot_xmax(a.s)::pg_catalog.text || ':' ||" \
-	"   (SELECT pg_catalog.string_agg(x::pg_catalog.text, ',' ORDER BY x) FROM" \
-	"    (SELECT pg_catalog.pg_snapshot_xip(a.s) AS x UNION SELECT a.o) u)" \
-	"  )::pg_catalog.pg_snapshot::pg_catalog.text END FROM a)"
-extern char *source_heap_next_snapshot(const char *p, const char *s, const char *cut);
 
 /* batch.c: SPI helpers (in the SPI connection of the batch) */
 extern int64 batch_spi(const char *sql, int nargs, Oid *types, Datum *values,

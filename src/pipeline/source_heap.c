@@ -62,6 +62,22 @@
 
 #define X "t." PIPELINE_TRACK_COLUMN
 
+/*
+ * The snapshot S a batch's reads are measured against, as
+ * text: the current one, with the transaction's own xid among the running
+ * ones when it is below xmax (see below).
+ */
+#define SOURCE_HEAP_SNAPSHOT_SQL \
+	"(WITH a AS (SELECT pg_catalog.pg_current_snapshot() AS s," \
+	"  pg_catalog.pg_current_xact_id_if_assigned() AS o)" \
+	" SELECT CASE WHEN a.o IS NULL OR a.o >= pg_catalog.pg_snapshot_xmax(a.s)" \
+	"  THEN a.s::pg_catalog.text" \
+	"  ELSE (least(pg_catalog.pg_snapshot_xmin(a.s), a.o)::pg_catalog.text || ':' ||" \
+	"   pg_catalog.pg_snapshot_xmax(a.s)::pg_catalog.text || ':' ||" \
+	"   (SELECT pg_catalog.string_agg(x::pg_catalog.text, ',' ORDER BY x) FROM" \
+	"    (SELECT pg_catalog.pg_snapshot_xip(a.s) AS x UNION SELECT a.o) u)" \
+	"  )::pg_catalog.pg_snapshot::pg_catalog.text END FROM a)"
+
 void
 source_heap_plan(PipelineDef *def, PipelineProgress *prog, PipelineRead *rd)
 {
@@ -210,36 +226,6 @@ source_heap_plan(PipelineDef *def, PipelineProgress *prog, PipelineRead *rd)
 	{
 		cut = sxmax;
 		rd->from_sql = psprintf("FROM %s t WHERE %s", src, newpred);
-
-		/*
-		 * A batch that reads the source in one statement may measure its
-		 * rows against that statement's own snapshot T rather than S: the
-		 * rows the scan sees are then exactly those of the transactions
-		 * visible in T, so the read needs no upper bound nor visibility test
-		 * (nothing per row: a first batch then reads the source with no
-		 * predicate at all), and the progress becomes P + T instead of P + S
-		 * (source_heap_next_snapshot; T as SOURCE_HEAP_SNAPSHOT_SQL gives it,
-		 * in the statement).  Transactions that committed between S and T
-		 * are read now instead of by the next batch.  Only when this
-		 * transaction had no xid before the batch: its own rows in the
-		 * source, which T would show, are then none (a batch writes no row
-		 * of its source before that statement), and its xid, assigned by
-		 * the batch, stays unread in P + T if below xmax(T).  Not with
-		 * max_batch_rows cutting the batch short (its bound stays).
-		 */
-		if (rd->xid_free)
-		{
-			char	   *lowpart;
-
-			if (strcmp(pxip, "{}") == 0)
-				lowpart = lower;
-			else
-				lowpart = psprintf("(%s" X " OPERATOR(pg_catalog.=) ANY ('%s'::pg_catalog.xid8[]))",
-								   lower ? psprintf("%s OR ", lower) : "", pxip);
-			rd->open_from_sql = lowpart ? psprintf("FROM %s t WHERE %s", src, lowpart) :
-				psprintf("FROM %s t", src);
-			rd->prev_snapshot = prog->snapshot;
-		}
 	}
 	/*
 	 * Arrival: by transaction, then by Kafka partition and offset for a
@@ -253,30 +239,17 @@ source_heap_plan(PipelineDef *def, PipelineProgress *prog, PipelineRead *rd)
 	if (batch_relation_has_column(src, "_partition") && batch_relation_has_column(src, "_offset"))
 		rd->arrival_order = "r." PIPELINE_ARRIVAL1 ", r._partition, r._offset, r." PIPELINE_ARRIVAL2;
 
-	rd->new_snapshot = source_heap_next_snapshot(prog->snapshot, S, cut);
-}
-
-/*
- * The progress snapshot once the rows of P's successor range up to cut
- * (NULL: xmax(s)) are read, against snapshot s, as the comment at the top
- * derives it.
- */
-char *
-source_heap_next_snapshot(const char *p, const char *s, const char *cut)
-{
+	/* the new progress snapshot, as the comment at the top derives it */
 	{
 		Oid			t3[3] = {TEXTOID, TEXTOID, TEXTOID};
 		Datum		v3[3];
-		char		n3[3] = {' ', ' ', cut ? ' ' : 'n'};
 
-		v3[0] = CStringGetTextDatum(p);
-		v3[1] = CStringGetTextDatum(s);
-		v3[2] = cut ? CStringGetTextDatum(cut) : (Datum) 0;
-		return
-			batch_spi_text("WITH a0 AS (SELECT $1::pg_catalog.pg_snapshot AS p,"
-						   "   $2::pg_catalog.pg_snapshot AS s),"
-						   " a AS (SELECT a0.*, coalesce($3::pg_catalog.xid8,"
-						   "   pg_catalog.pg_snapshot_xmax(a0.s)) AS c FROM a0),"
+		v3[0] = CStringGetTextDatum(prog->snapshot);
+		v3[1] = CStringGetTextDatum(S);
+		v3[2] = CStringGetTextDatum(cut);
+		rd->new_snapshot =
+			batch_spi_text("WITH a AS (SELECT $1::pg_catalog.pg_snapshot AS p,"
+						   "   $2::pg_catalog.pg_snapshot AS s, $3::pg_catalog.xid8 AS c),"
 						   " b AS (SELECT a.*, greatest(pg_catalog.pg_snapshot_xmax(a.p), a.c) AS xmax"
 						   "   FROM a),"
 						   " xs AS (SELECT x FROM b, pg_catalog.pg_snapshot_xip(b.p) x"
@@ -288,7 +261,7 @@ source_heap_next_snapshot(const char *p, const char *s, const char *cut)
 						   "   || ':' || b.xmax::pg_catalog.text || ':' || coalesce("
 						   "   (SELECT pg_catalog.string_agg(x::pg_catalog.text, ',' ORDER BY x) FROM xs), '')"
 						   "  )::pg_catalog.pg_snapshot::pg_catalog.text FROM b",
-						   3, t3, v3, n3);
+						   3, t3, v3, NULL);
 	}
 }
 

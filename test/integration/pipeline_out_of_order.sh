@@ -3,7 +3,7 @@
 # test/isolation/pipeline_*.spec (out-of-order commits on a heap source: a
 # long transaction with early rows, writers committing in reverse xid order,
 # a transaction older than create_pipeline; a writer committing while a batch
-# waits between its two snapshots), each output compared with its
+# waits between its snapshot and its read), each output compared with its
 # .out.  Sessions are synchronized by the tester, which waits until a step is
 # seen blocked in pg_locks: no sleeps.
 . "$SE_LIB"; se_test_begin
