@@ -229,6 +229,28 @@ check_tables(PipelineDef *def)
 /* The tracking column											*/
 /* ---------------------------------------------------------------- */
 
+/*
+ * The lock install_tracking_column needs to add the column, taken before
+ * anything else opens the source (the checks of create_pipeline take
+ * AccessShareLock): taken after, it is an upgrade, and two sessions that
+ * upgrade their locks on one table deadlock, as create_pipeline did with the
+ * source worker that was creating a time partition of the same table.  Only
+ * for the owner (the one who may add the column: others must not queue
+ * everyone behind a lock they cannot use) of a heap or partitioned table
+ * still without the column.
+ */
+static void
+lock_for_tracking_column(Oid source)
+{
+	char		relkind = get_rel_relkind(source);
+
+	if ((relkind == RELKIND_RELATION || relkind == RELKIND_PARTITIONED_TABLE) &&
+		!columnar_relation_is_columnar(source) &&
+		get_attnum(source, PIPELINE_TRACK_COLUMN) == InvalidAttrNumber &&
+		pg_class_ownercheck(source, GetUserId()))
+		LockRelationOid(source, AccessExclusiveLock);
+}
+
 static void
 install_tracking_column(PipelineDef *def)
 {
@@ -527,6 +549,7 @@ streamext_create_pipeline(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_DUPLICATE_OBJECT),
 				 errmsg("pipeline \"%s\" already exists", def->name)));
 
+	lock_for_tracking_column(def->source);
 	pipeline_def_parse(def, true);
 	check_tables(def);
 	pipeline_emit_validate(def);
