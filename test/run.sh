@@ -161,7 +161,7 @@ while ((next < ${#queue[@]} || ${#running[@]})); do
 	if [ -z "$done_pid" ]; then
 		# wait reported no job (should not happen): a job whose process is gone has finished
 		for p in "${!running[@]}"; do kill -0 "$p" 2>/dev/null || { done_pid=$p; break; }; done
-		[ -n "$done_pid" ] || { sleep 1; continue; }
+		[ -n "$done_pid" ] || { sleep 0.2; continue; }
 	fi
 	[ -n "${running[$done_pid]:-}" ] || continue
 	job=${running[$done_pid]}
