@@ -60,34 +60,7 @@
 /* ... with this statistics target (a sample of 300 times as many rows) */
 #define BATCH_ANALYZE_TARGET "10"
 
-/* ---- SPI helpers ---------------------------------------------------- */
-
-/* Run one statement; its SPI result must be expect; returns rows processed. */
-int64
-batch_spi(const char *sql, int nargs, Oid *types, Datum *values,
-		  const char *nulls, int expect)
-{
-	int			ret;
-
-	ret = SPI_execute_with_args(sql, nargs, types, values, nulls, false, 0);
-	if (ret != expect)
-		ereport(ERROR,
-				(errcode(ERRCODE_INTERNAL_ERROR),
-				 errmsg_internal("pipeline batch: unexpected SPI result %d for: %s",
-								 ret, sql)));
-	return (int64) SPI_processed;
-}
-
-/* First column of the first row as text, or NULL (NULL value or no row). */
-char *
-batch_spi_text(const char *sql, int nargs, Oid *types, Datum *values,
-			   const char *nulls)
-{
-	batch_spi(sql, nargs, types, values, nulls, SPI_OK_SELECT);
-	if (SPI_processed == 0)
-		return NULL;
-	return SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
-}
+/* ---- helpers (the SPI calls are in batch_spi.c) -------------------- */
 
 char *
 batch_qualified_name(Oid relid)
@@ -356,6 +329,9 @@ read_split(PipelineBatch *b, PipelineRead *rd, List *columns, int64 *late,
 	bool		isnull;
 	Datum		d;
 	int64		rows;
+	Snapshot	snap;
+	char	   *late_sql;
+	char	   *keep_sql;
 
 	values[0] = TimestampTzGetDatum(b->prev_watermark);
 	values[1] = CStringGetTextDatum(def->name);
@@ -366,7 +342,13 @@ read_split(PipelineBatch *b, PipelineRead *rd, List *columns, int64 *late,
 							   " SELECT %s, NULL::pg_catalog.timestamptz AS " PIPELINE_ET_COLUMN
 							   " %s WITH NO DATA", cols, rd->from_sql));
 
-	/* a heap source is scanned by each part: see fused_batch */
+	/*
+	 * A heap source is scanned by each part: see fused_batch, also for the
+	 * snapshot, asked once the rest of the statement is built.
+	 */
+	late_sql = late_rows_sql(b, rd, columns);
+	keep_sql = dedup_batch_sql(b, rd, columns);
+	snap = def->source_kind == PIPELINE_SOURCE_COLUMNAR ? InvalidSnapshot : source_heap_unranged_snapshot(b, rd);
 	initStringInfo(&sql);
 	appendStringInfo(&sql, "WITH " PIPELINE_READ_CTE " AS %sMATERIALIZED (%s),"
 					 " l AS (%s),"
@@ -375,9 +357,8 @@ read_split(PipelineBatch *b, PipelineRead *rd, List *columns, int64 *late,
 					 " (SELECT pg_catalog.max(r." PIPELINE_ET_COLUMN ") FROM " PIPELINE_READ_CTE " r),"
 					 " (SELECT pg_catalog.count(*) FROM l), (SELECT pg_catalog.count(*) FROM k)",
 					 def->source_kind == PIPELINE_SOURCE_COLUMNAR ? "" : "NOT ",
-					 read_sql(b, rd, columns), late_rows_sql(b, rd, columns),
-					 dedup_batch_sql(b, rd, columns));
-	batch_spi(sql.data, 3, types, values, nulls, SPI_OK_SELECT);
+					 read_sql(b, rd, columns), late_sql, keep_sql);
+	batch_spi_select_with(sql.data, 3, types, values, nulls, snap);
 
 	tup = SPI_tuptable->vals[0];
 	desc = SPI_tuptable->tupdesc;
@@ -485,6 +466,10 @@ fused_batch(PipelineBatch *b, PipelineRead *rd, List *columns, BatchCounts *c,
 	bool		use_rows;
 	char	   *rsql;
 	bool		late_is_false;
+	const char *not_late;
+	Snapshot	snap = InvalidSnapshot;
+	char	   *sqltext;
+	const char *scan_kept;
 
 	values[0] = TimestampTzGetDatum(b->prev_watermark);
 	values[1] = CStringGetTextDatum(def->name);
@@ -516,19 +501,26 @@ fused_batch(PipelineBatch *b, PipelineRead *rd, List *columns, BatchCounts *c,
 	late_is_false = !(b->has_prev_watermark && def->event_time);
 
 	/* everything that looks up catalogs, under the pinned search_path */
-	counts = expect_count_list(def, &drop_cond, merged ? "NOT batch." PIPELINE_LATE_COLUMN : NULL);
+	not_late = merged && !late_is_false ? "NOT batch." PIPELINE_LATE_COLUMN : NULL;
+	counts = expect_count_list(def, &drop_cond, not_late);
 	quarantine = expect_quarantine_sql(b, columns, "_streamext_k");
 	late = late_rows_sql(b, rd, columns);
 	keep = dedup_batch_sql(b, rd, columns);
 	insert = pipeline_emit_insert_sql(def);
 	keep_cond = drop_cond ? psprintf("NOT (%s)", drop_cond) : "true";
+	/*
+	 * The kept rows among the rows read, for the counts of the scan below:
+	 * no condition per row when no row can be late or dropped (the
+	 * planner does not fold the constants through the subquery it reads).
+	 */
+	scan_kept = not_late && drop_cond ? psprintf("%s AND %s", not_late, keep_cond) :
+		not_late ? not_late : drop_cond ? keep_cond : NULL;
 	/* counted with the others: a window's kept rows without event time, for the WARNING */
 	if (windowed)
-		counts = psprintf("%s, pg_catalog.count(*) FILTER (WHERE %sbatch." PIPELINE_ET_COLUMN
-						  " IS NULL AND %s)", counts,
-						  merged ? "NOT batch." PIPELINE_LATE_COLUMN " AND " : "", keep_cond);
+		counts = psprintf("%s, pg_catalog.count(*) FILTER (WHERE batch." PIPELINE_ET_COLUMN
+						  " IS NULL%s%s)", counts, scan_kept ? " AND " : "", scan_kept ? scan_kept : "");
 	/* ... and what window.c finds the rows to buffer by (after the counts read below) */
-	if (windowed && (window_scan = pipeline_window_scan_sql(b, keep_cond)) != NULL)
+	if (windowed && (window_scan = pipeline_window_scan_sql(b, scan_kept)) != NULL)
 		counts = psprintf("%s, %s", counts, window_scan);
 
 	/*
@@ -545,10 +537,8 @@ fused_batch(PipelineBatch *b, PipelineRead *rd, List *columns, BatchCounts *c,
 	rsql = read_sql(b, rd, columns);
 	use_rows = def->source_kind == PIPELINE_SOURCE_COLUMNAR ||
 		batch_rows_needed(rsql, 1, types);
+	/* the CTE of the rows read goes first, once it is known (below) */
 	initStringInfo(&sql);
-	appendStringInfoString(&sql, "WITH ");
-	if (!use_rows)
-		appendStringInfo(&sql, PIPELINE_READ_CTE " AS NOT MATERIALIZED (%s),", rsql);
 	appendStringInfo(&sql, " _streamext_l AS (%s),"
 					 " _streamext_k AS %sMATERIALIZED (%s),",
 					 late, merged ? "NOT " : "", keep);
@@ -564,13 +554,24 @@ fused_batch(PipelineBatch *b, PipelineRead *rd, List *columns, BatchCounts *c,
 	 * subquery that is not flattened (OFFSET 0), so that the scan computes
 	 * the event time once per row, not once per aggregate that uses it.
 	 */
+	/*
+	 * Without expectations the subquery returns only the columns the counts
+	 * use: each column it returns is one more step per row, a constant
+	 * NULL for those nobody reads too (about 10 % of the scan).  The
+	 * expectations' checks may name any column.
+	 */
 	if (merged)
 		appendStringInfo(&sql, " _streamext_a AS (SELECT pg_catalog.count(*) AS n,"
 						 "   pg_catalog.max(batch." PIPELINE_ET_COLUMN ") AS mx,"
 						 "   pg_catalog.count(*)%s, %s"
-						 "   FROM (SELECT * FROM " PIPELINE_READ_CTE " OFFSET 0) batch),",
+						 "   FROM (SELECT %s FROM " PIPELINE_READ_CTE " OFFSET 0) batch),",
 						 late_is_false ? "" : " FILTER (WHERE NOT batch." PIPELINE_LATE_COLUMN ")",
-						 counts);
+						 counts,
+						 nexp > 0 ? "*" :
+						 psprintf(PIPELINE_ET_COLUMN "%s%s",
+								  late_is_false ? "" : ", " PIPELINE_LATE_COLUMN,
+								  b->window_by_tid ?
+								  psprintf(", " PIPELINE_ARRIVAL2 ", %s", quote_identifier(def->event_time)) : ""));
 	else
 		appendStringInfo(&sql, " _streamext_a AS (SELECT pg_catalog.count(*) AS n,"
 						 "   pg_catalog.max(r." PIPELINE_ET_COLUMN ") AS mx"
@@ -606,12 +607,23 @@ fused_batch(PipelineBatch *b, PipelineRead *rd, List *columns, BatchCounts *c,
 					 merged ? "m.*" : "e.*", merged ? "_streamext_m m" : "_streamext_m m, _streamext_e e");
 	ecol = merged ? 7 : 5;
 
+	/*
+	 * The rows read without a test per row, when a snapshot allows it
+	 * (source_heap.c), asked last: building the statement may run SQL of
+	 * its own (window_state.c syncs the state table's columns), whose
+	 * writes the statement would see and the check would not.
+	 */
+	if (!use_rows && (snap = source_heap_unranged_snapshot(b, rd)) != InvalidSnapshot)
+		rsql = read_sql(b, rd, columns);
+	sqltext = use_rows ? psprintf("WITH %s", sql.data) :
+		psprintf("WITH " PIPELINE_READ_CTE " AS NOT MATERIALIZED (%s),%s", rsql, sql.data);
+
 	level = NewGUCNestLevel();
 	(void) set_config_option("search_path", def->search_path, PGC_USERSET, PGC_S_SESSION,
 							 GUC_ACTION_SAVE, true, 0, false);
 	if (use_rows)
 		(void) batch_rows_read(PIPELINE_READ_CTE, rsql, 1, types, values, nulls, &read);
-	batch_spi(sql.data, 5, types, values, nulls, SPI_OK_SELECT);
+	batch_spi_select_with(sqltext, 5, types, values, nulls, snap);
 	AtEOXact_GUC(true, level);
 
 	tup = SPI_tuptable->vals[0];

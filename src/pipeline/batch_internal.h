@@ -1,7 +1,8 @@
 /*
  * batch_internal.h
- *		What the files of one micro-batch share (batch.c, source_heap.c,
- *		source_columnar.c, dedup.c, expect.c); nothing outside them uses it.
+ *		What the files of one micro-batch share (batch.c, batch_spi.c,
+ *		source_heap.c, source_columnar.c, dedup.c, expect.c); nothing outside
+ *		them uses it.
  *
  * batch.c drives the batch and owns the temporary tables; the sources say
  * which rows are new and what the progress becomes once they are read;
@@ -16,6 +17,7 @@
 #include "postgres.h"
 
 #include "lib/stringinfo.h"
+#include "utils/snapshot.h"
 #include "utils/tuplestore.h"
 
 #include "pipeline/pipeline_internal.h"
@@ -51,6 +53,13 @@ typedef struct PipelineRead
 {
 	bool		empty;			/* nothing new: no batch */
 	char	   *from_sql;		/* FROM ... [WHERE ...] */
+	/*
+	 * or NULL: the same rows with no condition per row, for a statement run
+	 * with a snapshot for which unranged_check_sql returns true (see
+	 * source_heap.c)
+	 */
+	char	   *unranged_from_sql;
+	char	   *unranged_check_sql;
 	char	   *row_prefix;		/* "t." or "(c._row)." */
 	char	   *arrival1;		/* heap: the xid; columnar: the version */
 	char	   *arrival2;		/* heap: ctid; columnar: position in changes() */
@@ -62,9 +71,14 @@ typedef struct PipelineRead
 								 * more rows are waiting */
 } PipelineRead;
 
-/* batch.c: SPI helpers (in the SPI connection of the batch) */
+/* batch_spi.c: SPI helpers (in the SPI connection of the batch) */
 extern int64 batch_spi(const char *sql, int nargs, Oid *types, Datum *values,
 					  const char *nulls, int expect);
+extern void batch_spi_snapshot(const char *sql, int nargs, Oid *types, Datum *values,
+							   const char *nulls, Snapshot snap);
+extern bool batch_spi_check(const char *sql, Snapshot snap);
+extern void batch_spi_select_with(const char *sql, int nargs, Oid *types, Datum *values,
+								  const char *nulls, Snapshot snap);
 extern char *batch_spi_text(const char *sql, int nargs, Oid *types, Datum *values,
 							const char *nulls);
 extern char *batch_qualified_name(Oid relid);
@@ -75,6 +89,7 @@ extern char *batch_resolve_table(PipelineDef *def, const char *name, const char 
 
 /* source_heap.c, source_columnar.c */
 extern void source_heap_plan(PipelineDef *def, PipelineProgress *prog, PipelineRead *rd);
+extern Snapshot source_heap_unranged_snapshot(PipelineBatch *b, PipelineRead *rd);
 extern void source_columnar_plan(PipelineDef *def, PipelineProgress *prog, PipelineRead *rd);
 
 /*

@@ -204,11 +204,12 @@ extern char *pipeline_emit_insert_sql(PipelineDef *def);
  * with keep_cond true) to the INSERT insert_sql (as _streamext_t), given the
  * new and the previous watermark as SQL; the WARNING about n kept rows
  * without event time; the aggregate that the scan finding the watermark
- * adds to its counts (NULL: none), for the rows to buffer - called first,
- * as pipeline_window_fused_sql reads its choice (b->window_by_tid).
+ * adds to its counts (NULL: none), for the rows to buffer among those that
+ * pass scan_cond (NULL: every row read is kept) - called first, as
+ * pipeline_window_fused_sql reads its choice (b->window_by_tid).
  */
 extern bool pipeline_window_fusable(PipelineDef *def);
-extern char *pipeline_window_scan_sql(PipelineBatch *b, const char *keep_cond);
+extern char *pipeline_window_scan_sql(PipelineBatch *b, const char *scan_cond);
 extern char *pipeline_window_fused_sql(PipelineBatch *b, const char *kept, const char *keep_cond,
 									   const char *wm_sql, const char *prev_sql,
 									   const char *insert_sql);

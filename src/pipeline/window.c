@@ -507,7 +507,7 @@ buffer_by_tid(PipelineDef *def)
 }
 
 char *
-pipeline_window_scan_sql(PipelineBatch *b, const char *keep_cond)
+pipeline_window_scan_sql(PipelineBatch *b, const char *scan_cond)
 {
 	PipelineDef *def = b->def;
 	int64		width;
@@ -544,8 +544,7 @@ pipeline_window_scan_sql(PipelineBatch *b, const char *keep_cond)
 	 * (ET NULL) that passes it is a candidate that _streamext_wi drops.
 	 */
 	b->window_by_tid = true;
-	return psprintf("pg_catalog.array_agg(batch." PIPELINE_ARRIVAL2 ") FILTER (WHERE NOT batch." PIPELINE_LATE_COLUMN
-					" AND (%s) AND (batch.%s)::pg_catalog.timestamptz" OP(">=")
+	return psprintf("pg_catalog.array_agg(batch." PIPELINE_ARRIVAL2 ") FILTER (WHERE %s%s(batch.%s)::pg_catalog.timestamptz" OP(">=")
 					"(SELECT coalesce(CASE WHEN _streamext_p.w" OP(">=")
 					"%s::pg_catalog.timestamptz THEN streamext.tumble_start(_streamext_p.w" OP("-") "%s, %s%s)"
 					OP("+") "%s END, '-infinity'::pg_catalog.timestamptz)"
@@ -553,7 +552,7 @@ pipeline_window_scan_sql(PipelineBatch *b, const char *keep_cond)
 					" FROM " PIPELINE_READ_CTE " s WHERE s." PIPELINE_ARRIVAL2 OP(">=") "'(%u,0)'::pg_catalog.tid"
 					" AND s." ET " IS NOT NULL ORDER BY s." ET " DESC LIMIT 1), $4::pg_catalog.interval)) AS w)"
 					" _streamext_p)) AS _streamext_tids",
-					keep_cond, quote_identifier(def->event_time),
+					scan_cond ? scan_cond : "", scan_cond ? " AND " : "", quote_identifier(def->event_time),
 					quote_literal_cstr(DatumGetCString(DirectFunctionCall1(timestamptz_out,
 																		   TimestampTzGetDatum(low)))),
 					interval_literal(def->window_width_text), slide_sql, origin_arg(def), slide_sql,
@@ -629,17 +628,17 @@ pipeline_window_fused_sql(PipelineBatch *b, const char *kept, const char *keep_c
 						 " FROM " PIPELINE_READ_CTE " batch WHERE (SELECT by_tid FROM _streamext_wt)"
 						 " AND batch." PIPELINE_ARRIVAL2 OP("=") "ANY ((SELECT tids FROM _streamext_wt)::pg_catalog.tid[])"
 						 " AND NOT batch." PIPELINE_LATE_COLUMN " AND batch." ET OP(">=")
-						 "coalesce(%s, '-infinity'::pg_catalog.timestamptz) AND (%s) RETURNING 1),",
+						 "coalesce(%s, '-infinity'::pg_catalog.timestamptz) AND (%s)),",
 						 state, cols, emit_column_list(batch_cols, "batch."), bound, keep_cond);
 		appendStringInfo(&sql, " _streamext_ws AS (INSERT INTO %s (%s, " ET ") SELECT %s, batch." ET
 						 " FROM %s batch WHERE NOT (SELECT by_tid FROM _streamext_wt) AND batch." ET OP(">=")
-						 "coalesce(%s, '-infinity'::pg_catalog.timestamptz) AND (%s) RETURNING 1),",
+						 "coalesce(%s, '-infinity'::pg_catalog.timestamptz) AND (%s)),",
 						 state, cols, emit_column_list(batch_cols, "batch."), kept, bound, keep_cond);
 	}
 	else
 		appendStringInfo(&sql, " _streamext_wi AS (INSERT INTO %s (%s, " ET ") SELECT %s, batch." ET
 						 " FROM %s batch WHERE batch." ET OP(">=")
-						 "coalesce(%s, '-infinity'::pg_catalog.timestamptz) AND (%s) RETURNING 1),",
+						 "coalesce(%s, '-infinity'::pg_catalog.timestamptz) AND (%s)),",
 						 state, cols, emit_column_list(batch_cols, "batch."), kept, bound, keep_cond);
 	if (def->window_type == PIPELINE_WINDOW_TUMBLE && state_is_empty(state))
 	{
