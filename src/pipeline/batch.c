@@ -49,6 +49,7 @@
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
+#include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
 #include "pipeline/batch_internal.h"
@@ -537,6 +538,7 @@ fused_batch(PipelineBatch *b, PipelineRead *rd, List *columns, BatchCounts *c,
 	rsql = read_sql(b, rd, columns);
 	use_rows = def->source_kind == PIPELINE_SOURCE_COLUMNAR ||
 		batch_rows_needed(rsql, 1, types);
+	b->read_in_statement = !use_rows && rd->one_relation;
 	/* the CTE of the rows read goes first, once it is known (below) */
 	initStringInfo(&sql);
 	appendStringInfo(&sql, " _streamext_l AS (%s),"
@@ -603,8 +605,11 @@ fused_batch(PipelineBatch *b, PipelineRead *rd, List *columns, BatchCounts *c,
 						 batch_column_list(columns, "batch."), keep_cond, insert);
 	/* the counts from column ecol on: the rows kept, per expectation, dropped[, no event time] */
 	appendStringInfo(&sql, " SELECT m.n, m.mx, (SELECT pg_catalog.count(*) FROM _streamext_l),"
-					 " (SELECT pg_catalog.count(*) FROM _streamext_t), %s FROM %s",
-					 merged ? "m.*" : "e.*", merged ? "_streamext_m m" : "_streamext_m m, _streamext_e e");
+					 " (SELECT pg_catalog.count(*) FROM _streamext_t), %s%s FROM %s",
+					 merged ? "m.*" : "e.*",
+					 b->window_tids_c ? ", (SELECT by_tid FROM _streamext_wt) AS _streamext_by_tid,"
+					 " (SELECT _streamext_bound FROM _streamext_wb) AS _streamext_buffer_bound" : "",
+					 merged ? "_streamext_m m" : "_streamext_m m, _streamext_e e");
 	ecol = merged ? 7 : 5;
 
 	/*
@@ -617,17 +622,41 @@ fused_batch(PipelineBatch *b, PipelineRead *rd, List *columns, BatchCounts *c,
 		rsql = read_sql(b, rd, columns);
 	sqltext = use_rows ? psprintf("WITH %s", sql.data) :
 		psprintf("WITH " PIPELINE_READ_CTE " AS NOT MATERIALIZED (%s),%s", rsql, sql.data);
+	/* the rows to buffer are fetched afterwards with the statement's snapshot */
+	if (b->window_tids_c && snap == InvalidSnapshot)
+		snap = RegisterSnapshot(GetTransactionSnapshot());
 
 	level = NewGUCNestLevel();
 	(void) set_config_option("search_path", def->search_path, PGC_USERSET, PGC_S_SESSION,
 							 GUC_ACTION_SAVE, true, 0, false);
 	if (use_rows)
 		(void) batch_rows_read(PIPELINE_READ_CTE, rsql, 1, types, values, nulls, &read);
-	batch_spi_select_with(sqltext, 5, types, values, nulls, snap);
+	if (snap != InvalidSnapshot)
+		batch_spi_snapshot(sqltext, 5, types, values, nulls, snap);
+	else
+		batch_spi(sqltext, 5, types, values, nulls, SPI_OK_SELECT);
 	AtEOXact_GUC(true, level);
 
 	tup = SPI_tuptable->vals[0];
 	desc = SPI_tuptable->tupdesc;
+	if (b->window_tids_c)
+	{
+		bool		by_tid = DatumGetBool(SPI_getbinval(tup, desc,
+														SPI_fnumber(desc, "_streamext_by_tid"), &isnull));
+		Datum		tids;
+		bool		no_tids;
+		Datum		bound;
+		bool		no_bound;
+
+		tids = SPI_getbinval(tup, desc, SPI_fnumber(desc, "_streamext_tids"), &no_tids);
+		bound = SPI_getbinval(tup, desc, SPI_fnumber(desc, "_streamext_buffer_bound"), &no_bound);
+		/* the command id the statement ran with (SPI advanced its copy's) */
+		snap->curcid = GetCurrentCommandId(false);
+		if (!isnull && by_tid && !no_tids)
+			(void) window_buffer_insert(b, tids, !no_bound, DatumGetTimestampTz(bound), snap);
+	}
+	if (snap != InvalidSnapshot)
+		UnregisterSnapshot(snap);
 	rows = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
 	d = SPI_getbinval(tup, desc, 2, &isnull);
 	*has_max_et = !isnull;

@@ -60,6 +60,7 @@ typedef struct PipelineRead
 	 */
 	char	   *unranged_from_sql;
 	char	   *unranged_check_sql;
+	bool		one_relation;	/* from_sql reads one heap table (ONLY) */
 	char	   *row_prefix;		/* "t." or "(c._row)." */
 	char	   *arrival1;		/* heap: the xid; columnar: the version */
 	char	   *arrival2;		/* heap: ctid; columnar: position in changes() */

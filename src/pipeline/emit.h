@@ -1,8 +1,9 @@
 /*
  * emit.h
  *		What emit.c (the query and the target), window.c (windowed
- *		aggregation) and window_state.c (the buffered rows of open windows)
- *		share.  Only these three files include it.
+ *		aggregation), window_state.c (the buffered rows of open windows) and
+ *		window_buffer.c (filling them in bulk) share.  Only these four files
+ *		include it.
  */
 #ifndef STREAMEXT_PIPELINE_EMIT_H
 #define STREAMEXT_PIPELINE_EMIT_H
@@ -52,5 +53,7 @@ extern int64 window_emit(PipelineBatch *b, List *batch_cols, const char *insert_
 /* window_state.c: the state table of buffered rows, and its columns */
 extern char *window_state_table(PipelineDef *def);
 extern void window_state_sync_columns(PipelineDef *def, List *batch_cols);
+/* window_buffer.c: whether window_buffer_insert may fill the state (after the sync) */
+extern bool window_buffer_insertable(PipelineDef *def, List *batch_cols);
 
 #endif							/* STREAMEXT_PIPELINE_EMIT_H */

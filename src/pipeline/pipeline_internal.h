@@ -28,6 +28,7 @@
 #include "datatype/timestamp.h"
 #include "nodes/pg_list.h"
 #include "utils/jsonb.h"
+#include "utils/snapshot.h"
 
 /*
  * The column create_pipeline adds to a heap source (when the source lacks it)
@@ -156,6 +157,11 @@ typedef struct PipelineBatch
 	TimestampTz dedup_floor;	/* no dedup key has first_event_time <= it (dedup.c) */
 	bool		window_by_tid;	/* the scan collects the tids of the rows to
 								 * buffer (window.c) */
+	bool		read_in_statement;	/* fused_batch's statement reads the
+									 * source itself (no tuplestore first),
+									 * one heap table */
+	bool		window_tids_c;	/* ... and window_buffer.c inserts them, not
+								 * the statement, with its snapshot */
 } PipelineBatch;
 
 /* catalog.c: load a definition (NULL when missing_ok and absent) */
@@ -214,6 +220,13 @@ extern char *pipeline_window_fused_sql(PipelineBatch *b, const char *kept, const
 									   const char *wm_sql, const char *prev_sql,
 									   const char *insert_sql);
 extern void pipeline_window_warn_no_event_time(PipelineBatch *b, int64 n);
+/*
+ * window_buffer.c: when b->window_tids_c, the rows to buffer are inserted in
+ * bulk after the statement, from the tids it collected (tid[]), with the
+ * snapshot it ran with: the rows at or above the eviction bound.
+ */
+extern int64 window_buffer_insert(PipelineBatch *b, Datum tids, bool has_bound,
+								  TimestampTz bound, Snapshot snap);
 
 /* init.c: GUCs */
 extern int	pipeline_batches_keep;	/* streamext.pipeline_batches_keep */

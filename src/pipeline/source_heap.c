@@ -154,7 +154,7 @@ source_heap_plan(PipelineDef *def, PipelineProgress *prog, PipelineRead *rd)
 	char	   *pxmax;
 	char	   *pxip;
 	char	   *sxmax;
-	char	   *sxmin;
+	char	   *sxip;
 	char	   *newpred;
 	char	   *lower;
 	char	   *cut = NULL;
@@ -196,12 +196,13 @@ source_heap_plan(PipelineDef *def, PipelineProgress *prog, PipelineRead *rd)
 			  " coalesce((SELECT pg_catalog.array_agg(x ORDER BY x)::pg_catalog.text"
 			  "   FROM pg_catalog.pg_snapshot_xip($1::pg_catalog.pg_snapshot) x), '{}'),"
 			  " pg_catalog.pg_snapshot_xmax($2::pg_catalog.pg_snapshot)::pg_catalog.text,"
-			  " pg_catalog.pg_snapshot_xmin($2::pg_catalog.pg_snapshot)::pg_catalog.text",
+			  " coalesce((SELECT pg_catalog.array_agg(x ORDER BY x)::pg_catalog.text"
+			  "   FROM pg_catalog.pg_snapshot_xip($2::pg_catalog.pg_snapshot) x), '{}')",
 			  2, types, values, NULL, SPI_OK_SELECT);
 	pxmax = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 	pxip = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
 	sxmax = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3);
-	sxmin = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4);
+	sxip = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4);
 
 	/* the literals are pg_snapshot/xid8 output: digits, colons, commas, braces */
 	/* operators qualified: batch.c may read under the pipeline's search_path */
@@ -287,42 +288,52 @@ source_heap_plan(PipelineDef *def, PipelineProgress *prog, PipelineRead *rd)
 		}
 	}
 
+	/*
+	 * A plain table without inheritance children is read ONLY: a child that
+	 * inherits from it from now on is not read by this batch, as a partition
+	 * attached after a statement's plan is not, and the row ids the batch
+	 * collects are then all the table's own (window_buffer.c).
+	 */
+	rd->one_relation = get_rel_relkind(def->source) == RELKIND_RELATION &&
+		!has_subclass(def->source);
 	if (cut != NULL)
 	{
 		rd->caught_up = false;
-		rd->from_sql = psprintf("FROM %s t WHERE %s AND " X " OPERATOR(pg_catalog.<) '%s'::pg_catalog.xid8",
-								src, newpred, cut);
+		rd->from_sql = psprintf("FROM %s%s t WHERE %s AND " X " OPERATOR(pg_catalog.<) '%s'::pg_catalog.xid8",
+								rd->one_relation ? "ONLY " : "", src, newpred, cut);
 	}
 	else
 	{
 		cut = sxmax;
-		rd->from_sql = psprintf("FROM %s t WHERE %s", src, newpred);
+		rd->from_sql = psprintf("FROM %s%s t WHERE %s", rd->one_relation ? "ONLY " : "", src, newpred);
 
 		/*
 		 * With no lower bound (the catch-up after create or reset) every
 		 * row of the source is tested against the range, in every scan of
 		 * it.  The tracking column is usually the table's last (added by
-		 * create_pipeline), so each test
-		 * deforms the whole row, which the query itself mostly does not
-		 * need: about 8 % of the catch-up of a gold pipeline.  When every
-		 * row a snapshot X shows has a tag below xmin(S), every one of them
-		 * passes the range (it is below xmax(S) and visible in S), and a
-		 * statement run with X may read the source without the test.
-		 * batch.c asks unranged_check_sql with X (the tracking index
-		 * answers: max() from its last entry, NULLs by an IS NULL scan),
-		 * and when it is true runs its single statement with the same X
-		 * over unranged_from_sql.  X fixes which rows both see; both read
-		 * the one table (ONLY: a plain table with no partitions, no
-		 * inheritance children when asked and no row-level security,
-		 * unranged_read_possible), and the lock the batch holds on it
-		 * keeps out whatever could rewrite it.  (A child that inherits
-		 * from it in between is not read by either, as a partition
-		 * attached after the plan of a statement is not.)  A writer that
-		 * committed after S, or a tag set by hand or restored from
-		 * elsewhere at or above xmin(S), makes the check false, and the
-		 * range is tested as before; so does a transaction that wrote the
-		 * source before this batch (its own xid is in S's xip).  Without
-		 * the index the check would read the whole source.
+		 * create_pipeline), and the executor deforms a row up to the last
+		 * column an expression names before it evaluates it, so each test
+		 * reads the whole row, which the query itself mostly does not need:
+		 * about 8 % of the catch-up of a gold pipeline.  When no row a
+		 * snapshot X shows has a NULL tag, a tag at or above xmax(S) or a
+		 * tag in xip(S) (which holds the batch's own xid, see above), every
+		 * one of them passes the range (below xmax(S) and not running at S
+		 * is visible in S), and a statement run with X may read the source
+		 * without the test.  batch.c asks unranged_check_sql with X (the
+		 * tracking index answers: max() from its last entry, the xids of
+		 * xip(S) and NULL by index scans) and, when it is true, runs its
+		 * single statement with the same X over unranged_from_sql.  X
+		 * fixes which rows both see; both read the one table (ONLY: a
+		 * plain table with no partitions, no inheritance children when
+		 * asked and no row-level security, unranged_read_possible), and
+		 * the lock the batch holds on it keeps out whatever could rewrite
+		 * it.  (A child that inherits from it in between is read by
+		 * neither, as a partition attached after the plan of a statement
+		 * is not.)  A row of a writer running at S, or committed after it,
+		 * of the batch's own transaction, or with a tag set by hand or
+		 * restored from elsewhere at or above xmax(S) or in xip(S), makes
+		 * the check false, and the range is tested as before.  Without the
+		 * index the check would read the whole source.
 		 */
 		if (lower == NULL && strcmp(pxip, "{}") == 0 && unranged_read_possible(def->source))
 		{
@@ -330,9 +341,14 @@ source_heap_plan(PipelineDef *def, PipelineProgress *prog, PipelineRead *rd)
 			rd->unranged_check_sql =
 				psprintf("SELECT ((SELECT pg_catalog.max(u." PIPELINE_TRACK_COLUMN ") FROM ONLY %s u)"
 						 " OPERATOR(pg_catalog.<) '%s'::pg_catalog.xid8"
+						 "%s"
 						 " AND NOT EXISTS (SELECT FROM ONLY %s u WHERE u." PIPELINE_TRACK_COLUMN " IS NULL))"
 						 " IS TRUE",
-						 src, sxmin, src);
+						 src, sxmax,
+						 strcmp(sxip, "{}") == 0 ? "" :
+						 psprintf(" AND NOT EXISTS (SELECT FROM ONLY %s u WHERE u." PIPELINE_TRACK_COLUMN
+								  " OPERATOR(pg_catalog.=) ANY ('%s'::pg_catalog.xid8[]))", src, sxip),
+						 src);
 		}
 	}
 	/*

@@ -608,6 +608,13 @@ pipeline_window_fused_sql(PipelineBatch *b, const char *kept, const char *keep_c
 	StringInfoData sql;
 
 	window_state_sync_columns(def, batch_cols);
+	/*
+	 * The rows to buffer by tid go into the state in bulk, after the
+	 * statement, fetched with its snapshot; only when it reads the source
+	 * itself: rows read into a tuplestore first were read with another.
+	 */
+	b->window_tids_c = b->window_by_tid && b->read_in_statement &&
+		window_buffer_insertable(def, batch_cols);
 
 	initStringInfo(&sql);
 	/* wm - width is in the valid range whenever C's eviction_bound() is */
@@ -624,7 +631,8 @@ pipeline_window_fused_sql(PipelineBatch *b, const char *kept, const char *keep_c
 		appendStringInfoString(&sql, " _streamext_wt AS (SELECT m._streamext_tids AS tids,"
 							   " coalesce(pg_catalog.cardinality(m._streamext_tids)::pg_catalog.int8"
 							   OP("*") "3" OP("<=") "m.n, true) AS by_tid FROM _streamext_m m),");
-		appendStringInfo(&sql, " _streamext_wi AS (INSERT INTO %s (%s, " ET ") SELECT %s, batch." ET
+		if (!b->window_tids_c)
+			appendStringInfo(&sql, " _streamext_wi AS (INSERT INTO %s (%s, " ET ") SELECT %s, batch." ET
 						 " FROM " PIPELINE_READ_CTE " batch WHERE (SELECT by_tid FROM _streamext_wt)"
 						 " AND batch." PIPELINE_ARRIVAL2 OP("=") "ANY ((SELECT tids FROM _streamext_wt)::pg_catalog.tid[])"
 						 " AND NOT batch." PIPELINE_LATE_COLUMN " AND batch." ET OP(">=")
