@@ -52,6 +52,7 @@ extern int64 window_emit(PipelineBatch *b, List *batch_cols, const char *insert_
 
 /* window_state.c: the state table of buffered rows, and its columns */
 extern char *window_state_table(PipelineDef *def);
+extern Oid	window_state_relid(PipelineDef *def);
 extern void window_state_sync_columns(PipelineDef *def, List *batch_cols);
 /* window_buffer.c: whether window_buffer_insert may fill the state (after the sync) */
 extern bool window_buffer_insertable(PipelineDef *def, List *batch_cols);

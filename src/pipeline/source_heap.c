@@ -61,7 +61,6 @@
 #include "utils/lsyscache.h"
 #include "utils/snapmgr.h"
 #include "utils/rel.h"
-#include "utils/relcache.h"
 #include "utils/syscache.h"
 
 #include "pipeline/batch_internal.h"
@@ -99,12 +98,12 @@ index_am(Oid indexrelid)
 }
 
 /*
- * Whether a catch-up may read relid without a test per row (see
- * source_heap_plan): a plain table without inheritance children (whose set
- * could change between the check and the read) or row-level security (whose
- * policies need not pick the same rows twice), with a valid btree index that
- * leads with the tracking column (create_pipeline makes one; a user may have
- * dropped it), for the check to read.
+ * Whether a catch-up may read relid, a plain table read ONLY (one_relation
+ * in source_heap_plan: no inheritance children, whose set could change
+ * between the check and the read), without a test per row: no row-level
+ * security (whose policies need not pick the same rows twice), and a valid
+ * btree index that leads with the tracking column (create_pipeline makes
+ * one; a user may have dropped it), for the check to read.
  */
 static bool
 unranged_read_possible(Oid relid)
@@ -115,8 +114,6 @@ unranged_read_possible(Oid relid)
 	ListCell   *lc;
 	bool		found = false;
 
-	if (get_rel_relkind(relid) != RELKIND_RELATION || has_subclass(relid))
-		return false;
 	rel = relation_open(relid, AccessShareLock);
 	if (rel->rd_rel->relrowsecurity)
 	{
@@ -335,7 +332,8 @@ source_heap_plan(PipelineDef *def, PipelineProgress *prog, PipelineRead *rd)
 		 * the check false, and the range is tested as before.  Without the
 		 * index the check would read the whole source.
 		 */
-		if (lower == NULL && strcmp(pxip, "{}") == 0 && unranged_read_possible(def->source))
+		if (lower == NULL && strcmp(pxip, "{}") == 0 && rd->one_relation &&
+			unranged_read_possible(def->source))
 		{
 			rd->unranged_from_sql = psprintf("FROM ONLY %s t", src);
 			rd->unranged_check_sql =

@@ -25,17 +25,14 @@
 #include "access/heapam.h"
 #include "access/table.h"
 #include "access/tableam.h"
-#include "catalog/namespace.h"
 #include "catalog/pg_am.h"
 #include "catalog/pg_type.h"
 #include "executor/tuptable.h"
 #include "miscadmin.h"
-#include "nodes/makefuncs.h"
 #include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
-#include "utils/regproc.h"
 #include "utils/rel.h"
 #include "utils/timestamp.h"
 
@@ -108,14 +105,6 @@ column_map(Relation src, Relation dst, List *batch_cols)
 	return map;
 }
 
-static Oid
-state_oid(PipelineDef *def)
-{
-	List	   *names = stringToQualifiedNameList(window_state_table(def));
-
-	return RangeVarGetRelid(makeRangeVarFromNameList(names), NoLock, true);
-}
-
 /*
  * Whether window_buffer_insert may fill the state table: a plain heap table
  * with nothing an INSERT would also do (indexes, triggers, rules,
@@ -127,7 +116,7 @@ state_oid(PipelineDef *def)
 bool
 window_buffer_insertable(PipelineDef *def, List *batch_cols)
 {
-	Oid			state = state_oid(def);
+	Oid			state = window_state_relid(def);
 	Relation	src;
 	Relation	dst;
 	bool		ok;
@@ -177,7 +166,7 @@ window_buffer_insert(PipelineBatch *b, Datum tids, bool has_bound, TimestampTz b
 {
 	PipelineDef *def = b->def;
 	List	   *batch_cols = emit_batch_columns(def->source);
-	Oid			state = state_oid(def);
+	Oid			state = window_state_relid(def);
 	ArrayType  *arr = DatumGetArrayTypeP(tids);
 	Datum	   *elems;
 	bool	   *elnulls;

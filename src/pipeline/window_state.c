@@ -46,8 +46,9 @@ window_state_table(PipelineDef *def)
 	return pipeline_state_table_name(def, "window");
 }
 
-static Oid
-state_relid(PipelineDef *def)
+/* The state table's OID, InvalidOid when it does not exist (yet). */
+Oid
+window_state_relid(PipelineDef *def)
 {
 	List	   *names = stringToQualifiedNameList(window_state_table(def));
 
@@ -143,11 +144,11 @@ pipeline_emit_create_state(PipelineDef *def)
 	if (def->window_type == PIPELINE_WINDOW_NONE)
 		return;
 	cols = emit_batch_columns(def->source);
-	if (OidIsValid(state_relid(def)))
+	if (OidIsValid(window_state_relid(def)))
 	{
 		/* alter_pipeline: the buffered rows stay, re-windowed by the new options */
 		window_state_sync_columns(def, cols);
-		sync_index(def, state_relid(def));
+		sync_index(def, window_state_relid(def));
 		return;
 	}
 	initStringInfo(&s);
@@ -155,13 +156,13 @@ pipeline_emit_create_state(PipelineDef *def)
 		appendStringInfo(&s, "%s, ", column_definition(lfirst(lc)));
 	appendStringInfoString(&s, PIPELINE_ET_COLUMN " pg_catalog.timestamptz");
 	pipeline_state_create_table(def, "window", s.data);
-	sync_index(def, state_relid(def));
+	sync_index(def, window_state_relid(def));
 }
 
 void
 pipeline_emit_reset_state(PipelineDef *def)
 {
-	if (!OidIsValid(state_relid(def)))
+	if (!OidIsValid(window_state_relid(def)))
 		return;
 	spi_exec(psprintf("TRUNCATE %s", window_state_table(def)), SPI_OK_UTILITY);
 }
@@ -169,7 +170,7 @@ pipeline_emit_reset_state(PipelineDef *def)
 void
 window_state_sync_columns(PipelineDef *def, List *batch_cols)
 {
-	Oid			relid = state_relid(def);
+	Oid			relid = window_state_relid(def);
 	StringInfoData s;
 	ListCell   *lc;
 
